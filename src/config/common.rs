@@ -1,0 +1,2 @@
+//! Keys every connector shares (Kafka's `ConnectorConfig`) and the
+//! framework's own keys.

@@ -1,0 +1,151 @@
+//! What a task is given at start: its configuration, restored offsets and a
+//! stop token.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use crate::config::Properties;
+use crate::data::{SourceOffset, SourcePartition};
+
+/// Reads the offsets restored from the last durable snapshot (Kafka's
+/// `OffsetStorageReader`).
+///
+/// ```
+/// use timely_connect::{OffsetStorageReader, data::{SourceOffset, SourcePartition}};
+/// let p = SourcePartition::single("filename", "in.txt");
+/// let o = SourceOffset::int(&SourceOffset::key("position"), 10);
+/// let reader = OffsetStorageReader::new([(p.clone(), o.clone())].into_iter().collect());
+/// assert_eq!(reader.offset(&p), Some(o));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct OffsetStorageReader {
+    offsets: Arc<HashMap<SourcePartition, SourceOffset>>,
+}
+
+impl OffsetStorageReader {
+    /// A reader over `offsets`.
+    pub fn new(offsets: HashMap<SourcePartition, SourceOffset>) -> Self {
+        OffsetStorageReader { offsets: Arc::new(offsets) }
+    }
+
+    /// The stored offset of `partition`, if any.
+    pub fn offset(&self, partition: &SourcePartition) -> Option<SourceOffset> {
+        self.offsets.get(partition).cloned()
+    }
+
+    /// The stored offsets of several partitions (those without one are left out).
+    pub fn offsets<'a>(
+        &self,
+        partitions: impl IntoIterator<Item = &'a SourcePartition>,
+    ) -> HashMap<SourcePartition, SourceOffset> {
+        partitions
+            .into_iter()
+            .filter_map(|p| self.offsets.get(p).map(|o| (p.clone(), o.clone())))
+            .collect()
+    }
+
+    /// Every stored offset.
+    pub fn all(&self) -> &HashMap<SourcePartition, SourceOffset> {
+        &self.offsets
+    }
+}
+
+/// Fired by the framework, from another thread, to ask a task to stop.
+/// A blocking `poll` can sleep on it and wake at once when it fires.
+#[derive(Clone, Debug, Default)]
+pub struct StopToken {
+    inner: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl StopToken {
+    /// A token that has not fired.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Fires the token; wakes every sleeper.
+    pub fn stop(&self) {
+        let (lock, cvar) = &*self.inner;
+        let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
+        *stopped = true;
+        cvar.notify_all();
+    }
+
+    /// Whether the token has fired.
+    pub fn is_stopped(&self) -> bool {
+        *self.inner.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sleeps up to `timeout`, waking early when the token fires.
+    /// Returns whether it has fired.
+    pub fn sleep(&self, timeout: Duration) -> bool {
+        let (lock, cvar) = &*self.inner;
+        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let (guard, _) = cvar
+            .wait_timeout_while(guard, timeout, |stopped| !*stopped)
+            .unwrap_or_else(|e| e.into_inner());
+        *guard
+    }
+}
+
+/// A task's context (Kafka's `SourceTaskContext`): its configuration, the
+/// restored offsets, the offsets made durable so far, and its stop token.
+#[derive(Clone, Debug)]
+pub struct SourceTaskContext {
+    /// The connector's name.
+    pub connector: String,
+    /// The task's index among the job's tasks.
+    pub task_id: usize,
+    configs: Properties,
+    reader: OffsetStorageReader,
+    committed: Arc<Mutex<HashMap<SourcePartition, SourceOffset>>>,
+    stop: StopToken,
+}
+
+impl SourceTaskContext {
+    /// A context for task `task_id` of `connector`.
+    pub fn new(
+        connector: &str,
+        task_id: usize,
+        configs: Properties,
+        reader: OffsetStorageReader,
+        stop: StopToken,
+    ) -> Self {
+        SourceTaskContext {
+            connector: connector.to_owned(),
+            task_id,
+            configs,
+            reader,
+            committed: Arc::default(),
+            stop,
+        }
+    }
+
+    /// The task's configuration (Kafka's `configs()`).
+    pub fn configs(&self) -> &Properties {
+        &self.configs
+    }
+
+    /// The offsets restored from the last snapshot (Kafka's `offsetStorageReader()`).
+    pub fn offset_storage_reader(&self) -> &OffsetStorageReader {
+        &self.reader
+    }
+
+    /// The stop token the framework fires when the task must stop.
+    pub fn stop_token(&self) -> &StopToken {
+        &self.stop
+    }
+
+    /// The offsets of this task's partitions in the newest durable snapshot.
+    /// Updated by the framework just before it calls [`crate::SourceTask::commit`].
+    pub fn committed_offsets(&self) -> HashMap<SourcePartition, SourceOffset> {
+        self.committed.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Records offsets as durable (called by the framework).
+    pub fn set_committed(&self, offsets: impl IntoIterator<Item = (SourcePartition, SourceOffset)>) {
+        let mut c = self.committed.lock().unwrap_or_else(|e| e.into_inner());
+        c.extend(offsets);
+    }
+}

@@ -1,0 +1,1 @@
+//! Values rendered as JSON text.

@@ -1,0 +1,1 @@
+//! Kafka Connect's logical types: Decimal, Date, Time, Timestamp.

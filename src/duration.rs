@@ -1,0 +1,1 @@
+//! Human durations: `200ms`, `2s`, `1m`.

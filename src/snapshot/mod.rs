@@ -1,0 +1,1 @@
+//! Snapshots of source offsets and sink positions.
