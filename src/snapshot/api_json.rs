@@ -1,0 +1,231 @@
+//! Offsets in the JSON shape of Kafka Connect's offsets REST API
+//! (`GET /connectors/{name}/offsets`), for import and export.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::SnapshotError;
+use crate::data::{SourceOffset, SourcePartition};
+
+/// Offsets as Kafka Connect's offsets REST API shows them:
+/// `{"offsets":[{"partition":{...},"offset":{...}}]}`, in partition order.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use timely_connect::data::{SourceOffset, SourcePartition};
+/// use timely_connect::snapshot::offsets_to_api_json;
+///
+/// let mut offsets = BTreeMap::new();
+/// offsets.insert(
+///     SourcePartition::single("filename", "/tmp/in.txt"),
+///     SourceOffset::int(&SourceOffset::key("position"), 42),
+/// );
+/// assert_eq!(
+///     offsets_to_api_json(&offsets).to_string(),
+///     r#"{"offsets":[{"offset":{"position":42},"partition":{"filename":"/tmp/in.txt"}}]}"#
+/// );
+/// ```
+pub fn offsets_to_api_json(offsets: &BTreeMap<SourcePartition, SourceOffset>) -> Value {
+    let entries = offsets
+        .iter()
+        .map(|(partition, offset)| {
+            let mut entry = Map::new();
+            entry.insert("partition".to_owned(), partition.to_json());
+            entry.insert("offset".to_owned(), offset.to_json());
+            Value::Object(entry)
+        })
+        .collect();
+    let mut root = Map::new();
+    root.insert("offsets".to_owned(), Value::Array(entries));
+    Value::Object(root)
+}
+
+/// Reads offsets in the shape [`offsets_to_api_json`] writes (Kafka
+/// Connect's offsets REST API).
+///
+/// Errors name where the document departs from that shape: a missing or
+/// misspelt key, a partition or offset that is not a JSON object, a `null`
+/// offset (Kafka's "reset" form, which an import cannot express), or the
+/// same partition twice.
+pub fn offsets_from_api_json(
+    json: &Value,
+) -> Result<BTreeMap<SourcePartition, SourceOffset>, SnapshotError> {
+    let root = json
+        .as_object()
+        .ok_or_else(|| shape_err("$", format!("expected an object, found {}", kind(json))))?;
+    reject_unknown_keys(root, &["offsets"], "$")?;
+    let list = root
+        .get("offsets")
+        .ok_or_else(|| shape_err("$", "missing key \"offsets\""))?;
+    let list = list.as_array().ok_or_else(|| {
+        shape_err(
+            "offsets",
+            format!("expected an array, found {}", kind(list)),
+        )
+    })?;
+
+    let mut offsets = BTreeMap::new();
+    for (i, entry) in list.iter().enumerate() {
+        let at = format!("offsets[{i}]");
+        let entry = entry
+            .as_object()
+            .ok_or_else(|| shape_err(&at, format!("expected an object, found {}", kind(entry))))?;
+        reject_unknown_keys(entry, &["partition", "offset"], &at)?;
+        let partition = field(entry, "partition", &at)?;
+        let offset = field(entry, "offset", &at)?;
+        let partition = SourcePartition::from_json(partition).ok_or_else(|| {
+            shape_err(
+                format!("{at}.partition"),
+                format!("expected an object, found {}", kind(partition)),
+            )
+        })?;
+        if offset.is_null() {
+            return Err(shape_err(
+                format!("{at}.offset"),
+                format!("offset for partition {partition} is null (Kafka's reset form); an import needs an offset object"),
+            ));
+        }
+        let offset = SourceOffset::from_json(offset).ok_or_else(|| {
+            shape_err(
+                format!("{at}.offset"),
+                format!("expected an object, found {}", kind(offset)),
+            )
+        })?;
+        if offsets.contains_key(&partition) {
+            return Err(shape_err(
+                format!("{at}.partition"),
+                format!("partition {partition} appears more than once"),
+            ));
+        }
+        offsets.insert(partition, offset);
+    }
+    Ok(offsets)
+}
+
+fn field<'a>(
+    entry: &'a Map<String, Value>,
+    key: &str,
+    at: &str,
+) -> Result<&'a Value, SnapshotError> {
+    entry
+        .get(key)
+        .ok_or_else(|| shape_err(at, format!("missing key \"{key}\"")))
+}
+
+fn reject_unknown_keys(
+    object: &Map<String, Value>,
+    allowed: &[&str],
+    at: &str,
+) -> Result<(), SnapshotError> {
+    match object.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(key) => Err(shape_err(at, format!("unexpected key \"{key}\""))),
+        None => Ok(()),
+    }
+}
+
+fn shape_err(at: impl Into<String>, reason: impl Into<String>) -> SnapshotError {
+    SnapshotError::ApiJson {
+        at: at.into(),
+        reason: reason.into(),
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::OffsetValue;
+    use serde_json::json;
+
+    #[test]
+    fn offsets_api_json_round_trip() {
+        let mut offsets = BTreeMap::new();
+        offsets.insert(
+            SourcePartition::single("filename", "/tmp/a.txt"),
+            SourceOffset::int(&SourceOffset::key("position"), 1024),
+        );
+        let mut table = BTreeMap::new();
+        table.insert("table".to_owned(), OffsetValue::from("orders"));
+        table.insert("shard".to_owned(), OffsetValue::Int(3));
+        let mut position = BTreeMap::new();
+        position.insert("lsn".to_owned(), OffsetValue::Int(987_654_321));
+        position.insert("snapshot".to_owned(), OffsetValue::Bool(false));
+        position.insert("txid".to_owned(), OffsetValue::from("a1"));
+        offsets.insert(
+            SourcePartition::new(table),
+            SourceOffset::from_map(position),
+        );
+
+        let json = offsets_to_api_json(&offsets);
+        assert_eq!(json["offsets"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            json["offsets"][0],
+            json!({"partition": {"filename": "/tmp/a.txt"}, "offset": {"position": 1024}})
+        );
+        assert_eq!(offsets_from_api_json(&json).unwrap(), offsets);
+
+        // Kafka Connect's own output parses too.
+        let kafka: Value = serde_json::from_str(
+            r#"{"offsets":[{"partition":{"filename":"test.txt"},"offset":{"position":30}}]}"#,
+        )
+        .unwrap();
+        let parsed = offsets_from_api_json(&kafka).unwrap();
+        assert_eq!(
+            parsed
+                .get(&SourcePartition::single("filename", "test.txt"))
+                .and_then(|o| o.get_i64("position")),
+            Some(30)
+        );
+        assert!(offsets_from_api_json(&json!({"offsets": []}))
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn offsets_api_json_wrong_shape_says_where() {
+        let cases = [
+            (json!([1, 2]), "$"),
+            (json!({}), "$"),
+            (json!({"offset": []}), "$"),
+            (json!({"offsets": {}}), "offsets"),
+            (json!({"offsets": [3]}), "offsets[0]"),
+            (json!({"offsets": [{"partition": {"f": 1}}]}), "offsets[0]"),
+            (
+                json!({"offsets": [{"partition": "f", "offset": {"p": 1}}]}),
+                "offsets[0].partition",
+            ),
+            (
+                json!({"offsets": [{"partition": {"f": 1}, "offset": null}]}),
+                "offsets[0].offset",
+            ),
+            (
+                json!({"offsets": [{"partition": {"f": 1}, "offset": 7}]}),
+                "offsets[0].offset",
+            ),
+            (
+                json!({"offsets": [
+                    {"partition": {"f": 1}, "offset": {"p": 1}},
+                    {"partition": {"f": 1}, "offset": {"p": 2}}
+                ]}),
+                "offsets[1].partition",
+            ),
+        ];
+        for (json, expected_at) in cases {
+            match offsets_from_api_json(&json) {
+                Err(SnapshotError::ApiJson { at, .. }) => assert_eq!(at, expected_at, "{json}"),
+                other => panic!("{json}: expected a shape error, got {other:?}"),
+            }
+        }
+    }
+}
