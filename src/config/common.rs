@@ -1,2 +1,347 @@
 //! Keys every connector shares (Kafka's `ConnectorConfig`) and the
-//! framework's own keys.
+//! framework's own keys, and [`CommonConfig`], their typed form.
+
+use std::time::Duration;
+
+use super::def::{
+    ConfigDef, ConfigIssue, ConfigKey, ConfigType, Importance, ParsedConfig, Validator,
+};
+use super::properties::Properties;
+
+/// `name`: the connector's unique name.
+pub const NAME_CONFIG: &str = "name";
+/// `connector.class`: which connector to run.
+pub const CONNECTOR_CLASS_CONFIG: &str = "connector.class";
+/// `tasks.max`: the most tasks the connector may use.
+pub const TASKS_MAX_CONFIG: &str = "tasks.max";
+/// `errors.retry.timeout`: how long to retry a failing `poll()`, in ms.
+pub const ERRORS_RETRY_TIMEOUT_CONFIG: &str = "errors.retry.timeout";
+/// `errors.retry.delay.max.ms`: the longest wait between retries.
+pub const ERRORS_RETRY_MAX_DELAY_CONFIG: &str = "errors.retry.delay.max.ms";
+/// `snapshot.interval.ms`: time between offset snapshots.
+pub const SNAPSHOT_INTERVAL_MS_CONFIG: &str = "snapshot.interval.ms";
+/// `snapshot.retain`: how many snapshots to keep.
+pub const SNAPSHOT_RETAIN_CONFIG: &str = "snapshot.retain";
+/// `key.converter`: converter class for record keys.
+pub const KEY_CONVERTER_CLASS_CONFIG: &str = "key.converter";
+/// `value.converter`: converter class for record values.
+pub const VALUE_CONVERTER_CLASS_CONFIG: &str = "value.converter";
+
+const COMMON_GROUP: &str = "Common";
+const ERROR_GROUP: &str = "Error Handling";
+const SNAPSHOT_GROUP: &str = "Snapshots";
+
+/// The keys every connector shares, with Kafka Connect's names and
+/// defaults where Kafka has the key. A connector's own definition is
+/// usually `connector_config_def().merge(own)`.
+pub fn connector_config_def() -> ConfigDef {
+    ConfigDef::new()
+        .define(
+            ConfigKey::new(
+                NAME_CONFIG,
+                ConfigType::String,
+                Importance::High,
+                "Unique name of this connector; it names the connector in errors, logs and \
+                 snapshots.",
+            )
+            .validator(Validator::NonEmptyString)
+            .group(COMMON_GROUP, 1),
+        )
+        .define(
+            ConfigKey::new(
+                CONNECTOR_CLASS_CONFIG,
+                ConfigType::Class,
+                Importance::High,
+                "The connector to run, by the name it is registered under.",
+            )
+            .validator(Validator::NonEmptyString)
+            .group(COMMON_GROUP, 2),
+        )
+        .define(
+            ConfigKey::new(
+                TASKS_MAX_CONFIG,
+                ConfigType::Int,
+                Importance::High,
+                "The most tasks the connector may split its work into; it may use fewer.",
+            )
+            .default_value("1")
+            .validator(Validator::at_least(1.0))
+            .group(COMMON_GROUP, 3),
+        )
+        .define(
+            ConfigKey::new(
+                KEY_CONVERTER_CLASS_CONFIG,
+                ConfigType::Class,
+                Importance::Low,
+                "Converter for record keys; unset, keys are left as the connector made them.",
+            )
+            .optional()
+            .group(COMMON_GROUP, 4),
+        )
+        .define(
+            ConfigKey::new(
+                VALUE_CONVERTER_CLASS_CONFIG,
+                ConfigType::Class,
+                Importance::Low,
+                "Converter for record values; unset, values are left as the connector made \
+                 them.",
+            )
+            .optional()
+            .group(COMMON_GROUP, 5),
+        )
+        .define(
+            ConfigKey::new(
+                ERRORS_RETRY_TIMEOUT_CONFIG,
+                ConfigType::Long,
+                Importance::Medium,
+                "How long, in milliseconds, a task retries poll() after a retriable error \
+                 before the task fails. -1 (the default) retries without limit, as Kafka \
+                 Connect does for a RetriableException thrown from poll(); 0 does not retry. \
+                 Kafka's own default for this key, 0, governs its converters and \
+                 transformations, not poll().",
+            )
+            .default_value("-1")
+            .validator(Validator::at_least(-1.0))
+            .group(ERROR_GROUP, 1),
+        )
+        .define(
+            ConfigKey::new(
+                ERRORS_RETRY_MAX_DELAY_CONFIG,
+                ConfigType::Long,
+                Importance::Medium,
+                "The longest wait, in milliseconds, between two retries; waits grow \
+                 exponentially up to it.",
+            )
+            .default_value("60000")
+            .validator(Validator::at_least(1.0))
+            .group(ERROR_GROUP, 2),
+        )
+        .define(
+            ConfigKey::new(
+                SNAPSHOT_INTERVAL_MS_CONFIG,
+                ConfigType::Long,
+                Importance::Medium,
+                "Milliseconds between snapshots of the source offsets; a restart re-reads at \
+                 most what came after the last snapshot.",
+            )
+            .default_value("1000")
+            .validator(Validator::at_least(1.0))
+            .group(SNAPSHOT_GROUP, 1),
+        )
+        .define(
+            ConfigKey::new(
+                SNAPSHOT_RETAIN_CONFIG,
+                ConfigType::Int,
+                Importance::Low,
+                "How many of the newest snapshots to keep; older ones are deleted.",
+            )
+            .default_value("3")
+            .validator(Validator::at_least(1.0))
+            .group(SNAPSHOT_GROUP, 2),
+        )
+}
+
+/// The shared keys, typed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommonConfig {
+    /// `name`.
+    pub name: String,
+    /// `connector.class`.
+    pub connector_class: String,
+    /// `tasks.max`, at least 1.
+    pub tasks_max: usize,
+    /// `errors.retry.timeout`; `None`: retry without limit.
+    pub retry_timeout: Option<Duration>,
+    /// `errors.retry.delay.max.ms`.
+    pub retry_delay_max: Duration,
+    /// `snapshot.interval.ms`.
+    pub snapshot_interval: Duration,
+    /// `snapshot.retain`, at least 1.
+    pub snapshot_retain: usize,
+}
+
+impl CommonConfig {
+    /// Takes the shared keys from a configuration parsed with a definition
+    /// that includes [`connector_config_def`]. An issue names a key that is
+    /// absent or out of range (only possible with another definition).
+    pub fn from_parsed(parsed: &ParsedConfig) -> Result<Self, ConfigIssue> {
+        let missing =
+            |key: &str| ConfigIssue::new(key, "missing (not parsed with the common keys)");
+        let string = |key: &str| {
+            parsed
+                .string(key)
+                .map(str::to_owned)
+                .ok_or_else(|| missing(key))
+        };
+        let positive = |key: &str, value: Option<i64>| -> Result<u64, ConfigIssue> {
+            let value = value.ok_or_else(|| missing(key))?;
+            u64::try_from(value)
+                .ok()
+                .filter(|v| *v >= 1)
+                .ok_or_else(|| ConfigIssue::new(key, format!("must be at least 1, got `{value}`")))
+        };
+        let count = |key: &str| -> Result<usize, ConfigIssue> {
+            let n = positive(key, parsed.int(key).map(i64::from))?;
+            usize::try_from(n).map_err(|_| ConfigIssue::new(key, format!("`{n}` is too large")))
+        };
+        let millis = |key: &str| positive(key, parsed.long(key)).map(Duration::from_millis);
+
+        let retry_timeout = match parsed.long(ERRORS_RETRY_TIMEOUT_CONFIG) {
+            None => return Err(missing(ERRORS_RETRY_TIMEOUT_CONFIG)),
+            Some(-1) => None,
+            Some(ms) => Some(Duration::from_millis(u64::try_from(ms).map_err(|_| {
+                ConfigIssue::new(
+                    ERRORS_RETRY_TIMEOUT_CONFIG,
+                    format!("must be at least -1, got `{ms}`"),
+                )
+            })?)),
+        };
+        Ok(CommonConfig {
+            name: string(NAME_CONFIG)?,
+            connector_class: string(CONNECTOR_CLASS_CONFIG)?,
+            tasks_max: count(TASKS_MAX_CONFIG)?,
+            retry_timeout,
+            retry_delay_max: millis(ERRORS_RETRY_MAX_DELAY_CONFIG)?,
+            snapshot_interval: millis(SNAPSHOT_INTERVAL_MS_CONFIG)?,
+            snapshot_retain: count(SNAPSHOT_RETAIN_CONFIG)?,
+        })
+    }
+
+    /// Parses `props` with [`connector_config_def`] and types the result;
+    /// every problem at once.
+    pub fn from_properties(props: &Properties) -> Result<Self, Vec<ConfigIssue>> {
+        let parsed = connector_config_def().parse(props)?;
+        Self::from_parsed(&parsed).map_err(|issue| vec![issue])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigValue;
+
+    fn props(pairs: &[(&str, &str)]) -> Properties {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn common_keys_have_kafka_defaults() {
+        let p = props(&[("name", "files"), ("connector.class", "FileStreamSource")]);
+        let c = CommonConfig::from_properties(&p).unwrap();
+        assert_eq!(
+            c,
+            CommonConfig {
+                name: "files".into(),
+                connector_class: "FileStreamSource".into(),
+                tasks_max: 1,
+                retry_timeout: None,
+                retry_delay_max: Duration::from_secs(60),
+                snapshot_interval: Duration::from_secs(1),
+                snapshot_retain: 3,
+            }
+        );
+        let parsed = connector_config_def().parse(&p).unwrap();
+        assert_eq!(
+            parsed.get(KEY_CONVERTER_CLASS_CONFIG),
+            Some(&ConfigValue::Null)
+        );
+        assert_eq!(
+            parsed.get(VALUE_CONVERTER_CLASS_CONFIG),
+            Some(&ConfigValue::Null)
+        );
+    }
+
+    #[test]
+    fn common_keys_take_user_values() {
+        let p = props(&[
+            ("name", "n"),
+            ("connector.class", "C"),
+            ("tasks.max", "4"),
+            ("errors.retry.timeout", "0"),
+            ("errors.retry.delay.max.ms", "250"),
+            ("snapshot.interval.ms", "5000"),
+            ("snapshot.retain", "10"),
+            ("key.converter", "StringConverter"),
+        ]);
+        let c = CommonConfig::from_properties(&p).unwrap();
+        assert_eq!(c.tasks_max, 4);
+        assert_eq!(c.retry_timeout, Some(Duration::ZERO));
+        assert_eq!(c.retry_delay_max, Duration::from_millis(250));
+        assert_eq!(c.snapshot_interval, Duration::from_secs(5));
+        assert_eq!(c.snapshot_retain, 10);
+        let parsed = connector_config_def().parse(&p).unwrap();
+        assert_eq!(
+            parsed.string(KEY_CONVERTER_CLASS_CONFIG),
+            Some("StringConverter")
+        );
+    }
+
+    #[test]
+    fn common_keys_report_every_problem() {
+        let p = props(&[
+            ("name", ""),
+            ("tasks.max", "0"),
+            ("errors.retry.timeout", "-2"),
+            ("errors.retry.delay.max.ms", "0"),
+            ("snapshot.interval.ms", "soon"),
+            ("snapshot.retain", "0"),
+        ]);
+        let keys: Vec<String> = CommonConfig::from_properties(&p)
+            .unwrap_err()
+            .into_iter()
+            .map(|i| i.key)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                NAME_CONFIG,
+                CONNECTOR_CLASS_CONFIG,
+                TASKS_MAX_CONFIG,
+                ERRORS_RETRY_TIMEOUT_CONFIG,
+                ERRORS_RETRY_MAX_DELAY_CONFIG,
+                SNAPSHOT_INTERVAL_MS_CONFIG,
+                SNAPSHOT_RETAIN_CONFIG,
+            ]
+        );
+    }
+
+    #[test]
+    fn from_parsed_reports_keys_missing_from_another_definition() {
+        let parsed = ConfigDef::new().parse(&Properties::new()).unwrap();
+        let issue = CommonConfig::from_parsed(&parsed).unwrap_err();
+        assert_eq!(issue.key, ERRORS_RETRY_TIMEOUT_CONFIG);
+    }
+
+    #[test]
+    fn connector_can_narrow_a_common_key_by_merging() {
+        let own = ConfigDef::new().define(
+            ConfigKey::new(
+                TASKS_MAX_CONFIG,
+                ConfigType::Int,
+                Importance::High,
+                "One task.",
+            )
+            .default_value("1")
+            .validator(Validator::between(1.0, 1.0)),
+        );
+        let def = connector_config_def().merge(own);
+        let p = props(&[("name", "n"), ("connector.class", "C"), ("tasks.max", "2")]);
+        let issues = def.parse(&p).unwrap_err();
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].key, TASKS_MAX_CONFIG);
+    }
+
+    #[test]
+    fn common_reference_documents_retry_default() {
+        let md = connector_config_def().to_markdown();
+        assert!(md.contains("### Common"), "{md}");
+        assert!(
+            md.contains("| `errors.retry.timeout` | LONG | `-1` | [-1,...] |"),
+            "{md}"
+        );
+        assert!(md.contains("| `name` | STRING | *required* |"), "{md}");
+    }
+}

@@ -1,12 +1,13 @@
 //! Configuration: `.properties` files, Kafka-style `ConfigDef` with typed,
 //! validated, documented keys, and the keys every connector shares.
 
+pub mod common;
 mod def;
 mod properties;
-pub mod common;
 
+pub use common::{connector_config_def, CommonConfig};
 pub use def::{
-    ConfigDef, ConfigIssue, ConfigKey, ConfigType, ConfigValue, Importance, ParsedConfig,
-    Password, Validator,
+    ConfigDef, ConfigIssue, ConfigKey, ConfigType, ConfigValue, Importance, InvalidConfig,
+    ParsedConfig, Password, Validator, HIDDEN,
 };
 pub use properties::{load_properties, parse_properties, ConfigError, Properties};
