@@ -1,1 +1,301 @@
-fn main(){}
+//! The `timely-connect` command line: run, validate, plugins, snapshots.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use timely::dataflow::operators::Inspect;
+
+use timely_connect::config::common::connector_config_def;
+use timely_connect::config::load_properties;
+use timely_connect::connector::Registry;
+use timely_connect::duration::parse_duration;
+use timely_connect::snapshot::{offsets_to_api_json, SnapshotStore};
+use timely_connect_operators::{Checkpoint, ConnectSource, ExactlyOnceFileSink, Job, JobSpec, RestoreMode};
+
+#[derive(Parser)]
+#[command(name = "timely-connect", version, about = "Kafka Connect source connectors inside Timely Dataflow")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs a connector as a Timely job.
+    #[command(disable_help_flag = true)]
+    Run(RunArgs),
+    /// Checks a connector's properties; prints every problem at once.
+    Validate {
+        /// The connector's .properties file.
+        config: PathBuf,
+    },
+    /// Lists the connectors and their configuration keys.
+    Plugins {
+        /// Print the reference as Markdown.
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// Lists or shows snapshots.
+    Snapshots {
+        #[command(subcommand)]
+        action: SnapshotAction,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The connector's .properties file.
+    config: PathBuf,
+    /// Worker threads per process.
+    #[arg(short = 'w', long = "workers", default_value_t = 1)]
+    workers: usize,
+    /// Number of processes.
+    #[arg(short = 'n', long = "processes", default_value_t = 1)]
+    processes: usize,
+    /// This process's index.
+    #[arg(short = 'p', long = "process", default_value_t = 0)]
+    process: usize,
+    /// File with one host:port per process (default: localhost:2101, 2102, …).
+    #[arg(short = 'h', long = "hostfile")]
+    hostfile: Option<PathBuf>,
+    /// Snapshot directory (default: ./snapshots/NAME).
+    #[arg(long)]
+    snapshot_dir: Option<PathBuf>,
+    /// Snapshot interval, e.g. 200ms, 2s (default: snapshot.interval.ms).
+    #[arg(long)]
+    snapshot_interval: Option<String>,
+    /// latest, none, or an epoch number.
+    #[arg(long, default_value = "latest")]
+    restore: String,
+    /// Write records exactly once to this file (otherwise to stdout, at least once).
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Stop cleanly, with a final snapshot, once no record arrived for this long.
+    #[arg(long)]
+    until_idle: Option<String>,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+}
+
+#[derive(Subcommand)]
+enum SnapshotAction {
+    /// Lists the snapshots, newest first.
+    List {
+        /// Snapshot directory.
+        #[arg(long)]
+        snapshot_dir: PathBuf,
+    },
+    /// Shows a snapshot's offsets in Kafka Connect's offsets-API JSON shape.
+    Show {
+        /// The epoch (default: the newest valid snapshot).
+        epoch: Option<u64>,
+        /// Snapshot directory.
+        #[arg(long)]
+        snapshot_dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Validate { config } => validate(&config),
+        Command::Plugins { markdown } => plugins(markdown),
+        Command::Snapshots { action } => snapshots(action),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_spec(config: &Path) -> Result<JobSpec, String> {
+    let props = load_properties(config).map_err(|e| e.to_string())?;
+    Ok(JobSpec::new(props))
+}
+
+fn validate(config: &Path) -> Result<ExitCode, String> {
+    let spec = load_spec(config)?;
+    match spec.validate() {
+        Ok(_) => {
+            println!("{}: valid", config.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", config.display());
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+fn plugins(markdown: bool) -> Result<ExitCode, String> {
+    let registry = Registry::builtin();
+    let mut out = String::new();
+    if markdown {
+        out.push_str("# Connectors\n\n## Keys every connector shares\n\n");
+        out.push_str(&connector_config_def().to_markdown());
+    }
+    for plugin in registry.plugins() {
+        if markdown {
+            out.push_str(&format!("\n## {}\n\n{}\n\n", plugin.class, plugin.summary));
+            if !plugin.aliases.is_empty() {
+                out.push_str(&format!("Also accepted as `connector.class`: {}\n\n", plugin.aliases.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")));
+            }
+            out.push_str(&plugin.create().config_def().to_markdown());
+        } else {
+            out.push_str(&format!("{:<20} {}\n", plugin.class, plugin.summary));
+            for a in &plugin.aliases {
+                out.push_str(&format!("{:<20}   alias: {a}\n", ""));
+            }
+        }
+    }
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn snapshots(action: SnapshotAction) -> Result<ExitCode, String> {
+    match action {
+        SnapshotAction::List { snapshot_dir } => {
+            let store = SnapshotStore::open(&snapshot_dir, usize::MAX).map_err(|e| e.to_string())?;
+            for entry in store.list().map_err(|e| e.to_string())? {
+                match &entry.problem {
+                    None => println!("{:>10}  {:>10} bytes  {}", entry.epoch, entry.size, entry.path.display()),
+                    Some(reason) => println!("{:>10}  {:>10} bytes  {}  INVALID: {reason}", entry.epoch, entry.size, entry.path.display()),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SnapshotAction::Show { epoch, snapshot_dir } => {
+            let store = SnapshotStore::open(&snapshot_dir, usize::MAX).map_err(|e| e.to_string())?;
+            let snapshot = match epoch {
+                Some(e) => store.load_epoch(e).map_err(|e| e.to_string())?,
+                None => store
+                    .load_latest()
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("no valid snapshot in {}", snapshot_dir.display()))?
+                    .snapshot,
+            };
+            let json = offsets_to_api_json(&snapshot.offsets);
+            println!("{}", serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn run(args: RunArgs) -> Result<ExitCode, String> {
+    let mut spec = load_spec(&args.config)?;
+    if let Err(e) = spec.validate() {
+        eprintln!("{}: {e}", args.config.display());
+        return Ok(ExitCode::from(2));
+    }
+    let dir = args.snapshot_dir.clone().unwrap_or_else(|| PathBuf::from("snapshots").join(spec.name()));
+    spec = spec.snapshot_dir(&dir);
+    if let Some(i) = &args.snapshot_interval {
+        spec = spec.snapshot_interval(parse_duration(i).map_err(|e| format!("--snapshot-interval: {e}"))?);
+    }
+    if let Some(i) = &args.until_idle {
+        spec = spec.until_idle(parse_duration(i).map_err(|e| format!("--until-idle: {e}"))?);
+    }
+    spec = spec.restore(match args.restore.as_str() {
+        "latest" => RestoreMode::Latest,
+        "none" => RestoreMode::None,
+        other => RestoreMode::Epoch(
+            other.parse().map_err(|_| format!("--restore: expected latest, none or an epoch number, got `{other}`"))?,
+        ),
+    });
+    let mut timely_args = vec!["-w".to_owned(), args.workers.to_string()];
+    if args.processes > 1 {
+        timely_args.extend(["-n".to_owned(), args.processes.to_string(), "-p".to_owned(), args.process.to_string()]);
+        if let Some(h) = &args.hostfile {
+            timely_args.extend(["-h".to_owned(), h.display().to_string()]);
+        }
+    }
+    let config = timely::Config::from_args(timely_args.into_iter()).map_err(|e| format!("timely arguments: {e}"))?;
+    let output = args.output.clone();
+    let started = Instant::now();
+    let progress_spec = spec.clone();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let progress_done = done.clone();
+    let progress = std::thread::spawn(move || report_progress(&progress_spec, &progress_done));
+
+    let worker_spec = spec.clone();
+    let guards = timely::execute(config, move |worker| -> Result<(), String> {
+        let job = Job::prepare(worker, &worker_spec).map_err(|e| e.to_string())?;
+        worker.dataflow::<u64, _, _>(|scope| {
+            let source = scope.connect_source(&job);
+            let mut parts = vec![source.parts];
+            match &output {
+                Some(path) => parts.push(source.records.exactly_once_file(&job, path, "output")),
+                None => {
+                    source.records.inspect(|r| {
+                        let mut line = Vec::new();
+                        match &r.value {
+                            timely_connect::Value::String(s) => line.extend_from_slice(s.as_bytes()),
+                            v => timely_connect::data::json::write_json(&mut line, v, r.value_schema.as_deref()),
+                        }
+                        line.push(b'\n');
+                        let _ = std::io::stdout().lock().write_all(&line);
+                    });
+                }
+            }
+            scope.checkpoint(&job, parts);
+        });
+        job.run(worker).map_err(|e| e.to_string())
+    })
+    .map_err(|e| format!("cannot start timely: {e}"))?;
+    let results = guards.join();
+    done.store(true, Ordering::Relaxed);
+    let _ = progress.join();
+    let mut failure = None;
+    for r in results {
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failure = failure.or(Some(e)),
+            Err(e) => failure = failure.or(Some(format!("worker panicked: {e}"))),
+        }
+    }
+    let records = spec.stats().records.load(Ordering::Relaxed);
+    match failure {
+        Some(e) => Err(e),
+        None => {
+            eprintln!(
+                "done: {records} records in {:.1}s; last snapshot epoch {}",
+                started.elapsed().as_secs_f64(),
+                spec.stats().last_snapshot().map_or("none".to_owned(), |e| e.to_string())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Prints records, rate and the last snapshot epoch to stderr, at most once a second.
+fn report_progress(spec: &JobSpec, done: &std::sync::atomic::AtomicBool) {
+    let mut last = (Instant::now(), 0u64);
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = Instant::now();
+        if now.duration_since(last.0) < Duration::from_secs(1) {
+            continue;
+        }
+        let records = spec.stats().records.load(Ordering::Relaxed);
+        let rate = (records - last.1) as f64 / now.duration_since(last.0).as_secs_f64();
+        let snap = spec.stats().last_snapshot().map_or("none".to_owned(), |e| e.to_string());
+        eprintln!("records {records}  rate {rate:.0}/s  last snapshot {snap}");
+        last = (now, records);
+    }
+}

@@ -1,1 +1,13 @@
-//! The task runtime: one thread per task, a bounded channel to the operator.
+//! The task runtime: each task on a thread of its own, handing batches to
+//! the source operator over a bounded channel, retrying retriable errors with
+//! backoff, and turning errors and panics into a [`TaskFailure`] that names the
+//! connector, the task and the cause.
+//!
+//! The runtime knows nothing of Timely: the operator passes a `wake` callback
+//! (a `SyncActivator` in practice) that the task thread calls after each batch.
+
+mod retry;
+mod task;
+
+pub use retry::RetryPolicy;
+pub use task::{spawn_task, TaskEvent, TaskFailure, TaskHandle, TaskSpec};

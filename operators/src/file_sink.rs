@@ -1,0 +1,219 @@
+//! The exactly-once file sink: one line per record, flushed and fsynced per
+//! epoch, its committed length part of every snapshot.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::Stream;
+use tracing::{info, warn};
+
+use timely_connect::data::json::write_json;
+use timely_connect::data::{OffsetValue, SourceRecord, Value};
+
+use crate::job::{sinks_map, Job, Shared};
+use crate::part::CheckpointPart;
+
+/// Writes records to a file exactly once across crashes and restarts.
+pub trait ExactlyOnceFileSink<'scope> {
+    /// Sends every record to worker 0, which writes one line per record
+    /// (string values as they are, other values as JSON) in epoch order,
+    /// flushes and fsyncs when an epoch completes, and emits the file's
+    /// length as its checkpoint part under `name`. On restore the file is
+    /// truncated to the length in the snapshot, so a record is in the file
+    /// exactly once whatever instant the previous run died at. A fresh start
+    /// (no snapshot) truncates the file to zero.
+    ///
+    /// Tie the returned stream to [`crate::Checkpoint::checkpoint`]; see its
+    /// example.
+    fn exactly_once_file(self, job: &Job, path: &Path, name: &str) -> Stream<'scope, u64, Vec<CheckpointPart>>;
+}
+
+impl<'scope> ExactlyOnceFileSink<'scope> for Stream<'scope, u64, Vec<SourceRecord>> {
+    fn exactly_once_file(self, job: &Job, path: &Path, name: &str) -> Stream<'scope, u64, Vec<CheckpointPart>> {
+        let scope = self.scope();
+        let mut builder = OperatorBuilder::new(format!("ExactlyOnceFile({name})"), scope);
+        let mut input = builder.new_input(self, Exchange::new(|_: &SourceRecord| 0u64));
+        let (mut output, parts) = builder.new_output::<Vec<CheckpointPart>>();
+        let shared = job.spec.shared.clone();
+        let mut writer = if job.index == 0 {
+            match FileWriter::open(path, name, sinks_map(&job.plan).get(name)) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    shared.fail(e);
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let start = job.plan.start_epoch;
+        builder.build(move |mut caps| {
+            let mut cap = caps.pop();
+            if let Some(c) = cap.as_mut() {
+                c.downgrade(&start);
+            }
+            // The epoch below which everything is written.
+            let mut written_below = start;
+            let mut stash: BTreeMap<u64, Vec<Vec<SourceRecord>>> = BTreeMap::new();
+            move |frontiers| {
+                let shared: &Arc<Shared> = &shared;
+                input.for_each(|time, data| {
+                    let t = *time.time();
+                    match writer.as_mut() {
+                        Some(w) if t == written_below && shared.failure().is_none() => {
+                            if let Err(e) = w.write_records(data) {
+                                shared.fail(e);
+                            }
+                        }
+                        _ => stash.entry(t).or_default().push(std::mem::take(data)),
+                    }
+                });
+                if cap.is_none() || shared.failure().is_some() {
+                    return; // failed: hold the capability so no snapshot covers what is missing
+                }
+                let frontier = frontiers[0].frontier().iter().next().copied();
+                let reached = frontier.unwrap_or(u64::MAX);
+                if reached <= written_below {
+                    return;
+                }
+                // Epochs below `reached` are complete: write them in order.
+                if let Some(w) = writer.as_mut() {
+                    let done: Vec<u64> = stash.keys().copied().take_while(|e| *e < reached).collect();
+                    for epoch in done {
+                        for mut batch in stash.remove(&epoch).unwrap_or_default() {
+                            if let Err(e) = w.write_records(&mut batch) {
+                                shared.fail(e);
+                                return;
+                            }
+                        }
+                    }
+                    match w.commit() {
+                        Ok(Some(position)) => {
+                            let epoch = frontier.map_or(written_below, |f| f - 1);
+                            if let Some(c) = cap.as_mut() {
+                                c.downgrade(&epoch.max(*c.time()));
+                                output.activate().give(c, &mut vec![CheckpointPart::Sink(w.name.clone(), position)]);
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            shared.fail(e);
+                            return;
+                        }
+                    }
+                    // Records of the new current epoch may be written as they come.
+                    if let Some(f) = frontier {
+                        if let Some(batches) = stash.remove(&f) {
+                            for mut batch in batches {
+                                if let Err(e) = w.write_records(&mut batch) {
+                                    shared.fail(e);
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                } else {
+                    stash.clear();
+                }
+                match frontier {
+                    Some(f) => {
+                        written_below = f;
+                        if let Some(c) = cap.as_mut() {
+                            c.downgrade(&f);
+                        }
+                    }
+                    None => cap = None,
+                }
+            }
+        });
+        parts
+    }
+}
+
+struct FileWriter {
+    name: String,
+    path: PathBuf,
+    out: BufWriter<File>,
+    position: u64,
+    committed: u64,
+    line: Vec<u8>,
+}
+
+impl FileWriter {
+    fn open(path: &Path, name: &str, restored: Option<&OffsetValue>) -> Result<Self, String> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .read(true)
+            .open(path)
+            .map_err(|e| format!("output file {}: cannot open: {e}", path.display()))?;
+        let existing = file
+            .metadata()
+            .map_err(|e| format!("output file {}: {e}", path.display()))?
+            .len();
+        let restored_len = restored.and_then(|v| match v {
+            OffsetValue::Map(m) => m.get("length").and_then(|l| l.as_i64()).map(|l| (l, m.get("path").cloned())),
+            _ => None,
+        });
+        let keep = match restored_len {
+            Some((len, recorded_path)) => {
+                let here = OffsetValue::String(path.display().to_string());
+                if recorded_path.as_ref() != Some(&here) {
+                    warn!(file = %path.display(), "the snapshot's output was another file; continuing this one from its restored length");
+                }
+                let len = len.max(0) as u64;
+                if existing < len {
+                    return Err(format!(
+                        "output file {}: it holds {existing} bytes but the snapshot recorded {len}; it was truncated or replaced since",
+                        path.display()
+                    ));
+                }
+                len
+            }
+            None => 0,
+        };
+        if existing != keep {
+            info!(file = %path.display(), from = existing, to = keep, "truncating output to the snapshot's committed length");
+        }
+        file.set_len(keep).map_err(|e| format!("output file {}: cannot truncate: {e}", path.display()))?;
+        file.sync_all().map_err(|e| format!("output file {}: fsync: {e}", path.display()))?;
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        use std::io::Seek;
+        out.seek(std::io::SeekFrom::Start(keep)).map_err(|e| format!("output file {}: seek: {e}", path.display()))?;
+        Ok(FileWriter { name: name.to_owned(), path: path.to_path_buf(), out, position: keep, committed: keep, line: Vec::with_capacity(256) })
+    }
+
+    fn write_records(&mut self, records: &mut Vec<SourceRecord>) -> Result<(), String> {
+        for r in records.drain(..) {
+            self.line.clear();
+            match &r.value {
+                Value::String(s) => self.line.extend_from_slice(s.as_bytes()),
+                other => write_json(&mut self.line, other, r.value_schema.as_deref()),
+            }
+            self.line.push(b'\n');
+            self.out.write_all(&self.line).map_err(|e| format!("output file {}: write: {e}", self.path.display()))?;
+            self.position += self.line.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// Flushes and fsyncs; the new committed position if it moved.
+    fn commit(&mut self) -> Result<Option<OffsetValue>, String> {
+        if self.position == self.committed {
+            return Ok(None);
+        }
+        self.out.flush().map_err(|e| format!("output file {}: flush: {e}", self.path.display()))?;
+        self.out.get_ref().sync_data().map_err(|e| format!("output file {}: fsync: {e}", self.path.display()))?;
+        self.committed = self.position;
+        let mut m = BTreeMap::new();
+        m.insert("path".to_owned(), OffsetValue::String(self.path.display().to_string()));
+        m.insert("length".to_owned(), OffsetValue::Int(self.committed as i64));
+        Ok(Some(OffsetValue::Map(m)))
+    }
+}

@@ -1,0 +1,443 @@
+//! A job: one connector's configuration, its restore point and task plan,
+//! and the loop that drives a worker until the job stops or fails.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use timely::dataflow::operators::probe::Handle as ProbeHandle;
+use timely::dataflow::operators::{Exchange, Input, Inspect, Probe};
+use timely::worker::Worker;
+use tracing::{info, warn};
+
+use timely_connect::config::common::{connector_config_def, CommonConfig};
+use timely_connect::config::{ConfigIssue, Properties};
+use timely_connect::connector::{Registry, SourceConnector, TaskConfig};
+use timely_connect::data::{OffsetValue, SourceOffset, SourcePartition};
+use timely_connect::runtime::{RetryPolicy, TaskFailure};
+use timely_connect::snapshot::{SnapshotError, SnapshotStore};
+
+/// Which snapshot a job starts from (`--restore`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestoreMode {
+    /// The newest snapshot whose checksum holds; a fresh start if there is none.
+    Latest,
+    /// A fresh start, ignoring snapshots (new snapshots still get higher epochs).
+    None,
+    /// The snapshot of this epoch; an error if it is missing or corrupt.
+    Epoch(u64),
+}
+
+/// Why a job could not start or did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The connector's configuration has problems (all of them listed).
+    #[error("connector `{connector}` has an invalid configuration:\n{}", issues.iter().map(|i| format!("  - {i}")).collect::<Vec<_>>().join("\n"))]
+    Config {
+        /// The connector's name (or `<unnamed>`).
+        connector: String,
+        /// Every problem found.
+        issues: Vec<ConfigIssue>,
+    },
+    /// The snapshot store failed.
+    #[error("snapshot store: {0}")]
+    Snapshot(#[from] SnapshotError),
+    /// The connector failed to start or to plan its tasks.
+    #[error("connector `{connector}`: {message}")]
+    Connector {
+        /// The connector's name.
+        connector: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A task failed; the last snapshot is untouched.
+    #[error("{0}")]
+    Task(#[from] TaskFailure),
+    /// Another part of the job failed (a sink, the coordinator, another worker).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Counters a job updates while it runs, shared by every worker of a process.
+#[derive(Debug, Default)]
+pub struct JobStats {
+    /// Records emitted by this process's source operators.
+    pub records: AtomicU64,
+    /// Epoch of the newest durable snapshot, plus one (0: none yet).
+    pub last_snapshot_plus_one: AtomicU64,
+}
+
+impl JobStats {
+    /// The newest durable snapshot's epoch written by this process, if any.
+    pub fn last_snapshot(&self) -> Option<u64> {
+        self.last_snapshot_plus_one.load(Ordering::Relaxed).checked_sub(1)
+    }
+}
+
+/// Everything a job needs, shared by all workers of a process (cheap to clone).
+#[derive(Clone)]
+pub struct JobSpec {
+    /// The connector's properties (`name`, `connector.class`, …).
+    pub props: Properties,
+    /// Where connectors are looked up.
+    pub registry: Registry,
+    /// Snapshot directory; `None` runs without snapshots.
+    pub snapshot_dir: Option<PathBuf>,
+    /// Overrides `snapshot.interval.ms`.
+    pub snapshot_interval: Option<Duration>,
+    /// Which snapshot to start from.
+    pub restore: RestoreMode,
+    /// Stop cleanly, with a final snapshot, after this long without records.
+    pub until_idle: Option<Duration>,
+    /// Batches buffered between a task and its operator.
+    pub channel_capacity: usize,
+    /// Batches an operator drains per activation before yielding.
+    pub drain_budget: usize,
+    pub(crate) shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub(crate) failure: Mutex<Option<String>>,
+    pub(crate) stats: JobStats,
+}
+
+impl Shared {
+    pub(crate) fn fail(&self, message: String) {
+        let mut f = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        if f.is_none() {
+            *f = Some(message);
+        }
+    }
+    pub(crate) fn failure(&self) -> Option<String> {
+        self.failure.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl JobSpec {
+    /// A job for `props` with the built-in connectors, no snapshots, restore
+    /// from the latest snapshot once a directory is set.
+    pub fn new(props: Properties) -> Self {
+        JobSpec {
+            props,
+            registry: Registry::builtin(),
+            snapshot_dir: None,
+            snapshot_interval: None,
+            restore: RestoreMode::Latest,
+            until_idle: None,
+            channel_capacity: 16,
+            drain_budget: 64,
+            shared: Arc::default(),
+        }
+    }
+
+    /// Sets the snapshot directory.
+    pub fn snapshot_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.snapshot_dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Sets the snapshot interval.
+    pub fn snapshot_interval(mut self, interval: Duration) -> Self {
+        self.snapshot_interval = Some(interval);
+        self
+    }
+
+    /// Sets the restore mode.
+    pub fn restore(mut self, mode: RestoreMode) -> Self {
+        self.restore = mode;
+        self
+    }
+
+    /// Stops the job after `idle` without records.
+    pub fn until_idle(mut self, idle: Duration) -> Self {
+        self.until_idle = Some(idle);
+        self
+    }
+
+    /// Uses `registry` to find connectors.
+    pub fn registry(mut self, registry: Registry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// The connector's name.
+    pub fn name(&self) -> &str {
+        self.props.get("name").map(String::as_str).unwrap_or("<unnamed>")
+    }
+
+    /// Counters shared by this process's workers.
+    pub fn stats(&self) -> &JobStats {
+        &self.shared.stats
+    }
+
+    /// The first failure any worker of this process saw, if any.
+    pub fn failure(&self) -> Option<String> {
+        self.shared.failure()
+    }
+
+    /// Validates the configuration: the shared keys, the class, and the
+    /// connector's own keys — every problem at once.
+    pub fn validate(&self) -> Result<(CommonConfig, Box<dyn SourceConnector>), JobError> {
+        let mut issues = Vec::new();
+        let common = match connector_config_def().parse(&self.props) {
+            Ok(parsed) => match CommonConfig::from_parsed(&parsed) {
+                Ok(c) => Some(c),
+                Err(issue) => {
+                    issues.push(issue);
+                    None
+                }
+            },
+            Err(mut errs) => {
+                issues.append(&mut errs);
+                None
+            }
+        };
+        let mut connector = None;
+        if let Some(class) = self.props.get("connector.class") {
+            match self.registry.find(class) {
+                Some(plugin) => {
+                    let c = plugin.create();
+                    issues.extend(c.validate(&self.props));
+                    connector = Some(c);
+                }
+                None => issues.push(ConfigIssue {
+                    key: "connector.class".to_owned(),
+                    message: format!(
+                        "unknown connector class `{class}`; known: {}",
+                        self.registry.plugins().iter().map(|p| p.class.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                }),
+            }
+        }
+        match (common, connector) {
+            (Some(common), Some(connector)) if issues.is_empty() => Ok((common, connector)),
+            _ => Err(JobError::Config { connector: self.name().to_owned(), issues }),
+        }
+    }
+}
+
+/// What worker 0 decides at start and sends to every worker: where to
+/// resume from and which tasks exist.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Plan {
+    /// Task configurations, from `task_configs(tasks.max)`; task `i` runs on worker `i % workers`.
+    pub task_configs: Vec<TaskConfig>,
+    /// Restored source offsets.
+    pub offsets: Vec<(SourcePartition, SourceOffset)>,
+    /// Restored sink positions.
+    pub sinks: Vec<(String, OffsetValue)>,
+    /// The snapshot restored from, if any.
+    pub restored_from: Option<u64>,
+    /// The first epoch of this run (above every snapshot on disk).
+    pub start_epoch: u64,
+    /// This run's execution number (one more than the restored snapshot's).
+    pub execution: u64,
+}
+
+/// One worker's handle on a prepared job.
+pub struct Job {
+    pub(crate) spec: JobSpec,
+    pub(crate) common: CommonConfig,
+    pub(crate) plan: Rc<Plan>,
+    pub(crate) connector: Rc<RefCell<Box<dyn SourceConnector>>>,
+    pub(crate) durable: ProbeHandle<u64>,
+    pub(crate) index: usize,
+    pub(crate) peers: usize,
+}
+
+impl Job {
+    /// Validates the configuration, and on worker 0 restores from the
+    /// snapshot store and computes the task configurations once; every
+    /// worker receives the same plan. Call it on every worker, before
+    /// building the dataflow.
+    pub fn prepare(worker: &mut Worker, spec: &JobSpec) -> Result<Job, JobError> {
+        let index = worker.index();
+        let peers = worker.peers();
+        // Every worker validates: a bad config fails everywhere, with the same message.
+        let (common, mut connector) = spec.validate()?;
+        let planned: Result<Plan, String> = if index == 0 {
+            plan_on_leader(spec, &common, &mut *connector, peers).map_err(|e| e.to_string())
+        } else {
+            Ok(Plan::default())
+        };
+        let leader_failed = planned.as_ref().err().cloned();
+        let received = broadcast_plan(worker, index, planned);
+        if let Some(message) = leader_failed {
+            return Err(JobError::Failed(message));
+        }
+        let plan = received.map_err(JobError::Failed)?;
+        Ok(Job {
+            spec: spec.clone(),
+            common,
+            plan: Rc::new(plan),
+            connector: Rc::new(RefCell::new(connector)),
+            durable: ProbeHandle::new(),
+            index,
+            peers,
+        })
+    }
+
+    /// The plan every worker shares.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The connector's name.
+    pub fn name(&self) -> &str {
+        &self.common.name
+    }
+
+    /// The snapshot interval in force.
+    pub fn snapshot_interval(&self) -> Duration {
+        self.spec.snapshot_interval.unwrap_or(self.common.snapshot_interval)
+    }
+
+    pub(crate) fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy { timeout: self.common.retry_timeout, max_delay: self.common.retry_delay_max }
+    }
+
+    /// Whether every snapshot of the job is durable and every operator done.
+    pub fn is_done(&self) -> bool {
+        self.durable.done()
+    }
+
+    /// The first failure seen by any worker of this process.
+    pub fn failure(&self) -> Option<String> {
+        self.spec.shared.failure()
+    }
+
+    /// Steps `worker` until the job is done (`--until-idle`, or every task
+    /// ended) or fails. Parks between activations: no busy loop.
+    pub fn run(&self, worker: &mut Worker) -> Result<(), JobError> {
+        while !self.is_done() {
+            if let Some(f) = self.failure() {
+                return Err(JobError::Failed(f));
+            }
+            worker.step_or_park(Some(Duration::from_millis(500)));
+        }
+        if let Some(f) = self.failure() {
+            return Err(JobError::Failed(f));
+        }
+        Ok(())
+    }
+}
+
+fn plan_on_leader(
+    spec: &JobSpec,
+    common: &CommonConfig,
+    connector: &mut dyn SourceConnector,
+    workers: usize,
+) -> Result<Plan, JobError> {
+    let name = common.name.clone();
+    let mut plan = Plan { execution: 1, ..Plan::default() };
+    if let Some(dir) = &spec.snapshot_dir {
+        let store = SnapshotStore::open(dir, common.snapshot_retain)?;
+        let restored = match spec.restore {
+            RestoreMode::None => None,
+            RestoreMode::Latest => store.load_latest()?.map(|r| {
+                for (path, reason) in &r.skipped {
+                    warn!(file = %path.display(), %reason, used = %r.path.display(), "skipping unreadable snapshot; using an older one");
+                }
+                r.snapshot
+            }),
+            RestoreMode::Epoch(e) => Some(store.load_epoch(e)?),
+        };
+        let max_on_disk = store.max_epoch_on_disk()?;
+        if let Some(snap) = restored {
+            if snap.connector != name {
+                warn!(snapshot_connector = %snap.connector, connector = %name, "restoring a snapshot taken by another connector name");
+            }
+            info!(epoch = snap.epoch, execution = snap.execution, workers = snap.workers, now_workers = workers, "restoring from snapshot");
+            plan.restored_from = Some(snap.epoch);
+            plan.execution = snap.execution + 1;
+            plan.offsets = snap.offsets.into_iter().collect();
+            plan.sinks = snap.sinks.into_iter().collect();
+        }
+        plan.start_epoch = max_on_disk.map_or(0, |e| e + 1);
+    }
+    connector
+        .start(&spec.props)
+        .map_err(|e| JobError::Connector { connector: name.clone(), message: format!("start failed: {e}") })?;
+    plan.task_configs = connector
+        .task_configs(common.tasks_max)
+        .map_err(|e| JobError::Connector { connector: name.clone(), message: format!("task_configs failed: {e}") })?;
+    if plan.task_configs.len() > common.tasks_max {
+        return Err(JobError::Connector {
+            connector: name,
+            message: format!("returned {} task configs for tasks.max={}", plan.task_configs.len(), common.tasks_max),
+        });
+    }
+    info!(tasks = plan.task_configs.len(), workers, start_epoch = plan.start_epoch, "job planned");
+    Ok(plan)
+}
+
+/// Sends worker 0's plan to every worker through a one-shot dataflow.
+fn broadcast_plan(
+    worker: &mut Worker,
+    index: usize,
+    planned: Result<Plan, String>,
+) -> Result<Plan, String> {
+    let peers = worker.peers();
+    let received: Rc<RefCell<Option<Result<Plan, String>>>> = Rc::default();
+    let sink = Rc::clone(&received);
+    let probe = ProbeHandle::new();
+    let mut input = worker.dataflow::<u64, _, _>(|scope| {
+        let (input, stream) = scope.new_input::<Vec<(usize, Vec<u8>)>>();
+        stream
+            .exchange(|(target, _)| *target as u64)
+            .inspect(move |(_, bytes)| {
+                let decoded = bincode::deserialize::<Result<Plan, String>>(bytes)
+                    .unwrap_or_else(|e| Err(format!("cannot decode the job plan: {e}")));
+                *sink.borrow_mut() = Some(decoded);
+            })
+            .probe_with(&probe);
+        input
+    });
+    if index == 0 {
+        match bincode::serialize(&planned) {
+            Ok(bytes) => {
+                for target in 0..peers {
+                    input.send((target, bytes.clone()));
+                }
+            }
+            Err(e) => {
+                let fallback: Result<Plan, String> = Err(format!("cannot encode the job plan: {e}"));
+                let bytes = bincode::serialize(&fallback).unwrap_or_default();
+                for target in 0..peers {
+                    input.send((target, bytes.clone()));
+                }
+            }
+        }
+    }
+    input.close();
+    while !probe.done() {
+        worker.step_or_park(Some(Duration::from_millis(100)));
+    }
+    let result = received.borrow_mut().take();
+    result.unwrap_or_else(|| Err("no job plan arrived from worker 0".to_owned()))
+}
+
+/// Offsets of a plan as a map, for task `OffsetStorageReader`s.
+pub(crate) fn offsets_map(plan: &Plan) -> HashMap<SourcePartition, SourceOffset> {
+    plan.offsets.iter().cloned().collect()
+}
+
+/// Restored sink positions by name.
+pub(crate) fn sinks_map(plan: &Plan) -> BTreeMap<String, OffsetValue> {
+    plan.sinks.iter().cloned().collect()
+}
+
+impl Job {
+    /// The job's properties with every PASSWORD-typed value hidden, as
+    /// stored in snapshots.
+    pub(crate) fn redacted_props(&self) -> Properties {
+        let def = connector_config_def().merge(self.connector.borrow().config_def());
+        def.redact(&self.spec.props)
+    }
+}

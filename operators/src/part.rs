@@ -1,0 +1,14 @@
+//! What each participant of a checkpoint contributes for an epoch.
+
+use serde::{Deserialize, Serialize};
+use timely_connect::data::{OffsetValue, SourceOffset, SourcePartition};
+
+/// One entry of a participant's part of epoch `e`: a change since its
+/// previous part. The coordinator applies parts in epoch order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum CheckpointPart {
+    /// The last offset a source emitted for a partition at or before `e`.
+    Offset(SourcePartition, SourceOffset),
+    /// A sink's committed position after every record of epochs `<= e`.
+    Sink(String, OffsetValue),
+}

@@ -1,0 +1,327 @@
+//! `connect_source`: runs a connector's tasks as a Timely source of records
+//! and of checkpoint parts.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use timely::dataflow::channels::pushers::Output;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::{Scope, Stream};
+use tracing::{debug, info};
+
+use timely_connect::connector::OffsetStorageReader;
+use timely_connect::data::{SourceOffset, SourcePartition, SourceRecord};
+use timely_connect::runtime::{spawn_task, TaskEvent, TaskHandle, TaskSpec};
+
+use crate::job::{offsets_map, Job};
+use crate::part::CheckpointPart;
+
+/// The two streams of a source: its records, and its checkpoint parts (tie
+/// them to [`crate::Checkpoint::checkpoint`]).
+pub struct SourceStreams<'scope> {
+    /// Records, at the epoch in which they were emitted.
+    pub records: Stream<'scope, u64, Vec<SourceRecord>>,
+    /// For each epoch this worker closed: the offsets that changed in it.
+    pub parts: Stream<'scope, u64, Vec<CheckpointPart>>,
+}
+
+/// Runs a job's connector tasks as a source operator on every worker.
+pub trait ConnectSource<'scope> {
+    /// Starts the tasks assigned to this worker (task `i` on worker
+    /// `i % peers`), emits their records at the current epoch, and every
+    /// snapshot interval closes the epoch, emitting the offsets that changed
+    /// in it as this worker's checkpoint part. A worker with no task still
+    /// advances epochs. See the crate example for a whole pipeline.
+    fn connect_source(&self, job: &Job) -> SourceStreams<'scope>;
+}
+
+impl<'scope> ConnectSource<'scope> for Scope<'scope, u64> {
+    fn connect_source(&self, job: &Job) -> SourceStreams<'scope> {
+        let mut builder = OperatorBuilder::new(format!("ConnectSource({})", job.name()), *self);
+        let info = builder.operator_info();
+        let (records_out, records) = builder.new_output::<Vec<SourceRecord>>();
+        let (parts_out, parts) = builder.new_output::<Vec<CheckpointPart>>();
+        let activator = self.activator_for(info.address.clone());
+        let sync_activator = self.worker().sync_activator_for(info.address.to_vec());
+
+        let mut state = SourceState::new(job);
+        let mut tasks = Vec::new();
+        let reader = OffsetStorageReader::new(offsets_map(&job.plan));
+        for (task_id, config) in job.plan.task_configs.iter().enumerate() {
+            if task_id % job.peers != job.index {
+                continue;
+            }
+            let spec = TaskSpec {
+                connector: job.name().to_owned(),
+                task_id,
+                config: config.clone(),
+                offsets: reader.clone(),
+                retry: job.retry_policy(),
+                channel_capacity: job.spec.channel_capacity,
+            };
+            let task = job.connector.borrow().create_task();
+            let wake = sync_activator.clone();
+            match spawn_task(task, spec, move || {
+                let _ = wake.activate();
+            }) {
+                Ok(handle) => tasks.push(TaskSlot::new(handle)),
+                Err(e) => state.fail(format!("connector `{}` task {task_id}: cannot start thread: {e}", job.name())),
+            }
+        }
+        info!(worker = job.index, tasks = tasks.len(), epoch = state.epoch, "source operator starts");
+        state.tasks = tasks;
+
+        builder.build_reschedule(move |mut caps| {
+            let parts_cap = caps.pop();
+            let records_cap = caps.pop();
+            let mut caps = match (records_cap, parts_cap) {
+                (Some(mut r), Some(mut p)) => {
+                    r.downgrade(&state.epoch);
+                    p.downgrade(&state.epoch);
+                    Some((r, p))
+                }
+                _ => None,
+            };
+            let mut records_out = records_out;
+            let mut parts_out = parts_out;
+            activator.activate();
+            move |_frontiers| state.step(&mut caps, &mut records_out, &mut parts_out, &activator)
+        });
+        SourceStreams { records, parts }
+    }
+}
+
+struct TaskSlot {
+    handle: TaskHandle,
+    /// Sequence number of the last batch received.
+    last_seq: u64,
+}
+
+impl TaskSlot {
+    fn new(handle: TaskHandle) -> Self {
+        TaskSlot { handle, last_seq: 0 }
+    }
+}
+
+/// Offsets that changed in one closed epoch, by task, waiting for the
+/// snapshot of that epoch to become durable.
+struct PendingCommit {
+    epoch: u64,
+    by_task: Vec<(usize, Vec<(SourcePartition, SourceOffset)>, u64)>,
+}
+
+struct SourceState {
+    tasks: Vec<TaskSlot>,
+    epoch: u64,
+    interval: Duration,
+    next_close: Instant,
+    timer_for: Option<Instant>,
+    until_idle: Option<Duration>,
+    last_record: Instant,
+    drain_budget: usize,
+    /// Offsets changed in the open epoch: partition → (task slot, offset).
+    changed: HashMap<SourcePartition, (usize, SourceOffset)>,
+    pending: VecDeque<PendingCommit>,
+    durable: timely::dataflow::operators::probe::Handle<u64>,
+    shared: std::sync::Arc<crate::job::Shared>,
+    connector: String,
+    failed: bool,
+    closed: bool,
+}
+
+impl SourceState {
+    fn new(job: &Job) -> Self {
+        let interval = job.snapshot_interval();
+        SourceState {
+            tasks: Vec::new(),
+            epoch: job.plan.start_epoch,
+            interval,
+            next_close: Instant::now() + interval,
+            timer_for: None,
+            until_idle: job.spec.until_idle,
+            last_record: Instant::now(),
+            drain_budget: job.spec.drain_budget.max(1),
+            changed: HashMap::new(),
+            pending: VecDeque::new(),
+            durable: job.durable.clone(),
+            shared: job.spec.shared.clone(),
+            connector: job.name().to_owned(),
+            failed: false,
+            closed: false,
+        }
+    }
+
+    fn fail(&mut self, message: String) {
+        tracing::error!(connector = %self.connector, %message, "job fails");
+        self.failed = true;
+        self.shared.fail(message);
+        for t in &self.tasks {
+            t.handle.stop();
+        }
+    }
+
+    /// One activation. Returns whether the operator must stay scheduled.
+    fn step(
+        &mut self,
+        caps: &mut Option<(Capability<u64>, Capability<u64>)>,
+        records_out: &mut Output<u64, Vec<SourceRecord>>,
+        parts_out: &mut Output<u64, Vec<CheckpointPart>>,
+        activator: &timely::scheduling::Activator,
+    ) -> bool {
+        if self.failed || self.shared.failure().is_some() {
+            // Keep capabilities: the epochs this worker did not finish stay open,
+            // so no snapshot can cover them.
+            if !self.failed {
+                self.failed = true;
+                for t in &self.tasks {
+                    t.handle.stop();
+                }
+            }
+            return true;
+        }
+        if let Some((records_cap, parts_cap)) = caps.as_mut() {
+            let drained_all = self.drain(records_cap, records_out);
+            if self.failed {
+                return true;
+            }
+            if !drained_all {
+                activator.activate();
+            }
+            let now = Instant::now();
+            let idle = self.until_idle.is_some_and(|d| drained_all && now.duration_since(self.last_record) >= d);
+            let all_ended = !self.tasks.is_empty() && self.tasks.iter().all(|t| t.handle.is_finished()) && drained_all;
+            if now >= self.next_close || idle || all_ended {
+                self.close_epoch(parts_cap, parts_out);
+                if idle || all_ended {
+                    debug!(epoch = self.epoch, "source finished; final part emitted");
+                    *caps = None;
+                    self.closed = true;
+                } else {
+                    self.epoch += 1;
+                    records_cap.downgrade(&self.epoch);
+                    parts_cap.downgrade(&self.epoch);
+                    self.next_close = now + self.interval;
+                }
+            }
+        }
+        self.deliver_commits();
+        if self.closed {
+            if self.pending.is_empty() {
+                for t in &mut self.tasks {
+                    t.handle.stop_and_join(Duration::from_secs(5));
+                }
+                self.tasks.clear();
+                return false;
+            }
+            activator.activate_after(Duration::from_millis(20));
+            return true;
+        }
+        // Wake for the next epoch close, for --until-idle, and while commits wait.
+        let mut wake_at = self.next_close;
+        if let Some(d) = self.until_idle {
+            wake_at = wake_at.min(self.last_record + d);
+        }
+        if !self.pending.is_empty() {
+            wake_at = wake_at.min(Instant::now() + Duration::from_millis(20));
+        }
+        if self.timer_for.is_none_or(|t| t > wake_at || t <= Instant::now()) {
+            activator.activate_after(wake_at.saturating_duration_since(Instant::now()));
+            self.timer_for = Some(wake_at);
+        }
+        true
+    }
+
+    /// Drains task channels within the budget. Returns whether all were empty.
+    fn drain(&mut self, cap: &Capability<u64>, out: &mut Output<u64, Vec<SourceRecord>>) -> bool {
+        let mut session = out.activate();
+        let mut budget = self.drain_budget;
+        let mut emitted = 0u64;
+        loop {
+            let mut any = false;
+            for slot_index in 0..self.tasks.len() {
+                if budget == 0 {
+                    break;
+                }
+                match self.tasks[slot_index].handle.try_next() {
+                    Some(TaskEvent::Batch { seq, mut records }) => {
+                        any = true;
+                        budget -= 1;
+                        self.tasks[slot_index].last_seq = seq;
+                        note_offsets(&records, slot_index, &mut self.changed);
+                        emitted += records.len() as u64;
+                        session.give(cap, &mut records);
+                    }
+                    Some(TaskEvent::Failed(failure)) => {
+                        drop(session);
+                        self.fail(failure.to_string());
+                        return true;
+                    }
+                    None => {}
+                }
+            }
+            if !any || budget == 0 {
+                if emitted > 0 {
+                    self.last_record = Instant::now();
+                    self.shared.stats.records.fetch_add(emitted, Ordering::Relaxed);
+                }
+                return !any;
+            }
+        }
+    }
+
+    /// Emits the offsets changed in the open epoch as this worker's part.
+    fn close_epoch(&mut self, parts_cap: &Capability<u64>, parts_out: &mut Output<u64, Vec<CheckpointPart>>) {
+        if self.changed.is_empty() {
+            return;
+        }
+        let mut part = Vec::with_capacity(self.changed.len());
+        let mut by_task: Vec<(usize, Vec<(SourcePartition, SourceOffset)>, u64)> = Vec::new();
+        for (partition, (slot, offset)) in self.changed.drain() {
+            part.push(CheckpointPart::Offset(partition.clone(), offset.clone()));
+            match by_task.iter_mut().find(|(s, _, _)| *s == slot) {
+                Some((_, list, _)) => list.push((partition, offset)),
+                None => by_task.push((slot, vec![(partition, offset)], 0)),
+            }
+        }
+        for (slot, _, seq) in &mut by_task {
+            *seq = self.tasks[*slot].last_seq;
+        }
+        parts_out.activate().give(parts_cap, &mut part);
+        self.pending.push_back(PendingCommit { epoch: self.epoch, by_task });
+    }
+
+    /// Tells tasks about offsets whose snapshot is now durable.
+    fn deliver_commits(&mut self) {
+        while let Some(front) = self.pending.front() {
+            if self.durable.less_equal(&front.epoch) {
+                break;
+            }
+            if let Some(done) = self.pending.pop_front() {
+                for (slot, offsets, seq) in done.by_task {
+                    self.tasks[slot].handle.commit(offsets, seq);
+                }
+            }
+        }
+    }
+}
+
+/// Records the last offset per source partition of a batch. Consecutive
+/// records of one partition usually share its allocation, so this costs a
+/// pointer comparison per record and a map update per run.
+fn note_offsets(
+    records: &[SourceRecord],
+    slot: usize,
+    changed: &mut HashMap<SourcePartition, (usize, SourceOffset)>,
+) {
+    let mut iter = records.iter().peekable();
+    while let Some(r) = iter.next() {
+        let run_continues = iter.peek().is_some_and(|next| {
+            next.source_partition.ptr_eq(&r.source_partition) || next.source_partition == r.source_partition
+        });
+        if !run_continues {
+            changed.insert(r.source_partition.clone(), (slot, r.source_offset.clone()));
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! One task on its own thread.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, unbounded, Receiver, SendTimeoutError, Sender, TryRecvError};
+use tracing::{debug, info_span, warn};
+
+use super::retry::{Backoff, RetryPolicy};
+use crate::connector::{
+    ConnectError, OffsetStorageReader, SourceTask, SourceTaskContext, StopToken, TaskConfig,
+};
+use crate::data::{SourceOffset, SourcePartition, SourceRecord};
+
+/// What the framework needs to run one task.
+#[derive(Clone, Debug)]
+pub struct TaskSpec {
+    /// The connector's name (`name` in its properties).
+    pub connector: String,
+    /// The task's index among the job's tasks.
+    pub task_id: usize,
+    /// The task's configuration, from `SourceConnector::task_configs`.
+    pub config: TaskConfig,
+    /// Offsets restored from the last snapshot.
+    pub offsets: OffsetStorageReader,
+    /// Retry policy for retriable `poll` errors.
+    pub retry: RetryPolicy,
+    /// Batches that may wait in the channel before `poll` is held back.
+    pub channel_capacity: usize,
+}
+
+/// Why a task failed: names the connector, the task and the cause.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("connector `{connector}` task {task_id} failed in {stage}: {cause}")]
+pub struct TaskFailure {
+    /// The connector's name.
+    pub connector: String,
+    /// The task's index.
+    pub task_id: usize,
+    /// Which call failed (`start`, `poll`, `commit`, …).
+    pub stage: &'static str,
+    /// The error or panic message.
+    pub cause: String,
+}
+
+/// What a task thread sends to its operator.
+#[derive(Debug)]
+pub enum TaskEvent {
+    /// Records from one `poll`, numbered from 1 per task.
+    Batch {
+        /// The batch's sequence number.
+        seq: u64,
+        /// The records.
+        records: Vec<SourceRecord>,
+    },
+    /// The task failed; no more events follow.
+    Failed(TaskFailure),
+}
+
+/// A message to the task thread.
+#[derive(Debug)]
+enum Control {
+    /// A snapshot is durable: it covers `offsets` and every batch up to `up_to_seq`.
+    Commit { offsets: Vec<(SourcePartition, SourceOffset)>, up_to_seq: u64 },
+}
+
+/// The operator's side of a running task.
+pub struct TaskHandle {
+    /// The task's index.
+    pub task_id: usize,
+    events: Receiver<TaskEvent>,
+    control: Sender<Control>,
+    stop: StopToken,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for TaskHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle").field("task_id", &self.task_id).finish()
+    }
+}
+
+impl TaskHandle {
+    /// The next event, if one is waiting. Never blocks.
+    pub fn try_next(&self) -> Option<TaskEvent> {
+        match self.events.try_recv() {
+            Ok(event) => Some(event),
+            Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => None,
+        }
+    }
+
+    /// Tells the task that a durable snapshot covers `offsets` and every
+    /// batch up to `up_to_seq`; the task thread calls `commit()` (and
+    /// `commit_record()` when the task asked for it).
+    pub fn commit(&self, offsets: Vec<(SourcePartition, SourceOffset)>, up_to_seq: u64) {
+        // A task that has ended no longer needs commits.
+        let _ = self.control.send(Control::Commit { offsets, up_to_seq });
+    }
+
+    /// Asks the task to stop (fires its stop token); does not wait.
+    pub fn stop(&self) {
+        self.stop.stop();
+    }
+
+    /// Whether the task thread has ended.
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Stops the task and waits up to `timeout` for its thread to end.
+    /// Returns whether it ended.
+    pub fn stop_and_join(&mut self, timeout: Duration) -> bool {
+        self.stop();
+        let deadline = Instant::now() + timeout;
+        while !self.is_finished() {
+            if Instant::now() >= deadline {
+                warn!(task = self.task_id, "task thread did not stop in time; leaving it");
+                return false;
+            }
+            // Keep the channel from blocking a thread that is still sending.
+            while self.events.try_recv().is_ok() {}
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        true
+    }
+}
+
+impl Drop for TaskHandle {
+    fn drop(&mut self) {
+        self.stop.stop();
+    }
+}
+
+/// Starts `task` on a thread of its own. `wake` is called after every event
+/// the thread sends (the operator's `SyncActivator`).
+pub fn spawn_task(
+    task: Box<dyn SourceTask>,
+    spec: TaskSpec,
+    wake: impl Fn() + Send + 'static,
+) -> std::io::Result<TaskHandle> {
+    let (event_tx, event_rx) = bounded(spec.channel_capacity.max(1));
+    let (control_tx, control_rx) = unbounded();
+    let stop = StopToken::new();
+    let task_id = spec.task_id;
+    let thread_stop = stop.clone();
+    let name = format!("{}-task-{}", spec.connector, spec.task_id);
+    let thread = std::thread::Builder::new().name(name).spawn(move || {
+        let runner = Runner { spec, events: event_tx, control: control_rx, stop: thread_stop, wake };
+        runner.run(task);
+    })?;
+    Ok(TaskHandle { task_id, events: event_rx, control: control_tx, stop, thread: Some(thread) })
+}
+
+struct Runner<W> {
+    spec: TaskSpec,
+    events: Sender<TaskEvent>,
+    control: Receiver<Control>,
+    stop: StopToken,
+    wake: W,
+}
+
+fn panic_message(payload: Box<dyn Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        format!("panicked: {s}")
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        format!("panicked: {s}")
+    } else {
+        "panicked".to_owned()
+    }
+}
+
+impl<W: Fn()> Runner<W> {
+    fn failure(&self, stage: &'static str, cause: String) -> TaskFailure {
+        TaskFailure {
+            connector: self.spec.connector.clone(),
+            task_id: self.spec.task_id,
+            stage,
+            cause,
+        }
+    }
+
+    /// Runs a connector call, turning a panic into an error.
+    fn guarded<R>(
+        &self,
+        stage: &'static str,
+        call: impl FnOnce() -> Result<R, ConnectError>,
+    ) -> Result<R, (ConnectError, Option<TaskFailure>)> {
+        match catch_unwind(AssertUnwindSafe(call)) {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err((e, None)),
+            Err(payload) => {
+                let f = self.failure(stage, panic_message(payload));
+                Err((ConnectError::fatal(f.cause.clone()), Some(f)))
+            }
+        }
+    }
+
+    fn fail(&self, failure: TaskFailure) {
+        tracing::error!(connector = %failure.connector, task = failure.task_id, stage = failure.stage, cause = %failure.cause, "task failed");
+        let _ = self.events.send(TaskEvent::Failed(failure));
+        (self.wake)();
+    }
+
+    fn run(self, mut task: Box<dyn SourceTask>) {
+        let span = info_span!("task", connector = %self.spec.connector, task = self.spec.task_id);
+        let _enter = span.enter();
+        let context = SourceTaskContext::new(
+            &self.spec.connector,
+            self.spec.task_id,
+            self.spec.config.clone(),
+            self.spec.offsets.clone(),
+            self.stop.clone(),
+        );
+        if let Err((e, panic)) = self.guarded("start", || task.start(context.clone())) {
+            self.fail(panic.unwrap_or_else(|| self.failure("start", e.to_string())));
+            return;
+        }
+        let keep_records = task.wants_commit_record();
+        let mut kept: VecDeque<(u64, Vec<SourceRecord>)> = VecDeque::new();
+        let mut backoff = Backoff::new(self.spec.retry);
+        let mut seq = 0u64;
+        loop {
+            if let Err(f) = self.handle_control(&mut *task, &context, &mut kept) {
+                self.fail(f);
+                break;
+            }
+            if self.stop.is_stopped() {
+                break;
+            }
+            match self.guarded("poll", || task.poll()) {
+                Ok(Some(records)) => {
+                    backoff.reset();
+                    if records.is_empty() {
+                        continue;
+                    }
+                    seq += 1;
+                    if keep_records {
+                        kept.push_back((seq, records.clone()));
+                    }
+                    if !self.send(TaskEvent::Batch { seq, records }) {
+                        break;
+                    }
+                }
+                Ok(None) => backoff.reset(),
+                Err((e, None)) if e.is_retriable() => match backoff.next(Instant::now()) {
+                    Some(delay) => {
+                        warn!(error = %e, attempt = backoff.attempts(), delay_ms = delay.as_millis() as u64, "retriable error from poll; retrying");
+                        if self.stop.sleep(delay) {
+                            break;
+                        }
+                    }
+                    None => {
+                        let cause = format!(
+                            "{e} (gave up after {} attempts: errors.retry.timeout exceeded)",
+                            backoff.attempts()
+                        );
+                        self.fail(self.failure("poll", cause));
+                        break;
+                    }
+                },
+                Err((e, panic)) => {
+                    self.fail(panic.unwrap_or_else(|| self.failure("poll", e.to_string())));
+                    break;
+                }
+            }
+        }
+        // Deliver the commits already sent before stopping.
+        let _ = self.handle_control(&mut *task, &context, &mut kept);
+        if catch_unwind(AssertUnwindSafe(|| task.stop())).is_err() {
+            warn!("task panicked in stop()");
+        }
+        debug!("task thread ends");
+    }
+
+    /// Sends an event, waiting while the channel is full (backpressure) but
+    /// giving up when the task is stopped. Returns false when it gave up.
+    fn send(&self, mut event: TaskEvent) -> bool {
+        loop {
+            match self.events.send_timeout(event, Duration::from_millis(100)) {
+                Ok(()) => {
+                    (self.wake)();
+                    return true;
+                }
+                Err(SendTimeoutError::Timeout(e)) => {
+                    if self.stop.is_stopped() {
+                        return false;
+                    }
+                    // The operator may have missed a wake-up while the channel was full.
+                    (self.wake)();
+                    event = e;
+                }
+                Err(SendTimeoutError::Disconnected(_)) => return false,
+            }
+        }
+    }
+
+    fn handle_control(
+        &self,
+        task: &mut dyn SourceTask,
+        context: &SourceTaskContext,
+        kept: &mut VecDeque<(u64, Vec<SourceRecord>)>,
+    ) -> Result<(), TaskFailure> {
+        while let Ok(Control::Commit { offsets, up_to_seq }) = self.control.try_recv() {
+            context.set_committed(offsets);
+            while kept.front().is_some_and(|(s, _)| *s <= up_to_seq) {
+                if let Some((_, records)) = kept.pop_front() {
+                    for record in &records {
+                        self.guarded("commit_record", || task.commit_record(record)).map_err(
+                            |(e, p)| p.unwrap_or_else(|| self.failure("commit_record", e.to_string())),
+                        )?;
+                    }
+                }
+            }
+            self.guarded("commit", || task.commit())
+                .map_err(|(e, p)| p.unwrap_or_else(|| self.failure("commit", e.to_string())))?;
+        }
+        Ok(())
+    }
+}
