@@ -1,14 +1,24 @@
 //! The Connect data model: schemas, values, structs, logical types and
 //! source records — named and shaped as in Kafka Connect's `connect/api`.
+//!
+//! - [`Schema`] / [`SchemaBuilder`]: types, optionality, defaults, names.
+//! - [`Value`] / [`Struct`]: values, checked against schemas
+//!   ([`Struct::put`], [`Struct::validate`], [`SourceRecord::validate`]).
+//! - [`logical`]: Decimal, Date, Time, Timestamp with Kafka's names and
+//!   encodings.
+//! - [`json`]: values as JSON text (the CLI's output format).
+//! - [`SourceRecord`], [`SourcePartition`], [`SourceOffset`]: what a task
+//!   emits. All of these serialize with serde (bincode between processes).
 
 pub mod json;
 pub mod logical;
-mod schema_check;
 mod offset;
 mod record;
 mod schema;
+mod schema_check;
 mod value;
 
+pub use logical::{Date, Decimal, LogicalType, Time, Timestamp};
 pub use offset::{OffsetValue, SourceOffset, SourcePartition};
 pub use record::{Header, SourceRecord};
 pub use schema::{Field, Schema, SchemaBuilder, SchemaRef, SchemaType};

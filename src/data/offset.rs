@@ -59,10 +59,12 @@ impl OffsetValue {
                 .map(serde_json::Value::Number)
                 .unwrap_or(serde_json::Value::Null),
             OffsetValue::String(s) => serde_json::Value::String(s.clone()),
-            OffsetValue::List(l) => serde_json::Value::Array(l.iter().map(|v| v.to_json()).collect()),
-            OffsetValue::Map(m) => serde_json::Value::Object(
-                m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
-            ),
+            OffsetValue::List(l) => {
+                serde_json::Value::Array(l.iter().map(|v| v.to_json()).collect())
+            }
+            OffsetValue::Map(m) => {
+                serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
         }
     }
 
@@ -76,9 +78,13 @@ impl OffsetValue {
                 None => OffsetValue::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
             serde_json::Value::String(s) => OffsetValue::String(s.clone()),
-            serde_json::Value::Array(a) => OffsetValue::List(a.iter().map(OffsetValue::from_json).collect()),
+            serde_json::Value::Array(a) => {
+                OffsetValue::List(a.iter().map(OffsetValue::from_json).collect())
+            }
             serde_json::Value::Object(o) => OffsetValue::Map(
-                o.iter().map(|(k, v)| (k.clone(), OffsetValue::from_json(v))).collect(),
+                o.iter()
+                    .map(|(k, v)| (k.clone(), OffsetValue::from_json(v)))
+                    .collect(),
             ),
         }
     }
@@ -354,7 +360,8 @@ mod tests {
     #[test]
     fn json_round_trip_keeps_integers() {
         let json: serde_json::Value =
-            serde_json::from_str(r#"{"lsn":123,"snapshot":true,"name":"x","f":1.5}"#).expect("json");
+            serde_json::from_str(r#"{"lsn":123,"snapshot":true,"name":"x","f":1.5}"#)
+                .expect("json");
         let o = SourceOffset::from_json(&json).expect("object");
         assert_eq!(o.to_json(), json);
     }

@@ -113,3 +113,143 @@ impl SourceRecord {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::logical::{self, Decimal};
+    use crate::data::{Schema, SchemaBuilder, Struct};
+
+    fn nested_record() -> SourceRecord {
+        let line = SchemaBuilder::struct_()
+            .name("com.example.Line")
+            .field("sku", Schema::string())
+            .field("price", logical::decimal_schema(2))
+            .build();
+        let order = SchemaBuilder::struct_()
+            .name("com.example.Order")
+            .version(3)
+            .doc("an order")
+            .field("id", Schema::int64())
+            .field("day", logical::date_schema())
+            .field("at", logical::timestamp_schema())
+            .field("open", logical::time_builder().optional().build())
+            .field("lines", SchemaBuilder::array(line.clone()).build())
+            .field(
+                "attrs",
+                SchemaBuilder::map(Schema::string(), Schema::optional_float64()).build(),
+            )
+            .field(
+                "by_qty",
+                SchemaBuilder::map(Schema::int32(), Schema::bytes()).build(),
+            )
+            .field(
+                "note",
+                SchemaBuilder::string()
+                    .optional()
+                    .default_value(Value::from("none"))
+                    .build(),
+            )
+            .try_build()
+            .unwrap();
+        let l = Struct::new(line)
+            .with("sku", "A-1")
+            .unwrap()
+            .with("price", Decimal::new(-1999, 2).to_value())
+            .unwrap();
+        let value = Struct::new(order.clone())
+            .with("id", 42i64)
+            .unwrap()
+            .with("day", 19_782i32)
+            .unwrap()
+            .with("at", 1_700_000_000_123i64)
+            .unwrap()
+            .with("lines", vec![Value::Struct(l)])
+            .unwrap()
+            .with(
+                "attrs",
+                Value::Map(vec![
+                    (Value::from("w"), Value::Float64(1.5)),
+                    (Value::from("h"), Value::Null),
+                ]),
+            )
+            .unwrap()
+            .with(
+                "by_qty",
+                Value::Map(vec![(Value::Int32(2), Value::Bytes(vec![0, 255]))]),
+            )
+            .unwrap();
+        let partition = SourcePartition::single("table", "orders");
+        let offset = SourceOffset::int(&SourceOffset::key("lsn"), 77);
+        let mut r = SourceRecord::new(
+            partition,
+            offset,
+            Arc::from("orders"),
+            Some(order),
+            Value::Struct(value),
+        )
+        .with_key(Some(Schema::int64()), Value::Int64(42))
+        .with_timestamp(1_700_000_000_123)
+        .with_header(Header {
+            key: "trace".into(),
+            schema: None,
+            value: Value::from("abc"),
+        })
+        .with_header(Header {
+            key: "day".into(),
+            schema: Some(logical::date_schema()),
+            value: Value::Int32(1),
+        });
+        r.kafka_partition = Some(3);
+        r
+    }
+
+    #[test]
+    fn struct_record_survives_bincode_round_trip() {
+        let r = nested_record();
+        r.validate().unwrap();
+        let bytes = bincode::serialize(&r).unwrap();
+        let back: SourceRecord = bincode::deserialize(&bytes).unwrap();
+        assert_eq!(back, r);
+        back.validate().unwrap();
+        let note = back.value.as_struct().and_then(|s| s.get("note"));
+        assert_eq!(note, Some(&Value::from("none")));
+    }
+
+    #[test]
+    fn bincode_rejects_struct_whose_values_do_not_match_schema() {
+        let schema = SchemaBuilder::struct_().field("a", Schema::int32()).build();
+        // Serialize a struct-shaped tuple with two values for one field.
+        let bytes = bincode::serialize(&(schema, vec![Value::Int32(1), Value::Int32(2)])).unwrap();
+        assert!(bincode::deserialize::<Struct>(&bytes).is_err());
+    }
+
+    #[test]
+    fn record_validate_names_key_and_value() {
+        let r = nested_record().with_key(Some(Schema::string()), Value::Int64(1));
+        assert_eq!(
+            r.validate().unwrap_err().to_string(),
+            "field `key`: expected STRING, got INT64"
+        );
+        let mut r = nested_record();
+        r.validate().unwrap();
+        r.value = Value::Int32(1);
+        let err = r.validate().unwrap_err();
+        assert_eq!(err.to_string(), "field `value`: expected STRUCT, got INT32");
+    }
+
+    #[test]
+    fn source_record_stays_small() {
+        // Per-record cost: keep the record and the value enum compact.
+        assert!(
+            std::mem::size_of::<Value>() <= 40,
+            "{}",
+            std::mem::size_of::<Value>()
+        );
+        assert!(
+            std::mem::size_of::<SourceRecord>() <= 192,
+            "{}",
+            std::mem::size_of::<SourceRecord>()
+        );
+    }
+}

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
-use super::value::Value;
+use super::value::{DataError, Value};
 
 /// A shared schema. Records of one stream share one allocation.
 pub type SchemaRef = Arc<Schema>;
@@ -62,7 +62,10 @@ impl SchemaType {
 
     /// True for every type but ARRAY, MAP and STRUCT.
     pub fn is_primitive(self) -> bool {
-        !matches!(self, SchemaType::Array | SchemaType::Map | SchemaType::Struct)
+        !matches!(
+            self,
+            SchemaType::Array | SchemaType::Map | SchemaType::Struct
+        )
     }
 }
 
@@ -83,8 +86,16 @@ pub struct Field {
     pub schema: SchemaRef,
 }
 
-/// A Connect schema. Build one with [`SchemaBuilder`] or the constants such
-/// as [`Schema::string`].
+/// A Connect schema. Build one with [`SchemaBuilder`] or the shared
+/// primitive schemas such as [`Schema::string`] and [`Schema::optional_int64`].
+///
+/// ```
+/// use timely_connect::data::{Schema, SchemaType};
+/// let s = Schema::optional_int64();
+/// assert_eq!(s.schema_type, SchemaType::Int64);
+/// assert!(s.optional);
+/// assert_eq!(s.to_string(), "optional INT64");
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Schema {
     /// The type.
@@ -110,6 +121,32 @@ pub struct Schema {
     pub value_schema: Option<SchemaRef>,
 }
 
+/// Defines a pair of functions returning shared, process-wide primitive
+/// schemas (one allocation each, cloned as an `Arc`).
+macro_rules! primitive_schemas {
+    ($($(#[$req_doc:meta])* $req:ident, $(#[$opt_doc:meta])* $opt:ident => $ty:ident;)*) => {
+        $(
+            $(#[$req_doc])*
+            pub fn $req() -> SchemaRef {
+                static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+                SCHEMA.get_or_init(|| Arc::new(Schema::of(SchemaType::$ty))).clone()
+            }
+
+            $(#[$opt_doc])*
+            pub fn $opt() -> SchemaRef {
+                static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+                SCHEMA
+                    .get_or_init(|| {
+                        let mut s = Schema::of(SchemaType::$ty);
+                        s.optional = true;
+                        Arc::new(s)
+                    })
+                    .clone()
+            }
+        )*
+    };
+}
+
 impl Schema {
     /// A bare schema of `schema_type`: required, no name, no default.
     pub fn of(schema_type: SchemaType) -> Schema {
@@ -127,46 +164,233 @@ impl Schema {
         }
     }
 
-    /// Required STRING.
-    pub fn string() -> SchemaRef {
-        Arc::new(Schema::of(SchemaType::String))
-    }
-
-    /// Optional STRING (what FileStreamSource uses for its values).
-    pub fn optional_string() -> SchemaRef {
-        let mut s = Schema::of(SchemaType::String);
-        s.optional = true;
-        Arc::new(s)
+    primitive_schemas! {
+        /// Required INT8 (Kafka's `Schema.INT8_SCHEMA`).
+        int8,
+        /// Optional INT8 (Kafka's `Schema.OPTIONAL_INT8_SCHEMA`).
+        optional_int8 => Int8;
+        /// Required INT16.
+        int16,
+        /// Optional INT16.
+        optional_int16 => Int16;
+        /// Required INT32.
+        int32,
+        /// Optional INT32.
+        optional_int32 => Int32;
+        /// Required INT64.
+        int64,
+        /// Optional INT64.
+        optional_int64 => Int64;
+        /// Required FLOAT32.
+        float32,
+        /// Optional FLOAT32.
+        optional_float32 => Float32;
+        /// Required FLOAT64.
+        float64,
+        /// Optional FLOAT64.
+        optional_float64 => Float64;
+        /// Required BOOLEAN.
+        boolean,
+        /// Optional BOOLEAN.
+        optional_boolean => Boolean;
+        /// Required STRING.
+        string,
+        /// Optional STRING (what FileStreamSource uses for its values).
+        optional_string => String;
+        /// Required BYTES.
+        bytes,
+        /// Optional BYTES.
+        optional_bytes => Bytes;
     }
 
     /// The field called `name`, for STRUCT schemas.
     pub fn field(&self, name: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.name == name)
     }
+
+    /// Checks `value` against this schema (type, optionality, nested
+    /// fields and logical-type rules); `path` names the value in errors.
+    ///
+    /// ```
+    /// use timely_connect::data::{Schema, Value};
+    /// assert!(Schema::int32().validate_value(&Value::Int32(1), "n").is_ok());
+    /// let err = Schema::int32().validate_value(&Value::from("x"), "n").unwrap_err();
+    /// assert_eq!(err.to_string(), "field `n`: expected INT32, got STRING");
+    /// ```
+    pub fn validate_value(&self, value: &Value, path: &str) -> Result<(), DataError> {
+        super::schema_check::check_value(self, value, path)
+    }
+}
+
+impl fmt::Display for Schema {
+    /// A compact, human-readable form: `optional INT32`,
+    /// `ARRAY<STRING>`, `MAP<STRING, INT64>`,
+    /// `STRUCT com.example.Row {id: INT64, name: optional STRING}`,
+    /// `BYTES org.apache.kafka.connect.data.Decimal(scale=2)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.optional {
+            f.write_str("optional ")?;
+        }
+        f.write_str(self.schema_type.name())?;
+        match self.schema_type {
+            SchemaType::Array => {
+                f.write_str("<")?;
+                write_opt_schema(f, self.value_schema.as_deref())?;
+                f.write_str(">")?;
+            }
+            SchemaType::Map => {
+                f.write_str("<")?;
+                write_opt_schema(f, self.key_schema.as_deref())?;
+                f.write_str(", ")?;
+                write_opt_schema(f, self.value_schema.as_deref())?;
+                f.write_str(">")?;
+            }
+            _ => {}
+        }
+        if let Some(name) = &self.name {
+            write!(f, " {name}")?;
+            if !self.parameters.is_empty() {
+                f.write_str("(")?;
+                for (i, (k, v)) in self.parameters.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k}={v}")?;
+                }
+                f.write_str(")")?;
+            }
+        }
+        if self.schema_type == SchemaType::Struct {
+            f.write_str(" {")?;
+            for (i, field) in self.fields.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{}: {}", field.name, field.schema)?;
+            }
+            f.write_str("}")?;
+        }
+        Ok(())
+    }
+}
+
+fn write_opt_schema(f: &mut fmt::Formatter<'_>, schema: Option<&Schema>) -> fmt::Result {
+    match schema {
+        Some(s) => write!(f, "{s}"),
+        None => f.write_str("?"),
+    }
 }
 
 /// Builds a [`Schema`] step by step, like Kafka's `SchemaBuilder`.
 ///
 /// ```
-/// use timely_connect::data::{SchemaBuilder, SchemaType};
+/// use timely_connect::data::{Schema, SchemaBuilder, SchemaType, Value};
 /// let s = SchemaBuilder::new(SchemaType::Int32).optional().name("n").build();
 /// assert!(s.optional);
 /// assert_eq!(s.name.as_deref(), Some("n"));
+///
+/// let row = SchemaBuilder::struct_()
+///     .name("com.example.Row")
+///     .field("id", Schema::int64())
+///     .field("tags", SchemaBuilder::array(Schema::string()).optional().build())
+///     .try_build()
+///     .unwrap();
+/// assert_eq!(row.fields[1].index, 1);
+///
+/// // The default must fit the schema.
+/// let bad = SchemaBuilder::int32().default_value(Value::from("x")).try_build();
+/// assert!(bad.is_err());
 /// ```
 #[derive(Clone, Debug)]
 pub struct SchemaBuilder {
     schema: Schema,
+    /// The first misuse seen while building (reported by `try_build`).
+    error: Option<DataError>,
 }
 
 impl SchemaBuilder {
     /// A builder for `schema_type`.
     pub fn new(schema_type: SchemaType) -> Self {
-        SchemaBuilder { schema: Schema::of(schema_type) }
+        SchemaBuilder {
+            schema: Schema::of(schema_type),
+            error: None,
+        }
+    }
+
+    /// A builder for INT8.
+    pub fn int8() -> Self {
+        Self::new(SchemaType::Int8)
+    }
+
+    /// A builder for INT16.
+    pub fn int16() -> Self {
+        Self::new(SchemaType::Int16)
+    }
+
+    /// A builder for INT32.
+    pub fn int32() -> Self {
+        Self::new(SchemaType::Int32)
+    }
+
+    /// A builder for INT64.
+    pub fn int64() -> Self {
+        Self::new(SchemaType::Int64)
+    }
+
+    /// A builder for FLOAT32.
+    pub fn float32() -> Self {
+        Self::new(SchemaType::Float32)
+    }
+
+    /// A builder for FLOAT64.
+    pub fn float64() -> Self {
+        Self::new(SchemaType::Float64)
+    }
+
+    /// A builder for BOOLEAN.
+    pub fn boolean() -> Self {
+        Self::new(SchemaType::Boolean)
+    }
+
+    /// A builder for STRING.
+    pub fn string() -> Self {
+        Self::new(SchemaType::String)
+    }
+
+    /// A builder for BYTES.
+    pub fn bytes() -> Self {
+        Self::new(SchemaType::Bytes)
+    }
+
+    /// A builder for an ARRAY of `value_schema`.
+    pub fn array(value_schema: SchemaRef) -> Self {
+        let mut b = Self::new(SchemaType::Array);
+        b.schema.value_schema = Some(value_schema);
+        b
+    }
+
+    /// A builder for a MAP from `key_schema` to `value_schema`.
+    pub fn map(key_schema: SchemaRef, value_schema: SchemaRef) -> Self {
+        let mut b = Self::new(SchemaType::Map);
+        b.schema.key_schema = Some(key_schema);
+        b.schema.value_schema = Some(value_schema);
+        b
+    }
+
+    /// A builder for a STRUCT; add fields with [`SchemaBuilder::field`].
+    pub fn struct_() -> Self {
+        Self::new(SchemaType::Struct)
     }
 
     /// Allows `null`.
     pub fn optional(mut self) -> Self {
         self.schema.optional = true;
+        self
+    }
+
+    /// Forbids `null` (the default).
+    pub fn required(mut self) -> Self {
+        self.schema.optional = false;
         self
     }
 
@@ -190,7 +414,9 @@ impl SchemaBuilder {
 
     /// Adds a parameter.
     pub fn parameter(mut self, key: &str, value: &str) -> Self {
-        self.schema.parameters.insert(key.to_owned(), value.to_owned());
+        self.schema
+            .parameters
+            .insert(key.to_owned(), value.to_owned());
         self
     }
 
@@ -200,15 +426,186 @@ impl SchemaBuilder {
         self
     }
 
-    /// Appends a field to a STRUCT schema.
+    /// Appends a field to a STRUCT schema. Adding a field to a non-STRUCT
+    /// schema, or a name twice, is reported by [`SchemaBuilder::try_build`].
     pub fn field(mut self, name: &str, schema: SchemaRef) -> Self {
+        if self.error.is_none() {
+            if self.schema.schema_type != SchemaType::Struct {
+                self.error = Some(DataError::InvalidSchema {
+                    schema: self.describe(),
+                    message: format!(
+                        "cannot add field `{name}` to a {} schema",
+                        self.schema.schema_type
+                    ),
+                });
+            } else if self.schema.field(name).is_some() {
+                self.error = Some(DataError::DuplicateField {
+                    field: name.to_owned(),
+                    schema: self.describe(),
+                });
+            }
+        }
         let index = self.schema.fields.len();
-        self.schema.fields.push(Field { name: name.to_owned(), index, schema });
+        self.schema.fields.push(Field {
+            name: name.to_owned(),
+            index,
+            schema,
+        });
         self
     }
 
-    /// Finishes the schema.
+    /// Finishes the schema without checking it; prefer
+    /// [`SchemaBuilder::try_build`] wherever input decides the schema.
     pub fn build(self) -> SchemaRef {
         Arc::new(self.schema)
+    }
+
+    /// Finishes the schema after checking it: field names are unique and
+    /// only STRUCT has fields, ARRAY has a value schema, MAP has key and
+    /// value schemas, a logical-type name sits on the right type (Decimal
+    /// on BYTES with an integer `scale`), and the default value fits.
+    pub fn try_build(self) -> Result<SchemaRef, DataError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let s = &self.schema;
+        let missing = match s.schema_type {
+            SchemaType::Array if s.value_schema.is_none() => Some("an ARRAY needs a value schema"),
+            SchemaType::Map if s.key_schema.is_none() || s.value_schema.is_none() => {
+                Some("a MAP needs a key schema and a value schema")
+            }
+            _ => None,
+        };
+        if let Some(message) = missing {
+            return Err(DataError::InvalidSchema {
+                schema: self.describe(),
+                message: message.to_owned(),
+            });
+        }
+        super::logical::check_schema(s)?;
+        if let Some(default) = &s.default {
+            super::schema_check::check_value(s, default, "default")?;
+        }
+        Ok(Arc::new(self.schema))
+    }
+
+    fn describe(&self) -> String {
+        match &self.schema.name {
+            Some(n) => n.clone(),
+            None => self.schema.schema_type.name().to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn primitive_schemas_are_shared_and_have_their_types() {
+        assert!(Arc::ptr_eq(&Schema::int32(), &Schema::int32()));
+        assert_eq!(Schema::int8().schema_type, SchemaType::Int8);
+        assert_eq!(Schema::optional_bytes().schema_type, SchemaType::Bytes);
+        assert!(Schema::optional_float64().optional);
+        assert!(!Schema::boolean().optional);
+        assert!(Schema::optional_string().optional);
+        assert_ne!(Schema::int16(), Schema::optional_int16());
+    }
+
+    #[test]
+    fn try_build_rejects_duplicate_field_names() {
+        let err = SchemaBuilder::struct_()
+            .name("row")
+            .field("a", Schema::int32())
+            .field("a", Schema::string())
+            .try_build()
+            .unwrap_err();
+        assert_eq!(
+            err,
+            DataError::DuplicateField {
+                field: "a".into(),
+                schema: "row".into()
+            }
+        );
+    }
+
+    #[test]
+    fn try_build_rejects_fields_on_non_struct() {
+        let err = SchemaBuilder::int32()
+            .field("a", Schema::int32())
+            .try_build()
+            .unwrap_err();
+        assert!(matches!(err, DataError::InvalidSchema { .. }), "{err}");
+    }
+
+    #[test]
+    fn try_build_rejects_default_of_wrong_type() {
+        let err = SchemaBuilder::int64()
+            .default_value(Value::Int32(1))
+            .try_build()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `default`: expected INT64, got INT32"
+        );
+    }
+
+    #[test]
+    fn try_build_accepts_matching_default() {
+        let s = SchemaBuilder::string()
+            .default_value(Value::from("x"))
+            .try_build()
+            .unwrap();
+        assert_eq!(s.default, Some(Value::from("x")));
+    }
+
+    #[test]
+    fn try_build_rejects_array_without_value_schema() {
+        assert!(SchemaBuilder::new(SchemaType::Array).try_build().is_err());
+        assert!(SchemaBuilder::new(SchemaType::Map).try_build().is_err());
+    }
+
+    #[test]
+    fn try_build_checks_logical_type_names() {
+        let err = SchemaBuilder::int64()
+            .name("org.apache.kafka.connect.data.Date")
+            .try_build()
+            .unwrap_err();
+        assert!(err.to_string().contains("INT32"), "{err}");
+        let err = SchemaBuilder::bytes()
+            .name("org.apache.kafka.connect.data.Decimal")
+            .try_build()
+            .unwrap_err();
+        assert!(err.to_string().contains("scale"), "{err}");
+    }
+
+    #[test]
+    fn struct_builder_numbers_fields_in_order() {
+        let s = SchemaBuilder::struct_()
+            .field("a", Schema::int32())
+            .field("b", Schema::string())
+            .try_build()
+            .unwrap();
+        assert_eq!(s.field("b").map(|f| f.index), Some(1));
+        assert!(s.field("c").is_none());
+    }
+
+    #[test]
+    fn schema_display_is_readable() {
+        let s = SchemaBuilder::struct_()
+            .name("Row")
+            .field("id", Schema::int64())
+            .field("tags", SchemaBuilder::array(Schema::string()).build())
+            .field(
+                "m",
+                SchemaBuilder::map(Schema::string(), Schema::optional_int32()).build(),
+            )
+            .field("d", super::super::logical::decimal_schema(2))
+            .build();
+        assert_eq!(
+            s.to_string(),
+            "STRUCT Row {id: INT64, tags: ARRAY<STRING>, m: MAP<STRING, optional INT32>, \
+             d: BYTES org.apache.kafka.connect.data.Decimal(scale=2)}"
+        );
     }
 }

@@ -1,26 +1,107 @@
 //! Checks a value against a schema, naming the field path on failure.
+//!
+//! The path (`value.items[3].price`) is built only when a check fails, so a
+//! value that fits its schema is checked without allocating.
 
-use super::schema::{Schema, SchemaType};
-use super::value::{DataError, Value};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use super::logical::LogicalType;
+use super::schema::Schema;
+use super::value::{DataError, Struct, Value};
+
+/// Where a value sits inside the value being checked; rendered on error.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    /// The top: `key`, `value`, a field name given to `Struct::put`, or
+    /// empty for the fields of `Struct::validate`.
+    Root(&'a str),
+    /// A struct field.
+    Field(&'a Path<'a>, &'a str),
+    /// An array element.
+    Index(&'a Path<'a>, usize),
+    /// A map key.
+    MapKey(&'a Path<'a>),
+    /// A map value, under its key.
+    MapValue(&'a Path<'a>, &'a Value),
+}
+
+impl Path<'_> {
+    fn render(&self) -> String {
+        let mut out = String::new();
+        self.render_into(&mut out);
+        out
+    }
+
+    fn render_into(&self, out: &mut String) {
+        match *self {
+            Path::Root(name) => out.push_str(name),
+            Path::Field(parent, name) => {
+                parent.render_into(out);
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(name);
+            }
+            Path::Index(parent, i) => {
+                parent.render_into(out);
+                let _ = write!(out, "[{i}]");
+            }
+            Path::MapKey(parent) => {
+                parent.render_into(out);
+                out.push_str("[<key>]");
+            }
+            Path::MapValue(parent, key) => {
+                parent.render_into(out);
+                match key {
+                    Value::String(k) => {
+                        let _ = write!(out, "[{k:?}]");
+                    }
+                    k => match k.as_i64() {
+                        Some(i) => {
+                            let _ = write!(out, "[{i}]");
+                        }
+                        None => out.push_str("[<value>]"),
+                    },
+                }
+            }
+        }
+    }
+}
 
 /// Checks `value` against `schema`; `path` names the value in errors.
 pub(crate) fn check_value(schema: &Schema, value: &Value, path: &str) -> Result<(), DataError> {
-    let actual = match value.schema_type() {
-        None => {
-            if schema.optional || schema.default.is_some() {
-                return Ok(());
-            }
-            return Err(DataError::NullForRequired {
-                field: path.to_owned(),
-                expected: schema.schema_type.name().to_owned(),
-            });
+    check(schema, value, &Path::Root(path))
+}
+
+/// Checks every field of `s` against its schema; errors name the field.
+pub(crate) fn check_struct(s: &Struct) -> Result<(), DataError> {
+    check_fields(s, &Path::Root(""))
+}
+
+fn expected_name(schema: &Schema) -> String {
+    match schema.name.as_deref() {
+        Some(name) if LogicalType::from_name(name).is_some() => {
+            format!("{} ({name})", schema.schema_type)
         }
-        Some(t) => t,
+        _ => schema.schema_type.name().to_owned(),
+    }
+}
+
+fn check(schema: &Schema, value: &Value, path: &Path<'_>) -> Result<(), DataError> {
+    let Some(actual) = value.schema_type() else {
+        if schema.optional || schema.default.is_some() {
+            return Ok(());
+        }
+        return Err(DataError::NullForRequired {
+            field: path.render(),
+            expected: expected_name(schema),
+        });
     };
     if actual != schema.schema_type {
         return Err(DataError::TypeMismatch {
-            field: path.to_owned(),
-            expected: schema.schema_type.name().to_owned(),
+            field: path.render(),
+            expected: expected_name(schema),
             actual: actual.name().to_owned(),
         });
     }
@@ -28,34 +109,253 @@ pub(crate) fn check_value(schema: &Schema, value: &Value, path: &str) -> Result<
         Value::Array(items) => {
             if let Some(item_schema) = &schema.value_schema {
                 for (i, item) in items.iter().enumerate() {
-                    check_value(item_schema, item, &format!("{path}[{i}]"))?;
+                    check(item_schema, item, &Path::Index(path, i))?;
                 }
             }
         }
         Value::Map(entries) => {
             for (k, v) in entries {
                 if let Some(ks) = &schema.key_schema {
-                    check_value(ks, k, &format!("{path}.<key>"))?;
+                    check(ks, k, &Path::MapKey(path))?;
                 }
                 if let Some(vs) = &schema.value_schema {
-                    check_value(vs, v, &format!("{path}.<value>"))?;
+                    check(vs, v, &Path::MapValue(path, k))?;
                 }
             }
         }
         Value::Struct(s) => {
-            if s.schema().as_ref() != schema {
+            let same = std::ptr::eq(Arc::as_ptr(s.schema()), schema) || **s.schema() == *schema;
+            if !same {
                 return Err(DataError::TypeMismatch {
-                    field: path.to_owned(),
-                    expected: format!("STRUCT {}", schema.name.as_deref().unwrap_or("")),
-                    actual: format!("STRUCT {}", s.schema().name.as_deref().unwrap_or("")),
+                    field: path.render(),
+                    expected: struct_name(schema),
+                    actual: struct_name(s.schema()),
                 });
             }
-            for field in &schema.fields {
-                check_value(&field.schema, &s.values()[field.index], &format!("{path}.{}", field.name))?;
-            }
+            check_fields(s, path)?;
         }
         _ => {}
     }
-    let _ = SchemaType::Int8;
+    if let Some(name) = &schema.name {
+        if let Some(logical) = LogicalType::from_name(name) {
+            logical
+                .check_value(schema, value)
+                .map_err(|message| DataError::Invalid {
+                    field: path.render(),
+                    message,
+                })?;
+        }
+    }
     Ok(())
+}
+
+fn struct_name(schema: &Schema) -> String {
+    match &schema.name {
+        Some(n) => format!("STRUCT {n}"),
+        None => schema.to_string(),
+    }
+}
+
+fn check_fields(s: &Struct, path: &Path<'_>) -> Result<(), DataError> {
+    let values = s.values();
+    for field in &s.schema().fields {
+        let value = values.get(field.index).unwrap_or(&Value::Null);
+        check(&field.schema, value, &Path::Field(path, &field.name))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::logical::{date_schema, decimal_schema, time_schema};
+    use crate::data::SchemaBuilder;
+
+    fn row() -> Arc<Schema> {
+        let inner = SchemaBuilder::struct_()
+            .name("Inner")
+            .field("n", Schema::int32())
+            .build();
+        SchemaBuilder::struct_()
+            .name("Row")
+            .field("id", Schema::int64())
+            .field("inner", inner)
+            .field(
+                "list",
+                SchemaBuilder::array(Schema::string()).optional().build(),
+            )
+            .field(
+                "m",
+                SchemaBuilder::map(Schema::string(), Schema::int32())
+                    .optional()
+                    .build(),
+            )
+            .field(
+                "d",
+                SchemaBuilder::int32()
+                    .default_value(Value::Int32(5))
+                    .build(),
+            )
+            .build()
+    }
+
+    #[test]
+    fn struct_put_rejects_wrong_type_naming_field() {
+        let mut s = Struct::new(row());
+        let err = s.put("id", Value::from("nope")).unwrap_err();
+        assert_eq!(
+            err,
+            DataError::TypeMismatch {
+                field: "id".into(),
+                expected: "INT64".into(),
+                actual: "STRING".into()
+            }
+        );
+    }
+
+    #[test]
+    fn struct_put_rejects_unknown_field() {
+        let mut s = Struct::new(row());
+        let err = s.put("nope", Value::Int64(1)).unwrap_err();
+        assert_eq!(err.to_string(), "no field `nope` in Row");
+    }
+
+    #[test]
+    fn struct_put_rejects_null_for_required_field() {
+        let mut s = Struct::new(row());
+        let err = s.put("id", Value::Null).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `id`: null value for a required INT64 schema"
+        );
+    }
+
+    #[test]
+    fn default_counts_for_null() {
+        let mut s = Struct::new(row());
+        s.put("d", Value::Null).unwrap();
+        assert_eq!(s.get("d"), Some(&Value::Int32(5)));
+        assert_eq!(s.get_without_default("d"), Some(&Value::Null));
+    }
+
+    #[test]
+    fn validate_names_nested_field_path() {
+        let schema = row();
+        let inner_schema = schema.field("inner").unwrap().schema.clone();
+        let mut s = Struct::new(schema);
+        s.put("id", Value::Int64(1)).unwrap();
+        // An inner struct with its required field unset.
+        s.put("inner", Value::Struct(Struct::new(inner_schema)))
+            .unwrap_err();
+        let err = s.validate().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `inner`: null value for a required STRUCT schema"
+        );
+    }
+
+    #[test]
+    fn nested_struct_error_names_full_path() {
+        let schema = row();
+        let inner_schema = schema.field("inner").unwrap().schema.clone();
+        let mut s = Struct::new(schema.clone());
+        let err = s
+            .put("inner", Value::Struct(Struct::new(inner_schema)))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `inner.n`: null value for a required INT32 schema"
+        );
+        let err = check_value(&schema, &Value::Struct(s), "value").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `value.id`: null value for a required INT64 schema"
+        );
+    }
+
+    #[test]
+    fn array_and_map_errors_name_element() {
+        let mut s = Struct::new(row());
+        let err = s
+            .put(
+                "list",
+                Value::Array(vec![Value::from("a"), Value::Int32(1)]),
+            )
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `list[1]`: expected STRING, got INT32"
+        );
+        let err = s
+            .put("m", Value::Map(vec![(Value::from("k"), Value::from("v"))]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `m[\"k\"]`: expected INT32, got STRING"
+        );
+        let err = s
+            .put("m", Value::Map(vec![(Value::Int32(1), Value::Int32(1))]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `m[<key>]`: expected STRING, got INT32"
+        );
+    }
+
+    #[test]
+    fn struct_of_other_schema_is_a_mismatch() {
+        let other = SchemaBuilder::struct_().name("Other").build();
+        let err = check_value(&row(), &Value::Struct(Struct::new(other)), "value").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `value`: expected STRUCT Row, got STRUCT Other"
+        );
+    }
+
+    #[test]
+    fn equal_but_distinct_struct_schemas_match() {
+        let a = SchemaBuilder::struct_().field("x", Schema::int8()).build();
+        let b = Arc::new((*a).clone());
+        let s = Struct::new(b).with("x", 1i8).unwrap();
+        check_value(&a, &Value::Struct(s), "value").unwrap();
+    }
+
+    #[test]
+    fn date_value_of_wrong_type_is_rejected() {
+        let err = check_value(&date_schema(), &Value::Int64(3), "when").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `when`: expected INT32 (org.apache.kafka.connect.data.Date), got INT64"
+        );
+    }
+
+    #[test]
+    fn time_value_out_of_day_is_rejected() {
+        let err = check_value(&time_schema(), &Value::Int32(86_400_000), "t").unwrap_err();
+        assert!(
+            matches!(err, DataError::Invalid { ref field, .. } if field == "t"),
+            "{err}"
+        );
+        check_value(&time_schema(), &Value::Int32(86_399_999), "t").unwrap();
+    }
+
+    #[test]
+    fn decimal_value_must_have_bytes() {
+        let err = check_value(&decimal_schema(2), &Value::Bytes(vec![]), "price").unwrap_err();
+        assert!(matches!(err, DataError::Invalid { .. }), "{err}");
+        check_value(&decimal_schema(2), &Value::Bytes(vec![0x04, 0xce]), "price").unwrap();
+    }
+
+    #[test]
+    fn schemaless_record_parts_are_not_checked() {
+        use crate::data::{SourceOffset, SourcePartition, SourceRecord};
+        let r = SourceRecord::new(
+            SourcePartition::single("f", "x"),
+            SourceOffset::int(&SourceOffset::key("p"), 1),
+            Arc::from("t"),
+            None,
+            Value::Array(vec![Value::Null, Value::from(1i64), Value::from("x")]),
+        );
+        r.validate().unwrap();
+    }
 }

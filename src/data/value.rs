@@ -4,11 +4,21 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::schema::{SchemaRef, SchemaType};
+use super::schema::{Schema, SchemaRef, SchemaType};
 
 /// A Connect value. Logical types are carried in their Kafka encodings
 /// (Decimal as big-endian unscaled BYTES, Date as INT32 days, Time as INT32
 /// milliseconds, Timestamp as INT64 milliseconds); see [`super::logical`].
+///
+/// Plain Rust values convert with `From`:
+///
+/// ```
+/// use timely_connect::data::Value;
+/// assert_eq!(Value::from(7i32), Value::Int32(7));
+/// assert_eq!(Value::from("hi").as_str(), Some("hi"));
+/// assert_eq!(Value::from(vec![1u8, 2]), Value::Bytes(vec![1, 2]));
+/// assert!(Value::Null.is_null());
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Value {
     /// Absent value (only where the schema is optional, or schemaless).
@@ -66,13 +76,157 @@ impl Value {
             _ => None,
         }
     }
+
+    /// True for `Null`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// Any integer type widened to `i64`.
+    pub fn as_i64(&self) -> Option<i64> {
+        match *self {
+            Value::Int8(v) => Some(v.into()),
+            Value::Int16(v) => Some(v.into()),
+            Value::Int32(v) => Some(v.into()),
+            Value::Int64(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Either float type widened to `f64`.
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            Value::Float32(v) => Some(v.into()),
+            Value::Float64(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The boolean, if this is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match *self {
+            Value::Boolean(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The bytes, if this is BYTES.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The struct, if this is one.
+    pub fn as_struct(&self) -> Option<&Struct> {
+        match self {
+            Value::Struct(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Kafka's name of this value's type (`INT32`, …), or `NULL`.
+    pub fn type_name(&self) -> &'static str {
+        self.schema_type().map_or("NULL", SchemaType::name)
+    }
+}
+
+macro_rules! value_from {
+    ($($t:ty => $variant:ident),* $(,)?) => {
+        $(
+            impl From<$t> for Value {
+                fn from(v: $t) -> Value {
+                    Value::$variant(v.into())
+                }
+            }
+        )*
+    };
+}
+
+value_from! {
+    i8 => Int8,
+    i16 => Int16,
+    i32 => Int32,
+    i64 => Int64,
+    f32 => Float32,
+    f64 => Float64,
+    bool => Boolean,
+    String => String,
+    &str => String,
+    Vec<u8> => Bytes,
+    &[u8] => Bytes,
+    Vec<Value> => Array,
+    Struct => Struct,
 }
 
 /// A STRUCT value: one value per field of its schema, in field order.
+///
+/// Values are checked against the field's schema when put; a `null` field
+/// reads as the field's default, as in Kafka's `Struct.get`.
+///
+/// ```
+/// use timely_connect::data::{Schema, SchemaBuilder, Struct, Value};
+/// let schema = SchemaBuilder::struct_()
+///     .name("com.example.User")
+///     .field("id", Schema::int64())
+///     .field("name", Schema::optional_string())
+///     .try_build()
+///     .unwrap();
+/// let mut user = Struct::new(schema);
+/// user.put("id", 42i64.into())?.put("name", "ada".into())?;
+/// assert_eq!(user.get("id"), Some(&Value::Int64(42)));
+/// user.validate()?;
+///
+/// let err = user.put("id", "x".into()).unwrap_err();
+/// assert_eq!(err.to_string(), "field `id`: expected INT64, got STRING");
+/// # Ok::<(), timely_connect::data::DataError>(())
+/// ```
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StructRepr")]
 pub struct Struct {
     schema: SchemaRef,
     values: Vec<Value>,
+}
+
+/// The wire form of a [`Struct`], checked on the way in so a malformed
+/// message cannot make a struct whose values do not line up with its fields.
+#[derive(Deserialize)]
+struct StructRepr {
+    schema: SchemaRef,
+    values: Vec<Value>,
+}
+
+impl TryFrom<StructRepr> for Struct {
+    type Error = DataError;
+
+    fn try_from(r: StructRepr) -> Result<Struct, DataError> {
+        let lined_up = r.schema.fields.len() == r.values.len()
+            && r.schema
+                .fields
+                .iter()
+                .enumerate()
+                .all(|(i, f)| f.index == i);
+        if r.schema.schema_type != SchemaType::Struct || !lined_up {
+            return Err(DataError::InvalidSchema {
+                schema: describe(&r.schema),
+                message: format!(
+                    "struct of {} values does not match its {} schema with {} fields",
+                    r.values.len(),
+                    r.schema.schema_type,
+                    r.schema.fields.len()
+                ),
+            });
+        }
+        Ok(Struct {
+            schema: r.schema,
+            values: r.values,
+        })
+    }
+}
+
+fn describe(schema: &Schema) -> String {
+    schema.name.clone().unwrap_or_else(|| "struct".to_owned())
 }
 
 impl Struct {
@@ -87,43 +241,63 @@ impl Struct {
         &self.schema
     }
 
-    /// Field values in field order.
+    /// Field values in field order (`Null` where unset; defaults not applied).
     pub fn values(&self) -> &[Value] {
         &self.values
     }
 
-    /// The value of field `name` (`None` if there is no such field).
+    /// The value of field `name` (`None` if there is no such field). A
+    /// `Null` field with a default reads as the default, as in Kafka.
     pub fn get(&self, name: &str) -> Option<&Value> {
+        let field = self.schema.field(name)?;
+        let value = self.values.get(field.index)?;
+        match (value, &field.schema.default) {
+            (Value::Null, Some(default)) => Some(default),
+            _ => Some(value),
+        }
+    }
+
+    /// The value of field `name` as set, ignoring defaults (Kafka's
+    /// `getWithoutDefault`).
+    pub fn get_without_default(&self, name: &str) -> Option<&Value> {
         let field = self.schema.field(name)?;
         self.values.get(field.index)
     }
 
     /// Sets field `name`, checking the value against the field's schema.
     pub fn put(&mut self, name: &str, value: Value) -> Result<&mut Struct, DataError> {
-        let field = self.schema.field(name).ok_or_else(|| DataError::UnknownField {
+        let unknown = || DataError::UnknownField {
             field: name.to_owned(),
-            schema: self.schema.name.clone().unwrap_or_else(|| "struct".to_owned()),
-        })?;
+            schema: describe(&self.schema),
+        };
+        let field = self.schema.field(name).ok_or_else(unknown)?;
         super::schema_check::check_value(&field.schema, &value, name)?;
         let index = field.index;
-        self.values[index] = value;
+        match self.values.get_mut(index) {
+            Some(slot) => *slot = value,
+            None => return Err(unknown()),
+        }
         Ok(self)
     }
 
-    /// Checks every field against its schema (required fields must be set).
+    /// Builder-style [`Struct::put`]: sets field `name` and returns the struct.
+    pub fn with(mut self, name: &str, value: impl Into<Value>) -> Result<Struct, DataError> {
+        self.put(name, value.into())?;
+        Ok(self)
+    }
+
+    /// Checks every field against its schema (required fields must be set
+    /// or have a default).
     pub fn validate(&self) -> Result<(), DataError> {
-        for field in &self.schema.fields {
-            super::schema_check::check_value(&field.schema, &self.values[field.index], &field.name)?;
-        }
-        Ok(())
+        super::schema_check::check_struct(self)
     }
 }
 
 impl fmt::Debug for Struct {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Struct");
-        for field in &self.schema.fields {
-            d.field(&field.name, &self.values[field.index]);
+        for (field, value) in self.schema.fields.iter().zip(&self.values) {
+            d.field(&field.name, value);
         }
         d.finish()
     }
@@ -163,6 +337,31 @@ pub enum DataError {
     Invalid {
         /// Field path.
         field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A schema that is malformed (a field on a non-STRUCT, a MAP with no
+    /// key schema, a logical type on the wrong type, …).
+    #[error("invalid schema {schema}: {message}")]
+    InvalidSchema {
+        /// The schema's name, or its type if it has none.
+        schema: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A STRUCT schema names a field twice.
+    #[error("duplicate field `{field}` in {schema}")]
+    DuplicateField {
+        /// The repeated name.
+        field: String,
+        /// The struct schema's name, or `STRUCT`.
+        schema: String,
+    },
+    /// A logical-type conversion failed (not tied to a field path).
+    #[error("{logical}: {message}")]
+    Logical {
+        /// The logical type (`Decimal`, `Date`, `Time`, `Timestamp`).
+        logical: &'static str,
         /// What is wrong.
         message: String,
     },
