@@ -76,7 +76,11 @@ impl<'scope> Checkpoint<'scope> for Scope<'scope, u64> {
             }
             move |frontiers| {
                 input.for_each(|time, data| {
-                    coordinator.stash.entry(*time.time()).or_default().append(data);
+                    coordinator
+                        .stash
+                        .entry(*time.time())
+                        .or_default()
+                        .append(data);
                 });
                 if cap.is_none() {
                     return;
@@ -158,7 +162,12 @@ impl Coordinator {
         if !self.leader {
             return true;
         }
-        let complete: Vec<u64> = self.stash.keys().copied().take_while(|e| frontier.is_none_or(|f| *e < f)).collect();
+        let complete: Vec<u64> = self
+            .stash
+            .keys()
+            .copied()
+            .take_while(|e| frontier.is_none_or(|f| *e < f))
+            .collect();
         for epoch in complete {
             for part in self.stash.remove(&epoch).unwrap_or_default() {
                 match part {
@@ -172,7 +181,9 @@ impl Coordinator {
             }
             self.dirty_epoch = Some(self.dirty_epoch.map_or(epoch, |d| d.max(epoch)));
         }
-        let Some(applied) = self.dirty_epoch else { return true };
+        let Some(applied) = self.dirty_epoch else {
+            return true;
+        };
         let epoch = frontier.map_or(applied, |f| f.saturating_sub(1).max(applied));
         let Some(store) = &self.store else {
             self.dirty_epoch = None;
@@ -186,7 +197,9 @@ impl Coordinator {
             config: self.config.clone(),
             offsets: self.offsets.clone(),
             sinks: self.sinks.clone(),
-            created_ms: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+            created_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
         };
         match store.write(&snapshot) {
             Ok(path) => {
@@ -194,12 +207,18 @@ impl Coordinator {
                 if frontier.is_none() {
                     info!(epoch, "final snapshot durable");
                 }
-                self.shared.stats.last_snapshot_plus_one.store(epoch + 1, Ordering::Relaxed);
+                self.shared
+                    .stats
+                    .last_snapshot_plus_one
+                    .store(epoch + 1, Ordering::Relaxed);
                 self.dirty_epoch = None;
                 true
             }
             Err(e) => {
-                self.shared.fail(format!("connector `{}`: writing snapshot {epoch} failed: {e}", self.connector));
+                self.shared.fail(format!(
+                    "connector `{}`: writing snapshot {epoch} failed: {e}",
+                    self.connector
+                ));
                 false
             }
         }

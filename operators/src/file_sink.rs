@@ -30,11 +30,21 @@ pub trait ExactlyOnceFileSink<'scope> {
     ///
     /// Tie the returned stream to [`crate::Checkpoint::checkpoint`]; see its
     /// example.
-    fn exactly_once_file(self, job: &Job, path: &Path, name: &str) -> Stream<'scope, u64, Vec<CheckpointPart>>;
+    fn exactly_once_file(
+        self,
+        job: &Job,
+        path: &Path,
+        name: &str,
+    ) -> Stream<'scope, u64, Vec<CheckpointPart>>;
 }
 
 impl<'scope> ExactlyOnceFileSink<'scope> for Stream<'scope, u64, Vec<SourceRecord>> {
-    fn exactly_once_file(self, job: &Job, path: &Path, name: &str) -> Stream<'scope, u64, Vec<CheckpointPart>> {
+    fn exactly_once_file(
+        self,
+        job: &Job,
+        path: &Path,
+        name: &str,
+    ) -> Stream<'scope, u64, Vec<CheckpointPart>> {
         let scope = self.scope();
         let mut builder = OperatorBuilder::new(format!("ExactlyOnceFile({name})"), scope);
         let mut input = builder.new_input(self, Exchange::new(|_: &SourceRecord| 0u64));
@@ -83,7 +93,8 @@ impl<'scope> ExactlyOnceFileSink<'scope> for Stream<'scope, u64, Vec<SourceRecor
                 }
                 // Epochs below `reached` are complete: write them in order.
                 if let Some(w) = writer.as_mut() {
-                    let done: Vec<u64> = stash.keys().copied().take_while(|e| *e < reached).collect();
+                    let done: Vec<u64> =
+                        stash.keys().copied().take_while(|e| *e < reached).collect();
                     for epoch in done {
                         for mut batch in stash.remove(&epoch).unwrap_or_default() {
                             if let Err(e) = w.write_records(&mut batch) {
@@ -97,7 +108,10 @@ impl<'scope> ExactlyOnceFileSink<'scope> for Stream<'scope, u64, Vec<SourceRecor
                             let epoch = frontier.map_or(written_below, |f| f - 1);
                             if let Some(c) = cap.as_mut() {
                                 c.downgrade(&epoch.max(*c.time()));
-                                output.activate().give(c, &mut vec![CheckpointPart::Sink(w.name.clone(), position)]);
+                                output.activate().give(
+                                    c,
+                                    &mut vec![CheckpointPart::Sink(w.name.clone(), position)],
+                                );
                             }
                         }
                         Ok(None) => {}
@@ -158,7 +172,10 @@ impl FileWriter {
             .map_err(|e| format!("output file {}: {e}", path.display()))?
             .len();
         let restored_len = restored.and_then(|v| match v {
-            OffsetValue::Map(m) => m.get("length").and_then(|l| l.as_i64()).map(|l| (l, m.get("path").cloned())),
+            OffsetValue::Map(m) => m
+                .get("length")
+                .and_then(|l| l.as_i64())
+                .map(|l| (l, m.get("path").cloned())),
             _ => None,
         });
         let keep = match restored_len {
@@ -181,12 +198,22 @@ impl FileWriter {
         if existing != keep {
             info!(file = %path.display(), from = existing, to = keep, "truncating output to the snapshot's committed length");
         }
-        file.set_len(keep).map_err(|e| format!("output file {}: cannot truncate: {e}", path.display()))?;
-        file.sync_all().map_err(|e| format!("output file {}: fsync: {e}", path.display()))?;
+        file.set_len(keep)
+            .map_err(|e| format!("output file {}: cannot truncate: {e}", path.display()))?;
+        file.sync_all()
+            .map_err(|e| format!("output file {}: fsync: {e}", path.display()))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         use std::io::Seek;
-        out.seek(std::io::SeekFrom::Start(keep)).map_err(|e| format!("output file {}: seek: {e}", path.display()))?;
-        Ok(FileWriter { name: name.to_owned(), path: path.to_path_buf(), out, position: keep, committed: keep, line: Vec::with_capacity(256) })
+        out.seek(std::io::SeekFrom::Start(keep))
+            .map_err(|e| format!("output file {}: seek: {e}", path.display()))?;
+        Ok(FileWriter {
+            name: name.to_owned(),
+            path: path.to_path_buf(),
+            out,
+            position: keep,
+            committed: keep,
+            line: Vec::with_capacity(256),
+        })
     }
 
     fn write_records(&mut self, records: &mut Vec<SourceRecord>) -> Result<(), String> {
@@ -197,7 +224,9 @@ impl FileWriter {
                 other => write_json(&mut self.line, other, r.value_schema.as_deref()),
             }
             self.line.push(b'\n');
-            self.out.write_all(&self.line).map_err(|e| format!("output file {}: write: {e}", self.path.display()))?;
+            self.out
+                .write_all(&self.line)
+                .map_err(|e| format!("output file {}: write: {e}", self.path.display()))?;
             self.position += self.line.len() as u64;
         }
         Ok(())
@@ -208,11 +237,19 @@ impl FileWriter {
         if self.position == self.committed {
             return Ok(None);
         }
-        self.out.flush().map_err(|e| format!("output file {}: flush: {e}", self.path.display()))?;
-        self.out.get_ref().sync_data().map_err(|e| format!("output file {}: fsync: {e}", self.path.display()))?;
+        self.out
+            .flush()
+            .map_err(|e| format!("output file {}: flush: {e}", self.path.display()))?;
+        self.out
+            .get_ref()
+            .sync_data()
+            .map_err(|e| format!("output file {}: fsync: {e}", self.path.display()))?;
         self.committed = self.position;
         let mut m = BTreeMap::new();
-        m.insert("path".to_owned(), OffsetValue::String(self.path.display().to_string()));
+        m.insert(
+            "path".to_owned(),
+            OffsetValue::String(self.path.display().to_string()),
+        );
         m.insert("length".to_owned(), OffsetValue::Int(self.committed as i64));
         Ok(Some(OffsetValue::Map(m)))
     }

@@ -75,7 +75,9 @@ pub struct JobStats {
 impl JobStats {
     /// The newest durable snapshot's epoch written by this process, if any.
     pub fn last_snapshot(&self) -> Option<u64> {
-        self.last_snapshot_plus_one.load(Ordering::Relaxed).checked_sub(1)
+        self.last_snapshot_plus_one
+            .load(Ordering::Relaxed)
+            .checked_sub(1)
     }
 }
 
@@ -115,7 +117,10 @@ impl Shared {
         }
     }
     pub(crate) fn failure(&self) -> Option<String> {
-        self.failure.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -168,7 +173,10 @@ impl JobSpec {
 
     /// The connector's name.
     pub fn name(&self) -> &str {
-        self.props.get("name").map(String::as_str).unwrap_or("<unnamed>")
+        self.props
+            .get("name")
+            .map(String::as_str)
+            .unwrap_or("<unnamed>")
     }
 
     /// Counters shared by this process's workers.
@@ -210,14 +218,22 @@ impl JobSpec {
                     key: "connector.class".to_owned(),
                     message: format!(
                         "unknown connector class `{class}`; known: {}",
-                        self.registry.plugins().iter().map(|p| p.class.as_str()).collect::<Vec<_>>().join(", ")
+                        self.registry
+                            .plugins()
+                            .iter()
+                            .map(|p| p.class.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 }),
             }
         }
         match (common, connector) {
             (Some(common), Some(connector)) if issues.is_empty() => Ok((common, connector)),
-            _ => Err(JobError::Config { connector: self.name().to_owned(), issues }),
+            _ => Err(JobError::Config {
+                connector: self.name().to_owned(),
+                issues,
+            }),
         }
     }
 }
@@ -295,11 +311,16 @@ impl Job {
 
     /// The snapshot interval in force.
     pub fn snapshot_interval(&self) -> Duration {
-        self.spec.snapshot_interval.unwrap_or(self.common.snapshot_interval)
+        self.spec
+            .snapshot_interval
+            .unwrap_or(self.common.snapshot_interval)
     }
 
     pub(crate) fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy { timeout: self.common.retry_timeout, max_delay: self.common.retry_delay_max }
+        RetryPolicy {
+            timeout: self.common.retry_timeout,
+            max_delay: self.common.retry_delay_max,
+        }
     }
 
     /// Whether every snapshot of the job is durable and every operator done.
@@ -335,7 +356,10 @@ fn plan_on_leader(
     workers: usize,
 ) -> Result<Plan, JobError> {
     let name = common.name.clone();
-    let mut plan = Plan { execution: 1, ..Plan::default() };
+    let mut plan = Plan {
+        execution: 1,
+        ..Plan::default()
+    };
     if let Some(dir) = &spec.snapshot_dir {
         let store = SnapshotStore::open(dir, common.snapshot_retain)?;
         let restored = match spec.restore {
@@ -353,7 +377,13 @@ fn plan_on_leader(
             if snap.connector != name {
                 warn!(snapshot_connector = %snap.connector, connector = %name, "restoring a snapshot taken by another connector name");
             }
-            info!(epoch = snap.epoch, execution = snap.execution, workers = snap.workers, now_workers = workers, "restoring from snapshot");
+            info!(
+                epoch = snap.epoch,
+                execution = snap.execution,
+                workers = snap.workers,
+                now_workers = workers,
+                "restoring from snapshot"
+            );
             plan.restored_from = Some(snap.epoch);
             plan.execution = snap.execution + 1;
             plan.offsets = snap.offsets.into_iter().collect();
@@ -363,17 +393,33 @@ fn plan_on_leader(
     }
     connector
         .start(&spec.props)
-        .map_err(|e| JobError::Connector { connector: name.clone(), message: format!("start failed: {e}") })?;
-    plan.task_configs = connector
-        .task_configs(common.tasks_max)
-        .map_err(|e| JobError::Connector { connector: name.clone(), message: format!("task_configs failed: {e}") })?;
+        .map_err(|e| JobError::Connector {
+            connector: name.clone(),
+            message: format!("start failed: {e}"),
+        })?;
+    plan.task_configs =
+        connector
+            .task_configs(common.tasks_max)
+            .map_err(|e| JobError::Connector {
+                connector: name.clone(),
+                message: format!("task_configs failed: {e}"),
+            })?;
     if plan.task_configs.len() > common.tasks_max {
         return Err(JobError::Connector {
             connector: name,
-            message: format!("returned {} task configs for tasks.max={}", plan.task_configs.len(), common.tasks_max),
+            message: format!(
+                "returned {} task configs for tasks.max={}",
+                plan.task_configs.len(),
+                common.tasks_max
+            ),
         });
     }
-    info!(tasks = plan.task_configs.len(), workers, start_epoch = plan.start_epoch, "job planned");
+    info!(
+        tasks = plan.task_configs.len(),
+        workers,
+        start_epoch = plan.start_epoch,
+        "job planned"
+    );
     Ok(plan)
 }
 
@@ -407,7 +453,8 @@ fn broadcast_plan(
                 }
             }
             Err(e) => {
-                let fallback: Result<Plan, String> = Err(format!("cannot encode the job plan: {e}"));
+                let fallback: Result<Plan, String> =
+                    Err(format!("cannot encode the job plan: {e}"));
                 let bytes = bincode::serialize(&fallback).unwrap_or_default();
                 for target in 0..peers {
                     input.send((target, bytes.clone()));

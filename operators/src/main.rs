@@ -15,10 +15,16 @@ use timely_connect::config::load_properties;
 use timely_connect::connector::Registry;
 use timely_connect::duration::parse_duration;
 use timely_connect::snapshot::{offsets_to_api_json, SnapshotStore};
-use timely_connect_operators::{Checkpoint, ConnectSource, ExactlyOnceFileSink, Job, JobSpec, RestoreMode};
+use timely_connect_operators::{
+    Checkpoint, ConnectSource, ExactlyOnceFileSink, Job, JobSpec, RestoreMode,
+};
 
 #[derive(Parser)]
-#[command(name = "timely-connect", version, about = "Kafka Connect source connectors inside Timely Dataflow")]
+#[command(
+    name = "timely-connect",
+    version,
+    about = "Kafka Connect source connectors inside Timely Dataflow"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -154,7 +160,15 @@ fn plugins(markdown: bool) -> Result<ExitCode, String> {
         if markdown {
             out.push_str(&format!("\n## {}\n\n{}\n\n", plugin.class, plugin.summary));
             if !plugin.aliases.is_empty() {
-                out.push_str(&format!("Also accepted as `connector.class`: {}\n\n", plugin.aliases.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")));
+                out.push_str(&format!(
+                    "Also accepted as `connector.class`: {}\n\n",
+                    plugin
+                        .aliases
+                        .iter()
+                        .map(|a| format!("`{a}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
             }
             out.push_str(&plugin.create().config_def().to_markdown());
         } else {
@@ -171,27 +185,47 @@ fn plugins(markdown: bool) -> Result<ExitCode, String> {
 fn snapshots(action: SnapshotAction) -> Result<ExitCode, String> {
     match action {
         SnapshotAction::List { snapshot_dir } => {
-            let store = SnapshotStore::open(&snapshot_dir, usize::MAX).map_err(|e| e.to_string())?;
+            let store =
+                SnapshotStore::open(&snapshot_dir, usize::MAX).map_err(|e| e.to_string())?;
             for entry in store.list().map_err(|e| e.to_string())? {
                 match &entry.problem {
-                    None => println!("{:>10}  {:>10} bytes  {}", entry.epoch, entry.size, entry.path.display()),
-                    Some(reason) => println!("{:>10}  {:>10} bytes  {}  INVALID: {reason}", entry.epoch, entry.size, entry.path.display()),
+                    None => println!(
+                        "{:>10}  {:>10} bytes  {}",
+                        entry.epoch,
+                        entry.size,
+                        entry.path.display()
+                    ),
+                    Some(reason) => println!(
+                        "{:>10}  {:>10} bytes  {}  INVALID: {reason}",
+                        entry.epoch,
+                        entry.size,
+                        entry.path.display()
+                    ),
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
-        SnapshotAction::Show { epoch, snapshot_dir } => {
-            let store = SnapshotStore::open(&snapshot_dir, usize::MAX).map_err(|e| e.to_string())?;
+        SnapshotAction::Show {
+            epoch,
+            snapshot_dir,
+        } => {
+            let store =
+                SnapshotStore::open(&snapshot_dir, usize::MAX).map_err(|e| e.to_string())?;
             let snapshot = match epoch {
                 Some(e) => store.load_epoch(e).map_err(|e| e.to_string())?,
-                None => store
-                    .load_latest()
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| format!("no valid snapshot in {}", snapshot_dir.display()))?
-                    .snapshot,
+                None => {
+                    store
+                        .load_latest()
+                        .map_err(|e| e.to_string())?
+                        .ok_or_else(|| format!("no valid snapshot in {}", snapshot_dir.display()))?
+                        .snapshot
+                }
             };
             let json = offsets_to_api_json(&snapshot.offsets);
-            println!("{}", serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -203,10 +237,14 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         eprintln!("{}: {e}", args.config.display());
         return Ok(ExitCode::from(2));
     }
-    let dir = args.snapshot_dir.clone().unwrap_or_else(|| PathBuf::from("snapshots").join(spec.name()));
+    let dir = args
+        .snapshot_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("snapshots").join(spec.name()));
     spec = spec.snapshot_dir(&dir);
     if let Some(i) = &args.snapshot_interval {
-        spec = spec.snapshot_interval(parse_duration(i).map_err(|e| format!("--snapshot-interval: {e}"))?);
+        spec = spec
+            .snapshot_interval(parse_duration(i).map_err(|e| format!("--snapshot-interval: {e}"))?);
     }
     if let Some(i) = &args.until_idle {
         spec = spec.until_idle(parse_duration(i).map_err(|e| format!("--until-idle: {e}"))?);
@@ -214,18 +252,24 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     spec = spec.restore(match args.restore.as_str() {
         "latest" => RestoreMode::Latest,
         "none" => RestoreMode::None,
-        other => RestoreMode::Epoch(
-            other.parse().map_err(|_| format!("--restore: expected latest, none or an epoch number, got `{other}`"))?,
-        ),
+        other => RestoreMode::Epoch(other.parse().map_err(|_| {
+            format!("--restore: expected latest, none or an epoch number, got `{other}`")
+        })?),
     });
     let mut timely_args = vec!["-w".to_owned(), args.workers.to_string()];
     if args.processes > 1 {
-        timely_args.extend(["-n".to_owned(), args.processes.to_string(), "-p".to_owned(), args.process.to_string()]);
+        timely_args.extend([
+            "-n".to_owned(),
+            args.processes.to_string(),
+            "-p".to_owned(),
+            args.process.to_string(),
+        ]);
         if let Some(h) = &args.hostfile {
             timely_args.extend(["-h".to_owned(), h.display().to_string()]);
         }
     }
-    let config = timely::Config::from_args(timely_args.into_iter()).map_err(|e| format!("timely arguments: {e}"))?;
+    let config = timely::Config::from_args(timely_args.into_iter())
+        .map_err(|e| format!("timely arguments: {e}"))?;
     let output = args.output.clone();
     let started = Instant::now();
     let progress_spec = spec.clone();
@@ -245,8 +289,14 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
                     source.records.inspect(|r| {
                         let mut line = Vec::new();
                         match &r.value {
-                            timely_connect::Value::String(s) => line.extend_from_slice(s.as_bytes()),
-                            v => timely_connect::data::json::write_json(&mut line, v, r.value_schema.as_deref()),
+                            timely_connect::Value::String(s) => {
+                                line.extend_from_slice(s.as_bytes())
+                            }
+                            v => timely_connect::data::json::write_json(
+                                &mut line,
+                                v,
+                                r.value_schema.as_deref(),
+                            ),
                         }
                         line.push(b'\n');
                         let _ = std::io::stdout().lock().write_all(&line);
@@ -276,7 +326,9 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             eprintln!(
                 "done: {records} records in {:.1}s; last snapshot epoch {}",
                 started.elapsed().as_secs_f64(),
-                spec.stats().last_snapshot().map_or("none".to_owned(), |e| e.to_string())
+                spec.stats()
+                    .last_snapshot()
+                    .map_or("none".to_owned(), |e| e.to_string())
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -294,7 +346,10 @@ fn report_progress(spec: &JobSpec, done: &std::sync::atomic::AtomicBool) {
         }
         let records = spec.stats().records.load(Ordering::Relaxed);
         let rate = (records - last.1) as f64 / now.duration_since(last.0).as_secs_f64();
-        let snap = spec.stats().last_snapshot().map_or("none".to_owned(), |e| e.to_string());
+        let snap = spec
+            .stats()
+            .last_snapshot()
+            .map_or("none".to_owned(), |e| e.to_string());
         eprintln!("records {records}  rate {rate:.0}/s  last snapshot {snap}");
         last = (now, records);
     }

@@ -67,10 +67,18 @@ impl<'scope> ConnectSource<'scope> for Scope<'scope, u64> {
                 let _ = wake.activate();
             }) {
                 Ok(handle) => tasks.push(TaskSlot::new(handle)),
-                Err(e) => state.fail(format!("connector `{}` task {task_id}: cannot start thread: {e}", job.name())),
+                Err(e) => state.fail(format!(
+                    "connector `{}` task {task_id}: cannot start thread: {e}",
+                    job.name()
+                )),
             }
         }
-        info!(worker = job.index, tasks = tasks.len(), epoch = state.epoch, "source operator starts");
+        info!(
+            worker = job.index,
+            tasks = tasks.len(),
+            epoch = state.epoch,
+            "source operator starts"
+        );
         state.tasks = tasks;
 
         builder.build_reschedule(move |mut caps| {
@@ -101,7 +109,10 @@ struct TaskSlot {
 
 impl TaskSlot {
     fn new(handle: TaskHandle) -> Self {
-        TaskSlot { handle, last_seq: 0 }
+        TaskSlot {
+            handle,
+            last_seq: 0,
+        }
     }
 }
 
@@ -190,8 +201,12 @@ impl SourceState {
                 activator.activate();
             }
             let now = Instant::now();
-            let idle = self.until_idle.is_some_and(|d| drained_all && now.duration_since(self.last_record) >= d);
-            let all_ended = !self.tasks.is_empty() && self.tasks.iter().all(|t| t.handle.is_finished()) && drained_all;
+            let idle = self
+                .until_idle
+                .is_some_and(|d| drained_all && now.duration_since(self.last_record) >= d);
+            let all_ended = !self.tasks.is_empty()
+                && self.tasks.iter().all(|t| t.handle.is_finished())
+                && drained_all;
             if now >= self.next_close || idle || all_ended {
                 self.close_epoch(parts_cap, parts_out);
                 if idle || all_ended {
@@ -226,7 +241,10 @@ impl SourceState {
         if !self.pending.is_empty() {
             wake_at = wake_at.min(Instant::now() + Duration::from_millis(20));
         }
-        if self.timer_for.is_none_or(|t| t > wake_at || t <= Instant::now()) {
+        if self
+            .timer_for
+            .is_none_or(|t| t > wake_at || t <= Instant::now())
+        {
             activator.activate_after(wake_at.saturating_duration_since(Instant::now()));
             self.timer_for = Some(wake_at);
         }
@@ -264,7 +282,10 @@ impl SourceState {
             if !any || budget == 0 {
                 if emitted > 0 {
                     self.last_record = Instant::now();
-                    self.shared.stats.records.fetch_add(emitted, Ordering::Relaxed);
+                    self.shared
+                        .stats
+                        .records
+                        .fetch_add(emitted, Ordering::Relaxed);
                 }
                 return !any;
             }
@@ -272,7 +293,11 @@ impl SourceState {
     }
 
     /// Emits the offsets changed in the open epoch as this worker's part.
-    fn close_epoch(&mut self, parts_cap: &Capability<u64>, parts_out: &mut Output<u64, Vec<CheckpointPart>>) {
+    fn close_epoch(
+        &mut self,
+        parts_cap: &Capability<u64>,
+        parts_out: &mut Output<u64, Vec<CheckpointPart>>,
+    ) {
         if self.changed.is_empty() {
             return;
         }
@@ -289,7 +314,10 @@ impl SourceState {
             *seq = self.tasks[*slot].last_seq;
         }
         parts_out.activate().give(parts_cap, &mut part);
-        self.pending.push_back(PendingCommit { epoch: self.epoch, by_task });
+        self.pending.push_back(PendingCommit {
+            epoch: self.epoch,
+            by_task,
+        });
     }
 
     /// Tells tasks about offsets whose snapshot is now durable.
@@ -318,7 +346,8 @@ fn note_offsets(
     let mut iter = records.iter().peekable();
     while let Some(r) = iter.next() {
         let run_continues = iter.peek().is_some_and(|next| {
-            next.source_partition.ptr_eq(&r.source_partition) || next.source_partition == r.source_partition
+            next.source_partition.ptr_eq(&r.source_partition)
+                || next.source_partition == r.source_partition
         });
         if !run_continues {
             changed.insert(r.source_partition.clone(), (slot, r.source_offset.clone()));
