@@ -73,7 +73,8 @@ pub fn connector_config_def() -> ConfigDef {
                 KEY_CONVERTER_CLASS_CONFIG,
                 ConfigType::Class,
                 Importance::Low,
-                "Converter for record keys; unset, keys are left as the connector made them.",
+                "Converter for record keys. Accepted so Kafka Connect files load unchanged; \
+                 converters are not applied yet: records reach the dataflow as Connect values.",
             )
             .optional()
             .group(COMMON_GROUP, 4),
@@ -83,8 +84,8 @@ pub fn connector_config_def() -> ConfigDef {
                 VALUE_CONVERTER_CLASS_CONFIG,
                 ConfigType::Class,
                 Importance::Low,
-                "Converter for record values; unset, values are left as the connector made \
-                 them.",
+                "Converter for record values. Accepted so Kafka Connect files load unchanged; \
+                 converters are not applied yet: records reach the dataflow as Connect values.",
             )
             .optional()
             .group(COMMON_GROUP, 5),
