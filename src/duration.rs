@@ -5,7 +5,9 @@ use std::time::Duration;
 
 /// A duration that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration `{input}`: expected a number followed by ms, s, m or h (e.g. 200ms, 2s, 1m)")]
+#[error(
+    "invalid duration `{input}`: expected a number followed by ms, s, m or h (e.g. 200ms, 2s, 1m)"
+)]
 pub struct DurationError {
     /// The text given.
     pub input: String,
@@ -22,9 +24,13 @@ pub struct DurationError {
 /// assert!(parse_duration("soon").is_err());
 /// ```
 pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
-    let err = || DurationError { input: input.to_owned() };
+    let err = || DurationError {
+        input: input.to_owned(),
+    };
     let text = input.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: f64 = number.parse().map_err(|_| err())?;
     let millis = match unit.trim() {

@@ -116,11 +116,19 @@ impl TaskSlot {
     }
 }
 
+/// The offsets one task's records reached in a closed epoch, and the last
+/// batch it had sent by then.
+struct TaskCommit {
+    slot: usize,
+    offsets: Vec<(SourcePartition, SourceOffset)>,
+    up_to_seq: u64,
+}
+
 /// Offsets that changed in one closed epoch, by task, waiting for the
 /// snapshot of that epoch to become durable.
 struct PendingCommit {
     epoch: u64,
-    by_task: Vec<(usize, Vec<(SourcePartition, SourceOffset)>, u64)>,
+    by_task: Vec<TaskCommit>,
 }
 
 struct SourceState {
@@ -302,16 +310,17 @@ impl SourceState {
             return;
         }
         let mut part = Vec::with_capacity(self.changed.len());
-        let mut by_task: Vec<(usize, Vec<(SourcePartition, SourceOffset)>, u64)> = Vec::new();
+        let mut by_task: Vec<TaskCommit> = Vec::new();
         for (partition, (slot, offset)) in self.changed.drain() {
             part.push(CheckpointPart::Offset(partition.clone(), offset.clone()));
-            match by_task.iter_mut().find(|(s, _, _)| *s == slot) {
-                Some((_, list, _)) => list.push((partition, offset)),
-                None => by_task.push((slot, vec![(partition, offset)], 0)),
+            match by_task.iter_mut().find(|c| c.slot == slot) {
+                Some(c) => c.offsets.push((partition, offset)),
+                None => by_task.push(TaskCommit {
+                    slot,
+                    offsets: vec![(partition, offset)],
+                    up_to_seq: self.tasks[slot].last_seq,
+                }),
             }
-        }
-        for (slot, _, seq) in &mut by_task {
-            *seq = self.tasks[*slot].last_seq;
         }
         parts_out.activate().give(parts_cap, &mut part);
         self.pending.push_back(PendingCommit {
@@ -327,8 +336,8 @@ impl SourceState {
                 break;
             }
             if let Some(done) = self.pending.pop_front() {
-                for (slot, offsets, seq) in done.by_task {
-                    self.tasks[slot].handle.commit(offsets, seq);
+                for c in done.by_task {
+                    self.tasks[c.slot].handle.commit(c.offsets, c.up_to_seq);
                 }
             }
         }

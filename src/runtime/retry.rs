@@ -16,7 +16,10 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { timeout: None, max_delay: Duration::from_secs(60) }
+        RetryPolicy {
+            timeout: None,
+            max_delay: Duration::from_secs(60),
+        }
     }
 }
 
@@ -33,7 +36,12 @@ const INITIAL_DELAY: Duration = Duration::from_millis(300);
 
 impl Backoff {
     pub(crate) fn new(policy: RetryPolicy) -> Self {
-        Backoff { policy, first_failure: None, next_delay: INITIAL_DELAY, attempts: 0 }
+        Backoff {
+            policy,
+            first_failure: None,
+            next_delay: INITIAL_DELAY,
+            attempts: 0,
+        }
     }
 
     /// A call succeeded: the next failure starts a new run.
@@ -83,10 +91,16 @@ mod tests {
         assert_eq!(b.next(t0), Some(Duration::from_secs(1)));
         assert_eq!(b.next(t0), Some(Duration::from_secs(1)));
         // Near the timeout the delay is cut to what is left.
-        assert_eq!(b.next(t0 + Duration::from_millis(9_800)), Some(Duration::from_millis(200)));
+        assert_eq!(
+            b.next(t0 + Duration::from_millis(9_800)),
+            Some(Duration::from_millis(200))
+        );
         assert_eq!(b.next(t0 + Duration::from_secs(10)), None);
         b.reset();
-        assert_eq!(b.next(t0 + Duration::from_secs(20)), Some(Duration::from_millis(300)));
+        assert_eq!(
+            b.next(t0 + Duration::from_secs(20)),
+            Some(Duration::from_millis(300))
+        );
     }
 
     #[test]

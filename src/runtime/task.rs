@@ -65,7 +65,10 @@ pub enum TaskEvent {
 #[derive(Debug)]
 enum Control {
     /// A snapshot is durable: it covers `offsets` and every batch up to `up_to_seq`.
-    Commit { offsets: Vec<(SourcePartition, SourceOffset)>, up_to_seq: u64 },
+    Commit {
+        offsets: Vec<(SourcePartition, SourceOffset)>,
+        up_to_seq: u64,
+    },
 }
 
 /// The operator's side of a running task.
@@ -80,7 +83,9 @@ pub struct TaskHandle {
 
 impl fmt::Debug for TaskHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskHandle").field("task_id", &self.task_id).finish()
+        f.debug_struct("TaskHandle")
+            .field("task_id", &self.task_id)
+            .finish()
     }
 }
 
@@ -118,7 +123,10 @@ impl TaskHandle {
         let deadline = Instant::now() + timeout;
         while !self.is_finished() {
             if Instant::now() >= deadline {
-                warn!(task = self.task_id, "task thread did not stop in time; leaving it");
+                warn!(
+                    task = self.task_id,
+                    "task thread did not stop in time; leaving it"
+                );
                 return false;
             }
             // Keep the channel from blocking a thread that is still sending.
@@ -152,10 +160,22 @@ pub fn spawn_task(
     let thread_stop = stop.clone();
     let name = format!("{}-task-{}", spec.connector, spec.task_id);
     let thread = std::thread::Builder::new().name(name).spawn(move || {
-        let runner = Runner { spec, events: event_tx, control: control_rx, stop: thread_stop, wake };
+        let runner = Runner {
+            spec,
+            events: event_tx,
+            control: control_rx,
+            stop: thread_stop,
+            wake,
+        };
         runner.run(task);
     })?;
-    Ok(TaskHandle { task_id, events: event_rx, control: control_tx, stop, thread: Some(thread) })
+    Ok(TaskHandle {
+        task_id,
+        events: event_rx,
+        control: control_tx,
+        stop,
+        thread: Some(thread),
+    })
 }
 
 struct Runner<W> {
@@ -312,9 +332,10 @@ impl<W: Fn()> Runner<W> {
             while kept.front().is_some_and(|(s, _)| *s <= up_to_seq) {
                 if let Some((_, records)) = kept.pop_front() {
                     for record in &records {
-                        self.guarded("commit_record", || task.commit_record(record)).map_err(
-                            |(e, p)| p.unwrap_or_else(|| self.failure("commit_record", e.to_string())),
-                        )?;
+                        self.guarded("commit_record", || task.commit_record(record))
+                            .map_err(|(e, p)| {
+                                p.unwrap_or_else(|| self.failure("commit_record", e.to_string()))
+                            })?;
                     }
                 }
             }
