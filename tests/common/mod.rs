@@ -404,20 +404,43 @@ impl Proc {
     }
 }
 
+/// stderr without the once-a-second progress lines, at most its last 60 lines.
+pub fn stderr_digest(stderr: &str) -> String {
+    let mut kept: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.starts_with("records "))
+        .collect();
+    let skipped = kept.len().saturating_sub(60);
+    kept.drain(..skipped);
+    let progress = stderr.lines().filter(|l| l.starts_with("records ")).count();
+    format!("{}\n({progress} progress lines left out)", kept.join("\n"))
+}
+
 /// Runs the CLI to completion; fails the test (with stderr) if it takes
 /// longer than [`RUN_TIMEOUT`]. Does not look at the exit code.
 pub fn run_cli<S: AsRef<std::ffi::OsStr>>(args: &[S], env: &[(&str, &str)]) -> Finished {
+    run_cli_within(args, env, RUN_TIMEOUT)
+}
+
+/// Like [`run_cli`] with a timeout of one's own.
+pub fn run_cli_within<S: AsRef<std::ffi::OsStr>>(
+    args: &[S],
+    env: &[(&str, &str)],
+    timeout: Duration,
+) -> Finished {
     let label = args
         .iter()
         .map(|a| a.as_ref().to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join(" ");
-    match Proc::spawn(&label, args, env).wait_timeout(RUN_TIMEOUT) {
+    match Proc::spawn(&label, args, env).wait_timeout(timeout) {
         Ok(f) => f,
-        Err(f) => panic!(
-            "`timely-connect {label}` did not finish within {RUN_TIMEOUT:?}; killed.\nstderr:\n{}",
-            f.stderr
-        ),
+        Err(f) => {
+            panic!(
+                "`timely-connect {label}` did not finish within {timeout:?}; killed.\nstderr:\n{}",
+                stderr_digest(&f.stderr)
+            )
+        }
     }
 }
 

@@ -1,0 +1,238 @@
+//! `validate`, `run` on bad input, and `plugins`: clear errors, every
+//! problem at once, the documented exit codes, never a panic.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+
+/// No `name`, `tasks.max` not an integer, and a class nobody registered.
+fn write_bad_props(dir: &Path) -> std::path::PathBuf {
+    write_props(
+        &dir.join("bad.properties"),
+        &[
+            ("connector.class", "NoSuchConnector"),
+            ("tasks.max", "abc"),
+            ("topic", "t"),
+        ],
+    )
+}
+
+fn assert_no_panic(output: &str, what: &str) {
+    for word in ["panicked", "stack backtrace", "RUST_BACKTRACE"] {
+        assert!(
+            !output.contains(word),
+            "{what}: output mentions `{word}`:\n{output}"
+        );
+    }
+}
+
+/// All three problems of [`write_bad_props`] are reported.
+fn assert_reports_all_three(output: &str, what: &str) {
+    let has_line = |pred: &dyn Fn(&str) -> bool| output.lines().any(pred);
+    assert!(
+        has_line(&|l: &str| l.contains("name") && l.contains("missing")),
+        "{what}: the missing `name` is not reported:\n{output}"
+    );
+    assert!(
+        has_line(&|l: &str| l.contains("tasks.max") && l.contains("abc")),
+        "{what}: `tasks.max=abc` is not reported:\n{output}"
+    );
+    assert!(
+        has_line(&|l: &str| l.contains("connector.class") && l.contains("NoSuchConnector")),
+        "{what}: the unknown class is not reported:\n{output}"
+    );
+}
+
+#[test]
+fn validate_reports_missing_name_bad_type_and_unknown_class_at_once_with_exit_2() {
+    let dir = tempdir();
+    let bad = write_bad_props(dir.path());
+    let v = run_cli(&args!["validate", &bad], &[]);
+    let out = v.all_output();
+    assert_eq!(
+        v.code(),
+        Some(2),
+        "validate of a bad file must exit 2; output:\n{out}"
+    );
+    assert_reports_all_three(&out, "validate");
+    assert_no_panic(&out, "validate");
+}
+
+#[test]
+fn validate_accepts_a_valid_file_with_exit_0() {
+    let dir = tempdir();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "a\n").unwrap();
+    let ok = write_props(
+        &dir.path().join("ok.properties"),
+        &[
+            ("name", "ok"),
+            ("connector.class", "FileStreamSource"),
+            ("file", input.to_str().unwrap()),
+            ("topic", "t"),
+        ],
+    );
+    let v = run_cli(&args!["validate", &ok], &[]);
+    assert_eq!(v.code(), Some(0), "{}", v.all_output());
+    assert_no_panic(&v.all_output(), "validate");
+
+    // Kafka's and Confluent's class names are accepted as aliases.
+    let kafka = write_props(
+        &dir.path().join("kafka.properties"),
+        &[
+            ("name", "k"),
+            (
+                "connector.class",
+                "org.apache.kafka.connect.file.FileStreamSourceConnector",
+            ),
+            ("file", input.to_str().unwrap()),
+            ("topic", "t"),
+        ],
+    );
+    let v = run_cli(&args!["validate", &kafka], &[]);
+    assert_eq!(v.code(), Some(0), "{}", v.all_output());
+    let datagen = write_props(
+        &dir.path().join("datagen.properties"),
+        &[
+            ("name", "d"),
+            (
+                "connector.class",
+                "io.confluent.kafka.connect.datagen.DatagenConnector",
+            ),
+            ("quickstart", "users"),
+            ("tasks.max", "3"),
+        ],
+    );
+    let v = run_cli(&args!["validate", &datagen], &[]);
+    assert_eq!(v.code(), Some(0), "{}", v.all_output());
+}
+
+#[test]
+fn run_on_an_invalid_file_fails_with_the_same_messages_and_writes_nothing() {
+    let dir = tempdir();
+    let bad = write_bad_props(dir.path());
+    let snaps = dir.path().join("snaps");
+    let out_file = dir.path().join("out.txt");
+    let r = run_cli(
+        &args![
+            "run",
+            &bad,
+            "--snapshot-dir",
+            &snaps,
+            "--output",
+            &out_file,
+            "--until-idle",
+            "1s"
+        ],
+        &[],
+    );
+    let out = r.all_output();
+    assert!(!r.success(), "run of a bad file must fail; output:\n{out}");
+    assert_reports_all_three(&out, "run");
+    assert_no_panic(&out, "run");
+    assert!(
+        snapshot_files(&snaps).is_empty(),
+        "a bad config wrote snapshots"
+    );
+}
+
+#[test]
+fn run_file_source_with_missing_file_fails_naming_the_file() {
+    let dir = tempdir();
+    let missing = dir.path().join("no-such-input.txt");
+    let props = write_props(
+        &dir.path().join("missing.properties"),
+        &[
+            ("name", "missing-file"),
+            ("connector.class", "FileStreamSource"),
+            ("file", missing.to_str().unwrap()),
+            ("topic", "t"),
+        ],
+    );
+    // A task that cannot start must end the run with an error, quickly.
+    let proc = Proc::spawn(
+        "run with a missing input file",
+        &args![
+            "run",
+            &props,
+            "--snapshot-dir",
+            dir.path().join("snaps"),
+            "--output",
+            dir.path().join("out.txt"),
+            "--until-idle",
+            "1s",
+        ],
+        &[],
+    );
+    let r = proc
+        .wait_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|f| {
+            panic!(
+            "`run` did not exit within 20 s after its only task failed to start (killed); the job \
+             failed but the process hangs.\nstderr:\n{}",
+            stderr_digest(&f.stderr)
+        )
+        });
+    let out = r.all_output();
+    assert!(
+        !r.success(),
+        "run with a missing input file must fail; output:\n{out}"
+    );
+    assert!(
+        out.contains(missing.to_str().unwrap()),
+        "the error does not name the file:\n{out}"
+    );
+    assert!(
+        out.contains("missing-file"),
+        "the error does not name the connector:\n{out}"
+    );
+    assert_no_panic(&out, "run");
+}
+
+#[test]
+fn plugins_lists_file_stream_source_and_datagen() {
+    let p = run_ok(&args!["plugins"], &[]);
+    assert!(
+        p.stdout.lines().any(|l| l.starts_with("FileStreamSource")),
+        "{}",
+        p.stdout
+    );
+    assert!(
+        p.stdout.lines().any(|l| l.starts_with("Datagen")),
+        "{}",
+        p.stdout
+    );
+    assert!(
+        p.stdout
+            .contains("org.apache.kafka.connect.file.FileStreamSourceConnector"),
+        "{}",
+        p.stdout
+    );
+    assert_no_panic(&p.all_output(), "plugins");
+}
+
+#[test]
+fn plugins_markdown_has_a_table_per_connector() {
+    let p = run_ok(&args!["plugins", "--markdown"], &[]);
+    let md = &p.stdout;
+    assert!(md.contains("## FileStreamSource"), "{md}");
+    assert!(md.contains("## Datagen"), "{md}");
+    let header = md.lines().filter(|l| l.starts_with("| Key |")).count();
+    let rule = md.lines().filter(|l| l.starts_with("|---")).count();
+    assert!(
+        header >= 3 && header == rule,
+        "expected Markdown tables (header + rule) for the shared keys and each connector:\n{md}"
+    );
+    for key in [
+        "| `file` |",
+        "| `topic` |",
+        "| `quickstart` |",
+        "| `max.messages` |",
+        "| `tasks.max` |",
+    ] {
+        assert!(md.contains(key), "no table row for {key}:\n{md}");
+    }
+}
