@@ -7,21 +7,24 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use timely::dataflow::channels::pact::Exchange;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::Stream;
 use tracing::{info, warn};
 
-use timely_connect::data::json::write_json;
-use timely_connect::data::{OffsetValue, SourceRecord, Value};
+use timely_connect::data::json::write_text;
+use timely_connect::data::{OffsetValue, SourceRecord};
 
 use crate::job::{sinks_map, Job, Shared};
 use crate::part::CheckpointPart;
 
 /// Writes records to a file exactly once across crashes and restarts.
 pub trait ExactlyOnceFileSink<'scope> {
-    /// Sends every record to worker 0, which writes one line per record
-    /// (string values as they are, other values as JSON) in epoch order,
+    /// Renders each record as one line (string values as they are, other
+    /// values as JSON) on the worker that holds it, and sends the lines, a
+    /// block per batch, to worker 0, which writes them in epoch order,
     /// flushes and fsyncs when an epoch completes, and emits the file's
     /// length as its checkpoint part under `name`. On restore the file is
     /// truncated to the length in the snapshot, so a record is in the file
@@ -46,8 +49,30 @@ impl<'scope> ExactlyOnceFileSink<'scope> for Stream<'scope, u64, Vec<SourceRecor
         name: &str,
     ) -> Stream<'scope, u64, Vec<CheckpointPart>> {
         let scope = self.scope();
+        // Render where the records are: the work spreads over the workers and
+        // only bytes cross to worker 0, not records with their schemas.
+        let blocks = self.unary::<CapacityContainerBuilder<Vec<Vec<u8>>>, _, _, _>(
+            Pipeline,
+            "RenderLines",
+            |_, _| {
+                move |input, output| {
+                    input.for_each_time(|time, data| {
+                        let mut block = Vec::new();
+                        for batch in data {
+                            for r in batch.iter() {
+                                write_text(&mut block, &r.value, r.value_schema.as_deref());
+                                block.push(b'\n');
+                            }
+                        }
+                        if !block.is_empty() {
+                            output.session(&time).give(block);
+                        }
+                    });
+                }
+            },
+        );
         let mut builder = OperatorBuilder::new(format!("ExactlyOnceFile({name})"), scope);
-        let mut input = builder.new_input(self, Exchange::new(|_: &SourceRecord| 0u64));
+        let mut input = builder.new_input(blocks, Exchange::new(|_: &Vec<u8>| 0u64));
         let (mut output, parts) = builder.new_output::<Vec<CheckpointPart>>();
         let shared = job.spec.shared.clone();
         let mut writer = if job.index == 0 {
@@ -69,18 +94,20 @@ impl<'scope> ExactlyOnceFileSink<'scope> for Stream<'scope, u64, Vec<SourceRecor
             }
             // The epoch below which everything is written.
             let mut written_below = start;
-            let mut stash: BTreeMap<u64, Vec<Vec<SourceRecord>>> = BTreeMap::new();
+            let mut stash: BTreeMap<u64, Vec<Vec<u8>>> = BTreeMap::new();
             move |frontiers| {
                 let shared: &Arc<Shared> = &shared;
                 input.for_each(|time, data| {
                     let t = *time.time();
                     match writer.as_mut() {
                         Some(w) if t == written_below && shared.failure().is_none() => {
-                            if let Err(e) = w.write_records(data) {
-                                shared.fail(e);
+                            for block in data.iter() {
+                                if let Err(e) = w.write_block(block) {
+                                    shared.fail(e);
+                                }
                             }
                         }
-                        _ => stash.entry(t).or_default().push(std::mem::take(data)),
+                        _ => stash.entry(t).or_default().append(data),
                     }
                 });
                 if cap.is_none() || shared.failure().is_some() {
@@ -96,8 +123,8 @@ impl<'scope> ExactlyOnceFileSink<'scope> for Stream<'scope, u64, Vec<SourceRecor
                     let done: Vec<u64> =
                         stash.keys().copied().take_while(|e| *e < reached).collect();
                     for epoch in done {
-                        for mut batch in stash.remove(&epoch).unwrap_or_default() {
-                            if let Err(e) = w.write_records(&mut batch) {
+                        for block in stash.remove(&epoch).unwrap_or_default() {
+                            if let Err(e) = w.write_block(&block) {
                                 shared.fail(e);
                                 return;
                             }
@@ -123,8 +150,8 @@ impl<'scope> ExactlyOnceFileSink<'scope> for Stream<'scope, u64, Vec<SourceRecor
                     // Records of the new current epoch may be written as they come.
                     if let Some(f) = frontier {
                         if let Some(batches) = stash.remove(&f) {
-                            for mut batch in batches {
-                                if let Err(e) = w.write_records(&mut batch) {
+                            for block in batches {
+                                if let Err(e) = w.write_block(&block) {
                                     shared.fail(e);
                                     return;
                                 }
@@ -155,7 +182,6 @@ struct FileWriter {
     out: BufWriter<File>,
     position: u64,
     committed: u64,
-    line: Vec<u8>,
 }
 
 impl FileWriter {
@@ -212,23 +238,14 @@ impl FileWriter {
             out,
             position: keep,
             committed: keep,
-            line: Vec::with_capacity(256),
         })
     }
 
-    fn write_records(&mut self, records: &mut Vec<SourceRecord>) -> Result<(), String> {
-        for r in records.drain(..) {
-            self.line.clear();
-            match &r.value {
-                Value::String(s) => self.line.extend_from_slice(s.as_bytes()),
-                other => write_json(&mut self.line, other, r.value_schema.as_deref()),
-            }
-            self.line.push(b'\n');
-            self.out
-                .write_all(&self.line)
-                .map_err(|e| format!("output file {}: write: {e}", self.path.display()))?;
-            self.position += self.line.len() as u64;
-        }
+    fn write_block(&mut self, block: &[u8]) -> Result<(), String> {
+        self.out
+            .write_all(block)
+            .map_err(|e| format!("output file {}: write: {e}", self.path.display()))?;
+        self.position += block.len() as u64;
         Ok(())
     }
 

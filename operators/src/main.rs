@@ -114,6 +114,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
+    exit_when_a_peer_is_lost();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
@@ -128,6 +129,27 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Timely's network threads panic when another process of the job goes
+/// away (killed, or failed). The workers would then wait forever, so the
+/// process stops at once with an error instead; its last snapshot is intact
+/// and a restart with `--restore latest` resumes from it.
+fn exit_when_a_peer_is_lost() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("timely communication error") {
+            eprintln!("error: lost the connection to another process of the job ({message}); stopping. Restart every process with --restore latest.");
+            std::process::exit(1);
+        }
+        default_hook(info);
+    }));
 }
 
 fn load_spec(config: &Path) -> Result<JobSpec, String> {

@@ -222,6 +222,7 @@ impl SourceState {
                     *caps = None;
                     self.closed = true;
                 } else {
+                    tracing::trace!(epoch = self.epoch, "epoch closed");
                     self.epoch += 1;
                     records_cap.downgrade(&self.epoch);
                     parts_cap.downgrade(&self.epoch);
