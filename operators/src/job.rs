@@ -335,17 +335,27 @@ impl Job {
 
     /// Steps `worker` until the job is done (`--until-idle`, or every task
     /// ended) or fails. Parks between activations: no busy loop.
+    ///
+    /// On failure the worker's dataflows are dropped, so that Timely does not
+    /// wait for epochs that will never close; the last snapshot is untouched.
     pub fn run(&self, worker: &mut Worker) -> Result<(), JobError> {
         while !self.is_done() {
             if let Some(f) = self.failure() {
-                return Err(JobError::Failed(f));
+                return Err(self.abandon(worker, f));
             }
             worker.step_or_park(Some(Duration::from_millis(500)));
         }
         if let Some(f) = self.failure() {
-            return Err(JobError::Failed(f));
+            return Err(self.abandon(worker, f));
         }
         Ok(())
+    }
+
+    fn abandon(&self, worker: &mut Worker, failure: String) -> JobError {
+        for dataflow in worker.installed_dataflows() {
+            worker.drop_dataflow(dataflow);
+        }
+        JobError::Failed(failure)
     }
 }
 
