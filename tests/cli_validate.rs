@@ -236,3 +236,25 @@ fn plugins_markdown_has_a_table_per_connector() {
         assert!(md.contains(key), "no table row for {key}:\n{md}");
     }
 }
+
+#[test]
+fn snapshots_list_and_show_of_a_missing_dir_do_not_create_it() {
+    let dir = tempdir();
+    let typo = dir.path().join("no-such-snapshot-dir");
+    let list = run_cli(&args!["snapshots", "list", "--snapshot-dir", &typo], &[]);
+    let show = run_cli(&args!["snapshots", "show", "--snapshot-dir", &typo], &[]);
+    assert_no_panic(&list.all_output(), "snapshots list");
+    assert_no_panic(&show.all_output(), "snapshots show");
+    assert!(
+        !show.success(),
+        "show with no snapshot must fail:\n{}",
+        show.all_output()
+    );
+    assert!(
+        !typo.exists(),
+        "the read-only `snapshots list/show` created the directory {} (list exit {:?}, output {:?})",
+        typo.display(),
+        list.code(),
+        list.all_output()
+    );
+}
