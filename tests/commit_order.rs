@@ -56,6 +56,7 @@ fn run_counter(
         .snapshot_interval(Duration::from_millis(50))
         .until_idle(Duration::from_millis(300));
     let outcome = run_job(workers, spec);
+    outcome.assert_execute_returned();
     for (w, r) in outcome.results().into_iter().enumerate() {
         r.unwrap_or_else(|e| panic!("worker {w} of {workers}: job failed: {e}"));
     }

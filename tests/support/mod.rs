@@ -202,13 +202,17 @@ pub struct WorkerOutcome {
     pub records_frontier: Vec<u64>,
 }
 
-/// A finished `timely::execute`.
+/// A finished (or stuck) `timely::execute`.
 pub struct RunOutcome {
-    /// One entry per worker: `Err` if the worker thread panicked.
+    /// One entry per worker, by index: `Err` if the worker thread panicked
+    /// or never returned from its closure.
     pub workers: Vec<Result<WorkerOutcome, String>>,
     /// Every record the pipeline saw, from every worker.
     pub records: Vec<Seen>,
     pub started_at: Instant,
+    /// Whether `timely::execute(..).join()` returned (within a grace period
+    /// after every worker's closure returned).
+    pub execute_returned: bool,
 }
 
 impl RunOutcome {
@@ -219,7 +223,7 @@ impl RunOutcome {
             .enumerate()
             .map(|(i, w)| match w {
                 Ok(o) => o.result.clone(),
-                Err(p) => panic!("worker {i} panicked instead of returning: {p}"),
+                Err(p) => panic!("worker {i} did not return normally: {p}"),
             })
             .collect()
     }
@@ -227,12 +231,37 @@ impl RunOutcome {
     /// The single worker's outcome.
     pub fn only(&self) -> &WorkerOutcome {
         assert_eq!(self.workers.len(), 1);
-        self.workers[0].as_ref().expect("worker panicked")
+        self.workers[0]
+            .as_ref()
+            .expect("worker did not return normally")
+    }
+
+    /// Fails unless `timely::execute` returned: after `Job::run` returned
+    /// the worker closure ends, and timely then steps the worker until every
+    /// dataflow has completed.
+    pub fn assert_execute_returned(&self) {
+        assert!(
+            self.execute_returned,
+            "timely::execute(..).join() did not return within {EXECUTE_GRACE:?} after every worker's \
+             closure returned (Job::run gave {:?}): the job's dataflow never completes, so timely's \
+             worker loop (`while worker.has_dataflows() {{ worker.step_or_park(None) }}`) spins forever",
+            self.workers.iter().map(|w| w.as_ref().map(|o| o.result.clone())).collect::<Vec<_>>()
+        );
     }
 }
 
+/// How long `run_job` waits for the workers' closures to return.
+pub const WORKER_LIMIT: Duration = Duration::from_secs(40);
+/// How long `run_job` then waits for `timely::execute` to return.
+pub const EXECUTE_GRACE: Duration = Duration::from_secs(5);
+
 /// Runs `spec` on `workers` threads of one process: source → inspect (logs
 /// every record with its epoch) → checkpoint of the source's parts.
+///
+/// `timely::execute` runs on a helper thread; each worker also sends its
+/// outcome over a channel, so a run whose `execute` never returns is
+/// reported (`execute_returned == false`, the thread is left behind) instead
+/// of hanging the test.
 pub fn run_job(workers: usize, spec: JobSpec) -> RunOutcome {
     let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let seen_in = seen.clone();
@@ -242,59 +271,106 @@ pub fn run_job(workers: usize, spec: JobSpec) -> RunOutcome {
         timely::Config::process(workers)
     };
     let started_at = Instant::now();
-    let guards = timely::execute(config, move |worker| {
-        let job = match Job::prepare(worker, &spec) {
-            Ok(job) => job,
-            Err(e) => {
-                return WorkerOutcome {
-                    result: Err(e.to_string()),
-                    finished_at: Instant::now(),
-                    records_frontier: Vec::new(),
-                }
-            }
-        };
-        let probe = ProbeHandle::new();
-        let log = seen_in.clone();
-        worker.dataflow::<u64, _, _>(|scope| {
-            let source = scope.connect_source(&job);
-            source
-                .records
-                .inspect_time(move |epoch, record: &SourceRecord| {
-                    let n = record.source_offset.get_i64("n").expect("offset n");
-                    let partition = partition_of(&record.source_partition);
-                    log.lock().unwrap().push(Seen {
-                        epoch: *epoch,
-                        partition,
-                        n,
-                    });
-                })
-                .probe_with(&probe);
-            scope.checkpoint(&job, vec![source.parts]);
-        });
-        let result = job.run(worker).map_err(|e| e.to_string());
-        let finished_at = Instant::now();
-        let mut records_frontier = Vec::new();
-        if result.is_err() && worker.peers() == 1 {
-            // Let progress settle: a failed source keeps its capability, so
-            // the records frontier rests at the epoch it failed in.
-            for _ in 0..20 {
-                worker.step_or_park(Some(Duration::from_millis(5)));
-            }
-            records_frontier = probe.with_frontier(|f| f.to_vec());
+    let (tx, rx) = mpsc::channel::<(usize, WorkerOutcome)>();
+    let tx = Mutex::new(tx);
+    let execute = std::thread::spawn(move || {
+        let guards = timely::execute(config, move |worker| {
+            let outcome = run_worker(worker, &spec, &seen_in);
+            let _ = tx
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .send((worker.index(), outcome.clone()));
+            outcome
+        })
+        .expect("timely::execute");
+        guards.join()
+    });
+    let mut from_channel: Vec<Option<WorkerOutcome>> = vec![None; workers];
+    let deadline = Instant::now() + WORKER_LIMIT;
+    while from_channel.iter().any(Option::is_none) && !execute.is_finished() {
+        match rx.recv_timeout(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(50)),
+        ) {
+            Ok((index, outcome)) => from_channel[index] = Some(outcome),
+            Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
+            Err(_) => break,
         }
-        WorkerOutcome {
-            result,
-            finished_at,
-            records_frontier,
+    }
+    let grace = Instant::now() + EXECUTE_GRACE;
+    while !execute.is_finished() && Instant::now() < grace {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let execute_returned = execute.is_finished();
+    let workers = if execute_returned {
+        match execute.join() {
+            Ok(results) => results,
+            Err(_) => vec![Err("timely::execute panicked".to_owned()); workers],
         }
-    })
-    .expect("timely::execute");
-    let workers = guards.join();
-    let records = seen.lock().unwrap().clone();
+    } else {
+        from_channel
+            .into_iter()
+            .map(|o| o.ok_or_else(|| "the worker's closure never returned".to_owned()))
+            .collect()
+    };
+    let records = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
     RunOutcome {
         workers,
         records,
         started_at,
+        execute_returned,
+    }
+}
+
+fn run_worker(
+    worker: &mut timely::worker::Worker,
+    spec: &JobSpec,
+    seen: &Arc<Mutex<Vec<Seen>>>,
+) -> WorkerOutcome {
+    let job = match Job::prepare(worker, spec) {
+        Ok(job) => job,
+        Err(e) => {
+            return WorkerOutcome {
+                result: Err(e.to_string()),
+                finished_at: Instant::now(),
+                records_frontier: Vec::new(),
+            }
+        }
+    };
+    let probe = ProbeHandle::new();
+    let log = seen.clone();
+    worker.dataflow::<u64, _, _>(|scope| {
+        let source = scope.connect_source(&job);
+        source
+            .records
+            .inspect_time(move |epoch, record: &SourceRecord| {
+                let n = record.source_offset.get_i64("n").expect("offset n");
+                let partition = partition_of(&record.source_partition);
+                log.lock().unwrap_or_else(|e| e.into_inner()).push(Seen {
+                    epoch: *epoch,
+                    partition,
+                    n,
+                });
+            })
+            .probe_with(&probe);
+        scope.checkpoint(&job, vec![source.parts]);
+    });
+    let result = job.run(worker).map_err(|e| e.to_string());
+    let finished_at = Instant::now();
+    let mut records_frontier = Vec::new();
+    if result.is_err() && worker.peers() == 1 {
+        // Let progress settle: a failed source keeps its capability, so
+        // the records frontier rests at the epoch it failed in.
+        for _ in 0..20 {
+            worker.step_or_park(Some(Duration::from_millis(5)));
+        }
+        records_frontier = probe.with_frontier(|f| f.to_vec());
+    }
+    WorkerOutcome {
+        result,
+        finished_at,
+        records_frontier,
     }
 }
 
