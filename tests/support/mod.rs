@@ -244,7 +244,7 @@ impl RunOutcome {
             self.execute_returned,
             "timely::execute(..).join() did not return within {EXECUTE_GRACE:?} after every worker's \
              closure returned (Job::run gave {:?}): the job's dataflow never completes, so timely's \
-             worker loop (`while worker.has_dataflows() {{ worker.step_or_park(None) }}`) spins forever",
+             worker loop (`while worker.has_dataflows() {{ worker.step_or_park(None) }}`) waits forever",
             self.workers.iter().map(|w| w.as_ref().map(|o| o.result.clone())).collect::<Vec<_>>()
         );
     }
