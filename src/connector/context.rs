@@ -26,7 +26,9 @@ pub struct OffsetStorageReader {
 impl OffsetStorageReader {
     /// A reader over `offsets`.
     pub fn new(offsets: HashMap<SourcePartition, SourceOffset>) -> Self {
-        OffsetStorageReader { offsets: Arc::new(offsets) }
+        OffsetStorageReader {
+            offsets: Arc::new(offsets),
+        }
     }
 
     /// The stored offset of `partition`, if any.
@@ -140,11 +142,17 @@ impl SourceTaskContext {
     /// The offsets of this task's partitions in the newest durable snapshot.
     /// Updated by the framework just before it calls [`crate::SourceTask::commit`].
     pub fn committed_offsets(&self) -> HashMap<SourcePartition, SourceOffset> {
-        self.committed.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.committed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Records offsets as durable (called by the framework).
-    pub fn set_committed(&self, offsets: impl IntoIterator<Item = (SourcePartition, SourceOffset)>) {
+    pub fn set_committed(
+        &self,
+        offsets: impl IntoIterator<Item = (SourcePartition, SourceOffset)>,
+    ) {
         let mut c = self.committed.lock().unwrap_or_else(|e| e.into_inner());
         c.extend(offsets);
     }
