@@ -207,8 +207,7 @@ fn plugins(markdown: bool) -> Result<ExitCode, String> {
 fn snapshots(action: SnapshotAction) -> Result<ExitCode, String> {
     match action {
         SnapshotAction::List { snapshot_dir } => {
-            let store =
-                SnapshotStore::open(&snapshot_dir, usize::MAX).map_err(|e| e.to_string())?;
+            let store = SnapshotStore::open_existing(&snapshot_dir).map_err(|e| e.to_string())?;
             for entry in store.list().map_err(|e| e.to_string())? {
                 match &entry.problem {
                     None => println!(
@@ -231,8 +230,7 @@ fn snapshots(action: SnapshotAction) -> Result<ExitCode, String> {
             epoch,
             snapshot_dir,
         } => {
-            let store =
-                SnapshotStore::open(&snapshot_dir, usize::MAX).map_err(|e| e.to_string())?;
+            let store = SnapshotStore::open_existing(&snapshot_dir).map_err(|e| e.to_string())?;
             let snapshot = match epoch {
                 Some(e) => store.load_epoch(e).map_err(|e| e.to_string())?,
                 None => {

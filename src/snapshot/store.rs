@@ -119,6 +119,23 @@ impl SnapshotStore {
         })
     }
 
+    /// Opens an existing directory for reading (`snapshots list`, `show`):
+    /// a missing directory is an error, and nothing is created.
+    pub fn open_existing(dir: &Path) -> Result<Self, SnapshotError> {
+        let meta = fs::metadata(dir).map_err(io_err("open directory", dir))?;
+        if !meta.is_dir() {
+            return Err(SnapshotError::Io {
+                op: "open directory",
+                path: dir.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a directory"),
+            });
+        }
+        Ok(SnapshotStore {
+            dir: dir.to_path_buf(),
+            retain: usize::MAX,
+        })
+    }
+
     /// The store's directory.
     pub fn dir(&self) -> &Path {
         &self.dir
