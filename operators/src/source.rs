@@ -33,7 +33,34 @@ pub trait ConnectSource<'scope> {
     /// `i % peers`), emits their records at the current epoch, and every
     /// snapshot interval closes the epoch, emitting the offsets that changed
     /// in it as this worker's checkpoint part. A worker with no task still
-    /// advances epochs. See the crate example for a whole pipeline.
+    /// advances epochs.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use timely::dataflow::operators::Inspect;
+    /// use timely_connect_operators::{Checkpoint, ConnectSource, Job, JobSpec};
+    ///
+    /// let mut props = timely_connect::Properties::new();
+    /// for (k, v) in [("name", "gen"), ("connector.class", "Datagen"), ("quickstart", "orders"),
+    ///                ("max.messages", "20"), ("partitions", "2"), ("tasks.max", "2")] {
+    ///     props.insert(k.into(), v.into());
+    /// }
+    /// let spec = JobSpec::new(props).until_idle(Duration::from_millis(200));
+    /// let guards = timely::execute(timely::Config::process(2), move |worker| {
+    ///     let job = Job::prepare(worker, &spec).unwrap();
+    ///     let seen = std::rc::Rc::new(std::cell::Cell::new(0));
+    ///     let counter = seen.clone();
+    ///     worker.dataflow::<u64, _, _>(|scope| {
+    ///         let source = scope.connect_source(&job);
+    ///         source.records.inspect(move |_| counter.set(counter.get() + 1));
+    ///         scope.checkpoint(&job, vec![source.parts]);
+    ///     });
+    ///     job.run(worker).unwrap();
+    ///     seen.get()
+    /// }).unwrap();
+    /// let total: usize = guards.join().into_iter().map(|r| r.unwrap()).sum();
+    /// assert_eq!(total, 20); // two tasks, one per worker, each with its partition
+    /// ```
     fn connect_source(&self, job: &Job) -> SourceStreams<'scope>;
 }
 
