@@ -498,3 +498,14 @@ impl Job {
         def.redact(&self.spec.props)
     }
 }
+
+impl Drop for Job {
+    /// Stops the connector (started on worker 0 only) once the job's handle goes.
+    fn drop(&mut self) {
+        if self.index == 0 {
+            if let Ok(mut connector) = self.connector.try_borrow_mut() {
+                connector.stop();
+            }
+        }
+    }
+}
