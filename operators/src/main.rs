@@ -110,6 +110,7 @@ enum SnapshotAction {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
@@ -158,7 +159,13 @@ fn load_spec(config: &Path) -> Result<JobSpec, String> {
 }
 
 fn validate(config: &Path) -> Result<ExitCode, String> {
-    let spec = load_spec(config)?;
+    let spec = match load_spec(config) {
+        Ok(spec) => spec,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     match spec.validate() {
         Ok(_) => {
             println!("{}: valid", config.display());
@@ -344,7 +351,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         Some(e) => Err(e),
         None => {
             eprintln!(
-                "done: {records} records in {:.1}s; last snapshot epoch {}",
+                "done: {records} records from this process in {:.1}s; last snapshot epoch {}",
                 started.elapsed().as_secs_f64(),
                 spec.stats()
                     .last_snapshot()
