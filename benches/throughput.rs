@@ -21,6 +21,9 @@
 //! Peak memory is the `VmHWM` of a child process (this binary re-executed
 //! with `--child-mem`) that runs the snapshots-at-1 s configuration once.
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};

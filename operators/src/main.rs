@@ -19,6 +19,12 @@ use timely_connect_operators::{
     Checkpoint, ConnectSource, ExactlyOnceFileSink, Job, JobSpec, RestoreMode,
 };
 
+/// Records are allocated on task threads and freed on worker threads;
+/// mimalloc handles that cross-thread pattern far better than glibc's
+/// allocator (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "timely-connect",
