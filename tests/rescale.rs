@@ -74,15 +74,6 @@ fn remaining(seqs: &BTreeMap<u32, u64>) -> u64 {
         .sum()
 }
 
-fn records_done(stderr: &str) -> Option<u64> {
-    let line = stderr.lines().rfind(|l| l.starts_with("done: "))?;
-    line["done: ".len()..]
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
 /// Runs the job on `processes` × `workers` and SIGKILLs it ~1.5 s in, so a
 /// mid-stream snapshot is on disk. Returns the offsets in it.
 fn make_mid_stream_snapshot(dir: &Path, processes: usize, workers: usize) -> BTreeMap<u32, u64> {

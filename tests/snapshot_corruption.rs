@@ -116,15 +116,6 @@ fn remaining_after(snaps: &Path, epoch: u64) -> u64 {
     MAX_MESSAGES - covered
 }
 
-fn records_done(stderr: &str) -> Option<u64> {
-    let line = stderr.lines().rfind(|l| l.starts_with("done: "))?;
-    line["done: ".len()..]
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
 /// Corrupts the newest snapshot with `corrupt`, then checks everything the
 /// design promises about it.
 fn newest_snapshot_corrupted_is_skipped(

@@ -635,3 +635,14 @@ pub fn snapshot_files(dir: &Path) -> Vec<(u64, PathBuf)> {
     out.sort();
     out
 }
+
+/// The record count of the CLI's closing `done: N records …` line.
+#[allow(dead_code)]
+pub fn records_done(stderr: &str) -> Option<u64> {
+    let line = stderr.lines().rfind(|l| l.starts_with("done: "))?;
+    line["done: ".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
