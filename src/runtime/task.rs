@@ -186,6 +186,20 @@ struct Runner<W> {
     wake: W,
 }
 
+/// Checks every record's key and value against their schemas, on the task
+/// thread (in parallel with the worker). Names the record by its source
+/// partition and offset, and the field by its path.
+fn first_invalid(records: &[SourceRecord]) -> Option<String> {
+    records.iter().find_map(|r| {
+        r.validate().err().map(|e| {
+            format!(
+                "record for partition {} at offset {:?} does not match its schema: {e}",
+                r.source_partition, r.source_offset
+            )
+        })
+    })
+}
+
 fn panic_message(payload: Box<dyn Any + Send>) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         format!("panicked: {s}")
@@ -259,6 +273,10 @@ impl<W: Fn()> Runner<W> {
                     backoff.reset();
                     if records.is_empty() {
                         continue;
+                    }
+                    if let Some(cause) = first_invalid(&records) {
+                        self.fail(self.failure("poll", cause));
+                        break;
                     }
                     seq += 1;
                     if keep_records {
@@ -343,5 +361,78 @@ impl<W: Fn()> Runner<W> {
                 .map_err(|(e, p)| p.unwrap_or_else(|| self.failure("commit", e.to_string())))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::data::{Schema, Value};
+
+    /// Returns one batch whose second record breaks its schema.
+    struct BadRecordTask;
+
+    impl SourceTask for BadRecordTask {
+        fn start(&mut self, _context: SourceTaskContext) -> Result<(), ConnectError> {
+            Ok(())
+        }
+        fn poll(&mut self) -> Result<Option<Vec<SourceRecord>>, ConnectError> {
+            let p = SourcePartition::single("p", "only");
+            let key = SourceOffset::key("n");
+            let topic: Arc<str> = Arc::from("t");
+            let ok = SourceRecord::new(
+                p.clone(),
+                SourceOffset::int(&key, 1),
+                topic.clone(),
+                Some(Schema::string()),
+                Value::from("fine"),
+            );
+            let bad = SourceRecord::new(
+                p,
+                SourceOffset::int(&key, 2),
+                topic,
+                Some(Schema::string()),
+                Value::Int64(7),
+            );
+            Ok(Some(vec![ok, bad]))
+        }
+    }
+
+    #[test]
+    fn record_not_matching_its_schema_fails_the_task_naming_it() {
+        let spec = TaskSpec {
+            connector: "checker".to_owned(),
+            task_id: 3,
+            config: Default::default(),
+            offsets: OffsetStorageReader::default(),
+            retry: RetryPolicy::default(),
+            channel_capacity: 4,
+        };
+        let handle = spawn_task(Box::new(BadRecordTask), spec, || {}).expect("spawn");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let failure = loop {
+            match handle.try_next() {
+                Some(TaskEvent::Failed(f)) => break f,
+                Some(TaskEvent::Batch { .. }) => panic!("a batch with a bad record was emitted"),
+                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                None => panic!("no failure reported"),
+            }
+        };
+        let text = failure.to_string();
+        assert!(
+            text.contains("checker") && text.contains("task 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("expected STRING") && text.contains("INT64"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"{"n":2}"#),
+            "names the record's offset: {text}"
+        );
     }
 }
