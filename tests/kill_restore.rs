@@ -99,6 +99,12 @@ fn kill_and_restore(dir: &Path, args: &[OsString], rng: &mut Rng, log: &mut Vec<
         eprintln!("    {line}");
         log.push(line);
     }
+    final_run(dir, args, log);
+}
+
+/// Restarts every process with `--restore latest` until it stops by itself,
+/// and logs what process 0 reported.
+fn final_run(dir: &Path, args: &[OsString], log: &mut Vec<String>) {
     let started = Instant::now();
     let finished = run_cluster_ok(dir, args, PROCESSES, WORKERS, &[]);
     let line = format!(
@@ -215,19 +221,7 @@ fn file_source_2x2_killed_and_restored_while_the_file_grows_gives_output_equal_t
         }
         stop.store(true, Ordering::Relaxed);
         writer.join().expect("writer thread");
-        let started = Instant::now();
-        let finished = run_cluster_ok(dir.path(), &args, PROCESSES, WORKERS, &[]);
-        let line = format!(
-            "final run with --restore latest: {:?}; process 0 said: {}",
-            started.elapsed(),
-            finished[0]
-                .stderr
-                .lines()
-                .rfind(|l| l.starts_with("done:"))
-                .unwrap_or("?")
-        );
-        eprintln!("    {line}");
-        log.push(line);
+        final_run(dir.path(), &args, &mut log);
 
         let expected = read(&input);
         let actual = read(&dir.path().join("out.txt"));

@@ -239,12 +239,9 @@ impl SourceState {
             let idle = self
                 .until_idle
                 .is_some_and(|d| drained_all && now.duration_since(self.last_record) >= d);
-            let all_ended = !self.tasks.is_empty()
-                && self.tasks.iter().all(|t| t.handle.is_finished())
-                && drained_all;
-            if now >= self.next_close || idle || all_ended {
+            if now >= self.next_close || idle {
                 self.close_epoch(parts_cap, parts_out);
-                if idle || all_ended {
+                if idle {
                     debug!(epoch = self.epoch, "source finished; final part emitted");
                     *caps = None;
                     self.closed = true;

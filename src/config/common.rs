@@ -221,12 +221,7 @@ mod tests {
     use super::*;
     use crate::config::ConfigValue;
 
-    fn props(pairs: &[(&str, &str)]) -> Properties {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::config::test_props as props;
 
     #[test]
     fn common_keys_have_kafka_defaults() {

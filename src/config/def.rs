@@ -755,12 +755,7 @@ impl ParsedConfig {
 mod tests {
     use super::*;
 
-    fn props(pairs: &[(&str, &str)]) -> Properties {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::config::test_props as props;
 
     fn key(name: &str, ty: ConfigType) -> ConfigKey {
         ConfigKey::new(name, ty, Importance::Medium, "doc")

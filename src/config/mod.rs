@@ -11,3 +11,12 @@ pub use def::{
     ParsedConfig, Password, Validator, HIDDEN,
 };
 pub use properties::{load_properties, parse_properties, ConfigError, Properties};
+
+/// Properties from `(key, value)` pairs, for tests.
+#[cfg(test)]
+pub(crate) fn test_props(pairs: &[(&str, &str)]) -> Properties {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
