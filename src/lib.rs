@@ -12,10 +12,12 @@
 pub mod config;
 pub mod connector;
 pub mod connectors;
+pub mod convert;
 pub mod data;
 pub mod duration;
 pub mod runtime;
 pub mod snapshot;
+pub mod transforms;
 
 pub use config::{ConfigDef, Properties};
 pub use connector::{
