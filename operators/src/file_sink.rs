@@ -48,29 +48,64 @@ impl<'scope> ExactlyOnceFileSink<'scope> for Stream<'scope, u64, Vec<SourceRecor
         path: &Path,
         name: &str,
     ) -> Stream<'scope, u64, Vec<CheckpointPart>> {
-        let scope = self.scope();
-        // Render where the records are: the work spreads over the workers and
-        // only bytes cross to worker 0, not records with their schemas.
-        let blocks = self.unary::<CapacityContainerBuilder<Vec<Vec<u8>>>, _, _, _>(
-            Pipeline,
-            "RenderLines",
-            |_, _| {
-                move |input, output| {
-                    input.for_each_time(|time, data| {
-                        let mut block = Vec::new();
-                        for batch in data {
-                            for r in batch.iter() {
-                                write_text(&mut block, &r.value, r.value_schema.as_deref());
-                                block.push(b'\n');
-                            }
-                        }
-                        if !block.is_empty() {
-                            output.session(&time).give(block);
-                        }
-                    });
+        render_blocks(self, "RenderLines", |r, block| {
+            write_text(block, &r.value, r.value_schema.as_deref());
+            block.push(b'\n');
+        })
+        .exactly_once_bytes(job, path, name)
+    }
+}
+
+/// Renders records into byte blocks, one block per batch, on the worker
+/// that holds them: the work spreads over the workers and only bytes cross
+/// to the file's writer, not records with their schemas.
+pub fn render_blocks<'scope>(
+    records: Stream<'scope, u64, Vec<SourceRecord>>,
+    name: &str,
+    mut render: impl FnMut(&SourceRecord, &mut Vec<u8>) + 'static,
+) -> Stream<'scope, u64, Vec<Vec<u8>>> {
+    records.unary::<CapacityContainerBuilder<Vec<Vec<u8>>>, _, _, _>(Pipeline, name, |_, _| {
+        move |input, output| {
+            input.for_each_time(|time, data| {
+                let mut block = Vec::new();
+                for batch in data {
+                    for r in batch.iter() {
+                        render(r, &mut block);
+                    }
                 }
-            },
-        );
+                if !block.is_empty() {
+                    output.session(&time).give(block);
+                }
+            });
+        }
+    })
+}
+
+/// Writes byte blocks to a file exactly once across crashes and restarts.
+pub trait ExactlyOnceBytesSink<'scope> {
+    /// Sends each block to worker 0, which appends the blocks in epoch
+    /// order, flushes and fsyncs when an epoch completes, and emits the
+    /// file's length as its checkpoint part under `name`; on restore the
+    /// file is truncated to the length in the snapshot (see
+    /// [`ExactlyOnceFileSink::exactly_once_file`], which is this after
+    /// rendering records as lines).
+    fn exactly_once_bytes(
+        self,
+        job: &Job,
+        path: &Path,
+        name: &str,
+    ) -> Stream<'scope, u64, Vec<CheckpointPart>>;
+}
+
+impl<'scope> ExactlyOnceBytesSink<'scope> for Stream<'scope, u64, Vec<Vec<u8>>> {
+    fn exactly_once_bytes(
+        self,
+        job: &Job,
+        path: &Path,
+        name: &str,
+    ) -> Stream<'scope, u64, Vec<CheckpointPart>> {
+        let scope = self.scope();
+        let blocks = self;
         let mut builder = OperatorBuilder::new(format!("ExactlyOnceFile({name})"), scope);
         let mut input = builder.new_input(blocks, Exchange::new(|_: &Vec<u8>| 0u64));
         let (mut output, parts) = builder.new_output::<Vec<CheckpointPart>>();

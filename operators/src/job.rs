@@ -323,6 +323,14 @@ impl Job {
         }
     }
 
+    /// A fresh record processor (the connector's transform chain) for one
+    /// task, or `None` when the connector has no transforms.
+    pub(crate) fn record_processor(
+        &self,
+    ) -> Option<Box<dyn timely_connect::runtime::RecordProcessor>> {
+        None
+    }
+
     /// Whether every snapshot of the job is durable and every operator done.
     pub fn is_done(&self) -> bool {
         self.durable.done()

@@ -35,13 +35,15 @@
 pub use timely_connect;
 
 mod checkpoint;
+mod encode;
 mod file_sink;
 mod job;
 mod part;
 mod source;
 
 pub use checkpoint::Checkpoint;
-pub use file_sink::ExactlyOnceFileSink;
+pub use encode::{Encode, EncodedStreams};
+pub use file_sink::{render_blocks, ExactlyOnceBytesSink, ExactlyOnceFileSink};
 pub use job::{Job, JobError, JobSpec, JobStats, Plan, RestoreMode};
 pub use part::CheckpointPart;
 pub use source::{ConnectSource, SourceStreams};

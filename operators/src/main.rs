@@ -14,9 +14,11 @@ use timely_connect::config::common::connector_config_def;
 use timely_connect::config::load_properties;
 use timely_connect::connector::Registry;
 use timely_connect::duration::parse_duration;
+use timely_connect::runtime::write_dead_letter_json;
 use timely_connect::snapshot::{offsets_to_api_json, SnapshotStore};
 use timely_connect_operators::{
-    Checkpoint, ConnectSource, ExactlyOnceFileSink, Job, JobSpec, RestoreMode,
+    render_blocks, Checkpoint, ConnectSource, ExactlyOnceBytesSink, ExactlyOnceFileSink, Job,
+    JobSpec, RestoreMode,
 };
 
 /// Records are allocated on task threads and freed on worker threads;
@@ -87,6 +89,11 @@ struct RunArgs {
     /// Write records exactly once to this file (otherwise to stdout, at least once).
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Write dead letters (records that failed a transform or a conversion
+    /// under errors.tolerance=all), one JSON object per line with their
+    /// __connect.errors.* headers, exactly once to this file.
+    #[arg(long)]
+    dead_letter_output: Option<PathBuf>,
     /// Stop cleanly, with a final snapshot, once no record arrived for this long.
     #[arg(long)]
     until_idle: Option<String>,
@@ -304,6 +311,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     let config = timely::Config::from_args(timely_args.into_iter())
         .map_err(|e| format!("timely arguments: {e}"))?;
     let output = args.output.clone();
+    let dead_letter_output = args.dead_letter_output.clone();
     let started = Instant::now();
     let progress_spec = spec.clone();
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -316,6 +324,13 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         worker.dataflow::<u64, _, _>(|scope| {
             let source = scope.connect_source(&job);
             let mut parts = vec![source.parts];
+            if let Some(path) = &dead_letter_output {
+                let lines = render_blocks(source.dead_letters, "RenderDeadLetters", |r, block| {
+                    write_dead_letter_json(block, r);
+                    block.push(b'\n');
+                });
+                parts.push(lines.exactly_once_bytes(&job, path, "dead-letter-output"));
+            }
             match &output {
                 Some(path) => parts.push(source.records.exactly_once_file(&job, path, "output")),
                 None => {

@@ -18,11 +18,16 @@ use timely_connect::runtime::{spawn_task, TaskEvent, TaskHandle, TaskSpec};
 use crate::job::{offsets_map, Job};
 use crate::part::CheckpointPart;
 
-/// The two streams of a source: its records, and its checkpoint parts (tie
-/// them to [`crate::Checkpoint::checkpoint`]).
+/// The streams of a source: its records, its dead letters, and its
+/// checkpoint parts (tie them to [`crate::Checkpoint::checkpoint`]).
 pub struct SourceStreams<'scope> {
     /// Records, at the epoch in which they were emitted.
     pub records: Stream<'scope, u64, Vec<SourceRecord>>,
+    /// Records that failed a transform under `errors.tolerance=all`, as
+    /// they were polled, with Kafka's `__connect.errors.*` context headers
+    /// (see [`timely_connect::runtime::headers`]). Their offsets count as
+    /// read, in the same epoch.
+    pub dead_letters: Stream<'scope, u64, Vec<SourceRecord>>,
     /// For each epoch this worker closed: the offsets that changed in it.
     pub parts: Stream<'scope, u64, Vec<CheckpointPart>>,
 }
@@ -69,6 +74,7 @@ impl<'scope> ConnectSource<'scope> for Scope<'scope, u64> {
         let mut builder = OperatorBuilder::new(format!("ConnectSource({})", job.name()), *self);
         let info = builder.operator_info();
         let (records_out, records) = builder.new_output::<Vec<SourceRecord>>();
+        let (dead_out, dead_letters) = builder.new_output::<Vec<SourceRecord>>();
         let (parts_out, parts) = builder.new_output::<Vec<CheckpointPart>>();
         let activator = self.activator_for(info.address.clone());
         let sync_activator = self.worker().sync_activator_for(info.address.to_vec());
@@ -87,6 +93,8 @@ impl<'scope> ConnectSource<'scope> for Scope<'scope, u64> {
                 offsets: reader.clone(),
                 retry: job.retry_policy(),
                 channel_capacity: job.spec.channel_capacity,
+                errors: job.common.errors,
+                processor: job.record_processor(),
             };
             let task = job.connector.borrow().create_task();
             let wake = sync_activator.clone();
@@ -110,22 +118,49 @@ impl<'scope> ConnectSource<'scope> for Scope<'scope, u64> {
 
         builder.build_reschedule(move |mut caps| {
             let parts_cap = caps.pop();
+            let dead_cap = caps.pop();
             let records_cap = caps.pop();
-            let mut caps = match (records_cap, parts_cap) {
-                (Some(mut r), Some(mut p)) => {
+            let mut caps = match (records_cap, dead_cap, parts_cap) {
+                (Some(mut r), Some(mut d), Some(mut p)) => {
                     r.downgrade(&state.epoch);
+                    d.downgrade(&state.epoch);
                     p.downgrade(&state.epoch);
-                    Some((r, p))
+                    Some(Caps {
+                        records: r,
+                        dead: d,
+                        parts: p,
+                    })
                 }
                 _ => None,
             };
-            let mut records_out = records_out;
-            let mut parts_out = parts_out;
+            let mut outputs = Outputs {
+                records: records_out,
+                dead: dead_out,
+                parts: parts_out,
+            };
             activator.activate();
-            move |_frontiers| state.step(&mut caps, &mut records_out, &mut parts_out, &activator)
+            move |_frontiers| state.step(&mut caps, &mut outputs, &activator)
         });
-        SourceStreams { records, parts }
+        SourceStreams {
+            records,
+            dead_letters,
+            parts,
+        }
     }
+}
+
+/// The operator's capabilities, one per output, all at the open epoch.
+struct Caps {
+    records: Capability<u64>,
+    dead: Capability<u64>,
+    parts: Capability<u64>,
+}
+
+/// The operator's outputs.
+struct Outputs {
+    records: Output<u64, Vec<SourceRecord>>,
+    dead: Output<u64, Vec<SourceRecord>>,
+    parts: Output<u64, Vec<CheckpointPart>>,
 }
 
 struct TaskSlot {
@@ -211,9 +246,8 @@ impl SourceState {
     /// One activation. Returns whether the operator must stay scheduled.
     fn step(
         &mut self,
-        caps: &mut Option<(Capability<u64>, Capability<u64>)>,
-        records_out: &mut Output<u64, Vec<SourceRecord>>,
-        parts_out: &mut Output<u64, Vec<CheckpointPart>>,
+        caps: &mut Option<Caps>,
+        outputs: &mut Outputs,
         activator: &timely::scheduling::Activator,
     ) -> bool {
         if self.failed || self.shared.failure().is_some() {
@@ -227,8 +261,8 @@ impl SourceState {
             }
             return true;
         }
-        if let Some((records_cap, parts_cap)) = caps.as_mut() {
-            let drained_all = self.drain(records_cap, records_out);
+        if let Some(c) = caps.as_mut() {
+            let drained_all = self.drain(c, outputs);
             if self.failed {
                 return true;
             }
@@ -240,7 +274,7 @@ impl SourceState {
                 .until_idle
                 .is_some_and(|d| drained_all && now.duration_since(self.last_record) >= d);
             if now >= self.next_close || idle {
-                self.close_epoch(parts_cap, parts_out);
+                self.close_epoch(&c.parts, &mut outputs.parts);
                 if idle {
                     debug!(epoch = self.epoch, "source finished; final part emitted");
                     *caps = None;
@@ -248,8 +282,9 @@ impl SourceState {
                 } else {
                     tracing::trace!(epoch = self.epoch, "epoch closed");
                     self.epoch += 1;
-                    records_cap.downgrade(&self.epoch);
-                    parts_cap.downgrade(&self.epoch);
+                    c.records.downgrade(&self.epoch);
+                    c.dead.downgrade(&self.epoch);
+                    c.parts.downgrade(&self.epoch);
                     self.next_close = now + self.interval;
                 }
             }
@@ -285,8 +320,9 @@ impl SourceState {
     }
 
     /// Drains task channels within the budget. Returns whether all were empty.
-    fn drain(&mut self, cap: &Capability<u64>, out: &mut Output<u64, Vec<SourceRecord>>) -> bool {
-        let mut session = out.activate();
+    fn drain(&mut self, caps: &Caps, outputs: &mut Outputs) -> bool {
+        let mut session = outputs.records.activate();
+        let mut dead_session = outputs.dead.activate();
         let mut budget = self.drain_budget;
         let mut emitted = 0u64;
         loop {
@@ -296,16 +332,29 @@ impl SourceState {
                     break;
                 }
                 match self.tasks[slot_index].handle.try_next() {
-                    Some(TaskEvent::Batch { seq, mut records }) => {
+                    Some(TaskEvent::Batch {
+                        seq,
+                        mut records,
+                        offsets,
+                        mut dead_letters,
+                    }) => {
                         any = true;
                         budget -= 1;
                         self.tasks[slot_index].last_seq = seq;
-                        note_offsets(&records, slot_index, &mut self.changed);
+                        for (partition, offset) in offsets {
+                            self.changed.insert(partition, (slot_index, offset));
+                        }
                         emitted += records.len() as u64;
-                        session.give(cap, &mut records);
+                        if !records.is_empty() {
+                            session.give(&caps.records, &mut records);
+                        }
+                        if !dead_letters.is_empty() {
+                            dead_session.give(&caps.dead, &mut dead_letters);
+                        }
                     }
                     Some(TaskEvent::Failed(failure)) => {
                         drop(session);
+                        drop(dead_session);
                         self.fail(failure.to_string());
                         return true;
                     }
@@ -365,26 +414,6 @@ impl SourceState {
                     self.tasks[c.slot].handle.commit(c.offsets, c.up_to_seq);
                 }
             }
-        }
-    }
-}
-
-/// Records the last offset per source partition of a batch. Consecutive
-/// records of one partition usually share its allocation, so this costs a
-/// pointer comparison per record and a map update per run.
-fn note_offsets(
-    records: &[SourceRecord],
-    slot: usize,
-    changed: &mut HashMap<SourcePartition, (usize, SourceOffset)>,
-) {
-    let mut iter = records.iter().peekable();
-    while let Some(r) = iter.next() {
-        let run_continues = iter.peek().is_some_and(|next| {
-            next.source_partition.ptr_eq(&r.source_partition)
-                || next.source_partition == r.source_partition
-        });
-        if !run_continues {
-            changed.insert(r.source_partition.clone(), (slot, r.source_offset.clone()));
         }
     }
 }

@@ -26,10 +26,23 @@ pub const SNAPSHOT_RETAIN_CONFIG: &str = "snapshot.retain";
 pub const KEY_CONVERTER_CLASS_CONFIG: &str = "key.converter";
 /// `value.converter`: converter class for record values.
 pub const VALUE_CONVERTER_CLASS_CONFIG: &str = "value.converter";
+/// `header.converter`: converter class for record headers.
+pub const HEADER_CONVERTER_CLASS_CONFIG: &str = "header.converter";
+/// `transforms`: aliases of the transforms to apply, in order.
+pub const TRANSFORMS_CONFIG: &str = "transforms";
+/// `predicates`: aliases of the predicates transforms may refer to.
+pub const PREDICATES_CONFIG: &str = "predicates";
+/// `errors.tolerance`: `none` fails the task on a bad record, `all` skips it.
+pub const ERRORS_TOLERANCE_CONFIG: &str = "errors.tolerance";
+/// `errors.log.enable`: log each record-level failure.
+pub const ERRORS_LOG_ENABLE_CONFIG: &str = "errors.log.enable";
+/// `errors.log.include.messages`: include the record in those logs.
+pub const ERRORS_LOG_INCLUDE_MESSAGES_CONFIG: &str = "errors.log.include.messages";
 
 const COMMON_GROUP: &str = "Common";
 const ERROR_GROUP: &str = "Error Handling";
 const SNAPSHOT_GROUP: &str = "Snapshots";
+const TRANSFORMS_GROUP: &str = "Transforms";
 
 /// The keys every connector shares, with Kafka Connect's names and
 /// defaults where Kafka has the key. A connector's own definition is
@@ -73,8 +86,10 @@ pub fn connector_config_def() -> ConfigDef {
                 KEY_CONVERTER_CLASS_CONFIG,
                 ConfigType::Class,
                 Importance::Low,
-                "Converter for record keys. Accepted so Kafka Connect files load unchanged; \
-                 converters are not applied yet: records reach the dataflow as Connect values.",
+                "Converter for record keys (our name or Kafka's Java class name), configured \
+                 with the `key.converter.*` keys. Records reach the dataflow as Connect values; \
+                 the converter applies where records become bytes (the CLI's output, the \
+                 `encode` operator).",
             )
             .optional()
             .group(COMMON_GROUP, 4),
@@ -84,11 +99,82 @@ pub fn connector_config_def() -> ConfigDef {
                 VALUE_CONVERTER_CLASS_CONFIG,
                 ConfigType::Class,
                 Importance::Low,
-                "Converter for record values. Accepted so Kafka Connect files load unchanged; \
-                 converters are not applied yet: records reach the dataflow as Connect values.",
+                "Converter for record values (our name or Kafka's Java class name), configured \
+                 with the `value.converter.*` keys. Unset, the CLI's output writes strings as \
+                 they are and other values as schemaless JSON.",
             )
             .optional()
             .group(COMMON_GROUP, 5),
+        )
+        .define(
+            ConfigKey::new(
+                HEADER_CONVERTER_CLASS_CONFIG,
+                ConfigType::Class,
+                Importance::Low,
+                "Converter for header values, configured with the `header.converter.*` keys; \
+                 unset, Kafka's default, SimpleHeaderConverter.",
+            )
+            .optional()
+            .group(COMMON_GROUP, 6),
+        )
+        .define(
+            ConfigKey::new(
+                TRANSFORMS_CONFIG,
+                ConfigType::List,
+                Importance::Low,
+                "Aliases of the single message transforms to apply to each record, in order; \
+                 each is configured with `transforms.<alias>.type` and its own \
+                 `transforms.<alias>.*` keys, and may name a predicate with \
+                 `transforms.<alias>.predicate` (inverted by `transforms.<alias>.negate`).",
+            )
+            .default_value("")
+            .group(TRANSFORMS_GROUP, 1),
+        )
+        .define(
+            ConfigKey::new(
+                PREDICATES_CONFIG,
+                ConfigType::List,
+                Importance::Low,
+                "Aliases of the predicates transforms can refer to; each is configured with \
+                 `predicates.<alias>.type` and its own `predicates.<alias>.*` keys.",
+            )
+            .default_value("")
+            .group(TRANSFORMS_GROUP, 2),
+        )
+        .define(
+            ConfigKey::new(
+                ERRORS_TOLERANCE_CONFIG,
+                ConfigType::String,
+                Importance::Medium,
+                "What a record that fails a transform or a conversion does: `none` fails the \
+                 task, naming the stage, the record and the cause; `all` sends the record, with \
+                 that context in its headers, to the dead-letter stream, and the job goes on. \
+                 Either way the record's offset counts as read.",
+            )
+            .default_value("none")
+            .validator(Validator::one_of(&["none", "all"]))
+            .group(ERROR_GROUP, 3),
+        )
+        .define(
+            ConfigKey::new(
+                ERRORS_LOG_ENABLE_CONFIG,
+                ConfigType::Boolean,
+                Importance::Medium,
+                "Log every record-level failure (stage, class, cause, source partition and \
+                 offset), also the ones `errors.tolerance=all` lets through.",
+            )
+            .default_value("false")
+            .group(ERROR_GROUP, 4),
+        )
+        .define(
+            ConfigKey::new(
+                ERRORS_LOG_INCLUDE_MESSAGES_CONFIG,
+                ConfigType::Boolean,
+                Importance::Medium,
+                "Include the failed record's key, value and headers in those log lines.",
+            )
+            .default_value("false")
+            .group(ERROR_GROUP, 5),
         )
         .define(
             ConfigKey::new(
@@ -142,6 +228,29 @@ pub fn connector_config_def() -> ConfigDef {
         )
 }
 
+/// `errors.tolerance`, typed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ErrorTolerance {
+    /// `none`: a record that fails a transform or a conversion fails the task.
+    #[default]
+    None,
+    /// `all`: such a record goes to the dead-letter stream and the job goes on.
+    All,
+}
+
+/// How record-level failures (transforms, converters) are handled: the
+/// `errors.tolerance`, `errors.log.enable` and `errors.log.include.messages`
+/// keys, typed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ErrorHandling {
+    /// `errors.tolerance`.
+    pub tolerance: ErrorTolerance,
+    /// `errors.log.enable`.
+    pub log_enable: bool,
+    /// `errors.log.include.messages`.
+    pub log_include_messages: bool,
+}
+
 /// The shared keys, typed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommonConfig {
@@ -159,6 +268,8 @@ pub struct CommonConfig {
     pub snapshot_interval: Duration,
     /// `snapshot.retain`, at least 1.
     pub snapshot_retain: usize,
+    /// `errors.tolerance`, `errors.log.enable`, `errors.log.include.messages`.
+    pub errors: ErrorHandling,
 }
 
 impl CommonConfig {
@@ -205,6 +316,16 @@ impl CommonConfig {
             retry_delay_max: millis(ERRORS_RETRY_MAX_DELAY_CONFIG)?,
             snapshot_interval: millis(SNAPSHOT_INTERVAL_MS_CONFIG)?,
             snapshot_retain: count(SNAPSHOT_RETAIN_CONFIG)?,
+            errors: ErrorHandling {
+                tolerance: match parsed.string(ERRORS_TOLERANCE_CONFIG) {
+                    Some("all") => ErrorTolerance::All,
+                    _ => ErrorTolerance::None,
+                },
+                log_enable: parsed.boolean(ERRORS_LOG_ENABLE_CONFIG).unwrap_or(false),
+                log_include_messages: parsed
+                    .boolean(ERRORS_LOG_INCLUDE_MESSAGES_CONFIG)
+                    .unwrap_or(false),
+            },
         })
     }
 
@@ -237,6 +358,7 @@ mod tests {
                 retry_delay_max: Duration::from_secs(60),
                 snapshot_interval: Duration::from_secs(1),
                 snapshot_retain: 3,
+                errors: ErrorHandling::default(),
             }
         );
         let parsed = connector_config_def().parse(&p).unwrap();
@@ -261,8 +383,18 @@ mod tests {
             ("snapshot.interval.ms", "5000"),
             ("snapshot.retain", "10"),
             ("key.converter", "StringConverter"),
+            ("errors.tolerance", "all"),
+            ("errors.log.enable", "true"),
         ]);
         let c = CommonConfig::from_properties(&p).unwrap();
+        assert_eq!(
+            c.errors,
+            ErrorHandling {
+                tolerance: ErrorTolerance::All,
+                log_enable: true,
+                log_include_messages: false
+            }
+        );
         assert_eq!(c.tasks_max, 4);
         assert_eq!(c.retry_timeout, Some(Duration::ZERO));
         assert_eq!(c.retry_delay_max, Duration::from_millis(250));
@@ -284,6 +416,8 @@ mod tests {
             ("errors.retry.delay.max.ms", "0"),
             ("snapshot.interval.ms", "soon"),
             ("snapshot.retain", "0"),
+            ("errors.tolerance", "some"),
+            ("errors.log.enable", "maybe"),
         ]);
         let keys: Vec<String> = CommonConfig::from_properties(&p)
             .unwrap_err()
@@ -296,6 +430,8 @@ mod tests {
                 NAME_CONFIG,
                 CONNECTOR_CLASS_CONFIG,
                 TASKS_MAX_CONFIG,
+                ERRORS_TOLERANCE_CONFIG,
+                ERRORS_LOG_ENABLE_CONFIG,
                 ERRORS_RETRY_TIMEOUT_CONFIG,
                 ERRORS_RETRY_MAX_DELAY_CONFIG,
                 SNAPSHOT_INTERVAL_MS_CONFIG,

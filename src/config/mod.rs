@@ -5,7 +5,7 @@ pub mod common;
 mod def;
 mod properties;
 
-pub use common::{connector_config_def, CommonConfig};
+pub use common::{connector_config_def, CommonConfig, ErrorHandling, ErrorTolerance};
 pub use def::{
     ConfigDef, ConfigIssue, ConfigKey, ConfigType, ConfigValue, Importance, InvalidConfig,
     ParsedConfig, Password, Validator, HIDDEN,

@@ -50,16 +50,24 @@ impl ConvertError {
             ConvertError::Data(_) | ConvertError::Serialization(_) => {
                 "org.apache.kafka.connect.errors.DataException"
             }
-            ConvertError::Registry { retriable: true, .. } => {
-                "org.apache.kafka.connect.errors.RetriableException"
+            ConvertError::Registry {
+                retriable: true, ..
+            } => "org.apache.kafka.connect.errors.RetriableException",
+            ConvertError::Registry { .. } => {
+                "org.apache.kafka.common.errors.SerializationException"
             }
-            ConvertError::Registry { .. } => "org.apache.kafka.common.errors.SerializationException",
         }
     }
 
     /// Whether trying again may succeed.
     pub fn is_retriable(&self) -> bool {
-        matches!(self, ConvertError::Registry { retriable: true, .. })
+        matches!(
+            self,
+            ConvertError::Registry {
+                retriable: true,
+                ..
+            }
+        )
     }
 }
 
@@ -68,6 +76,8 @@ impl ConvertError {
 ///
 /// One instance serves one role (key or value) on one worker; it may keep
 /// caches, hence `&mut self`.
+// The method names mirror Kafka's `fromConnectData` / `toConnectData`.
+#[allow(clippy::wrong_self_convention)]
 pub trait Converter: Send {
     /// The keys this converter takes (without the `value.converter.`
     /// prefix), for validation and documentation.
@@ -90,12 +100,16 @@ pub trait Converter: Send {
     ) -> Result<bool, ConvertError>;
 
     /// Kafka's `toConnectData(topic, bytes)`; `None` is Kafka's `null`.
-    fn to_connect(&mut self, topic: &str, bytes: Option<&[u8]>)
-        -> Result<SchemaAndValue, ConvertError>;
+    fn to_connect(
+        &mut self,
+        topic: &str,
+        bytes: Option<&[u8]>,
+    ) -> Result<SchemaAndValue, ConvertError>;
 }
 
 /// Kafka Connect's `HeaderConverter`: turns one header value into bytes
 /// and back.
+#[allow(clippy::wrong_self_convention)]
 pub trait HeaderConverter: Send {
     /// The keys this converter takes, without the `header.converter.` prefix.
     fn config_def(&self) -> ConfigDef;

@@ -331,6 +331,12 @@ impl fmt::Debug for SourceOffset {
     }
 }
 
+impl fmt::Display for SourceOffset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_json())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

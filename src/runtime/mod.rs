@@ -6,8 +6,15 @@
 //! The runtime knows nothing of Timely: the operator passes a `wake` callback
 //! (a `SyncActivator` in practice) that the task thread calls after each batch.
 
+mod encode;
+mod errors;
 mod retry;
 mod task;
 
+pub use encode::{EncodedRecord, Encoders, Role};
+pub use errors::{
+    dead_letter, describe_record, headers, log_failure, write_dead_letter_json, FailureContext,
+    RecordProcessor, Stage, StageFailure,
+};
 pub use retry::RetryPolicy;
-pub use task::{spawn_task, TaskEvent, TaskFailure, TaskHandle, TaskSpec};
+pub use task::{batch_offsets, spawn_task, TaskEvent, TaskFailure, TaskHandle, TaskSpec};

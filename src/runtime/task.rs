@@ -10,14 +10,17 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, unbounded, Receiver, SendTimeoutError, Sender, TryRecvError};
 use tracing::{debug, info_span, warn};
 
+use super::errors::{
+    dead_letter, describe_record, log_failure, FailureContext, RecordProcessor, StageFailure,
+};
 use super::retry::{Backoff, RetryPolicy};
+use crate::config::{ErrorHandling, ErrorTolerance};
 use crate::connector::{
     ConnectError, OffsetStorageReader, SourceTask, SourceTaskContext, StopToken, TaskConfig,
 };
 use crate::data::{SourceOffset, SourcePartition, SourceRecord};
 
 /// What the framework needs to run one task.
-#[derive(Clone, Debug)]
 pub struct TaskSpec {
     /// The connector's name (`name` in its properties).
     pub connector: String,
@@ -31,6 +34,22 @@ pub struct TaskSpec {
     pub retry: RetryPolicy,
     /// Batches that may wait in the channel before `poll` is held back.
     pub channel_capacity: usize,
+    /// `errors.tolerance` and the error-log keys.
+    pub errors: ErrorHandling,
+    /// What runs on each polled record before it is emitted (the
+    /// connector's transforms); `None` emits records as polled.
+    pub processor: Option<Box<dyn RecordProcessor>>,
+}
+
+impl fmt::Debug for TaskSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskSpec")
+            .field("connector", &self.connector)
+            .field("task_id", &self.task_id)
+            .field("errors", &self.errors)
+            .field("processor", &self.processor.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a task failed: names the connector, the task and the cause.
@@ -54,8 +73,15 @@ pub enum TaskEvent {
     Batch {
         /// The batch's sequence number.
         seq: u64,
-        /// The records.
+        /// The records to emit (after transforms).
         records: Vec<SourceRecord>,
+        /// The last offset of each source partition the polled batch read,
+        /// in batch order, including records that transforms dropped or
+        /// that went to the dead-letter stream.
+        offsets: Vec<(SourcePartition, SourceOffset)>,
+        /// Records that failed a transform under `errors.tolerance=all`, as
+        /// they were polled, with Kafka's `__connect.errors.*` headers.
+        dead_letters: Vec<SourceRecord>,
     },
     /// The task failed; no more events follow.
     Failed(TaskFailure),
@@ -186,6 +212,25 @@ struct Runner<W> {
     wake: W,
 }
 
+/// The last offset of each run of records from one source partition, in
+/// batch order: applied in order, they leave each partition at the last
+/// offset the batch read. Consecutive records of one partition usually
+/// share its allocation, so this costs a pointer comparison per record.
+pub fn batch_offsets(records: &[SourceRecord]) -> Vec<(SourcePartition, SourceOffset)> {
+    let mut out: Vec<(SourcePartition, SourceOffset)> = Vec::new();
+    let mut iter = records.iter().peekable();
+    while let Some(r) = iter.next() {
+        let run_continues = iter.peek().is_some_and(|next| {
+            next.source_partition.ptr_eq(&r.source_partition)
+                || next.source_partition == r.source_partition
+        });
+        if !run_continues {
+            out.push((r.source_partition.clone(), r.source_offset.clone()));
+        }
+    }
+    out
+}
+
 /// Checks every record's key and value against their schemas, on the task
 /// thread (in parallel with the worker). Names the record by its source
 /// partition and offset, and the field by its path.
@@ -242,7 +287,58 @@ impl<W: Fn()> Runner<W> {
         (self.wake)();
     }
 
-    fn run(self, mut task: Box<dyn SourceTask>) {
+    /// Runs the processor on each record: returns the records to emit and
+    /// the dead letters, or the failure that ends the task
+    /// (`errors.tolerance=none`).
+    fn process(
+        &self,
+        processor: &mut dyn RecordProcessor,
+        records: Vec<SourceRecord>,
+    ) -> Result<(Vec<SourceRecord>, Vec<SourceRecord>), TaskFailure> {
+        let tolerate = self.spec.errors.tolerance == ErrorTolerance::All;
+        let context = FailureContext {
+            connector: &self.spec.connector,
+            task_id: self.spec.task_id,
+        };
+        let mut out = Vec::with_capacity(records.len());
+        let mut dead = Vec::new();
+        for record in records {
+            // Keep what a failure report needs: the whole record only when it
+            // may go to the dead-letter stream or into a log.
+            let original = (tolerate || self.spec.errors.log_enable).then(|| record.clone());
+            let position = (!tolerate).then(|| describe_record(&record));
+            match catch_unwind(AssertUnwindSafe(|| processor.process(record))) {
+                Ok(Ok(Some(r))) => out.push(r),
+                Ok(Ok(None)) => {}
+                Ok(Err(failure)) => {
+                    if let Some(original) = &original {
+                        log_failure(&self.spec.errors, &context, original, &failure);
+                    }
+                    match original {
+                        Some(original) if tolerate => {
+                            dead.push(dead_letter(original, &context, &failure))
+                        }
+                        _ => return Err(self.record_failure(&failure, position)),
+                    }
+                }
+                Err(payload) => {
+                    return Err(self.failure("transform", panic_message(payload)));
+                }
+            }
+        }
+        Ok((out, dead))
+    }
+
+    fn record_failure(&self, failure: &StageFailure, position: Option<String>) -> TaskFailure {
+        let cause = match position {
+            Some(p) => format!("{failure} ({p}; errors.tolerance=none)"),
+            None => failure.to_string(),
+        };
+        self.failure("transform", cause)
+    }
+
+    fn run(mut self, mut task: Box<dyn SourceTask>) {
+        let mut processor = self.spec.processor.take();
         let span = info_span!("task", connector = %self.spec.connector, task = self.spec.task_id);
         let _enter = span.enter();
         let context = SourceTaskContext::new(
@@ -282,7 +378,24 @@ impl<W: Fn()> Runner<W> {
                     if keep_records {
                         kept.push_back((seq, records.clone()));
                     }
-                    if !self.send(TaskEvent::Batch { seq, records }) {
+                    let offsets = batch_offsets(&records);
+                    let (records, dead_letters) = match processor.as_deref_mut() {
+                        None => (records, Vec::new()),
+                        Some(p) => match self.process(p, records) {
+                            Ok(processed) => processed,
+                            Err(f) => {
+                                self.fail(f);
+                                break;
+                            }
+                        },
+                    };
+                    let batch = TaskEvent::Batch {
+                        seq,
+                        records,
+                        offsets,
+                        dead_letters,
+                    };
+                    if !self.send(batch) {
                         break;
                     }
                 }
@@ -410,6 +523,8 @@ mod tests {
             offsets: OffsetStorageReader::default(),
             retry: RetryPolicy::default(),
             channel_capacity: 4,
+            errors: ErrorHandling::default(),
+            processor: None,
         };
         let handle = spawn_task(Box::new(BadRecordTask), spec, || {}).expect("spawn");
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -433,6 +548,187 @@ mod tests {
         assert!(
             text.contains(r#"{"n":2}"#),
             "names the record's offset: {text}"
+        );
+    }
+
+    /// Polls one batch of five records of partition `p` (offsets 1..=5),
+    /// then nothing.
+    struct FiveRecords {
+        polled: bool,
+    }
+
+    impl SourceTask for FiveRecords {
+        fn start(&mut self, _context: SourceTaskContext) -> Result<(), ConnectError> {
+            Ok(())
+        }
+        fn poll(&mut self) -> Result<Option<Vec<SourceRecord>>, ConnectError> {
+            if std::mem::replace(&mut self.polled, true) {
+                std::thread::sleep(Duration::from_millis(5));
+                return Ok(None);
+            }
+            let p = SourcePartition::single("p", "only");
+            let key = SourceOffset::key("n");
+            let topic: Arc<str> = Arc::from("t");
+            Ok(Some(
+                (1..=5)
+                    .map(|n| {
+                        SourceRecord::new(
+                            p.clone(),
+                            SourceOffset::int(&key, n),
+                            topic.clone(),
+                            Some(Schema::int64()),
+                            Value::Int64(n),
+                        )
+                    })
+                    .collect(),
+            ))
+        }
+    }
+
+    /// Drops record 2, fails on record 4 and 5 (5 is the partition's last
+    /// offset), doubles the others.
+    struct Picky;
+
+    impl RecordProcessor for Picky {
+        fn process(&mut self, mut r: SourceRecord) -> Result<Option<SourceRecord>, StageFailure> {
+            match r.value.as_i64() {
+                Some(2) => Ok(None),
+                Some(n) if n >= 4 => Err(StageFailure {
+                    stage: crate::runtime::Stage::Transformation,
+                    class_name: "transforms.picky (Picky)".into(),
+                    exception_class: "org.apache.kafka.connect.errors.DataException".into(),
+                    message: format!("cannot take {n}"),
+                }),
+                Some(n) => {
+                    r.value = Value::Int64(n * 2);
+                    Ok(Some(r))
+                }
+                None => Ok(Some(r)),
+            }
+        }
+    }
+
+    fn spec_with(errors: ErrorHandling) -> TaskSpec {
+        TaskSpec {
+            connector: "picky".to_owned(),
+            task_id: 1,
+            config: Default::default(),
+            offsets: OffsetStorageReader::default(),
+            retry: RetryPolicy::default(),
+            channel_capacity: 4,
+            errors,
+            processor: Some(Box::new(Picky)),
+        }
+    }
+
+    fn first_event(handle: &TaskHandle) -> TaskEvent {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match handle.try_next() {
+                Some(e) => return e,
+                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                None => panic!("no event from the task"),
+            }
+        }
+    }
+
+    #[test]
+    fn tolerated_failures_become_dead_letters_and_offsets_still_advance() {
+        let errors = ErrorHandling {
+            tolerance: ErrorTolerance::All,
+            ..Default::default()
+        };
+        let handle = spawn_task(
+            Box::new(FiveRecords { polled: false }),
+            spec_with(errors),
+            || {},
+        )
+        .unwrap();
+        match first_event(&handle) {
+            TaskEvent::Batch {
+                records,
+                offsets,
+                dead_letters,
+                ..
+            } => {
+                let values: Vec<_> = records.iter().map(|r| r.value.clone()).collect();
+                assert_eq!(values, [Value::Int64(2), Value::Int64(6)]);
+                assert_eq!(offsets.len(), 1);
+                assert_eq!(
+                    offsets[0].1.get_i64("n"),
+                    Some(5),
+                    "dropped and failed records count as read"
+                );
+                let dead: Vec<_> = dead_letters.iter().map(|r| r.value.clone()).collect();
+                assert_eq!(
+                    dead,
+                    [Value::Int64(4), Value::Int64(5)],
+                    "dead letters are the polled records"
+                );
+                let message = dead_letters[0]
+                    .headers
+                    .iter()
+                    .find(|h| h.key == crate::runtime::headers::EXCEPTION_MESSAGE)
+                    .map(|h| h.value.clone());
+                assert_eq!(message, Some(Value::from("cannot take 4")));
+            }
+            TaskEvent::Failed(f) => panic!("task failed: {f}"),
+        }
+    }
+
+    #[test]
+    fn untolerated_failure_fails_the_task_naming_stage_class_and_record() {
+        let handle = spawn_task(
+            Box::new(FiveRecords { polled: false }),
+            spec_with(ErrorHandling::default()),
+            || {},
+        )
+        .unwrap();
+        match first_event(&handle) {
+            TaskEvent::Failed(f) => {
+                let text = f.to_string();
+                assert!(
+                    text.contains("connector `picky` task 1 failed in transform"),
+                    "{text}"
+                );
+                assert!(
+                    text.contains("transforms.picky (Picky) failed in TRANSFORMATION"),
+                    "{text}"
+                );
+                assert!(text.contains("cannot take 4"), "{text}");
+                assert!(text.contains(r#"at offset {"n":4}"#), "{text}");
+            }
+            TaskEvent::Batch { .. } => panic!("a batch with a failing record was emitted"),
+        }
+    }
+
+    #[test]
+    fn batch_offsets_keep_the_last_offset_of_each_run() {
+        let a = SourcePartition::single("f", "a");
+        let b = SourcePartition::single("f", "b");
+        let key = SourceOffset::key("position");
+        let topic: Arc<str> = Arc::from("t");
+        let rec = |p: &SourcePartition, n| {
+            SourceRecord::new(
+                p.clone(),
+                SourceOffset::int(&key, n),
+                topic.clone(),
+                None,
+                Value::Null,
+            )
+        };
+        let offsets = batch_offsets(&[rec(&a, 1), rec(&a, 2), rec(&b, 7), rec(&a, 3)]);
+        let flat: Vec<_> = offsets
+            .iter()
+            .map(|(p, o)| (p.to_string(), o.get_i64("position")))
+            .collect();
+        assert_eq!(
+            flat,
+            [
+                (r#"{"f":"a"}"#.to_owned(), Some(2)),
+                (r#"{"f":"b"}"#.to_owned(), Some(7)),
+                (r#"{"f":"a"}"#.to_owned(), Some(3)),
+            ]
         );
     }
 }
