@@ -114,7 +114,7 @@ impl TransformRegistry {
             ("InsertField", |s| Box::new(InsertField::new(s))),
             ("MaskField", |s| Box::new(MaskField::new(s))),
             ("ReplaceField", |s| Box::new(ReplaceField::new(s))),
-            // TODO ("SetSchemaMetadata", |s| Box::new(SetSchemaMetadata::new(s))),
+            ("SetSchemaMetadata", |s| Box::new(SetSchemaMetadata::new(s))),
             // TODO ("TimestampConverter", |s| Box::new(TimestampConverter::new(s))),
         ];
         for (name, make) in sided {
@@ -125,12 +125,12 @@ impl TransformRegistry {
             }
         }
         let single: Vec<(&str, TransformFactory)> = vec![
-            // TODO ("DropHeaders", transform(DropHeaders::new)),
+            ("DropHeaders", transform(DropHeaders::new)),
             ("Filter", transform(Filter::new)),
-            // TODO ("InsertHeader", transform(InsertHeader::new)),
-            // TODO ("RegexRouter", transform(RegexRouter::new)),
+            ("InsertHeader", transform(InsertHeader::new)),
+            ("RegexRouter", transform(RegexRouter::new)),
             // TODO ("TimestampRouter", transform(TimestampRouter::new)),
-            // TODO ("ValueToKey", transform(ValueToKey::new)),
+            ("ValueToKey", transform(ValueToKey::new)),
         ];
         for (name, factory) in single {
             r.register_transform(&format!("{TRANSFORMS_PACKAGE}.{name}"), &[name], factory);
