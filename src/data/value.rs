@@ -291,6 +291,39 @@ impl Struct {
     pub fn validate(&self) -> Result<(), DataError> {
         super::schema_check::check_struct(self)
     }
+
+    /// Takes the struct apart into its schema and its field values (in
+    /// field order, defaults not applied), without copying.
+    pub fn into_parts(self) -> (SchemaRef, Vec<Value>) {
+        (self.schema, self.values)
+    }
+
+    /// Mutable access to the field values, in field order, for code that
+    /// keeps each value within its field's schema (transforms that mask
+    /// or convert a value in place). Not checked; see [`Struct::validate`].
+    pub fn values_mut(&mut self) -> &mut [Value] {
+        &mut self.values
+    }
+
+    /// A struct of `schema` from one value per field, in field order,
+    /// without checking each value against its field's schema (the caller
+    /// vouches for them, e.g. values moved out of a struct of a schema with
+    /// the same field schemas). Fails only when the count does not match
+    /// the schema's fields or the schema is not a STRUCT.
+    pub fn from_parts(schema: SchemaRef, values: Vec<Value>) -> Result<Struct, DataError> {
+        if schema.schema_type != SchemaType::Struct || schema.fields.len() != values.len() {
+            return Err(DataError::InvalidSchema {
+                schema: describe(&schema),
+                message: format!(
+                    "struct of {} values does not match its {} schema with {} fields",
+                    values.len(),
+                    schema.schema_type,
+                    schema.fields.len()
+                ),
+            });
+        }
+        Ok(Struct { schema, values })
+    }
 }
 
 impl fmt::Debug for Struct {
