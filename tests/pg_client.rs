@@ -13,7 +13,9 @@ fn harness_starts_restarts_and_runs_psql() {
     pg.psql("INSERT INTO t VALUES (1, 'a'), (2, NULL)");
     pg.restart();
     assert_eq!(pg.psql("SELECT count(*) FROM t"), "2");
-    let err = pg.try_psql_db("postgres", "SELECT * FROM nope").unwrap_err();
+    let err = pg
+        .try_psql_db("postgres", "SELECT * FROM nope")
+        .unwrap_err();
     assert!(err.contains("does not exist"), "{err}");
     let old = PgCluster::builder().wal_level("replica").start();
     assert_eq!(old.psql("SHOW wal_level"), "replica");

@@ -21,6 +21,7 @@ use timely_connect::connector::{Registry, SourceConnector, TaskConfig};
 use timely_connect::data::{OffsetValue, SourceOffset, SourcePartition};
 use timely_connect::runtime::{RetryPolicy, TaskFailure};
 use timely_connect::snapshot::{SnapshotError, SnapshotStore};
+use timely_connect::transforms::TransformChain;
 
 /// Which snapshot a job starts from (`--restore`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,6 +207,10 @@ impl JobSpec {
                 None
             }
         };
+        if let Err(mut errs) = TransformChain::from_config(&self.props, self.registry.transforms())
+        {
+            issues.append(&mut errs);
+        }
         let mut connector = None;
         if let Some(class) = self.props.get("connector.class") {
             match self.registry.find(class) {
@@ -328,7 +333,14 @@ impl Job {
     pub(crate) fn record_processor(
         &self,
     ) -> Option<Box<dyn timely_connect::runtime::RecordProcessor>> {
-        None
+        // The configuration was validated in `prepare`, so this builds.
+        let chain =
+            TransformChain::from_config(&self.spec.props, self.spec.registry.transforms()).ok()?;
+        if chain.is_empty() {
+            None
+        } else {
+            Some(Box::new(chain))
+        }
     }
 
     /// Whether every snapshot of the job is durable and every operator done.

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::api::SourceConnector;
+use crate::transforms::TransformRegistry;
 
 /// Makes a new, unstarted connector.
 pub type ConnectorFactory = Arc<dyn Fn() -> Box<dyn SourceConnector> + Send + Sync>;
@@ -34,7 +35,9 @@ impl Plugin {
     }
 }
 
-/// The connectors a job can name in `connector.class`.
+/// The plugins a job can name: connectors (`connector.class`) and the
+/// transforms and predicates (`transforms.<alias>.type`,
+/// `predicates.<alias>.type`) — Kafka Connect's plugin path, in code.
 ///
 /// ```
 /// use timely_connect::connector::Registry;
@@ -46,6 +49,7 @@ impl Plugin {
 #[derive(Clone, Default)]
 pub struct Registry {
     plugins: Vec<Plugin>,
+    transforms: TransformRegistry,
 }
 
 impl Registry {
@@ -54,11 +58,25 @@ impl Registry {
         Self::default()
     }
 
-    /// A registry with the built-in connectors.
+    /// A registry with the built-in connectors, transforms and predicates.
     pub fn builtin() -> Self {
-        let mut r = Registry::empty();
+        let mut r = Registry {
+            plugins: Vec::new(),
+            transforms: TransformRegistry::builtin(),
+        };
         crate::connectors::register_builtin(&mut r);
         r
+    }
+
+    /// The transforms and predicates.
+    pub fn transforms(&self) -> &TransformRegistry {
+        &self.transforms
+    }
+
+    /// The transforms and predicates, to register your own
+    /// ([`TransformRegistry::register_transform`]).
+    pub fn transforms_mut(&mut self) -> &mut TransformRegistry {
+        &mut self.transforms
     }
 
     /// Registers a connector under `class` and `aliases`.

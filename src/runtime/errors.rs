@@ -10,6 +10,7 @@ use tracing::{error, warn};
 use crate::config::{ErrorHandling, ErrorTolerance};
 use crate::data::json::{to_json_string, write_json};
 use crate::data::{Header, Schema, SourceRecord, Value};
+use crate::transforms::{ChainError, TransformChain};
 
 /// Header keys of a dead-letter record, as Kafka Connect names them
 /// (`DeadLetterQueueReporter`), plus two for a source record's own position.
@@ -98,6 +99,23 @@ pub trait RecordProcessor: Send {
     /// record (its offset still counts as read), `Err` is a record-level
     /// failure handled by `errors.tolerance`.
     fn process(&mut self, record: SourceRecord) -> Result<Option<SourceRecord>, StageFailure>;
+}
+
+impl From<ChainError> for StageFailure {
+    fn from(e: ChainError) -> Self {
+        StageFailure {
+            stage: Stage::Transformation,
+            class_name: e.class.clone(),
+            exception_class: e.exception_class().to_owned(),
+            message: format!("transform `{}`: {}", e.alias, e.error),
+        }
+    }
+}
+
+impl RecordProcessor for TransformChain {
+    fn process(&mut self, record: SourceRecord) -> Result<Option<SourceRecord>, StageFailure> {
+        self.apply(record).map_err(StageFailure::from)
+    }
 }
 
 /// Where a failed record is reported: the connector and task it came from.

@@ -258,8 +258,16 @@ mod tests {
     fn builtin_has_every_kafka_class_and_alias() {
         let r = TransformRegistry::builtin();
         for name in [
-            "Cast", "ExtractField", "Flatten", "HeaderFrom", "HoistField", "InsertField",
-            "MaskField", "ReplaceField", "SetSchemaMetadata", "TimestampConverter",
+            "Cast",
+            "ExtractField",
+            "Flatten",
+            "HeaderFrom",
+            "HoistField",
+            "InsertField",
+            "MaskField",
+            "ReplaceField",
+            "SetSchemaMetadata",
+            "TimestampConverter",
         ] {
             for side in ["Key", "Value"] {
                 let class = format!("org.apache.kafka.connect.transforms.{name}${side}");
@@ -269,7 +277,12 @@ mod tests {
             }
         }
         for name in [
-            "DropHeaders", "Filter", "InsertHeader", "RegexRouter", "TimestampRouter", "ValueToKey",
+            "DropHeaders",
+            "Filter",
+            "InsertHeader",
+            "RegexRouter",
+            "TimestampRouter",
+            "ValueToKey",
         ] {
             assert!(r.find_transform(name).is_some(), "{name}");
             assert!(r
@@ -309,6 +322,8 @@ mod tests {
         let md = TransformRegistry::builtin().to_markdown();
         assert!(md.contains("### `org.apache.kafka.connect.transforms.MaskField$Value`"));
         assert!(md.contains("`replacement`"));
-        assert!(md.contains("### `org.apache.kafka.connect.transforms.predicates.TopicNameMatches`"));
+        assert!(
+            md.contains("### `org.apache.kafka.connect.transforms.predicates.TopicNameMatches`")
+        );
     }
 }
