@@ -22,9 +22,9 @@ mod regex_router;
 mod registry;
 mod replace_field;
 mod set_schema_metadata;
-// TODO pub mod simple_date_format;
-// TODO mod timestamp_converter;
-// TODO mod timestamp_router;
+pub mod simple_date_format;
+mod timestamp_converter;
+mod timestamp_router;
 pub mod util;
 mod value_to_key;
 
@@ -47,8 +47,8 @@ pub use regex_router::RegexRouter;
 pub use registry::{PluginInfo, TransformRegistry};
 pub use replace_field::ReplaceField;
 pub use set_schema_metadata::SetSchemaMetadata;
-// TODO pub use timestamp_converter::TimestampConverter;
-// TODO pub use timestamp_router::TimestampRouter;
+pub use timestamp_converter::TimestampConverter;
+pub use timestamp_router::TimestampRouter;
 pub use util::Side;
 pub use value_to_key::ValueToKey;
 

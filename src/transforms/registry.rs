@@ -115,7 +115,7 @@ impl TransformRegistry {
             ("MaskField", |s| Box::new(MaskField::new(s))),
             ("ReplaceField", |s| Box::new(ReplaceField::new(s))),
             ("SetSchemaMetadata", |s| Box::new(SetSchemaMetadata::new(s))),
-            // TODO ("TimestampConverter", |s| Box::new(TimestampConverter::new(s))),
+            ("TimestampConverter", |s| Box::new(TimestampConverter::new(s))),
         ];
         for (name, make) in sided {
             for side in [Side::Key, Side::Value] {
@@ -129,7 +129,7 @@ impl TransformRegistry {
             ("Filter", transform(Filter::new)),
             ("InsertHeader", transform(InsertHeader::new)),
             ("RegexRouter", transform(RegexRouter::new)),
-            // TODO ("TimestampRouter", transform(TimestampRouter::new)),
+            ("TimestampRouter", transform(TimestampRouter::new)),
             ("ValueToKey", transform(ValueToKey::new)),
         ];
         for (name, factory) in single {
