@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-// TODO mod cast;
+mod cast;
 mod chain;
 mod drop_headers;
 mod extract_field;
@@ -31,7 +31,7 @@ mod value_to_key;
 #[cfg(test)]
 mod test_util;
 
-// TODO pub use cast::Cast;
+pub use cast::Cast;
 pub use chain::{ChainError, StagePredicate, TransformChain, TransformStage};
 pub use drop_headers::DropHeaders;
 pub use extract_field::ExtractField;

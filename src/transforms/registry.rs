@@ -106,7 +106,7 @@ impl TransformRegistry {
         let mut r = Self::empty();
         // Transforms with a `$Key` and a `$Value` variant.
         let sided: Vec<(&str, fn(Side) -> Box<dyn Transformation>)> = vec![
-            // TODO ("Cast", |s| Box::new(Cast::new(s))),
+            ("Cast", |s| Box::new(Cast::new(s))),
             ("ExtractField", |s| Box::new(ExtractField::new(s))),
             // TODO ("Flatten", |s| Box::new(Flatten::new(s))),
             // TODO ("HeaderFrom", |s| Box::new(HeaderFrom::new(s))),
