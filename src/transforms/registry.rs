@@ -108,7 +108,7 @@ impl TransformRegistry {
         let sided: Vec<(&str, fn(Side) -> Box<dyn Transformation>)> = vec![
             ("Cast", |s| Box::new(Cast::new(s))),
             ("ExtractField", |s| Box::new(ExtractField::new(s))),
-            // TODO ("Flatten", |s| Box::new(Flatten::new(s))),
+            ("Flatten", |s| Box::new(Flatten::new(s))),
             // TODO ("HeaderFrom", |s| Box::new(HeaderFrom::new(s))),
             ("HoistField", |s| Box::new(HoistField::new(s))),
             ("InsertField", |s| Box::new(InsertField::new(s))),
