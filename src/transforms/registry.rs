@@ -109,7 +109,7 @@ impl TransformRegistry {
             ("Cast", |s| Box::new(Cast::new(s))),
             ("ExtractField", |s| Box::new(ExtractField::new(s))),
             ("Flatten", |s| Box::new(Flatten::new(s))),
-            // TODO ("HeaderFrom", |s| Box::new(HeaderFrom::new(s))),
+            ("HeaderFrom", |s| Box::new(HeaderFrom::new(s))),
             ("HoistField", |s| Box::new(HoistField::new(s))),
             ("InsertField", |s| Box::new(InsertField::new(s))),
             ("MaskField", |s| Box::new(MaskField::new(s))),
