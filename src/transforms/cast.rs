@@ -3,8 +3,12 @@
 
 use std::sync::Arc;
 
-use crate::config::{ConfigDef, ConfigIssue, ConfigKey, ConfigType, Importance, Properties, Validator};
-use crate::data::{Decimal, LogicalType, Schema, SchemaRef, SchemaType, SourceRecord, Struct, Value};
+use crate::config::{
+    ConfigDef, ConfigIssue, ConfigKey, ConfigType, Importance, Properties, Validator,
+};
+use crate::data::{
+    Decimal, LogicalType, Schema, SchemaRef, SchemaType, SourceRecord, Struct, Value,
+};
 
 use super::simple_date_format::SimpleDateFormat;
 use super::util::{self, SchemaCache, Side};
@@ -68,12 +72,19 @@ impl Cast {
 }
 
 /// Casts `value` (of `schema`, if known) to `target`; `path` names it.
-fn cast_value(value: Value, schema: Option<&Schema>, target: SchemaType, path: &str) -> Result<Value, TransformError> {
+fn cast_value(
+    value: Value,
+    schema: Option<&Schema>,
+    target: SchemaType,
+    path: &str,
+) -> Result<Value, TransformError> {
     if value.is_null() {
         return Ok(Value::Null);
     }
     let unsupported = |what: &str| {
-        TransformError::Invalid(format!("field `{path}`: Cast cannot cast {what} to {target}"))
+        TransformError::Invalid(format!(
+            "field `{path}`: Cast cannot cast {what} to {target}"
+        ))
     };
     match util::logical_of(schema) {
         Some(LogicalType::Decimal) => {
@@ -83,7 +94,9 @@ fn cast_value(value: Value, schema: Option<&Schema>, target: SchemaType, path: &
         Some(lt) => {
             let ms = match (&value, lt) {
                 (Value::Int32(d), LogicalType::Date) => i64::from(*d) * 86_400_000,
-                (v, _) => v.as_i64().ok_or_else(|| util::mismatch(path, lt.short_name(), v))?,
+                (v, _) => v
+                    .as_i64()
+                    .ok_or_else(|| util::mismatch(path, lt.short_name(), v))?,
             };
             if target != SchemaType::String {
                 return Err(unsupported(&format!("a {}", lt.short_name())));
@@ -109,8 +122,12 @@ fn cast_value(value: Value, schema: Option<&Schema>, target: SchemaType, path: &
             SchemaType::Int16 => Value::Int16(s.parse().map_err(|_| out_of_range(&s))?),
             SchemaType::Int32 => Value::Int32(s.parse().map_err(|_| out_of_range(&s))?),
             SchemaType::Int64 => Value::Int64(s.parse().map_err(|_| out_of_range(&s))?),
-            SchemaType::Float32 => Value::Float32(java_parse_float(&s).ok_or_else(|| out_of_range(&s))? as f32),
-            SchemaType::Float64 => Value::Float64(java_parse_float(&s).ok_or_else(|| out_of_range(&s))?),
+            SchemaType::Float32 => {
+                Value::Float32(java_parse_float(&s).ok_or_else(|| out_of_range(&s))? as f32)
+            }
+            SchemaType::Float64 => {
+                Value::Float64(java_parse_float(&s).ok_or_else(|| out_of_range(&s))?)
+            }
             SchemaType::Boolean => Value::Boolean(s.eq_ignore_ascii_case("true")),
             _ => Value::String(s),
         },
@@ -137,7 +154,12 @@ fn java_parse_float(s: &str) -> Option<f64> {
         "Infinity" | "+Infinity" => Some(f64::INFINITY),
         "-Infinity" => Some(f64::NEG_INFINITY),
         "NaN" => Some(f64::NAN),
-        _ if t.chars().any(|c| c.is_ascii_alphabetic() && c != 'e' && c != 'E') => None,
+        _ if t
+            .chars()
+            .any(|c| c.is_ascii_alphabetic() && c != 'e' && c != 'E') =>
+        {
+            None
+        }
         _ => t.parse().ok(),
     }
 }
@@ -171,12 +193,18 @@ fn from_f64(f: f64, target: SchemaType, single: bool) -> Value {
 
 fn cast_decimal(d: Decimal, target: SchemaType) -> Option<Value> {
     let pow = 10i128.checked_pow(d.scale.unsigned_abs())?;
-    let truncated = if d.scale >= 0 { d.unscaled / pow } else { d.unscaled.checked_mul(pow)? };
+    let truncated = if d.scale >= 0 {
+        d.unscaled / pow
+    } else {
+        d.unscaled.checked_mul(pow)?
+    };
     let as_f64 = || d.to_string().parse::<f64>().ok();
     Some(match target {
-        SchemaType::Int8 | SchemaType::Int16 | SchemaType::Int32 | SchemaType::Int64 | SchemaType::Boolean => {
-            from_i64(truncated as i64, target)
-        }
+        SchemaType::Int8
+        | SchemaType::Int16
+        | SchemaType::Int32
+        | SchemaType::Int64
+        | SchemaType::Boolean => from_i64(truncated as i64, target),
         SchemaType::Float32 => Value::Float32(as_f64()? as f32),
         SchemaType::Float64 => Value::Float64(as_f64()?),
         _ => Value::String(d.to_string()),
@@ -223,7 +251,10 @@ impl Transformation for Cast {
                     Some(ty) => self.casts.push((f.trim().to_owned(), ty)),
                     None => issues.push(bad_type(t)),
                 },
-                _ => issues.push(ConfigIssue::new("spec", format!("invalid cast mapping `{item}`"))),
+                _ => issues.push(ConfigIssue::new(
+                    "spec",
+                    format!("invalid cast mapping `{item}`"),
+                )),
             }
         }
         if self.whole.is_some() && spec.len() > 1 {
@@ -268,14 +299,21 @@ impl Transformation for Cast {
         };
         let mut cache = std::mem::take(&mut self.cache);
         let plan = cache.get_or_build(&schema, |s| {
-            let cast_default = |fs: &Schema, t: SchemaType, at: &str| -> Result<Option<Value>, TransformError> {
-                fs.default.clone().map(|d| cast_value(d, Some(fs), t, at)).transpose()
-            };
+            let cast_default =
+                |fs: &Schema, t: SchemaType, at: &str| -> Result<Option<Value>, TransformError> {
+                    fs.default
+                        .clone()
+                        .map(|d| cast_value(d, Some(fs), t, at))
+                        .transpose()
+                };
             let check_input = |fs: &Schema, at: &str| {
                 if fs.schema_type.is_primitive() {
                     Ok(())
                 } else {
-                    Err(TransformError::Invalid(format!("field `{at}`: Cast cannot cast a {} schema", fs.schema_type)))
+                    Err(TransformError::Invalid(format!(
+                        "field `{at}`: Cast cannot cast a {} schema",
+                        fs.schema_type
+                    )))
                 }
             };
             if let Some(t) = self.whole {
@@ -359,7 +397,10 @@ mod tests {
 
     #[test]
     fn schemaful_field_casts() {
-        let mut t = configured(Side::Value, "int8:int16,int32:boolean,float:string,str:int32,keep:string,dec:float64");
+        let mut t = configured(
+            Side::Value,
+            "int8:int16,int32:boolean,float:string,str:int32,keep:string,dec:float64",
+        );
         let s = SchemaBuilder::struct_()
             .name("row")
             .field("int8", Schema::int8())
@@ -371,17 +412,29 @@ mod tests {
             .field("other", Schema::int64())
             .build();
         let v = Struct::new(s.clone())
-            .with("int8", 8i8).unwrap()
-            .with("int32", 2).unwrap()
-            .with("float", 1.5f32).unwrap()
-            .with("str", "-7").unwrap()
-            .with("dec", Decimal::new(1234, 2).to_value()).unwrap()
-            .with("other", 9i64).unwrap();
-        let out = t.apply(record("t", Some(s), Value::Struct(v))).unwrap().unwrap();
+            .with("int8", 8i8)
+            .unwrap()
+            .with("int32", 2)
+            .unwrap()
+            .with("float", 1.5f32)
+            .unwrap()
+            .with("str", "-7")
+            .unwrap()
+            .with("dec", Decimal::new(1234, 2).to_value())
+            .unwrap()
+            .with("other", 9i64)
+            .unwrap();
+        let out = t
+            .apply(record("t", Some(s), Value::Struct(v)))
+            .unwrap()
+            .unwrap();
         out.validate().unwrap();
         let os = out.value_schema.clone().unwrap();
         assert_eq!(os.name.as_deref(), Some("row"));
-        assert_eq!(os.field("int32").unwrap().schema.schema_type, SchemaType::Boolean);
+        assert_eq!(
+            os.field("int32").unwrap().schema.schema_type,
+            SchemaType::Boolean
+        );
         assert!(os.field("int32").unwrap().schema.optional);
         let ov = out.value.as_struct().unwrap();
         assert_eq!(ov.get("int8"), Some(&Value::Int16(8)));
@@ -395,7 +448,10 @@ mod tests {
 
     #[test]
     fn schemaless_casts_like_java() {
-        let mut t = configured(Side::Value, "big:int8,f:int32,s:boolean,b:string,bytes:string,missing:int8");
+        let mut t = configured(
+            Side::Value,
+            "big:int8,f:int32,s:boolean,b:string,bytes:string,missing:int8",
+        );
         let v = map(vec![
             ("big", Value::Int64(300)),
             ("f", Value::Float64(-2.9)),
@@ -416,7 +472,10 @@ mod tests {
             ])
         );
         let mut whole = configured(Side::Value, "float64");
-        let out = whole.apply(record("t", None, Value::from("1e3"))).unwrap().unwrap();
+        let out = whole
+            .apply(record("t", None, Value::from("1e3")))
+            .unwrap()
+            .unwrap();
         assert_eq!(out.value, Value::Float64(1000.0));
     }
 
@@ -424,7 +483,11 @@ mod tests {
     fn timestamp_casts_to_iso_string() {
         let mut t = configured(Side::Value, "string");
         let out = t
-            .apply(record("t", Some(logical::timestamp_schema()), Value::Int64(1_485_090_448_789)))
+            .apply(record(
+                "t",
+                Some(logical::timestamp_schema()),
+                Value::Int64(1_485_090_448_789),
+            ))
             .unwrap()
             .unwrap();
         assert_eq!(out.value, Value::from("2017-01-22T13:07:28.789Z"));
@@ -434,7 +497,9 @@ mod tests {
     #[test]
     fn bad_data_unparsable_string_and_unsupported_types() {
         let mut t = configured(Side::Value, "a:int8");
-        let err = t.apply(record("t", None, map(vec![("a", Value::from("300"))]))).unwrap_err();
+        let err = t
+            .apply(record("t", None, map(vec![("a", Value::from("300"))])))
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "field `value.a`: value (300) was out of range for requested data type INT8"
@@ -442,16 +507,25 @@ mod tests {
         let err = t
             .apply(record("t", None, map(vec![("a", Value::Array(vec![]))])))
             .unwrap_err();
-        assert_eq!(err.to_string(), "field `value.a`: Cast cannot cast a value of type ARRAY to INT8");
-        let s = SchemaBuilder::struct_().field("a", SchemaBuilder::array(Schema::int8()).build()).build();
-        let v = Struct::new(s.clone()).with("a", Vec::<Value>::new()).unwrap();
+        assert_eq!(
+            err.to_string(),
+            "field `value.a`: Cast cannot cast a value of type ARRAY to INT8"
+        );
+        let s = SchemaBuilder::struct_()
+            .field("a", SchemaBuilder::array(Schema::int8()).build())
+            .build();
+        let v = Struct::new(s.clone())
+            .with("a", Vec::<Value>::new())
+            .unwrap();
         assert!(t.apply(record("t", Some(s), Value::Struct(v))).is_err());
     }
 
     #[test]
     fn bad_config_types_and_mixed_whole_cast() {
         let mut t = Cast::new(Side::Value);
-        let issues = t.configure(&props(&[("spec", "a:int9,int8,b:c:d")])).unwrap_err();
+        let issues = t
+            .configure(&props(&[("spec", "a:int9,int8,b:c:d")]))
+            .unwrap_err();
         assert_eq!(
             issue_texts(&issues),
             [

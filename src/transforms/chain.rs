@@ -75,7 +75,12 @@ impl TransformStage {
 
     /// Guards the stage with a predicate: the transform applies where
     /// `predicate.test(record) != negate`.
-    pub fn with_predicate(mut self, alias: &str, predicate: Box<dyn Predicate>, negate: bool) -> Self {
+    pub fn with_predicate(
+        mut self,
+        alias: &str,
+        predicate: Box<dyn Predicate>,
+        negate: bool,
+    ) -> Self {
         self.predicate = Some(StagePredicate {
             alias: alias.to_owned(),
             predicate,
@@ -404,8 +409,7 @@ mod tests {
 
     fn chain_issues(pairs: &[(&str, &str)]) -> Vec<String> {
         issue_texts(
-            &TransformChain::from_config(&props(pairs), &TransformRegistry::builtin())
-                .unwrap_err(),
+            &TransformChain::from_config(&props(pairs), &TransformRegistry::builtin()).unwrap_err(),
         )
     }
 
@@ -428,10 +432,16 @@ mod tests {
             ("transforms.insert.topic.field", "topic"),
         ]);
         assert_eq!(c.len(), 2);
-        let out = c.apply(record("t", None, Value::from("x"))).unwrap().unwrap();
+        let out = c
+            .apply(record("t", None, Value::from("x")))
+            .unwrap()
+            .unwrap();
         assert_eq!(
             out.value,
-            map(vec![("line", Value::from("x")), ("topic", Value::from("t"))])
+            map(vec![
+                ("line", Value::from("x")),
+                ("topic", Value::from("t"))
+            ])
         );
         // Reversed, the insert fails on a string value.
         let mut reversed = chain(&[
@@ -441,9 +451,14 @@ mod tests {
             ("transforms.insert.type", "InsertField$Value"),
             ("transforms.insert.topic.field", "topic"),
         ]);
-        let err = reversed.apply(record("t", None, Value::from("x"))).unwrap_err();
+        let err = reversed
+            .apply(record("t", None, Value::from("x")))
+            .unwrap_err();
         assert_eq!(err.alias, "insert");
-        assert_eq!(err.class, "org.apache.kafka.connect.transforms.InsertField$Value");
+        assert_eq!(
+            err.class,
+            "org.apache.kafka.connect.transforms.InsertField$Value"
+        );
         assert_eq!(err.stage(), "TRANSFORMATION");
         assert_eq!(
             err.exception_class(),
@@ -457,16 +472,28 @@ mod tests {
     fn kafka_docs_predicate_example_filters_and_negates() {
         let mut c = chain(&[
             ("transforms", "Filter,Extract"),
-            ("transforms.Filter.type", "org.apache.kafka.connect.transforms.Filter"),
+            (
+                "transforms.Filter.type",
+                "org.apache.kafka.connect.transforms.Filter",
+            ),
             ("transforms.Filter.predicate", "IsFoo"),
-            ("transforms.Extract.type", "org.apache.kafka.connect.transforms.ExtractField$Key"),
+            (
+                "transforms.Extract.type",
+                "org.apache.kafka.connect.transforms.ExtractField$Key",
+            ),
             ("transforms.Extract.field", "other_field"),
             ("transforms.Extract.predicate", "IsBar"),
             ("transforms.Extract.negate", "true"),
             ("predicates", "IsFoo,IsBar"),
-            ("predicates.IsFoo.type", "org.apache.kafka.connect.transforms.predicates.TopicNameMatches"),
+            (
+                "predicates.IsFoo.type",
+                "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
+            ),
             ("predicates.IsFoo.pattern", "foo"),
-            ("predicates.IsBar.type", "org.apache.kafka.connect.transforms.predicates.TopicNameMatches"),
+            (
+                "predicates.IsBar.type",
+                "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
+            ),
             ("predicates.IsBar.pattern", "bar"),
         ]);
         let keyed = |topic: &str| {
@@ -510,17 +537,28 @@ mod tests {
         assert_eq!(issues.len(), 7, "{issues:#?}");
         let has = |key: &str, text: &str| {
             assert!(
-                issues.iter().any(|i| i.starts_with(&format!("{key}: ")) && i.contains(text)),
+                issues
+                    .iter()
+                    .any(|i| i.starts_with(&format!("{key}: ")) && i.contains(text)),
                 "no `{key}` issue containing `{text}` in {issues:#?}"
             )
         };
         has("predicates.bad.pattern", "invalid regular expression");
         has("transforms", "duplicate alias `dup`");
         has("transforms.mask.fields", "missing required configuration");
-        has("transforms.nope.type", "unknown transformation class `com.example.Nope`");
+        has(
+            "transforms.nope.type",
+            "unknown transformation class `com.example.Nope`",
+        );
         has("transforms.notype.type", "missing required configuration");
-        has("transforms.pred.predicate", "predicate `Undefined` is not defined");
-        has("transforms.neg.negate", "negate is set but `transforms.neg.predicate` is not");
+        has(
+            "transforms.pred.predicate",
+            "predicate `Undefined` is not defined",
+        );
+        has(
+            "transforms.neg.negate",
+            "negate is set but `transforms.neg.predicate` is not",
+        );
     }
 
     #[test]
@@ -580,7 +618,10 @@ mod tests {
             ("transforms.s.suffix", "-v2"),
         ]);
         let mut c = TransformChain::from_config(&p, &registry).unwrap();
-        let out = c.apply(record("orders", None, Value::Null)).unwrap().unwrap();
+        let out = c
+            .apply(record("orders", None, Value::Null))
+            .unwrap()
+            .unwrap();
         assert_eq!(&*out.topic, "orders-v2");
 
         let mut bad = p.clone();

@@ -1,6 +1,8 @@
 //! `DropHeaders`: removes every header whose key is listed.
 
-use crate::config::{ConfigDef, ConfigIssue, ConfigKey, ConfigType, Importance, Properties, Validator};
+use crate::config::{
+    ConfigDef, ConfigIssue, ConfigKey, ConfigType, Importance, Properties, Validator,
+};
 use crate::data::SourceRecord;
 
 use super::util;
@@ -22,8 +24,13 @@ impl DropHeaders {
 impl Transformation for DropHeaders {
     fn config_def(&self) -> ConfigDef {
         ConfigDef::new().define(
-            ConfigKey::new("headers", ConfigType::List, Importance::High, "The name of the headers to be removed.")
-                .validator(Validator::NonEmptyString),
+            ConfigKey::new(
+                "headers",
+                ConfigType::List,
+                Importance::High,
+                "The name of the headers to be removed.",
+            )
+            .validator(Validator::NonEmptyString),
         )
     }
 

@@ -81,7 +81,8 @@ impl Transformation for ExtractField {
         self.field = util::string_of(&parsed, "field");
         let v2 = parsed.string(field_path::FIELD_SYNTAX_VERSION) == Some("V2")
             || parsed.string(field_path::FIELD_SYNTAX_VERSION) == Some("v2");
-        self.path = field_path::parse(&self.field, v2).map_err(|m| vec![ConfigIssue::new("field", m)])?;
+        self.path =
+            field_path::parse(&self.field, v2).map_err(|m| vec![ConfigIssue::new("field", m)])?;
         self.replace_null_with_default = util::replace_null(&parsed);
         self.cache = SchemaCache::default();
         Ok(())
@@ -122,12 +123,17 @@ impl Transformation for ExtractField {
                         Value::Struct(s) => {
                             let (s_schema, mut values) = s.into_parts();
                             let raw = std::mem::replace(&mut values[i], Value::Null);
-                            util::read_field(raw, &s_schema.fields[i], self.replace_null_with_default)
+                            util::read_field(
+                                raw,
+                                &s_schema.fields[i],
+                                self.replace_null_with_default,
+                            )
                         }
                         _ => Value::Null,
                     };
                 }
-                self.side.put(&mut record, Some(field_schema.clone()), current);
+                self.side
+                    .put(&mut record, Some(field_schema.clone()), current);
             }
         }
         Ok(Some(record))
@@ -149,7 +155,8 @@ mod tests {
     #[test]
     fn schemaless_extracts_field_of_map() {
         let mut t = configured(Side::Key, &[("field", "magic")]);
-        let r = record("t", None, Value::Null).with_key(None, map(vec![("magic", Value::Int32(42))]));
+        let r =
+            record("t", None, Value::Null).with_key(None, map(vec![("magic", Value::Int32(42))]));
         let out = t.apply(r).unwrap().unwrap();
         assert_eq!(out.key, Value::Int32(42));
         assert_eq!(out.key_schema, None);
@@ -161,9 +168,14 @@ mod tests {
     #[test]
     fn schemaful_extracts_field_and_its_schema() {
         let mut t = configured(Side::Value, &[("field", "magic")]);
-        let s = SchemaBuilder::struct_().field("magic", Schema::int32()).build();
+        let s = SchemaBuilder::struct_()
+            .field("magic", Schema::int32())
+            .build();
         let v = Struct::new(s.clone()).with("magic", 42).unwrap();
-        let out = t.apply(record("t", Some(s), Value::Struct(v))).unwrap().unwrap();
+        let out = t
+            .apply(record("t", Some(s), Value::Struct(v)))
+            .unwrap()
+            .unwrap();
         assert_eq!(out.value, Value::Int32(42));
         assert_eq!(out.value_schema, Some(Schema::int32()));
     }
@@ -188,12 +200,17 @@ mod tests {
             Side::Value,
             &[("field", "a.`b.c`"), ("field.syntax.version", "V2")],
         );
-        let inner = SchemaBuilder::struct_().field("b.c", Schema::string()).build();
+        let inner = SchemaBuilder::struct_()
+            .field("b.c", Schema::string())
+            .build();
         let outer = SchemaBuilder::struct_().field("a", inner.clone()).build();
         let v = Struct::new(outer.clone())
             .with("a", Struct::new(inner).with("b.c", "deep").unwrap())
             .unwrap();
-        let out = t.apply(record("t", Some(outer), Value::Struct(v))).unwrap().unwrap();
+        let out = t
+            .apply(record("t", Some(outer), Value::Struct(v)))
+            .unwrap()
+            .unwrap();
         assert_eq!(out.value, Value::from("deep"));
         let m = map(vec![("a", map(vec![("b.c", Value::Int8(1))]))]);
         let out = t.apply(record("t", None, m)).unwrap().unwrap();
@@ -203,7 +220,10 @@ mod tests {
     #[test]
     fn bad_data_unknown_field_and_wrong_type() {
         let mut t = configured(Side::Value, &[("field", "nope")]);
-        let s = SchemaBuilder::struct_().name("row").field("magic", Schema::int32()).build();
+        let s = SchemaBuilder::struct_()
+            .name("row")
+            .field("magic", Schema::int32())
+            .build();
         let v = Struct::new(s.clone()).with("magic", 42).unwrap();
         let err = t.apply(record("t", Some(s), Value::Struct(v))).unwrap_err();
         assert_eq!(err.to_string(), "no field `nope` in row");

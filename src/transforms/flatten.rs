@@ -39,7 +39,13 @@ impl Flatten {
         }
     }
 
-    fn flatten_schema(&self, s: &Schema, prefix: &str, optional: bool, out: &mut Vec<(String, SchemaRef)>) {
+    fn flatten_schema(
+        &self,
+        s: &Schema,
+        prefix: &str,
+        optional: bool,
+        out: &mut Vec<(String, SchemaRef)>,
+    ) {
         for f in &s.fields {
             let name = self.name(prefix, &f.name);
             let opt = optional || f.schema.optional;
@@ -55,7 +61,13 @@ impl Flatten {
         }
     }
 
-    fn flatten_map(&self, map: Vec<(Value, Value)>, prefix: &str, out: &mut Vec<(Value, Value)>, label: &str) -> Result<(), TransformError> {
+    fn flatten_map(
+        &self,
+        map: Vec<(Value, Value)>,
+        prefix: &str,
+        out: &mut Vec<(Value, Value)>,
+        label: &str,
+    ) -> Result<(), TransformError> {
         for (k, v) in map {
             let key = match &k {
                 Value::String(s) => self.name(prefix, s),
@@ -212,7 +224,11 @@ mod tests {
     #[test]
     fn schemaful_nested_structs_with_optional_parent() {
         let mut t = configured(".");
-        let inner = SchemaBuilder::struct_().optional().field("a", Schema::int32()).field("b", Schema::string()).build();
+        let inner = SchemaBuilder::struct_()
+            .optional()
+            .field("a", Schema::int32())
+            .field("b", Schema::string())
+            .build();
         let outer = SchemaBuilder::struct_()
             .name("row")
             .field("id", Schema::int64())
@@ -220,10 +236,23 @@ mod tests {
             .field("tags", SchemaBuilder::array(Schema::string()).build())
             .build();
         let v = Struct::new(outer.clone())
-            .with("id", 1i64).unwrap()
-            .with("in", Struct::new(inner.clone()).with("a", 2).unwrap().with("b", "x").unwrap()).unwrap()
-            .with("tags", vec![Value::from("t")]).unwrap();
-        let out = t.apply(record("t", Some(outer.clone()), Value::Struct(v))).unwrap().unwrap();
+            .with("id", 1i64)
+            .unwrap()
+            .with(
+                "in",
+                Struct::new(inner.clone())
+                    .with("a", 2)
+                    .unwrap()
+                    .with("b", "x")
+                    .unwrap(),
+            )
+            .unwrap()
+            .with("tags", vec![Value::from("t")])
+            .unwrap();
+        let out = t
+            .apply(record("t", Some(outer.clone()), Value::Struct(v)))
+            .unwrap()
+            .unwrap();
         out.validate().unwrap();
         let os = out.value_schema.clone().unwrap();
         let names: Vec<&str> = os.fields.iter().map(|f| f.name.as_str()).collect();
@@ -234,16 +263,29 @@ mod tests {
         assert_eq!(ov.get("in.a"), Some(&Value::Int32(2)));
         assert_eq!(ov.get("tags"), Some(&Value::Array(vec![Value::from("t")])));
         // A null inner struct gives nulls.
-        let v = Struct::new(outer.clone()).with("id", 1i64).unwrap().with("tags", Vec::<Value>::new()).unwrap();
-        let out = t.apply(record("t", Some(outer), Value::Struct(v))).unwrap().unwrap();
+        let v = Struct::new(outer.clone())
+            .with("id", 1i64)
+            .unwrap()
+            .with("tags", Vec::<Value>::new())
+            .unwrap();
+        let out = t
+            .apply(record("t", Some(outer), Value::Struct(v)))
+            .unwrap()
+            .unwrap();
         out.validate().unwrap();
-        assert_eq!(out.value.as_struct().unwrap().get("in.b"), Some(&Value::Null));
+        assert_eq!(
+            out.value.as_struct().unwrap().get("in.b"),
+            Some(&Value::Null)
+        );
     }
 
     #[test]
     fn tombstone_keeps_null_with_flattened_schema() {
         let mut t = configured(".");
-        let s = SchemaBuilder::struct_().optional().field("a", Schema::int32()).build();
+        let s = SchemaBuilder::struct_()
+            .optional()
+            .field("a", Schema::int32())
+            .build();
         let out = t.apply(record("t", Some(s), Value::Null)).unwrap().unwrap();
         assert_eq!(out.value, Value::Null);
         assert!(out.value_schema.is_some());
@@ -254,10 +296,15 @@ mod tests {
         let mut t = configured(".");
         let s = SchemaBuilder::struct_().field("a", Schema::int32()).build();
         let st = Struct::new(s).with("a", 1).unwrap();
-        let err = t.apply(record("t", None, map(vec![("x", Value::Struct(st))]))).unwrap_err();
+        let err = t
+            .apply(record("t", None, map(vec![("x", Value::Struct(st))])))
+            .unwrap_err();
         assert!(err.to_string().contains("does not support STRUCT"), "{err}");
         let inner = SchemaBuilder::struct_().field("b", Schema::int32()).build();
-        let clash = SchemaBuilder::struct_().field("a.b", Schema::int32()).field("a", inner).build();
+        let clash = SchemaBuilder::struct_()
+            .field("a.b", Schema::int32())
+            .field("a", inner)
+            .build();
         let v = Struct::new(clash.clone());
         assert!(t.apply(record("t", Some(clash), Value::Struct(v))).is_err());
     }

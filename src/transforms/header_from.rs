@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::config::{ConfigDef, ConfigIssue, ConfigKey, ConfigType, Importance, Properties, Validator};
+use crate::config::{
+    ConfigDef, ConfigIssue, ConfigKey, ConfigType, Importance, Properties, Validator,
+};
 use crate::data::{Header, SchemaRef, SchemaType, SourceRecord, Struct, Value};
 
 use super::util::{self, SchemaCache, Side};
@@ -62,7 +64,9 @@ impl Transformation for HeaderFrom {
         let parsed = self.config_def().parse(configs)?;
         self.fields = util::list_of(&parsed, "fields");
         self.headers = util::list_of(&parsed, "headers");
-        self.moving = parsed.string("operation").is_some_and(|o| o.eq_ignore_ascii_case("move"));
+        self.moving = parsed
+            .string("operation")
+            .is_some_and(|o| o.eq_ignore_ascii_case("move"));
         self.replace_null_with_default = util::replace_null(&parsed);
         self.cache = SchemaCache::default();
         if self.fields.len() != self.headers.len() {
@@ -89,10 +93,17 @@ impl Transformation for HeaderFrom {
                 let mut map = util::require_map(value, label)?;
                 for (field, header) in self.fields.iter().zip(&self.headers) {
                     let v = util::map_get(&map, field).cloned().unwrap_or(Value::Null);
-                    record.headers.push(Header { key: header.clone(), schema: None, value: v });
+                    record.headers.push(Header {
+                        key: header.clone(),
+                        schema: None,
+                        value: v,
+                    });
                 }
                 if self.moving {
-                    map.retain(|(k, _)| !k.as_str().is_some_and(|k| self.fields.iter().any(|f| f == k)));
+                    map.retain(|(k, _)| {
+                        !k.as_str()
+                            .is_some_and(|k| self.fields.iter().any(|f| f == k))
+                    });
                 }
                 self.side.put(&mut record, None, Value::Map(map));
             }
@@ -105,7 +116,11 @@ impl Transformation for HeaderFrom {
                     }
                     let listed = fields
                         .iter()
-                        .map(|f| s.field(f).map(|f| f.index).ok_or_else(|| util::unknown_field(f, s)))
+                        .map(|f| {
+                            s.field(f)
+                                .map(|f| f.index)
+                                .ok_or_else(|| util::unknown_field(f, s))
+                        })
                         .collect::<Result<Vec<usize>, _>>()?;
                     let kept: Vec<usize> = s
                         .fields
@@ -116,7 +131,9 @@ impl Transformation for HeaderFrom {
                     let out = if moving {
                         Arc::new(util::struct_like(
                             s,
-                            kept.iter().map(|&i| (s.fields[i].name.clone(), s.fields[i].schema.clone())).collect(),
+                            kept.iter()
+                                .map(|&i| (s.fields[i].name.clone(), s.fields[i].schema.clone()))
+                                .collect(),
                         ))
                     } else {
                         schema.clone()
@@ -128,15 +145,22 @@ impl Transformation for HeaderFrom {
                 for (&i, header) in listed.iter().zip(&self.headers) {
                     let f = &schema.fields[i];
                     let v = util::read_field(values[i].clone(), f, self.replace_null_with_default);
-                    record.headers.push(Header { key: header.clone(), schema: Some(f.schema.clone()), value: v });
+                    record.headers.push(Header {
+                        key: header.clone(),
+                        schema: Some(f.schema.clone()),
+                        value: v,
+                    });
                 }
                 let out = if self.moving {
-                    kept.iter().map(|&i| std::mem::replace(&mut values[i], Value::Null)).collect()
+                    kept.iter()
+                        .map(|&i| std::mem::replace(&mut values[i], Value::Null))
+                        .collect()
                 } else {
                     values
                 };
                 let s = Struct::from_parts(out_schema.clone(), out)?;
-                self.side.put(&mut record, Some(out_schema.clone()), Value::Struct(s));
+                self.side
+                    .put(&mut record, Some(out_schema.clone()), Value::Struct(s));
             }
         }
         Ok(Some(record))
@@ -151,8 +175,12 @@ mod tests {
 
     fn configured(operation: &str) -> HeaderFrom {
         let mut t = HeaderFrom::new(Side::Value);
-        t.configure(&props(&[("fields", "id,ts"), ("headers", "record_id,ts"), ("operation", operation)]))
-            .unwrap();
+        t.configure(&props(&[
+            ("fields", "id,ts"),
+            ("headers", "record_id,ts"),
+            ("operation", operation),
+        ]))
+        .unwrap();
         t
     }
 
@@ -165,14 +193,25 @@ mod tests {
     }
 
     fn value(s: &SchemaRef) -> Value {
-        Value::Struct(Struct::new(s.clone()).with("id", 1i64).unwrap().with("ts", 5i64).unwrap().with("body", "b").unwrap())
+        Value::Struct(
+            Struct::new(s.clone())
+                .with("id", 1i64)
+                .unwrap()
+                .with("ts", 5i64)
+                .unwrap()
+                .with("body", "b")
+                .unwrap(),
+        )
     }
 
     #[test]
     fn schemaful_copy_keeps_fields_and_adds_headers() {
         let mut t = configured("copy");
         let s = schema();
-        let out = t.apply(record("t", Some(s.clone()), value(&s))).unwrap().unwrap();
+        let out = t
+            .apply(record("t", Some(s.clone()), value(&s)))
+            .unwrap()
+            .unwrap();
         assert!(Arc::ptr_eq(out.value_schema.as_ref().unwrap(), &s));
         assert_eq!(out.headers.len(), 2);
         assert_eq!(out.headers[0].key, "record_id");
@@ -184,7 +223,10 @@ mod tests {
     fn schemaful_move_removes_fields() {
         let mut t = configured("move");
         let s = schema();
-        let out = t.apply(record("t", Some(s.clone()), value(&s))).unwrap().unwrap();
+        let out = t
+            .apply(record("t", Some(s.clone()), value(&s)))
+            .unwrap()
+            .unwrap();
         out.validate().unwrap();
         let os = out.value_schema.unwrap();
         let names: Vec<&str> = os.fields.iter().map(|f| f.name.as_str()).collect();
@@ -196,7 +238,11 @@ mod tests {
     fn schemaless_move_and_missing_field() {
         let mut t = configured("move");
         let out = t
-            .apply(record("t", None, map(vec![("id", Value::Int64(1)), ("body", Value::from("b"))])))
+            .apply(record(
+                "t",
+                None,
+                map(vec![("id", Value::Int64(1)), ("body", Value::from("b"))]),
+            ))
             .unwrap()
             .unwrap();
         assert_eq!(out.value, map(vec![("body", Value::from("b"))]));
@@ -208,7 +254,10 @@ mod tests {
     #[test]
     fn bad_data_missing_schema_field() {
         let mut t = configured("copy");
-        let s = SchemaBuilder::struct_().name("row").field("id", Schema::int64()).build();
+        let s = SchemaBuilder::struct_()
+            .name("row")
+            .field("id", Schema::int64())
+            .build();
         let v = Struct::new(s.clone()).with("id", 1i64).unwrap();
         let err = t.apply(record("t", Some(s), Value::Struct(v))).unwrap_err();
         assert_eq!(err.to_string(), "no field `ts` in row");
@@ -218,11 +267,22 @@ mod tests {
     fn bad_config_mismatched_lengths_and_operation() {
         let mut t = HeaderFrom::new(Side::Value);
         let issues = t
-            .configure(&props(&[("fields", "a,b"), ("headers", "h"), ("operation", "copy")]))
+            .configure(&props(&[
+                ("fields", "a,b"),
+                ("headers", "h"),
+                ("operation", "copy"),
+            ]))
             .unwrap_err();
-        assert_eq!(issue_texts(&issues), ["headers: must have as many items as `fields` (1 headers for 2 fields)"]);
+        assert_eq!(
+            issue_texts(&issues),
+            ["headers: must have as many items as `fields` (1 headers for 2 fields)"]
+        );
         let issues = t
-            .configure(&props(&[("fields", "a"), ("headers", "h"), ("operation", "rename")]))
+            .configure(&props(&[
+                ("fields", "a"),
+                ("headers", "h"),
+                ("operation", "rename"),
+            ]))
             .unwrap_err();
         assert_eq!(issues[0].key, "operation");
     }

@@ -55,9 +55,11 @@ impl Transformation for HoistField {
             }
             Some(schema) => {
                 let field = &self.field;
-                let out = self
-                    .cache
-                    .get_or_build(&schema, |_| Ok(SchemaBuilder::struct_().field(field, schema.clone()).build()))?;
+                let out = self.cache.get_or_build(&schema, |_| {
+                    Ok(SchemaBuilder::struct_()
+                        .field(field, schema.clone())
+                        .build())
+                })?;
                 if value.is_null() && !schema.optional {
                     return Err(TransformError::Data(DataError::NullForRequired {
                         field: util::path(self.side.label(), field),
@@ -89,7 +91,10 @@ mod tests {
     #[test]
     fn kafka_docs_example_hoists_string_into_map() {
         let mut t = configured(Side::Value);
-        let out = t.apply(record("t", None, Value::from("hello"))).unwrap().unwrap();
+        let out = t
+            .apply(record("t", None, Value::from("hello")))
+            .unwrap()
+            .unwrap();
         assert_eq!(out.value, map(vec![("line", Value::from("hello"))]));
         assert_eq!(out.value_schema, None);
     }
@@ -104,7 +109,10 @@ mod tests {
         assert_eq!(ks.fields.len(), 1);
         assert_eq!(ks.fields[0].name, "line");
         assert_eq!(*ks.fields[0].schema, *Schema::int32());
-        assert_eq!(out.key.as_struct().unwrap().get("line"), Some(&Value::Int32(42)));
+        assert_eq!(
+            out.key.as_struct().unwrap().get("line"),
+            Some(&Value::Int32(42))
+        );
     }
 
     #[test]
@@ -114,8 +122,13 @@ mod tests {
             .apply(record("t", Some(Schema::optional_string()), Value::Null))
             .unwrap()
             .unwrap();
-        assert_eq!(out.value.as_struct().unwrap().get("line"), Some(&Value::Null));
-        let err = t.apply(record("t", Some(Schema::string()), Value::Null)).unwrap_err();
+        assert_eq!(
+            out.value.as_struct().unwrap().get("line"),
+            Some(&Value::Null)
+        );
+        let err = t
+            .apply(record("t", Some(Schema::string()), Value::Null))
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "field `value.line`: null value for a required STRING schema"

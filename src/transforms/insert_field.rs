@@ -88,7 +88,10 @@ impl InsertField {
     fn inserted_schemas(&self) -> Vec<(String, SchemaRef)> {
         let mut out = Vec::new();
         let pick = |spec: &FieldSpec, required: SchemaRef, optional: SchemaRef| {
-            (spec.name.clone(), if spec.optional { optional } else { required })
+            (
+                spec.name.clone(),
+                if spec.optional { optional } else { required },
+            )
         };
         if let Some(s) = &self.topic {
             out.push(pick(s, Schema::string(), Schema::optional_string()));
@@ -169,7 +172,9 @@ impl Transformation for InsertField {
     fn config_def(&self) -> ConfigDef {
         let mut def = ConfigDef::new();
         for (key, doc) in FIELD_KEYS {
-            def = def.define(ConfigKey::new(key, ConfigType::String, Importance::Medium, doc).optional());
+            def = def.define(
+                ConfigKey::new(key, ConfigType::String, Importance::Medium, doc).optional(),
+            );
         }
         def.define(
             ConfigKey::new(
@@ -234,14 +239,22 @@ impl Transformation for InsertField {
                 if self.replace_null_with_default {
                     for &i in &plan.defaulted {
                         if values[i].is_null() {
-                            values[i] = schema.fields[i].schema.default.clone().unwrap_or(Value::Null);
+                            values[i] = schema.fields[i]
+                                .schema
+                                .default
+                                .clone()
+                                .unwrap_or(Value::Null);
                         }
                     }
                 }
                 let base = values.len();
                 for (j, (spec, v)) in self.inserted_values(&record).into_iter().enumerate() {
                     if v.is_null() && !spec.optional {
-                        let ty = plan.schema.fields.get(base + j).map(|f| f.schema.schema_type);
+                        let ty = plan
+                            .schema
+                            .fields
+                            .get(base + j)
+                            .map(|f| f.schema.schema_type);
                         return Err(TransformError::Data(DataError::NullForRequired {
                             field: util::path(path, &spec.name),
                             expected: ty.map_or("", |t| t.name()).to_owned(),
@@ -289,7 +302,10 @@ mod tests {
     fn kafka_docs_example_inserts_static_field_into_map() {
         let mut t = configured(
             Side::Value,
-            &[("static.field", "data_source"), ("static.value", "test-file-source")],
+            &[
+                ("static.field", "data_source"),
+                ("static.value", "test-file-source"),
+            ],
         );
         let r = record("t", None, map(vec![("line", Value::from("hello"))]));
         let out = t.apply(r).unwrap().unwrap();
@@ -330,7 +346,8 @@ mod tests {
             .field("magic", Schema::optional_int64())
             .build();
         let v = Struct::new(schema.clone()).with("magic", 42i64).unwrap();
-        let mut r = record("test", Some(schema.clone()), Value::Struct(v.clone())).with_timestamp(5);
+        let mut r =
+            record("test", Some(schema.clone()), Value::Struct(v.clone())).with_timestamp(5);
         r.kafka_partition = Some(0);
         let out = t.apply(r.clone()).unwrap().unwrap();
         out.validate().unwrap();
@@ -351,7 +368,10 @@ mod tests {
         assert_eq!(out_v.get("topic_field"), Some(&Value::from("test")));
         assert_eq!(out_v.get("partition_field"), Some(&Value::Int32(0)));
         assert_eq!(out_v.get("timestamp_field"), Some(&Value::Int64(5)));
-        assert_eq!(out_v.get("instance_id"), Some(&Value::from("my-instance-id")));
+        assert_eq!(
+            out_v.get("instance_id"),
+            Some(&Value::from("my-instance-id"))
+        );
         // Same input schema: the same output schema allocation.
         let again = t.apply(r).unwrap().unwrap();
         assert!(Arc::ptr_eq(&s, again.value_schema.as_ref().unwrap()));
@@ -360,7 +380,11 @@ mod tests {
     #[test]
     fn tombstones_pass_unchanged() {
         let mut t = all_fields();
-        let r = record("t", Some(SchemaBuilder::struct_().optional().build()), Value::Null);
+        let r = record(
+            "t",
+            Some(SchemaBuilder::struct_().optional().build()),
+            Value::Null,
+        );
         assert_eq!(t.apply(r.clone()).unwrap(), Some(r));
         let r = record("t", None, Value::Null);
         assert_eq!(t.apply(r.clone()).unwrap(), Some(r));
@@ -380,12 +404,18 @@ mod tests {
         let schema = SchemaBuilder::struct_()
             .field(
                 "n",
-                SchemaBuilder::int32().optional().default_value(Value::Int32(9)).build(),
+                SchemaBuilder::int32()
+                    .optional()
+                    .default_value(Value::Int32(9))
+                    .build(),
             )
             .build();
         let v = Value::Struct(Struct::new(schema.clone()));
         let mut t = configured(Side::Value, &[("topic.field", "t")]);
-        let out = t.apply(record("x", Some(schema.clone()), v.clone())).unwrap().unwrap();
+        let out = t
+            .apply(record("x", Some(schema.clone()), v.clone()))
+            .unwrap()
+            .unwrap();
         assert_eq!(out.value.as_struct().unwrap().values()[0], Value::Int32(9));
         let mut t = configured(
             Side::Value,
@@ -408,13 +438,17 @@ mod tests {
         let mut t = configured(Side::Value, &[("partition.field", "p!")]);
         let schema = SchemaBuilder::struct_().field("a", Schema::int32()).build();
         let v = Struct::new(schema.clone()).with("a", 1).unwrap();
-        let err = t.apply(record("t", Some(schema), Value::Struct(v))).unwrap_err();
+        let err = t
+            .apply(record("t", Some(schema), Value::Struct(v)))
+            .unwrap_err();
         assert!(err.to_string().contains("value.p"), "{err}");
         // A field name that already exists.
         let mut t = configured(Side::Value, &[("static.field", "a"), ("static.value", "x")]);
         let schema = SchemaBuilder::struct_().field("a", Schema::int32()).build();
         let v = Struct::new(schema.clone()).with("a", 1).unwrap();
-        let err = t.apply(record("t", Some(schema), Value::Struct(v))).unwrap_err();
+        let err = t
+            .apply(record("t", Some(schema), Value::Struct(v)))
+            .unwrap_err();
         assert_eq!(err.to_string(), "duplicate field `a` in STRUCT");
     }
 
@@ -422,7 +456,10 @@ mod tests {
     fn bad_config_is_reported() {
         let mut t = InsertField::new(Side::Value);
         let issues = t
-            .configure(&props(&[("offset.field", "o"), ("replace.null.with.default", "x")]))
+            .configure(&props(&[
+                ("offset.field", "o"),
+                ("replace.null.with.default", "x"),
+            ]))
             .unwrap_err();
         assert_eq!(
             issue_texts(&issues),

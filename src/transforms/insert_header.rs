@@ -1,6 +1,8 @@
 //! `InsertHeader`: adds a header with a literal value to every record.
 
-use crate::config::{ConfigDef, ConfigIssue, ConfigKey, ConfigType, Importance, Properties, Validator};
+use crate::config::{
+    ConfigDef, ConfigIssue, ConfigKey, ConfigType, Importance, Properties, Validator,
+};
 use crate::data::{Header, Schema, SchemaRef, SourceRecord, Value};
 
 use super::util;
@@ -38,7 +40,10 @@ impl InsertHeader {
 pub(crate) fn parse_literal(text: &str) -> (SchemaRef, Value) {
     let t = text.trim();
     if t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("false") {
-        return (Schema::boolean(), Value::Boolean(t.eq_ignore_ascii_case("true")));
+        return (
+            Schema::boolean(),
+            Value::Boolean(t.eq_ignore_ascii_case("true")),
+        );
     }
     if let Ok(i) = t.parse::<i64>() {
         return if let Ok(v) = i8::try_from(i) {
@@ -52,7 +57,8 @@ pub(crate) fn parse_literal(text: &str) -> (SchemaRef, Value) {
         };
     }
     let numeric = !t.is_empty()
-        && t.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'))
+        && t.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'))
         && t.chars().any(|c| c.is_ascii_digit());
     if numeric {
         if let Ok(f) = t.parse::<f64>() {
@@ -71,8 +77,13 @@ impl Transformation for InsertHeader {
     fn config_def(&self) -> ConfigDef {
         ConfigDef::new()
             .define(
-                ConfigKey::new("header", ConfigType::String, Importance::High, "The name of the header.")
-                    .validator(Validator::NonEmptyString),
+                ConfigKey::new(
+                    "header",
+                    ConfigType::String,
+                    Importance::High,
+                    "The name of the header.",
+                )
+                .validator(Validator::NonEmptyString),
             )
             .define(ConfigKey::new(
                 "value.literal",
@@ -109,7 +120,8 @@ mod tests {
     #[test]
     fn inserts_typed_literal_header() {
         let mut t = InsertHeader::new();
-        t.configure(&props(&[("header", "app.id"), ("value.literal", "my-app")])).unwrap();
+        t.configure(&props(&[("header", "app.id"), ("value.literal", "my-app")]))
+            .unwrap();
         let out = t.apply(record("t", None, Value::Null)).unwrap().unwrap();
         assert_eq!(out.headers.len(), 1);
         assert_eq!(out.headers[0].key, "app.id");

@@ -41,7 +41,9 @@ impl MaskField {
 fn cannot(path: &str, what: &str, replacement: Option<&str>) -> TransformError {
     TransformError::Invalid(match replacement {
         None => format!("field `{path}`: cannot mask a value of type {what}"),
-        Some(_) => format!("field `{path}`: cannot mask a value of type {what} with a custom replacement"),
+        Some(_) => {
+            format!("field `{path}`: cannot mask a value of type {what} with a custom replacement")
+        }
     })
 }
 
@@ -52,14 +54,22 @@ fn unparsable(path: &str, replacement: &str, what: &str) -> TransformError {
 }
 
 /// The masked value for a field of `schema`.
-fn masked_for_schema(schema: &Schema, replacement: Option<&str>, path: &str) -> Result<Value, TransformError> {
+fn masked_for_schema(
+    schema: &Schema,
+    replacement: Option<&str>,
+    path: &str,
+) -> Result<Value, TransformError> {
     match (LogicalType::of(schema), schema.schema_type) {
         (Some(LogicalType::Decimal), SchemaType::Bytes) => {
             let scale = logical::decimal_scale(schema)?;
             let d = match replacement {
                 None => Decimal::new(0, scale),
-                Some(r) => rescale(r.parse::<Decimal>().map_err(|_| unparsable(path, r, "Decimal"))?, scale)
-                    .ok_or_else(|| unparsable(path, r, &format!("Decimal of scale {scale}")))?,
+                Some(r) => rescale(
+                    r.parse::<Decimal>()
+                        .map_err(|_| unparsable(path, r, "Decimal"))?,
+                    scale,
+                )
+                .ok_or_else(|| unparsable(path, r, &format!("Decimal of scale {scale}")))?,
             };
             Ok(d.to_value())
         }
@@ -75,7 +85,11 @@ fn masked_for_schema(schema: &Schema, replacement: Option<&str>, path: &str) -> 
 }
 
 /// The masked value for a plain value of type `t`.
-fn masked_of_type(t: SchemaType, replacement: Option<&str>, path: &str) -> Result<Value, TransformError> {
+fn masked_of_type(
+    t: SchemaType,
+    replacement: Option<&str>,
+    path: &str,
+) -> Result<Value, TransformError> {
     let Some(r) = replacement else {
         return match t {
             SchemaType::Boolean => Ok(Value::Boolean(false)),
@@ -194,7 +208,8 @@ impl Transformation for MaskField {
                 let values = s.values_mut();
                 for (i, masked) in masks.iter() {
                     // A null with a default reads as the default, which is masked.
-                    let present = !values[*i].is_null() || schema.fields[*i].schema.default.is_some();
+                    let present =
+                        !values[*i].is_null() || schema.fields[*i].schema.default.is_some();
                     if present {
                         values[*i] = masked.clone()?;
                     }
@@ -229,7 +244,10 @@ mod tests {
             .field("date", logical::date_schema())
             .field("decimal", logical::decimal_schema(0))
             .field("array", SchemaBuilder::array(Schema::int32()).build())
-            .field("map", SchemaBuilder::map(Schema::string(), Schema::string()).build())
+            .field(
+                "map",
+                SchemaBuilder::map(Schema::string(), Schema::string()).build(),
+            )
             .field("opt", Schema::optional_string())
             .build()
     }
@@ -255,7 +273,10 @@ mod tests {
                 .unwrap()
                 .with("array", vec![Value::Int32(1), Value::Int32(2)])
                 .unwrap()
-                .with("map", Value::Map(vec![(Value::from("a"), Value::from("b"))]))
+                .with(
+                    "map",
+                    Value::Map(vec![(Value::from("a"), Value::from("b"))]),
+                )
                 .unwrap(),
         )
     }
@@ -267,7 +288,10 @@ mod tests {
             "bool,byte,long,double,string,date,decimal,array,map,opt",
         )]);
         let s = schema();
-        let out = t.apply(record("t", Some(s.clone()), struct_value(&s))).unwrap().unwrap();
+        let out = t
+            .apply(record("t", Some(s.clone()), struct_value(&s)))
+            .unwrap()
+            .unwrap();
         out.validate().unwrap();
         assert!(Arc::ptr_eq(out.value_schema.as_ref().unwrap(), &s));
         let v = out.value.as_struct().unwrap();
@@ -308,9 +332,15 @@ mod tests {
 
     #[test]
     fn replacement_is_parsed_as_the_field_type() {
-        let mut t = configured(&[("fields", "magic,string,decimal,double"), ("replacement", "123")]);
+        let mut t = configured(&[
+            ("fields", "magic,string,decimal,double"),
+            ("replacement", "123"),
+        ]);
         let s = schema();
-        let out = t.apply(record("t", Some(s.clone()), struct_value(&s))).unwrap().unwrap();
+        let out = t
+            .apply(record("t", Some(s.clone()), struct_value(&s)))
+            .unwrap()
+            .unwrap();
         let v = out.value.as_struct().unwrap();
         assert_eq!(v.get("magic"), Some(&Value::Int32(123)));
         assert_eq!(v.get("string"), Some(&Value::from("123")));
@@ -328,13 +358,17 @@ mod tests {
     fn bad_data_unmaskable_types_and_unparsable_replacement() {
         let mut t = configured(&[("fields", "bool"), ("replacement", "x")]);
         let s = schema();
-        let err = t.apply(record("t", Some(s.clone()), struct_value(&s))).unwrap_err();
+        let err = t
+            .apply(record("t", Some(s.clone()), struct_value(&s)))
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "field `value.bool`: cannot mask a value of type BOOLEAN with a custom replacement"
         );
         let mut t = configured(&[("fields", "magic"), ("replacement", "abc")]);
-        let err = t.apply(record("t", Some(s.clone()), struct_value(&s))).unwrap_err();
+        let err = t
+            .apply(record("t", Some(s.clone()), struct_value(&s)))
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "field `value.magic`: unable to convert replacement `abc` to INT32"
@@ -343,7 +377,10 @@ mod tests {
         let err = t
             .apply(record("t", None, map(vec![("b", Value::Bytes(vec![1]))])))
             .unwrap_err();
-        assert_eq!(err.to_string(), "field `value.b`: cannot mask a value of type BYTES");
+        assert_eq!(
+            err.to_string(),
+            "field `value.b`: cannot mask a value of type BYTES"
+        );
     }
 
     #[test]

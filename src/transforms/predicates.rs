@@ -3,7 +3,9 @@
 
 use regex::Regex;
 
-use crate::config::{ConfigDef, ConfigIssue, ConfigKey, ConfigType, Importance, Properties, Validator};
+use crate::config::{
+    ConfigDef, ConfigIssue, ConfigKey, ConfigType, Importance, Properties, Validator,
+};
 use crate::data::SourceRecord;
 
 use super::Predicate;
@@ -144,7 +146,10 @@ mod tests {
         let mut p = TopicNameMatches::new();
         let issues = p.configure(&props(&[("pattern", "foo(")])).unwrap_err();
         assert_eq!(issues[0].key, "pattern");
-        assert!(issues[0].message.contains("invalid regular expression"), "{issues:?}");
+        assert!(
+            issues[0].message.contains("invalid regular expression"),
+            "{issues:?}"
+        );
         let issues = p.configure(&Properties::new()).unwrap_err();
         assert_eq!(
             issue_texts(&issues),

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use regex::Regex;
 
-use crate::config::{ConfigDef, ConfigIssue, ConfigKey, ConfigType, Importance, Properties, Validator};
+use crate::config::{
+    ConfigDef, ConfigIssue, ConfigKey, ConfigType, Importance, Properties, Validator,
+};
 use crate::data::SourceRecord;
 
 use super::predicates::full_match_regex;
@@ -42,35 +44,42 @@ pub(crate) fn java_replacement(java: &str, groups: usize) -> Result<String, Stri
                 Some(other) => out.push(other),
                 None => return Err("character to be escaped is missing".into()),
             },
-            '$' => match chars.peek() {
-                Some('{') => {
-                    chars.next();
-                    let name: String = chars.by_ref().take_while(|&c| c != '}').collect();
-                    if name.is_empty() {
-                        return Err("named capturing group is missing trailing '}' or a name".into());
-                    }
-                    out.push_str(&format!("${{{name}}}"));
-                }
-                Some(d) if d.is_ascii_digit() => {
-                    // Java reads as many digits as still name an existing group.
-                    let mut n = 0usize;
-                    let mut first = true;
-                    while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
-                        let next = n * 10 + d as usize;
-                        if !first && next >= groups {
-                            break;
-                        }
-                        n = next;
-                        first = false;
+            '$' => {
+                match chars.peek() {
+                    Some('{') => {
                         chars.next();
+                        let name: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                        if name.is_empty() {
+                            return Err(
+                                "named capturing group is missing trailing '}' or a name".into()
+                            );
+                        }
+                        out.push_str(&format!("${{{name}}}"));
                     }
-                    if n >= groups {
-                        return Err(format!("no group {n}"));
+                    Some(d) if d.is_ascii_digit() => {
+                        // Java reads as many digits as still name an existing group.
+                        let mut n = 0usize;
+                        let mut first = true;
+                        while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+                            let next = n * 10 + d as usize;
+                            if !first && next >= groups {
+                                break;
+                            }
+                            n = next;
+                            first = false;
+                            chars.next();
+                        }
+                        if n >= groups {
+                            return Err(format!("no group {n}"));
+                        }
+                        out.push_str(&format!("${{{n}}}"));
                     }
-                    out.push_str(&format!("${{{n}}}"));
+                    _ => return Err(
+                        "illegal group reference: `$` must be followed by a group number or {name}"
+                            .into(),
+                    ),
                 }
-                _ => return Err("illegal group reference: `$` must be followed by a group number or {name}".into()),
-            },
+            }
             c => out.push(c),
         }
     }
@@ -81,8 +90,13 @@ impl Transformation for RegexRouter {
     fn config_def(&self) -> ConfigDef {
         ConfigDef::new()
             .define(
-                ConfigKey::new("regex", ConfigType::String, Importance::High, "Regular expression to use for matching.")
-                    .validator(Validator::NonEmptyString),
+                ConfigKey::new(
+                    "regex",
+                    ConfigType::String,
+                    Importance::High,
+                    "Regular expression to use for matching.",
+                )
+                .validator(Validator::NonEmptyString),
             )
             .define(ConfigKey::new(
                 "replacement",
@@ -96,8 +110,11 @@ impl Transformation for RegexRouter {
         let parsed = self.config_def().parse(configs)?;
         let re = full_match_regex(parsed.string("regex").unwrap_or_default())
             .map_err(|m| vec![ConfigIssue::new("regex", m)])?;
-        self.replacement = java_replacement(parsed.string("replacement").unwrap_or_default(), re.captures_len())
-            .map_err(|m| vec![ConfigIssue::new("replacement", m)])?;
+        self.replacement = java_replacement(
+            parsed.string("replacement").unwrap_or_default(),
+            re.captures_len(),
+        )
+        .map_err(|m| vec![ConfigIssue::new("replacement", m)])?;
         self.regex = Some(re);
         self.last = None;
         Ok(())
@@ -135,13 +152,21 @@ mod tests {
 
     fn route(regex: &str, replacement: &str, topic: &str) -> String {
         let mut t = RegexRouter::new();
-        t.configure(&props(&[("regex", regex), ("replacement", replacement)])).unwrap();
-        t.apply(record(topic, None, Value::Null)).unwrap().unwrap().topic.to_string()
+        t.configure(&props(&[("regex", regex), ("replacement", replacement)]))
+            .unwrap();
+        t.apply(record(topic, None, Value::Null))
+            .unwrap()
+            .unwrap()
+            .topic
+            .to_string()
     }
 
     #[test]
     fn kafka_docs_style_routes_by_captured_groups() {
-        assert_eq!(route("(.*)-(\\d\\d\\d\\d\\d\\d\\d\\d)", "$2-$1", "foo-20160101"), "20160101-foo");
+        assert_eq!(
+            route("(.*)-(\\d\\d\\d\\d\\d\\d\\d\\d)", "$2-$1", "foo-20160101"),
+            "20160101-foo"
+        );
         assert_eq!(route("(.*)", "prefix-$1", "orders"), "prefix-orders");
         assert_eq!(route("(?<name>[a-z]+)_x", "${name}", "abc_x"), "abc");
     }
@@ -163,7 +188,8 @@ mod tests {
     #[test]
     fn repeated_topic_reuses_the_last_result() {
         let mut t = RegexRouter::new();
-        t.configure(&props(&[("regex", "(.*)"), ("replacement", "x-$1")])).unwrap();
+        t.configure(&props(&[("regex", "(.*)"), ("replacement", "x-$1")]))
+            .unwrap();
         let a = t.apply(record("t", None, Value::Null)).unwrap().unwrap();
         let b = t.apply(record("t", None, Value::Null)).unwrap().unwrap();
         assert!(Arc::ptr_eq(&a.topic, &b.topic));
@@ -174,9 +200,13 @@ mod tests {
     #[test]
     fn bad_config_bad_regex_and_group() {
         let mut t = RegexRouter::new();
-        let issues = t.configure(&props(&[("regex", "(a"), ("replacement", "x")])).unwrap_err();
+        let issues = t
+            .configure(&props(&[("regex", "(a"), ("replacement", "x")]))
+            .unwrap_err();
         assert_eq!(issues[0].key, "regex");
-        let issues = t.configure(&props(&[("regex", "(a)"), ("replacement", "$2")])).unwrap_err();
+        let issues = t
+            .configure(&props(&[("regex", "(a)"), ("replacement", "$2")]))
+            .unwrap_err();
         assert_eq!(issue_texts(&issues), ["replacement: no group 2"]);
     }
 }

@@ -115,7 +115,9 @@ impl TransformRegistry {
             ("MaskField", |s| Box::new(MaskField::new(s))),
             ("ReplaceField", |s| Box::new(ReplaceField::new(s))),
             ("SetSchemaMetadata", |s| Box::new(SetSchemaMetadata::new(s))),
-            ("TimestampConverter", |s| Box::new(TimestampConverter::new(s))),
+            ("TimestampConverter", |s| {
+                Box::new(TimestampConverter::new(s))
+            }),
         ];
         for (name, make) in sided {
             for side in [Side::Key, Side::Value] {
@@ -258,8 +260,16 @@ mod tests {
     fn builtin_has_every_kafka_class_and_alias() {
         let r = TransformRegistry::builtin();
         for name in [
-            "Cast", "ExtractField", "Flatten", "HeaderFrom", "HoistField", "InsertField",
-            "MaskField", "ReplaceField", "SetSchemaMetadata", "TimestampConverter",
+            "Cast",
+            "ExtractField",
+            "Flatten",
+            "HeaderFrom",
+            "HoistField",
+            "InsertField",
+            "MaskField",
+            "ReplaceField",
+            "SetSchemaMetadata",
+            "TimestampConverter",
         ] {
             for side in ["Key", "Value"] {
                 let class = format!("org.apache.kafka.connect.transforms.{name}${side}");
@@ -269,7 +279,12 @@ mod tests {
             }
         }
         for name in [
-            "DropHeaders", "Filter", "InsertHeader", "RegexRouter", "TimestampRouter", "ValueToKey",
+            "DropHeaders",
+            "Filter",
+            "InsertHeader",
+            "RegexRouter",
+            "TimestampRouter",
+            "ValueToKey",
         ] {
             assert!(r.find_transform(name).is_some(), "{name}");
             assert!(r
@@ -309,6 +324,8 @@ mod tests {
         let md = TransformRegistry::builtin().to_markdown();
         assert!(md.contains("### `org.apache.kafka.connect.transforms.MaskField$Value`"));
         assert!(md.contains("`replacement`"));
-        assert!(md.contains("### `org.apache.kafka.connect.transforms.predicates.TopicNameMatches`"));
+        assert!(
+            md.contains("### `org.apache.kafka.connect.transforms.predicates.TopicNameMatches`")
+        );
     }
 }

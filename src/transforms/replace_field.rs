@@ -65,7 +65,8 @@ impl ReplaceField {
             if s.schema_type != SchemaType::Struct {
                 return Err(util::mismatch_type(path, "STRUCT", s.schema_type));
             }
-            let kept: Vec<&crate::data::Field> = s.fields.iter().filter(|f| this.keeps(&f.name)).collect();
+            let kept: Vec<&crate::data::Field> =
+                s.fields.iter().filter(|f| this.keeps(&f.name)).collect();
             let fields = kept
                 .iter()
                 .map(|f| (this.renamed(&f.name).to_owned(), f.schema.clone()))
@@ -93,8 +94,14 @@ fn list_key(name: &str, doc: &str) -> ConfigKey {
 impl Transformation for ReplaceField {
     fn config_def(&self) -> ConfigDef {
         ConfigDef::new()
-            .define(list_key("exclude", "Fields to drop. Takes precedence over include."))
-            .define(list_key("include", "Fields to keep; empty keeps all fields."))
+            .define(list_key(
+                "exclude",
+                "Fields to drop. Takes precedence over include.",
+            ))
+            .define(list_key(
+                "include",
+                "Fields to keep; empty keeps all fields.",
+            ))
             .define(list_key("renames", "Field renames, as old:new,old2:new2."))
             .define(list_key("blacklist", "Deprecated: use exclude.").optional())
             .define(list_key("whitelist", "Deprecated: use include.").optional())
@@ -251,7 +258,10 @@ mod tests {
         let out = t.apply(record("t", None, map_value())).unwrap().unwrap();
         assert_eq!(
             out.value,
-            map(vec![("abc", Value::Int32(42)), ("foo", Value::Boolean(true))])
+            map(vec![
+                ("abc", Value::Int32(42)),
+                ("foo", Value::Boolean(true))
+            ])
         );
     }
 
@@ -259,7 +269,10 @@ mod tests {
     fn schemaful_include_and_rename() {
         let mut t = configured(&[("include", "abc,foo"), ("renames", "abc:xyz,foo:bar")]);
         let s = schema();
-        let out = t.apply(record("t", Some(s.clone()), value(&s))).unwrap().unwrap();
+        let out = t
+            .apply(record("t", Some(s.clone()), value(&s)))
+            .unwrap()
+            .unwrap();
         out.validate().unwrap();
         let os = out.value_schema.clone().unwrap();
         assert_eq!(os.name.as_deref(), Some("row"));
@@ -313,7 +326,9 @@ mod tests {
     fn bad_data_rename_onto_existing_field_and_wrong_type() {
         let mut t = configured(&[("renames", "abc:foo")]);
         let s = schema();
-        let err = t.apply(record("t", Some(s.clone()), value(&s))).unwrap_err();
+        let err = t
+            .apply(record("t", Some(s.clone()), value(&s)))
+            .unwrap_err();
         assert_eq!(err.to_string(), "duplicate field `foo` in row");
         let err = t.apply(record("t", None, Value::from("x"))).unwrap_err();
         assert!(err.to_string().contains("expected MAP"), "{err}");

@@ -37,11 +37,22 @@ impl Transformation for SetSchemaMetadata {
     fn config_def(&self) -> ConfigDef {
         ConfigDef::new()
             .define(
-                ConfigKey::new("schema.name", ConfigType::String, Importance::High, "Schema name to set.").optional(),
+                ConfigKey::new(
+                    "schema.name",
+                    ConfigType::String,
+                    Importance::High,
+                    "Schema name to set.",
+                )
+                .optional(),
             )
             .define(
-                ConfigKey::new("schema.version", ConfigType::Int, Importance::High, "Schema version to set.")
-                    .optional(),
+                ConfigKey::new(
+                    "schema.version",
+                    ConfigType::Int,
+                    Importance::High,
+                    "Schema version to set.",
+                )
+                .optional(),
             )
     }
 
@@ -102,10 +113,17 @@ mod tests {
     #[test]
     fn sets_name_and_version_and_repoints_struct() {
         let mut t = SetSchemaMetadata::new(Side::Value);
-        t.configure(&props(&[("schema.name", "foo"), ("schema.version", "42")])).unwrap();
-        let s = SchemaBuilder::struct_().name("old").field("a", Schema::int32()).build();
+        t.configure(&props(&[("schema.name", "foo"), ("schema.version", "42")]))
+            .unwrap();
+        let s = SchemaBuilder::struct_()
+            .name("old")
+            .field("a", Schema::int32())
+            .build();
         let v = Struct::new(s.clone()).with("a", 1).unwrap();
-        let out = t.apply(record("t", Some(s), Value::Struct(v))).unwrap().unwrap();
+        let out = t
+            .apply(record("t", Some(s), Value::Struct(v)))
+            .unwrap()
+            .unwrap();
         out.validate().unwrap();
         let os = out.value_schema.clone().unwrap();
         assert_eq!(os.name.as_deref(), Some("foo"));

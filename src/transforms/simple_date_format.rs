@@ -26,10 +26,28 @@ use crate::data::logical::{civil_from_days, days_from_civil};
 
 const MILLIS_PER_DAY: i64 = 86_400_000;
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-    "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
-const DAYS: [&str; 7] = ["Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday"];
+const DAYS: [&str; 7] = [
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+];
 
 #[derive(Clone, Debug, PartialEq)]
 enum Item {
@@ -82,7 +100,9 @@ impl SimpleDateFormat {
                 i += 1;
                 loop {
                     match chars.get(i) {
-                        None => return Err(format!("unterminated quote in date pattern `{pattern}`")),
+                        None => {
+                            return Err(format!("unterminated quote in date pattern `{pattern}`"))
+                        }
                         Some('\'') if chars.get(i + 1) == Some(&'\'') => {
                             literal.push('\'');
                             i += 2;
@@ -207,12 +227,18 @@ impl SimpleDateFormat {
                     if is_numeric(c, n) {
                         let fixed = matches!(self.items.get(idx + 1), Some(Item::Field(c2, n2)) if is_numeric(*c2, *n2));
                         let start = pos;
-                        let limit = if fixed { (pos + n).min(bytes.len()) } else { bytes.len() };
+                        let limit = if fixed {
+                            (pos + n).min(bytes.len())
+                        } else {
+                            bytes.len()
+                        };
                         while pos < limit && bytes[pos].is_ascii_digit() {
                             pos += 1;
                         }
                         if pos == start {
-                            return Err(err(&format!("expected a number for `{c}` at position {start}")));
+                            return Err(err(&format!(
+                                "expected a number for `{c}` at position {start}"
+                            )));
                         }
                         let v: i64 = text[start..pos]
                             .parse()
@@ -275,7 +301,8 @@ impl SimpleDateFormat {
                             }
                             _ => {
                                 // 'Z', 'X', 'z': a zone.
-                                let (minutes, len) = parse_zone(rest).ok_or_else(|| err("expected a zone offset"))?;
+                                let (minutes, len) = parse_zone(rest)
+                                    .ok_or_else(|| err("expected a zone offset"))?;
                                 offset_minutes = minutes;
                                 pos += len;
                             }
@@ -288,7 +315,13 @@ impl SimpleDateFormat {
             // Java puts two-digit years within 80 years before and 20 after now.
             let now_year = civil_from_days(now_millis().div_euclid(MILLIS_PER_DAY)).0;
             let candidate = now_year - now_year.rem_euclid(100) + year;
-            year = if candidate > now_year + 20 { candidate - 100 } else if candidate <= now_year - 80 { candidate + 100 } else { candidate };
+            year = if candidate > now_year + 20 {
+                candidate - 100
+            } else if candidate <= now_year - 80 {
+                candidate + 100
+            } else {
+                candidate
+            };
         }
         if let Some(pm) = pm {
             if twelve_hour && pm {
@@ -302,7 +335,11 @@ impl SimpleDateFormat {
             2 => 28,
             _ => return Err(err(&format!("month {month} is out of range"))),
         };
-        let day_limit = if self.items.iter().any(|i| matches!(i, Item::Field('D', _))) { 366 } else { days_in_month };
+        let day_limit = if self.items.iter().any(|i| matches!(i, Item::Field('D', _))) {
+            366
+        } else {
+            days_in_month
+        };
         if !(1..=day_limit).contains(&day) {
             return Err(err(&format!("day {day} is out of range")));
         }
@@ -351,7 +388,11 @@ fn parse_zone(text: &str) -> Option<(i64, usize)> {
         _ => return None,
     };
     pos += 1;
-    let digit = |i: usize| b.get(i).filter(|c| c.is_ascii_digit()).map(|c| i64::from(c - b'0'));
+    let digit = |i: usize| {
+        b.get(i)
+            .filter(|c| c.is_ascii_digit())
+            .map(|c| i64::from(c - b'0'))
+    };
     let hours = digit(pos)? * 10 + digit(pos + 1)?;
     pos += 2;
     let mut minutes = 0;
@@ -376,17 +417,31 @@ mod tests {
         assert_eq!(f("yyyyMMdd"), "20231114");
         assert_eq!(f("yyyy-MM-dd HH:mm:ss.SSS"), "2023-11-14 22:13:20.123");
         assert_eq!(f("yy/M/d h:mm a"), "23/11/14 10:13 PM");
-        assert_eq!(f("EEE, d MMM yyyy HH:mm:ss Z"), "Tue, 14 Nov 2023 22:13:20 +0000");
+        assert_eq!(
+            f("EEE, d MMM yyyy HH:mm:ss Z"),
+            "Tue, 14 Nov 2023 22:13:20 +0000"
+        );
         assert_eq!(f("EEEE MMMM D z"), "Tuesday November 318 UTC");
         assert_eq!(f("'at' HH 'o''clock'"), "at 22 o'clock");
-        assert_eq!(SimpleDateFormat::new("yyyy-MM-dd").unwrap().format(-1), "1969-12-31");
+        assert_eq!(
+            SimpleDateFormat::new("yyyy-MM-dd").unwrap().format(-1),
+            "1969-12-31"
+        );
     }
 
     #[test]
     fn parses_what_it_formats_and_applies_offsets() {
-        for p in ["yyyyMMddHHmmssSSS", "yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "dd MMM yyyy HH:mm:ss.SSS Z"] {
+        for p in [
+            "yyyyMMddHHmmssSSS",
+            "yyyy-MM-dd'T'HH:mm:ss.SSSXXX",
+            "dd MMM yyyy HH:mm:ss.SSS Z",
+        ] {
             let f = SimpleDateFormat::new(p).unwrap();
-            assert_eq!(f.parse(&f.format(1_700_000_000_123)).unwrap(), 1_700_000_000_123, "{p}");
+            assert_eq!(
+                f.parse(&f.format(1_700_000_000_123)).unwrap(),
+                1_700_000_000_123,
+                "{p}"
+            );
         }
         let f = SimpleDateFormat::new("yyyy-MM-dd'T'HH:mm:ssXXX").unwrap();
         assert_eq!(f.parse("1970-01-01T01:00:00+01:00").unwrap(), 0);
@@ -398,7 +453,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_patterns_and_bad_text() {
-        assert!(SimpleDateFormat::new("yyyy-ww").unwrap_err().contains("`w`"));
+        assert!(SimpleDateFormat::new("yyyy-ww")
+            .unwrap_err()
+            .contains("`w`"));
         assert!(SimpleDateFormat::new("'open").is_err());
         let f = SimpleDateFormat::new("yyyy-MM-dd").unwrap();
         assert!(f.parse("2023-13-01").unwrap_err().contains("month 13"));

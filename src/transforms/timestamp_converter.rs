@@ -3,8 +3,12 @@
 
 use std::sync::Arc;
 
-use crate::config::{ConfigDef, ConfigIssue, ConfigKey, ConfigType, Importance, Properties, Validator};
-use crate::data::{logical, LogicalType, Schema, SchemaRef, SchemaType, SourceRecord, Struct, Value};
+use crate::config::{
+    ConfigDef, ConfigIssue, ConfigKey, ConfigType, Importance, Properties, Validator,
+};
+use crate::data::{
+    logical, LogicalType, Schema, SchemaRef, SchemaType, SourceRecord, Struct, Value,
+};
 
 use super::simple_date_format::SimpleDateFormat;
 use super::util::{self, SchemaCache, Side};
@@ -92,7 +96,10 @@ impl TimestampConverter {
     fn to_millis(&self, value: &Value, kind: Kind, path: &str) -> Result<i64, TransformError> {
         let wrong = |expected: &str| util::mismatch(path, expected, value);
         Ok(match kind {
-            Kind::Timestamp => value.as_i64().filter(|_| matches!(value, Value::Int64(_))).ok_or_else(|| wrong("INT64 Timestamp"))?,
+            Kind::Timestamp => value
+                .as_i64()
+                .filter(|_| matches!(value, Value::Int64(_)))
+                .ok_or_else(|| wrong("INT64 Timestamp"))?,
             Kind::Date => match value {
                 Value::Int32(d) => i64::from(*d) * MILLIS_PER_DAY,
                 _ => return Err(wrong("INT32 Date")),
@@ -131,9 +138,13 @@ impl TimestampConverter {
     fn from_millis(&self, ms: i64, path: &str) -> Result<Value, TransformError> {
         Ok(match self.target {
             Kind::Timestamp => Value::Int64(ms),
-            Kind::Date => Value::Int32(i32::try_from(ms.div_euclid(MILLIS_PER_DAY)).map_err(|_| {
-                TransformError::Invalid(format!("field `{path}`: timestamp {ms} is out of the Date range"))
-            })?),
+            Kind::Date => {
+                Value::Int32(i32::try_from(ms.div_euclid(MILLIS_PER_DAY)).map_err(|_| {
+                    TransformError::Invalid(format!(
+                        "field `{path}`: timestamp {ms} is out of the Date range"
+                    ))
+                })?)
+            }
             Kind::Time => Value::Int32(ms.rem_euclid(MILLIS_PER_DAY) as i32),
             Kind::Unix => Value::Int64(match self.precision {
                 "seconds" => ms / 1000,
@@ -143,13 +154,21 @@ impl TimestampConverter {
             }),
             Kind::Str => {
                 // The format is required for string targets (checked in configure).
-                let f = self.format.as_ref().ok_or_else(|| TransformError::Invalid("no format".into()))?;
+                let f = self
+                    .format
+                    .as_ref()
+                    .ok_or_else(|| TransformError::Invalid("no format".into()))?;
                 Value::String(f.format(ms))
             }
         })
     }
 
-    fn convert(&self, value: Value, kind: Option<Kind>, path: &str) -> Result<Value, TransformError> {
+    fn convert(
+        &self,
+        value: Value,
+        kind: Option<Kind>,
+        path: &str,
+    ) -> Result<Value, TransformError> {
         if value.is_null() {
             return Ok(Value::Null);
         }
@@ -214,7 +233,12 @@ impl Transformation for TimestampConverter {
         let parsed = self.config_def().parse(configs)?;
         let mut issues = Vec::new();
         self.field = util::string_of(&parsed, "field");
-        self.target = match parsed.string("target.type").unwrap_or_default().to_ascii_lowercase().as_str() {
+        self.target = match parsed
+            .string("target.type")
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "string" => Kind::Str,
             "unix" => Kind::Unix,
             "date" => Kind::Date,
@@ -229,9 +253,17 @@ impl Transformation for TimestampConverter {
                 Err(m) => issues.push(ConfigIssue::new("format", m)),
             }
         } else if self.target == Kind::Str {
-            issues.push(ConfigIssue::new("format", "required when target.type is string"));
+            issues.push(ConfigIssue::new(
+                "format",
+                "required when target.type is string",
+            ));
         }
-        self.precision = match parsed.string("unix.precision").unwrap_or_default().to_ascii_lowercase().as_str() {
+        self.precision = match parsed
+            .string("unix.precision")
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "seconds" => "seconds",
             "microseconds" => "microseconds",
             "nanoseconds" => "nanoseconds",
@@ -304,7 +336,11 @@ impl Transformation for TimestampConverter {
                         let (_, mut values) = util::require_struct(value, label)?.into_parts();
                         for (j, slot) in values.iter_mut().enumerate() {
                             let raw = std::mem::replace(slot, Value::Null);
-                            *slot = util::read_field(raw, &schema.fields[j], self.replace_null_with_default);
+                            *slot = util::read_field(
+                                raw,
+                                &schema.fields[j],
+                                self.replace_null_with_default,
+                            );
                         }
                         let v = std::mem::replace(&mut values[i], Value::Null);
                         values[i] = self.convert(v, Some(kind), &util::path(label, field))?;
@@ -339,15 +375,35 @@ mod tests {
     fn kafka_docs_example_field_string_to_timestamp() {
         // Confluent's documented example: field `date_field` from string
         // with format yyyy-MM-dd to Timestamp.
-        let mut t = configured(&[("field", "date_field"), ("target.type", "Timestamp"), ("format", "yyyy-MM-dd")]);
-        let s = SchemaBuilder::struct_().field("date_field", Schema::string()).field("n", Schema::int32()).build();
-        let v = Struct::new(s.clone()).with("date_field", "2017-01-22").unwrap().with("n", 1).unwrap();
-        let out = t.apply(record("t", Some(s), Value::Struct(v))).unwrap().unwrap();
+        let mut t = configured(&[
+            ("field", "date_field"),
+            ("target.type", "Timestamp"),
+            ("format", "yyyy-MM-dd"),
+        ]);
+        let s = SchemaBuilder::struct_()
+            .field("date_field", Schema::string())
+            .field("n", Schema::int32())
+            .build();
+        let v = Struct::new(s.clone())
+            .with("date_field", "2017-01-22")
+            .unwrap()
+            .with("n", 1)
+            .unwrap();
+        let out = t
+            .apply(record("t", Some(s), Value::Struct(v)))
+            .unwrap()
+            .unwrap();
         out.validate().unwrap();
         let os = out.value_schema.clone().unwrap();
-        assert_eq!(os.field("date_field").unwrap().schema.name.as_deref(), Some(logical::TIMESTAMP_NAME));
+        assert_eq!(
+            os.field("date_field").unwrap().schema.name.as_deref(),
+            Some(logical::TIMESTAMP_NAME)
+        );
         let ov = out.value.as_struct().unwrap();
-        assert_eq!(ov.get("date_field"), Some(&Value::Int64(i64::from(DATE_DAYS) * MILLIS_PER_DAY)));
+        assert_eq!(
+            ov.get("date_field"),
+            Some(&Value::Int64(i64::from(DATE_DAYS) * MILLIS_PER_DAY))
+        );
         assert_eq!(ov.get("n"), Some(&Value::Int32(1)));
     }
 
@@ -360,32 +416,81 @@ mod tests {
         assert_eq!(out.value_schema, Some(logical::date_schema()));
         assert_eq!(run(&[("target.type", "Time")]).value, Value::Int32(TIME_MS));
         assert_eq!(run(&[("target.type", "unix")]).value, Value::Int64(TS));
-        assert_eq!(run(&[("target.type", "unix"), ("unix.precision", "seconds")]).value, Value::Int64(TS / 1000));
+        assert_eq!(
+            run(&[("target.type", "unix"), ("unix.precision", "seconds")]).value,
+            Value::Int64(TS / 1000)
+        );
         assert_eq!(
             run(&[("target.type", "unix"), ("unix.precision", "microseconds")]).value,
             Value::Int64(TS * 1000)
         );
-        let out = run(&[("target.type", "string"), ("format", "yyyy-MM-dd'T'HH:mm:ss.SSSXXX")]);
+        let out = run(&[
+            ("target.type", "string"),
+            ("format", "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"),
+        ]);
         assert_eq!(out.value, Value::from("2017-01-22T13:07:28.789Z"));
         assert_eq!(out.value_schema, Some(Schema::string()));
         // From Date and Time.
         let mut t = configured(&[("target.type", "Timestamp")]);
-        let out = t.apply(record("t", Some(logical::date_schema()), Value::Int32(DATE_DAYS))).unwrap().unwrap();
-        assert_eq!(out.value, Value::Int64(i64::from(DATE_DAYS) * MILLIS_PER_DAY));
-        let out = t.apply(record("t", Some(logical::time_schema()), Value::Int32(TIME_MS))).unwrap().unwrap();
+        let out = t
+            .apply(record(
+                "t",
+                Some(logical::date_schema()),
+                Value::Int32(DATE_DAYS),
+            ))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            out.value,
+            Value::Int64(i64::from(DATE_DAYS) * MILLIS_PER_DAY)
+        );
+        let out = t
+            .apply(record(
+                "t",
+                Some(logical::time_schema()),
+                Value::Int32(TIME_MS),
+            ))
+            .unwrap()
+            .unwrap();
         assert_eq!(out.value, Value::Int64(i64::from(TIME_MS)));
     }
 
     #[test]
     fn schemaless_unix_and_string_inputs() {
         let mut t = configured(&[("target.type", "string"), ("format", "yyyy-MM-dd HH:mm")]);
-        let out = t.apply(record("t", None, Value::Int64(TS))).unwrap().unwrap();
+        let out = t
+            .apply(record("t", None, Value::Int64(TS)))
+            .unwrap()
+            .unwrap();
         assert_eq!(out.value, Value::from("2017-01-22 13:07"));
-        let mut t = configured(&[("target.type", "unix"), ("format", "yyyy-MM-dd"), ("field", "ts")]);
-        let out = t.apply(record("t", None, map(vec![("ts", Value::from("2017-01-22"))]))).unwrap().unwrap();
-        assert_eq!(out.value, map(vec![("ts", Value::Int64(i64::from(DATE_DAYS) * MILLIS_PER_DAY))]));
-        let mut t = configured(&[("target.type", "Timestamp"), ("unix.precision", "nanoseconds")]);
-        let out = t.apply(record("t", None, Value::Int64(TS * 1_000_000))).unwrap().unwrap();
+        let mut t = configured(&[
+            ("target.type", "unix"),
+            ("format", "yyyy-MM-dd"),
+            ("field", "ts"),
+        ]);
+        let out = t
+            .apply(record(
+                "t",
+                None,
+                map(vec![("ts", Value::from("2017-01-22"))]),
+            ))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            out.value,
+            map(vec![(
+                "ts",
+                Value::Int64(i64::from(DATE_DAYS) * MILLIS_PER_DAY)
+            )])
+        );
+        let mut t = configured(&[
+            ("target.type", "Timestamp"),
+            ("unix.precision", "nanoseconds"),
+        ]);
+        let out = t
+            .apply(record("t", None, Value::Int64(TS * 1_000_000)))
+            .unwrap()
+            .unwrap();
         assert_eq!(out.value, Value::Int64(TS));
     }
 
@@ -393,7 +498,10 @@ mod tests {
     fn nulls_stay_null_with_the_target_schema() {
         let mut t = configured(&[("target.type", "Date")]);
         let opt_ts = logical::timestamp_builder().optional().build();
-        let out = t.apply(record("t", Some(opt_ts), Value::Null)).unwrap().unwrap();
+        let out = t
+            .apply(record("t", Some(opt_ts), Value::Null))
+            .unwrap()
+            .unwrap();
         assert_eq!(out.value, Value::Null);
         assert!(out.value_schema.unwrap().optional);
         let out = t.apply(record("t", None, Value::Null)).unwrap().unwrap();
@@ -402,13 +510,34 @@ mod tests {
 
     #[test]
     fn bad_data_unparsable_string_and_wrong_types() {
-        let mut t = configured(&[("target.type", "unix"), ("format", "yyyy-MM-dd"), ("field", "ts")]);
-        let err = t.apply(record("t", None, map(vec![("ts", Value::from("22/01/2017"))]))).unwrap_err();
-        assert!(err.to_string().starts_with("field `value.ts`: could not parse `22/01/2017`"), "{err}");
-        let err = t.apply(record("t", None, map(vec![("ts", Value::Boolean(true))]))).unwrap_err();
-        assert_eq!(err.to_string(), "field `value.ts`: expected INT64 or STRING timestamp, got BOOLEAN");
+        let mut t = configured(&[
+            ("target.type", "unix"),
+            ("format", "yyyy-MM-dd"),
+            ("field", "ts"),
+        ]);
+        let err = t
+            .apply(record(
+                "t",
+                None,
+                map(vec![("ts", Value::from("22/01/2017"))]),
+            ))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("field `value.ts`: could not parse `22/01/2017`"),
+            "{err}"
+        );
+        let err = t
+            .apply(record("t", None, map(vec![("ts", Value::Boolean(true))])))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `value.ts`: expected INT64 or STRING timestamp, got BOOLEAN"
+        );
         let mut t = configured(&[("target.type", "unix")]);
-        let err = t.apply(record("t", Some(Schema::int32()), Value::Int32(1))).unwrap_err();
+        let err = t
+            .apply(record("t", Some(Schema::int32()), Value::Int32(1)))
+            .unwrap_err();
         assert!(err.to_string().contains("not a timestamp type"), "{err}");
     }
 
@@ -416,12 +545,22 @@ mod tests {
     fn bad_config_string_target_needs_format() {
         let mut t = TimestampConverter::new(Side::Value);
         assert_eq!(
-            issue_texts(&t.configure(&props(&[("target.type", "string")])).unwrap_err()),
+            issue_texts(
+                &t.configure(&props(&[("target.type", "string")]))
+                    .unwrap_err()
+            ),
             ["format: required when target.type is string"]
         );
-        let issues = t.configure(&props(&[("target.type", "epoch"), ("unix.precision", "days")])).unwrap_err();
+        let issues = t
+            .configure(&props(&[
+                ("target.type", "epoch"),
+                ("unix.precision", "days"),
+            ]))
+            .unwrap_err();
         assert_eq!(issues.len(), 2);
-        let issues = t.configure(&props(&[("target.type", "unix"), ("format", "yyyy-QQ")])).unwrap_err();
+        let issues = t
+            .configure(&props(&[("target.type", "unix"), ("format", "yyyy-QQ")]))
+            .unwrap_err();
         assert_eq!(issues[0].key, "format");
     }
 }

@@ -74,7 +74,11 @@ impl Transformation for TimestampRouter {
         };
         let formatted = match &self.format {
             Some(f) => f.format(ts),
-            None => return Err(TransformError::Invalid("TimestampRouter is not configured".into())),
+            None => {
+                return Err(TransformError::Invalid(
+                    "TimestampRouter is not configured".into(),
+                ))
+            }
         };
         let topic = self
             .topic_format
@@ -102,8 +106,11 @@ mod tests {
     #[test]
     fn custom_formats() {
         let mut t = TimestampRouter::new();
-        t.configure(&props(&[("topic.format", "${timestamp}_${topic}"), ("timestamp.format", "yyyy-MM")]))
-            .unwrap();
+        t.configure(&props(&[
+            ("topic.format", "${timestamp}_${topic}"),
+            ("timestamp.format", "yyyy-MM"),
+        ]))
+        .unwrap();
         let r = record("logs", None, Value::Null).with_timestamp(0);
         assert_eq!(&*t.apply(r).unwrap().unwrap().topic, "1970-01_logs");
     }
@@ -113,7 +120,9 @@ mod tests {
         let mut t = TimestampRouter::new();
         let err = t.apply(record("x", None, Value::Null)).unwrap_err();
         assert_eq!(err.to_string(), "timestamp missing on record for topic `x`");
-        let issues = t.configure(&props(&[("timestamp.format", "yyyy-ww")])).unwrap_err();
+        let issues = t
+            .configure(&props(&[("timestamp.format", "yyyy-ww")]))
+            .unwrap_err();
         assert_eq!(issue_texts(&issues).len(), 1);
         assert_eq!(issues[0].key, "timestamp.format");
     }

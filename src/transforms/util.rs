@@ -56,7 +56,10 @@ impl Side {
     /// `None` and `Null`.
     pub fn take(self, r: &mut SourceRecord) -> (Option<SchemaRef>, Value) {
         match self {
-            Side::Key => (r.key_schema.take(), std::mem::replace(&mut r.key, Value::Null)),
+            Side::Key => (
+                r.key_schema.take(),
+                std::mem::replace(&mut r.key, Value::Null),
+            ),
             Side::Value => (
                 r.value_schema.take(),
                 std::mem::replace(&mut r.value, Value::Null),
@@ -159,7 +162,11 @@ pub fn mismatch(path: &str, expected: &str, actual: &Value) -> TransformError {
 }
 
 /// A type-mismatch error for `path` whose schema has the wrong type.
-pub fn mismatch_type(path: &str, expected: &str, actual: crate::data::SchemaType) -> TransformError {
+pub fn mismatch_type(
+    path: &str,
+    expected: &str,
+    actual: crate::data::SchemaType,
+) -> TransformError {
     TransformError::Data(DataError::TypeMismatch {
         field: path.to_owned(),
         expected: expected.to_owned(),

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::config::{ConfigDef, ConfigIssue, ConfigKey, ConfigType, Importance, Properties, Validator};
+use crate::config::{
+    ConfigDef, ConfigIssue, ConfigKey, ConfigType, Importance, Properties, Validator,
+};
 use crate::data::{Schema, SchemaBuilder, SchemaRef, SchemaType, SourceRecord, Struct, Value};
 
 use super::util::{self, SchemaCache};
@@ -65,12 +67,21 @@ impl Transformation for ValueToKey {
         match &record.value_schema {
             None => {
                 let Value::Map(map) = &record.value else {
-                    return Err(util::mismatch("value", "MAP (schemaless record)", &record.value));
+                    return Err(util::mismatch(
+                        "value",
+                        "MAP (schemaless record)",
+                        &record.value,
+                    ));
                 };
                 let key = self
                     .fields
                     .iter()
-                    .map(|f| (Value::String(f.clone()), util::map_get(map, f).cloned().unwrap_or(Value::Null)))
+                    .map(|f| {
+                        (
+                            Value::String(f.clone()),
+                            util::map_get(map, f).cloned().unwrap_or(Value::Null),
+                        )
+                    })
                     .collect();
                 record.key_schema = None;
                 record.key = Value::Map(key);
@@ -124,9 +135,16 @@ mod tests {
     #[test]
     fn schemaless_copies_fields_into_key_map() {
         let mut t = configured();
-        let v = map(vec![("a", Value::Int32(1)), ("b", Value::Int32(2)), ("c", Value::Int32(3))]);
+        let v = map(vec![
+            ("a", Value::Int32(1)),
+            ("b", Value::Int32(2)),
+            ("c", Value::Int32(3)),
+        ]);
         let out = t.apply(record("t", None, v.clone())).unwrap().unwrap();
-        assert_eq!(out.key, map(vec![("a", Value::Int32(1)), ("b", Value::Int32(2))]));
+        assert_eq!(
+            out.key,
+            map(vec![("a", Value::Int32(1)), ("b", Value::Int32(2))])
+        );
         assert_eq!(out.value, v);
     }
 
@@ -138,8 +156,17 @@ mod tests {
             .field("b", Schema::int32())
             .field("c", Schema::int32())
             .build();
-        let v = Struct::new(s.clone()).with("a", 1).unwrap().with("b", 2).unwrap().with("c", 3).unwrap();
-        let out = t.apply(record("t", Some(s), Value::Struct(v))).unwrap().unwrap();
+        let v = Struct::new(s.clone())
+            .with("a", 1)
+            .unwrap()
+            .with("b", 2)
+            .unwrap()
+            .with("c", 3)
+            .unwrap();
+        let out = t
+            .apply(record("t", Some(s), Value::Struct(v)))
+            .unwrap()
+            .unwrap();
         out.validate().unwrap();
         let ks = out.key_schema.unwrap();
         let names: Vec<&str> = ks.fields.iter().map(|f| f.name.as_str()).collect();
@@ -152,12 +179,18 @@ mod tests {
     #[test]
     fn bad_data_missing_field_and_tombstone() {
         let mut t = configured();
-        let s = SchemaBuilder::struct_().name("row").field("a", Schema::int32()).build();
+        let s = SchemaBuilder::struct_()
+            .name("row")
+            .field("a", Schema::int32())
+            .build();
         let v = Struct::new(s.clone()).with("a", 1).unwrap();
         let err = t.apply(record("t", Some(s), Value::Struct(v))).unwrap_err();
         assert_eq!(err.to_string(), "no field `b` in row");
         let err = t.apply(record("t", None, Value::Null)).unwrap_err();
-        assert_eq!(err.to_string(), "field `value`: expected MAP (schemaless record), got NULL");
+        assert_eq!(
+            err.to_string(),
+            "field `value`: expected MAP (schemaless record), got NULL"
+        );
     }
 
     #[test]
