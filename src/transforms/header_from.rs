@@ -10,6 +10,9 @@ use crate::data::{Header, SchemaRef, SchemaType, SourceRecord, Struct, Value};
 use super::util::{self, SchemaCache, Side};
 use super::{TransformError, Transformation};
 
+/// Per input schema: output schema, kept field indices, listed field indices.
+type Plan = Arc<(SchemaRef, Vec<usize>, Vec<usize>)>;
+
 /// Kafka's `HeaderFrom$Key` / `HeaderFrom$Value`: for each `fields[i]`
 /// adds a header `headers[i]` with the field's value (and, with a schema,
 /// the field's schema); `operation=move` also removes the fields. A
@@ -24,7 +27,7 @@ pub struct HeaderFrom {
     replace_null_with_default: bool,
     /// Per input schema: the output schema (without moved fields), the
     /// kept field indices and each listed field's index.
-    cache: SchemaCache<Arc<(SchemaRef, Vec<usize>, Vec<usize>)>>,
+    cache: SchemaCache<Plan>,
 }
 
 impl HeaderFrom {

@@ -84,6 +84,9 @@ impl fmt::Debug for TransformRegistry {
     }
 }
 
+/// Makes the `$Key` or `$Value` variant of a transform.
+type SidedMaker = fn(Side) -> Box<dyn Transformation>;
+
 /// Wraps a constructor as a [`TransformFactory`].
 fn transform<T: Transformation + 'static>(make: fn() -> T) -> TransformFactory {
     Arc::new(move || Box::new(make()))
@@ -105,7 +108,7 @@ impl TransformRegistry {
     pub fn builtin() -> Self {
         let mut r = Self::empty();
         // Transforms with a `$Key` and a `$Value` variant.
-        let sided: Vec<(&str, fn(Side) -> Box<dyn Transformation>)> = vec![
+        let sided: Vec<(&str, SidedMaker)> = vec![
             ("Cast", |s| Box::new(Cast::new(s))),
             ("ExtractField", |s| Box::new(ExtractField::new(s))),
             ("Flatten", |s| Box::new(Flatten::new(s))),

@@ -93,7 +93,12 @@ impl TimestampConverter {
         }
     }
 
-    fn to_millis(&self, value: &Value, kind: Kind, path: &str) -> Result<i64, TransformError> {
+    fn value_to_millis(
+        &self,
+        value: &Value,
+        kind: Kind,
+        path: &str,
+    ) -> Result<i64, TransformError> {
         let wrong = |expected: &str| util::mismatch(path, expected, value);
         Ok(match kind {
             Kind::Timestamp => value
@@ -135,7 +140,7 @@ impl TimestampConverter {
         })
     }
 
-    fn from_millis(&self, ms: i64, path: &str) -> Result<Value, TransformError> {
+    fn millis_to_value(&self, ms: i64, path: &str) -> Result<Value, TransformError> {
         Ok(match self.target {
             Kind::Timestamp => Value::Int64(ms),
             Kind::Date => {
@@ -180,8 +185,8 @@ impl TimestampConverter {
                 _ => return Err(util::mismatch(path, "INT64 or STRING timestamp", &value)),
             },
         };
-        let ms = self.to_millis(&value, kind, path)?;
-        self.from_millis(ms, path)
+        let ms = self.value_to_millis(&value, kind, path)?;
+        self.millis_to_value(ms, path)
     }
 }
 
