@@ -668,9 +668,9 @@ mod tests {
             ("transforms.mask.fields", "ssn"),
         ]);
         let mut first_schema = None;
-        for i in 0..3 {
+        for i in 0..3i64 {
             let v = Struct::new(schema.clone())
-                .with("id", i as i64)
+                .with("id", i)
                 .unwrap()
                 .with("ssn", "123-45-6789")
                 .unwrap();

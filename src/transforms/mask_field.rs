@@ -11,6 +11,10 @@ use crate::data::{logical, Decimal, LogicalType, Schema, SchemaType, SourceRecor
 use super::util::{self, SchemaCache, Side};
 use super::{TransformError, Transformation};
 
+/// Per input schema: each masked field's index and masked value (or why
+/// it cannot be masked).
+type Masks = Arc<Vec<(usize, Result<Value, TransformError>)>>;
+
 /// Kafka's `MaskField$Key` / `MaskField$Value`. Without `replacement` a
 /// masked value becomes `false`, `0`, `0.0`, `""`, Decimal zero, the epoch
 /// (Date, Time, Timestamp), an empty array or an empty map; BYTES and
@@ -23,7 +27,7 @@ pub struct MaskField {
     fields: Vec<String>,
     replacement: Option<String>,
     /// Per input schema: (field index, masked value or why it cannot be).
-    cache: SchemaCache<Arc<Vec<(usize, Result<Value, TransformError>)>>>,
+    cache: SchemaCache<Masks>,
 }
 
 impl MaskField {

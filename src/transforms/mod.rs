@@ -5,14 +5,14 @@
 
 use std::sync::Arc;
 
-// TODO mod cast;
+mod cast;
 mod chain;
 mod drop_headers;
 mod extract_field;
 mod field_path;
 mod filter;
-// TODO mod flatten;
-// TODO mod header_from;
+mod flatten;
+mod header_from;
 mod hoist_field;
 mod insert_field;
 mod insert_header;
@@ -22,22 +22,22 @@ mod regex_router;
 mod registry;
 mod replace_field;
 mod set_schema_metadata;
-// TODO pub mod simple_date_format;
-// TODO mod timestamp_converter;
-// TODO mod timestamp_router;
+pub mod simple_date_format;
+mod timestamp_converter;
+mod timestamp_router;
 pub mod util;
 mod value_to_key;
 
 #[cfg(test)]
 mod test_util;
 
-// TODO pub use cast::Cast;
+pub use cast::Cast;
 pub use chain::{ChainError, StagePredicate, TransformChain, TransformStage};
 pub use drop_headers::DropHeaders;
 pub use extract_field::ExtractField;
 pub use filter::Filter;
-// TODO pub use flatten::Flatten;
-// TODO pub use header_from::HeaderFrom;
+pub use flatten::Flatten;
+pub use header_from::HeaderFrom;
 pub use hoist_field::HoistField;
 pub use insert_field::InsertField;
 pub use insert_header::InsertHeader;
@@ -47,8 +47,8 @@ pub use regex_router::RegexRouter;
 pub use registry::{PluginInfo, TransformRegistry};
 pub use replace_field::ReplaceField;
 pub use set_schema_metadata::SetSchemaMetadata;
-// TODO pub use timestamp_converter::TimestampConverter;
-// TODO pub use timestamp_router::TimestampRouter;
+pub use timestamp_converter::TimestampConverter;
+pub use timestamp_router::TimestampRouter;
 pub use util::Side;
 pub use value_to_key::ValueToKey;
 

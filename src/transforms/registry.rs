@@ -84,6 +84,9 @@ impl fmt::Debug for TransformRegistry {
     }
 }
 
+/// Makes the `$Key` or `$Value` variant of a transform.
+type SidedMaker = fn(Side) -> Box<dyn Transformation>;
+
 /// Wraps a constructor as a [`TransformFactory`].
 fn transform<T: Transformation + 'static>(make: fn() -> T) -> TransformFactory {
     Arc::new(move || Box::new(make()))
@@ -105,17 +108,19 @@ impl TransformRegistry {
     pub fn builtin() -> Self {
         let mut r = Self::empty();
         // Transforms with a `$Key` and a `$Value` variant.
-        let sided: Vec<(&str, fn(Side) -> Box<dyn Transformation>)> = vec![
-            // TODO ("Cast", |s| Box::new(Cast::new(s))),
+        let sided: Vec<(&str, SidedMaker)> = vec![
+            ("Cast", |s| Box::new(Cast::new(s))),
             ("ExtractField", |s| Box::new(ExtractField::new(s))),
-            // TODO ("Flatten", |s| Box::new(Flatten::new(s))),
-            // TODO ("HeaderFrom", |s| Box::new(HeaderFrom::new(s))),
+            ("Flatten", |s| Box::new(Flatten::new(s))),
+            ("HeaderFrom", |s| Box::new(HeaderFrom::new(s))),
             ("HoistField", |s| Box::new(HoistField::new(s))),
             ("InsertField", |s| Box::new(InsertField::new(s))),
             ("MaskField", |s| Box::new(MaskField::new(s))),
             ("ReplaceField", |s| Box::new(ReplaceField::new(s))),
             ("SetSchemaMetadata", |s| Box::new(SetSchemaMetadata::new(s))),
-            // TODO ("TimestampConverter", |s| Box::new(TimestampConverter::new(s))),
+            ("TimestampConverter", |s| {
+                Box::new(TimestampConverter::new(s))
+            }),
         ];
         for (name, make) in sided {
             for side in [Side::Key, Side::Value] {
@@ -129,7 +134,7 @@ impl TransformRegistry {
             ("Filter", transform(Filter::new)),
             ("InsertHeader", transform(InsertHeader::new)),
             ("RegexRouter", transform(RegexRouter::new)),
-            // TODO ("TimestampRouter", transform(TimestampRouter::new)),
+            ("TimestampRouter", transform(TimestampRouter::new)),
             ("ValueToKey", transform(ValueToKey::new)),
         ];
         for (name, factory) in single {

@@ -131,7 +131,7 @@ impl<T: Clone> SchemaCache<T> {
 
     /// Number of cached entries (for tests).
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub fn cached(&self) -> usize {
         self.entries.len()
     }
 }
@@ -411,6 +411,6 @@ mod tests {
             })
             .unwrap();
         assert_eq!(builds, 1);
-        assert_eq!(cache.len(), 2);
+        assert_eq!(cache.cached(), 2);
     }
 }
