@@ -8,6 +8,19 @@
 
 use std::sync::Arc;
 
+pub mod bytes;
+pub mod header;
+pub(crate) mod java_fmt;
+pub mod json;
+pub mod registry;
+pub mod string;
+
+
+
+pub use json::{DecimalFormat, JsonConverter};
+
+
+
 use crate::config::{ConfigDef, ConfigIssue, Properties};
 use crate::data::{DataError, Schema, SchemaRef, Value};
 
