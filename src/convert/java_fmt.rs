@@ -16,7 +16,9 @@
 
 use std::fmt::{self, Write as _};
 
-use crate::data::logical;
+use crate::data::json::write_base64;
+use crate::data::logical::{self, LogicalType};
+use crate::data::{Schema, Value};
 
 /// A fixed-size stack buffer for `fmt` output (numbers only).
 struct StackBuf {
@@ -342,6 +344,113 @@ pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// Appends what Java's `value.toString()` gives for the Java object Kafka
+/// Connect would hold for `value` (what Kafka's `StringConverter` writes):
+/// numbers as `Integer.toString` … `Double.toString`, a Decimal (with its
+/// schema) as `BigDecimal.toString`, a Date / Time / Timestamp (with its
+/// schema) as `java.util.Date.toString` in UTC (`Thu Feb 29 00:00:00 UTC
+/// 2024`), lists as `[a, b]`, maps as `{k=v, k2=v2}`, structs as
+/// `Struct{a=1,b=x}` (null fields left out), null as `null`.
+///
+/// BYTES differ: Java prints an identity hash (`[B@1b6d3586`) no one can
+/// use; we write the bytes as base64, as Kafka's `Values` does for headers.
+pub(crate) fn write_java_to_string(out: &mut Vec<u8>, value: &Value, schema: Option<&Schema>) {
+    if let (Some(s), false) = (schema, value.is_null()) {
+        match (LogicalType::of(s), value) {
+            (Some(LogicalType::Decimal), Value::Bytes(b)) if !b.is_empty() => {
+                if let Ok(scale) = logical::decimal_scale(s) {
+                    return write_big_decimal(out, b, scale);
+                }
+            }
+            (Some(LogicalType::Date), Value::Int32(d)) => {
+                return write_java_date(out, i64::from(*d) * MILLIS_PER_DAY)
+            }
+            (Some(LogicalType::Time), Value::Int32(ms)) => {
+                return write_java_date(out, i64::from(*ms))
+            }
+            (Some(LogicalType::Timestamp), Value::Int64(ms)) => return write_java_date(out, *ms),
+            _ => {}
+        }
+    }
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Int8(v) => write_i64(out, i64::from(*v)),
+        Value::Int16(v) => write_i64(out, i64::from(*v)),
+        Value::Int32(v) => write_i64(out, i64::from(*v)),
+        Value::Int64(v) => write_i64(out, *v),
+        Value::Float32(v) => write_float(out, *v),
+        Value::Float64(v) => write_double(out, *v),
+        Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::String(s) => out.extend_from_slice(s.as_bytes()),
+        Value::Bytes(b) => write_base64(out, b),
+        Value::Array(items) => {
+            let item_schema = schema.and_then(|s| s.value_schema.as_deref());
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                write_java_to_string(out, item, item_schema);
+            }
+            out.push(b']');
+        }
+        Value::Map(entries) => {
+            let ks = schema.and_then(|s| s.key_schema.as_deref());
+            let vs = schema.and_then(|s| s.value_schema.as_deref());
+            out.push(b'{');
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                write_java_to_string(out, k, ks);
+                out.push(b'=');
+                write_java_to_string(out, v, vs);
+            }
+            out.push(b'}');
+        }
+        Value::Struct(st) => {
+            out.extend_from_slice(b"Struct{");
+            let mut first = true;
+            for (field, v) in st.schema().fields.iter().zip(st.values()) {
+                if v.is_null() {
+                    continue;
+                }
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                out.extend_from_slice(field.name.as_bytes());
+                out.push(b'=');
+                write_java_to_string(out, v, Some(&field.schema));
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+const MILLIS_PER_DAY: i64 = 86_400_000;
+
+/// `java.util.Date.toString()` on a JVM in UTC: `Thu Feb 29 13:05:09 UTC 2024`.
+fn write_java_date(out: &mut Vec<u8>, millis: i64) {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = millis.div_euclid(MILLIS_PER_DAY);
+    let secs = millis.rem_euclid(MILLIS_PER_DAY) / 1000;
+    let (year, month, day) = logical::civil_from_days(days);
+    // 1970-01-01 was a Thursday; the indexes are in range by construction.
+    let weekday = DAYS[days.rem_euclid(7).wrapping_add(4) as usize % 7];
+    let month_name = MONTHS[(month as usize).saturating_sub(1) % 12];
+    let _ = write!(
+        Bytes(out),
+        "{weekday} {month_name} {day:02} {:02}:{:02}:{:02} UTC {year}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,6 +539,36 @@ mod tests {
         assert_eq!(bd(12, -2), "1.2E+3");
         assert_eq!(bd(0, -2), "0E+2");
         assert_eq!(bd(-12345, 3), "-12.345");
+    }
+
+    fn java(value: Value, schema: Option<&Schema>) -> String {
+        let mut out = Vec::new();
+        write_java_to_string(&mut out, &value, schema);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn java_to_string_of_collections_structs_and_logical_values() {
+        use crate::data::{SchemaBuilder, Struct};
+        assert_eq!(java(Value::Array(vec![Value::Int32(1), Value::Null, Value::from("a")]), None), "[1, null, a]");
+        assert_eq!(
+            java(Value::Map(vec![(Value::from("k"), Value::Float64(1.0e7)), (Value::from("j"), Value::Boolean(true))]), None),
+            "{k=1.0E7, j=true}"
+        );
+        let schema = SchemaBuilder::struct_()
+            .field("a", crate::data::Schema::int32())
+            .field("b", crate::data::Schema::optional_string())
+            .field("c", crate::data::Schema::optional_float32())
+            .build();
+        let st = Struct::new(schema).with("a", 1i32).unwrap().with("c", 0.5f32).unwrap();
+        assert_eq!(java(Value::Struct(st), None), "Struct{a=1,c=0.5}");
+        assert_eq!(java(Value::Int32(19782), Some(&logical::date_schema())), "Thu Feb 29 00:00:00 UTC 2024");
+        assert_eq!(
+            java(Value::Int64(-1), Some(&logical::timestamp_schema())),
+            "Wed Dec 31 23:59:59 UTC 1969"
+        );
+        assert_eq!(java(logical::Decimal::new(-5, 9).to_value(), Some(&logical::decimal_schema(9))), "-5E-9");
+        assert_eq!(java(Value::Bytes(b"hi".to_vec()), None), "aGk=");
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub mod json;
 pub mod registry;
 pub mod string;
 
+pub use bytes::ByteArrayConverter;
+pub use string::StringConverter;
+
 
 
 pub use json::{DecimalFormat, JsonConverter};
