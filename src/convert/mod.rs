@@ -16,6 +16,7 @@ pub mod registry;
 pub mod string;
 
 pub use bytes::ByteArrayConverter;
+pub use header::SimpleHeaderConverter;
 pub use string::StringConverter;
 
 
