@@ -22,6 +22,7 @@ pub use string::StringConverter;
 
 
 pub use json::{DecimalFormat, JsonConverter};
+pub use registry::{ConverterConfig, ConverterRegistry};
 
 
 
