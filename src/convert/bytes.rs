@@ -31,8 +31,17 @@ impl ByteArrayConverter {
         ByteArrayConverter { root: "value" }
     }
 
-    fn write(&self, schema: Option<&Schema>, value: &Value, out: &mut Vec<u8>) -> Result<bool, ConvertError> {
-        let root = if self.root.is_empty() { "value" } else { self.root };
+    fn write(
+        &self,
+        schema: Option<&Schema>,
+        value: &Value,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, ConvertError> {
+        let root = if self.root.is_empty() {
+            "value"
+        } else {
+            self.root
+        };
         if let Some(s) = schema {
             if s.schema_type != SchemaType::Bytes {
                 return Err(ConvertError::Data(DataError::TypeMismatch {
@@ -84,7 +93,11 @@ impl Converter for ByteArrayConverter {
         self.write(schema, value, out)
     }
 
-    fn to_connect(&mut self, _topic: &str, bytes: Option<&[u8]>) -> Result<SchemaAndValue, ConvertError> {
+    fn to_connect(
+        &mut self,
+        _topic: &str,
+        bytes: Option<&[u8]>,
+    ) -> Result<SchemaAndValue, ConvertError> {
         Ok(Self::read(bytes))
     }
 }
@@ -128,11 +141,24 @@ mod tests {
     fn bytes_pass_through_both_ways() {
         let mut c = ByteArrayConverter::new();
         let mut out = vec![9];
-        assert!(c.from_connect("t", Some(&Schema::optional_bytes()), &Value::Bytes(vec![0, 255]), &mut out).unwrap());
+        assert!(c
+            .from_connect(
+                "t",
+                Some(&Schema::optional_bytes()),
+                &Value::Bytes(vec![0, 255]),
+                &mut out
+            )
+            .unwrap());
         assert_eq!(out, [9, 0, 255]);
         assert!(!c.from_connect("t", None, &Value::Null, &mut out).unwrap());
         let back = c.to_connect("t", Some(&[1, 2])).unwrap();
-        assert_eq!(back, SchemaAndValue { schema: Some(Schema::optional_bytes()), value: Value::Bytes(vec![1, 2]) });
+        assert_eq!(
+            back,
+            SchemaAndValue {
+                schema: Some(Schema::optional_bytes()),
+                value: Value::Bytes(vec![1, 2])
+            }
+        );
         assert_eq!(c.to_connect("t", None).unwrap().value, Value::Null);
     }
 
@@ -140,12 +166,25 @@ mod tests {
     fn non_bytes_value_or_schema_is_a_data_error_naming_the_type() {
         let mut c = ByteArrayConverter::new();
         Converter::configure(&mut c, &Properties::new(), true).unwrap();
-        let err = c.from_connect("t", None, &Value::Int32(1), &mut Vec::new()).unwrap_err();
-        assert_eq!(err.to_string(), "field `key`: expected BYTES (ByteArrayConverter), got INT32");
         let err = c
-            .from_connect("t", Some(&Schema::string()), &Value::from("x"), &mut Vec::new())
+            .from_connect("t", None, &Value::Int32(1), &mut Vec::new())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `key`: expected BYTES (ByteArrayConverter), got INT32"
+        );
+        let err = c
+            .from_connect(
+                "t",
+                Some(&Schema::string()),
+                &Value::from("x"),
+                &mut Vec::new(),
+            )
             .unwrap_err();
         assert!(err.to_string().contains("STRING schema"), "{err}");
-        assert_eq!(err.exception_class(), "org.apache.kafka.connect.errors.DataException");
+        assert_eq!(
+            err.exception_class(),
+            "org.apache.kafka.connect.errors.DataException"
+        );
     }
 }

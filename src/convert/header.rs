@@ -95,7 +95,10 @@ impl HeaderConverter for SimpleHeaderConverter {
         bytes: Option<&[u8]>,
     ) -> Result<SchemaAndValue, ConvertError> {
         let Some(bytes) = bytes else {
-            return Ok(SchemaAndValue { schema: None, value: Value::Null });
+            return Ok(SchemaAndValue {
+                schema: None,
+                value: Value::Null,
+            });
         };
         let text = String::from_utf8_lossy(bytes);
         Ok(parse_string(&text))
@@ -118,7 +121,9 @@ fn write_header_text(out: &mut Vec<u8>, value: &Value, schema: Option<&Schema>, 
             (Some(LogicalType::Date), Value::Int32(d)) => {
                 return write_instant(out, i64::from(*d) * MILLIS_PER_DAY)
             }
-            (Some(LogicalType::Time), Value::Int32(ms)) => return write_instant(out, i64::from(*ms)),
+            (Some(LogicalType::Time), Value::Int32(ms)) => {
+                return write_instant(out, i64::from(*ms))
+            }
             (Some(LogicalType::Timestamp), Value::Int64(ms)) => return write_instant(out, *ms),
             _ => {}
         }
@@ -226,11 +231,20 @@ pub fn parse_string(text: &str) -> SchemaAndValue {
     match trimmed {
         "true" => return typed(Schema::boolean(), Value::Boolean(true)),
         "false" => return typed(Schema::boolean(), Value::Boolean(false)),
-        "null" => return SchemaAndValue { schema: None, value: Value::Null },
+        "null" => {
+            return SchemaAndValue {
+                schema: None,
+                value: Value::Null,
+            }
+        }
         _ => {}
     }
     if trimmed.starts_with('[') || trimmed.starts_with('{') {
-        let mut p = ValueParser { s: trimmed.as_bytes(), text: trimmed, pos: 0 };
+        let mut p = ValueParser {
+            s: trimmed.as_bytes(),
+            text: trimmed,
+            pos: 0,
+        };
         if let Some(Some(parsed)) = p.parse_embedded(0) {
             p.skip_ws();
             if p.pos == trimmed.len() {
@@ -243,7 +257,10 @@ pub fn parse_string(text: &str) -> SchemaAndValue {
 }
 
 fn typed(schema: SchemaRef, value: Value) -> SchemaAndValue {
-    SchemaAndValue { schema: Some(schema), value }
+    SchemaAndValue {
+        schema: Some(schema),
+        value,
+    }
 }
 
 /// A temporal literal or a number.
@@ -264,11 +281,17 @@ fn parse_temporal(token: &str) -> Option<SchemaAndValue> {
     match token.len() {
         10 => {
             let d: Date = token.parse().ok()?;
-            Some(typed(logical::date_schema(), Value::Int32(d.to_days().ok()?)))
+            Some(typed(
+                logical::date_schema(),
+                Value::Int32(d.to_days().ok()?),
+            ))
         }
         13 if token.ends_with('Z') && token.as_bytes().get(8) == Some(&b'.') => {
             let t: Time = token[..12].parse().ok()?;
-            Some(typed(logical::time_schema(), Value::Int32(t.to_millis_of_day().ok()?)))
+            Some(typed(
+                logical::time_schema(),
+                Value::Int32(t.to_millis_of_day().ok()?),
+            ))
         }
         24 if token.ends_with('Z') && token.as_bytes().get(10) == Some(&b'T') => {
             let t: Timestamp = token.parse().ok()?;
@@ -313,7 +336,13 @@ fn parse_number(token: &str) -> Option<SchemaAndValue> {
         } else {
             String::new()
         };
-        let n = if int_digits.len() <= 20 { format!("{}{int_digits}", if negative { "-" } else { "" }).parse::<i64>().ok() } else { None };
+        let n = if int_digits.len() <= 20 {
+            format!("{}{int_digits}", if negative { "-" } else { "" })
+                .parse::<i64>()
+                .ok()
+        } else {
+            None
+        };
         if let Some(n) = n {
             return Some(if let Ok(v) = i8::try_from(n) {
                 typed(Schema::int8(), Value::Int8(v))
@@ -340,7 +369,11 @@ fn parse_number(token: &str) -> Option<SchemaAndValue> {
         }
     }
     let scale = i32::try_from(scale).ok()?;
-    let unscaled: i128 = if significant.is_empty() { 0 } else { significant.parse().ok()? };
+    let unscaled: i128 = if significant.is_empty() {
+        0
+    } else {
+        significant.parse().ok()?
+    };
     let unscaled = if negative { -unscaled } else { unscaled };
     Some(typed(
         logical::decimal_schema(scale),
@@ -402,9 +435,9 @@ impl ValueParser<'_> {
                         }
                     }
                 }
-                Some(Some(
-                    parse_temporal(&out).unwrap_or_else(|| typed(Schema::string(), Value::String(out))),
-                ))
+                Some(Some(parse_temporal(&out).unwrap_or_else(|| {
+                    typed(Schema::string(), Value::String(out))
+                })))
             }
             b'[' => {
                 self.pos += 1;
@@ -423,7 +456,10 @@ impl ValueParser<'_> {
                 let (schema, values) = common(items)?;
                 Some(Some(match schema {
                     Some(s) => typed(SchemaBuilder::array(s).build(), Value::Array(values)),
-                    None => SchemaAndValue { schema: None, value: Value::Array(values) },
+                    None => SchemaAndValue {
+                        schema: None,
+                        value: Value::Array(values),
+                    },
                 }))
             }
             b'{' => {
@@ -450,8 +486,13 @@ impl ValueParser<'_> {
                 let (vs, values) = common(values)?;
                 let entries = keys.into_iter().zip(values).collect();
                 Some(Some(match (ks, vs) {
-                    (Some(k), Some(v)) => typed(SchemaBuilder::map(k, v).build(), Value::Map(entries)),
-                    _ => SchemaAndValue { schema: None, value: Value::Map(entries) },
+                    (Some(k), Some(v)) => {
+                        typed(SchemaBuilder::map(k, v).build(), Value::Map(entries))
+                    }
+                    _ => SchemaAndValue {
+                        schema: None,
+                        value: Value::Map(entries),
+                    },
                 }))
             }
             _ => {
@@ -502,7 +543,10 @@ fn common(items: Vec<Option<SchemaAndValue>>) -> Option<(Option<SchemaRef>, Vec<
     let mut mixed = false;
     let mut any_null = false;
     for item in items.iter() {
-        let Some(SchemaAndValue { schema: Some(s), .. }) = item else {
+        let Some(SchemaAndValue {
+            schema: Some(s), ..
+        }) = item
+        else {
             any_null |= item.as_ref().is_none_or(|i| i.value.is_null());
             if item.as_ref().is_some_and(|i| !i.value.is_null()) {
                 mixed = true;
@@ -530,7 +574,10 @@ fn common(items: Vec<Option<SchemaAndValue>>) -> Option<(Option<SchemaRef>, Vec<
     let Some(schema) = schema.filter(|_| !mixed) else {
         return Some((None, values));
     };
-    let values = values.into_iter().map(|v| cast(v, schema.schema_type)).collect();
+    let values = values
+        .into_iter()
+        .map(|v| cast(v, schema.schema_type))
+        .collect();
     let schema = if any_null && !schema.optional {
         let mut s = (*schema).clone();
         s.optional = true;
@@ -560,16 +607,20 @@ fn cast(v: Value, t: SchemaType) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{Struct};
+    use crate::data::Struct;
 
     fn write(value: Value, schema: Option<&Schema>) -> String {
         let mut out = Vec::new();
-        assert!(SimpleHeaderConverter.from_connect_header("t", "h", schema, &value, &mut out).unwrap());
+        assert!(SimpleHeaderConverter
+            .from_connect_header("t", "h", schema, &value, &mut out)
+            .unwrap());
         String::from_utf8(out).unwrap()
     }
 
     fn read(text: &str) -> SchemaAndValue {
-        SimpleHeaderConverter.to_connect_header("t", "h", Some(text.as_bytes())).unwrap()
+        SimpleHeaderConverter
+            .to_connect_header("t", "h", Some(text.as_bytes()))
+            .unwrap()
     }
 
     #[test]
@@ -578,30 +629,63 @@ mod tests {
         assert_eq!(write(Value::Float64(1.0e7), None), "1.0E7");
         assert_eq!(write(Value::Bytes(b"hi".to_vec()), None), "aGk=");
         assert_eq!(
-            write(Value::Array(vec![Value::from("a\"b\\"), Value::Null, Value::Int8(1)]), None),
+            write(
+                Value::Array(vec![Value::from("a\"b\\"), Value::Null, Value::Int8(1)]),
+                None
+            ),
             r#"["a\"b\\",null,1]"#
         );
-        assert_eq!(write(Value::Map(vec![(Value::from("k"), Value::Boolean(true))]), None), r#"{"k":true}"#);
+        assert_eq!(
+            write(
+                Value::Map(vec![(Value::from("k"), Value::Boolean(true))]),
+                None
+            ),
+            r#"{"k":true}"#
+        );
         let schema = SchemaBuilder::struct_()
             .field("a", Schema::int32())
-            .field("b", SchemaBuilder::string().optional().default_value(Value::from("d")).build())
+            .field(
+                "b",
+                SchemaBuilder::string()
+                    .optional()
+                    .default_value(Value::from("d"))
+                    .build(),
+            )
             .build();
         let st = Struct::new(schema.clone()).with("a", 1i32).unwrap();
-        assert_eq!(write(Value::Struct(st), Some(&schema)), r#"{"a":1,"b":"d"}"#);
+        assert_eq!(
+            write(Value::Struct(st), Some(&schema)),
+            r#"{"a":1,"b":"d"}"#
+        );
     }
 
     #[test]
     fn writes_temporal_values_chosen_by_instant() {
-        assert_eq!(write(Value::Int32(19782), Some(&logical::date_schema())), "2024-02-29");
-        assert_eq!(write(Value::Int32(3_723_004), Some(&logical::time_schema())), "01:02:03.004Z");
         assert_eq!(
-            write(Value::Int64(1_700_000_000_123), Some(&logical::timestamp_schema())),
+            write(Value::Int32(19782), Some(&logical::date_schema())),
+            "2024-02-29"
+        );
+        assert_eq!(
+            write(Value::Int32(3_723_004), Some(&logical::time_schema())),
+            "01:02:03.004Z"
+        );
+        assert_eq!(
+            write(
+                Value::Int64(1_700_000_000_123),
+                Some(&logical::timestamp_schema())
+            ),
             "2023-11-14T22:13:20.123Z"
         );
         // Kafka's quirk: the epoch day itself prints as a time.
-        assert_eq!(write(Value::Int32(0), Some(&logical::date_schema())), "00:00:00.000Z");
         assert_eq!(
-            write(logical::Decimal::new(1230, 2).to_value(), Some(&logical::decimal_schema(2))),
+            write(Value::Int32(0), Some(&logical::date_schema())),
+            "00:00:00.000Z"
+        );
+        assert_eq!(
+            write(
+                logical::Decimal::new(1230, 2).to_value(),
+                Some(&logical::decimal_schema(2))
+            ),
             "12.30"
         );
     }
@@ -609,9 +693,19 @@ mod tests {
     #[test]
     fn null_is_no_bytes_and_reads_back_as_null() {
         let mut out = Vec::new();
-        assert!(!SimpleHeaderConverter.from_connect_header("t", "h", None, &Value::Null, &mut out).unwrap());
-        let v = SimpleHeaderConverter.to_connect_header("t", "h", None).unwrap();
-        assert_eq!(v, SchemaAndValue { schema: None, value: Value::Null });
+        assert!(!SimpleHeaderConverter
+            .from_connect_header("t", "h", None, &Value::Null, &mut out)
+            .unwrap());
+        let v = SimpleHeaderConverter
+            .to_connect_header("t", "h", None)
+            .unwrap();
+        assert_eq!(
+            v,
+            SchemaAndValue {
+                schema: None,
+                value: Value::Null
+            }
+        );
     }
 
     #[test]
@@ -639,30 +733,65 @@ mod tests {
         assert_eq!(read("2024-02-29").value, Value::Int32(19782));
         assert_eq!(read("2024-02-29").schema, Some(logical::date_schema()));
         assert_eq!(read("01:02:03.004Z").value, Value::Int32(3_723_004));
-        assert_eq!(read("2023-11-14T22:13:20.123Z").value, Value::Int64(1_700_000_000_123));
+        assert_eq!(
+            read("2023-11-14T22:13:20.123Z").value,
+            Value::Int64(1_700_000_000_123)
+        );
     }
 
     #[test]
     fn parses_arrays_and_maps_with_common_types() {
         let v = read("[1, 300, 2]");
-        assert_eq!(v.schema, Some(SchemaBuilder::array(Schema::int16()).build()));
-        assert_eq!(v.value, Value::Array(vec![Value::Int16(1), Value::Int16(300), Value::Int16(2)]));
-        let v = read(r#"{"a":1,"b":2.5}"#);
-        assert_eq!(v.schema, Some(SchemaBuilder::map(Schema::string(), Schema::float32()).build()));
+        assert_eq!(
+            v.schema,
+            Some(SchemaBuilder::array(Schema::int16()).build())
+        );
         assert_eq!(
             v.value,
-            Value::Map(vec![(Value::from("a"), Value::Float32(1.0)), (Value::from("b"), Value::Float32(2.5))])
+            Value::Array(vec![Value::Int16(1), Value::Int16(300), Value::Int16(2)])
+        );
+        let v = read(r#"{"a":1,"b":2.5}"#);
+        assert_eq!(
+            v.schema,
+            Some(SchemaBuilder::map(Schema::string(), Schema::float32()).build())
+        );
+        assert_eq!(
+            v.value,
+            Value::Map(vec![
+                (Value::from("a"), Value::Float32(1.0)),
+                (Value::from("b"), Value::Float32(2.5))
+            ])
         );
         let v = read(r#"["x\"y", null]"#);
-        assert_eq!(v.value, Value::Array(vec![Value::from("x\"y"), Value::Null]));
+        assert_eq!(
+            v.value,
+            Value::Array(vec![Value::from("x\"y"), Value::Null])
+        );
         assert!(v.schema.unwrap().value_schema.as_ref().unwrap().optional);
         assert_eq!(read("[1, \"a\"]").schema, None);
     }
 
     #[test]
     fn anything_else_is_the_string_as_is() {
-        for text in ["hello world", "[1, 2", "{a}", "true}", "1 2", " ", "-", "12abc", "[x]"] {
-            assert_eq!(read(text), SchemaAndValue { schema: Some(Schema::string()), value: Value::from(text) }, "{text}");
+        for text in [
+            "hello world",
+            "[1, 2",
+            "{a}",
+            "true}",
+            "1 2",
+            " ",
+            "-",
+            "12abc",
+            "[x]",
+        ] {
+            assert_eq!(
+                read(text),
+                SchemaAndValue {
+                    schema: Some(Schema::string()),
+                    value: Value::from(text)
+                },
+                "{text}"
+            );
         }
         assert_eq!(read("").value, Value::from(""));
     }
@@ -673,7 +802,10 @@ mod tests {
             (Schema::int32(), Value::Int32(70000)),
             (Schema::boolean(), Value::Boolean(false)),
             (Schema::string(), Value::from("some text")),
-            (SchemaBuilder::array(Schema::string()).build(), Value::Array(vec![Value::from("a"), Value::from("b,c")])),
+            (
+                SchemaBuilder::array(Schema::string()).build(),
+                Value::Array(vec![Value::from("a"), Value::from("b,c")]),
+            ),
             (logical::timestamp_schema(), Value::Int64(1_700_000_000_123)),
         ];
         for (schema, value) in cases {

@@ -215,6 +215,7 @@ pub(crate) fn write_float(out: &mut Vec<u8>, v: f32) {
 }
 
 /// `Double.toString(v)` as a `String`.
+#[cfg(test)]
 pub(crate) fn double_to_string(v: f64) -> String {
     let mut out = Vec::with_capacity(24);
     write_double(&mut out, v);
@@ -222,12 +223,14 @@ pub(crate) fn double_to_string(v: f64) -> String {
 }
 
 /// `Float.toString(v)` as a `String`.
+#[cfg(test)]
 pub(crate) fn float_to_string(v: f32) -> String {
     let mut out = Vec::with_capacity(16);
     write_float(&mut out, v);
     ascii_string(out)
 }
 
+#[cfg(test)]
 fn ascii_string(out: Vec<u8>) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
@@ -523,7 +526,11 @@ mod tests {
 
     fn bd(unscaled: i128, scale: i32) -> String {
         let mut out = Vec::new();
-        write_big_decimal(&mut out, &logical::Decimal::new(unscaled, scale).to_bytes(), scale);
+        write_big_decimal(
+            &mut out,
+            &logical::Decimal::new(unscaled, scale).to_bytes(),
+            scale,
+        );
         String::from_utf8(out).unwrap()
     }
 
@@ -550,9 +557,21 @@ mod tests {
     #[test]
     fn java_to_string_of_collections_structs_and_logical_values() {
         use crate::data::{SchemaBuilder, Struct};
-        assert_eq!(java(Value::Array(vec![Value::Int32(1), Value::Null, Value::from("a")]), None), "[1, null, a]");
         assert_eq!(
-            java(Value::Map(vec![(Value::from("k"), Value::Float64(1.0e7)), (Value::from("j"), Value::Boolean(true))]), None),
+            java(
+                Value::Array(vec![Value::Int32(1), Value::Null, Value::from("a")]),
+                None
+            ),
+            "[1, null, a]"
+        );
+        assert_eq!(
+            java(
+                Value::Map(vec![
+                    (Value::from("k"), Value::Float64(1.0e7)),
+                    (Value::from("j"), Value::Boolean(true))
+                ]),
+                None
+            ),
             "{k=1.0E7, j=true}"
         );
         let schema = SchemaBuilder::struct_()
@@ -560,14 +579,27 @@ mod tests {
             .field("b", crate::data::Schema::optional_string())
             .field("c", crate::data::Schema::optional_float32())
             .build();
-        let st = Struct::new(schema).with("a", 1i32).unwrap().with("c", 0.5f32).unwrap();
+        let st = Struct::new(schema)
+            .with("a", 1i32)
+            .unwrap()
+            .with("c", 0.5f32)
+            .unwrap();
         assert_eq!(java(Value::Struct(st), None), "Struct{a=1,c=0.5}");
-        assert_eq!(java(Value::Int32(19782), Some(&logical::date_schema())), "Thu Feb 29 00:00:00 UTC 2024");
+        assert_eq!(
+            java(Value::Int32(19782), Some(&logical::date_schema())),
+            "Thu Feb 29 00:00:00 UTC 2024"
+        );
         assert_eq!(
             java(Value::Int64(-1), Some(&logical::timestamp_schema())),
             "Wed Dec 31 23:59:59 UTC 1969"
         );
-        assert_eq!(java(logical::Decimal::new(-5, 9).to_value(), Some(&logical::decimal_schema(9))), "-5E-9");
+        assert_eq!(
+            java(
+                logical::Decimal::new(-5, 9).to_value(),
+                Some(&logical::decimal_schema(9))
+            ),
+            "-5E-9"
+        );
         assert_eq!(java(Value::Bytes(b"hi".to_vec()), None), "aGk=");
     }
 

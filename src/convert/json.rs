@@ -320,9 +320,8 @@ impl JsonConverter {
             });
         };
         let s = self.settings;
-        let text = std::str::from_utf8(bytes).map_err(|e| {
-            serialization(format!("invalid UTF-8 at byte {}", e.valid_up_to()))
-        })?;
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| serialization(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
         let mut p = Parser::new(text);
         p.skip_ws();
         if !s.schemas_enable {
@@ -501,7 +500,11 @@ impl SchemaJsonCache {
     }
 
     /// The JSON of `schema`, from the cache or rendered into it.
-    fn render_cached(&mut self, s: &Settings, schema: &SchemaRef) -> Result<Arc<[u8]>, ConvertError> {
+    fn render_cached(
+        &mut self,
+        s: &Settings,
+        schema: &SchemaRef,
+    ) -> Result<Arc<[u8]>, ConvertError> {
         if let Some(entry) = self.map.get(&addr(schema)) {
             return Ok(entry.1.clone());
         }
@@ -517,7 +520,12 @@ impl SchemaJsonCache {
         Ok(bytes)
     }
 
-    fn write_child(&mut self, s: &Settings, out: &mut Vec<u8>, schema: &SchemaRef) -> Result<(), ConvertError> {
+    fn write_child(
+        &mut self,
+        s: &Settings,
+        out: &mut Vec<u8>,
+        schema: &SchemaRef,
+    ) -> Result<(), ConvertError> {
         if s.cache_size > 0 {
             let bytes = self.render_cached(s, schema)?;
             out.extend_from_slice(&bytes);
@@ -528,7 +536,12 @@ impl SchemaJsonCache {
     }
 
     /// Kafka's `asJsonSchema`, written straight to bytes.
-    fn write_schema(&mut self, s: &Settings, out: &mut Vec<u8>, schema: &Schema) -> Result<(), ConvertError> {
+    fn write_schema(
+        &mut self,
+        s: &Settings,
+        out: &mut Vec<u8>,
+        schema: &Schema,
+    ) -> Result<(), ConvertError> {
         let missing = |what: &str| {
             ConvertError::Data(DataError::InvalidSchema {
                 schema: schema.to_string(),
@@ -541,7 +554,10 @@ impl SchemaJsonCache {
         match schema.schema_type {
             SchemaType::Array => {
                 out.extend_from_slice(b",\"items\":");
-                let items = schema.value_schema.as_ref().ok_or_else(|| missing("element"))?;
+                let items = schema
+                    .value_schema
+                    .as_ref()
+                    .ok_or_else(|| missing("element"))?;
                 self.write_child(s, out, items)?;
             }
             SchemaType::Map => {
@@ -549,7 +565,10 @@ impl SchemaJsonCache {
                 let keys = schema.key_schema.as_ref().ok_or_else(|| missing("key"))?;
                 self.write_child(s, out, keys)?;
                 out.extend_from_slice(b",\"values\":");
-                let values = schema.value_schema.as_ref().ok_or_else(|| missing("value"))?;
+                let values = schema
+                    .value_schema
+                    .as_ref()
+                    .ok_or_else(|| missing("value"))?;
                 self.write_child(s, out, values)?;
             }
             SchemaType::Struct => {
@@ -740,7 +759,12 @@ fn write_value(
     Ok(())
 }
 
-fn write_struct(s: &Settings, out: &mut Vec<u8>, st: &Struct, path: &Path<'_>) -> Result<(), ConvertError> {
+fn write_struct(
+    s: &Settings,
+    out: &mut Vec<u8>,
+    st: &Struct,
+    path: &Path<'_>,
+) -> Result<(), ConvertError> {
     out.push(b'{');
     for (i, (field, v)) in st.schema().fields.iter().zip(st.values()).enumerate() {
         if i > 0 {
@@ -748,7 +772,13 @@ fn write_struct(s: &Settings, out: &mut Vec<u8>, st: &Struct, path: &Path<'_>) -
         }
         write_json_string(out, &field.name);
         out.push(b':');
-        write_value(s, out, Some(&field.schema), v, &Path::Field(path, &field.name))?;
+        write_value(
+            s,
+            out,
+            Some(&field.schema),
+            v,
+            &Path::Field(path, &field.name),
+        )?;
     }
     out.push(b'}');
     Ok(())
@@ -796,7 +826,12 @@ fn write_map(
 
 /// A value without a schema: its type decides (Kafka's
 /// `ConnectSchema.schemaType(value.getClass())`).
-fn write_schemaless(s: &Settings, out: &mut Vec<u8>, value: &Value, path: &Path<'_>) -> Result<(), ConvertError> {
+fn write_schemaless(
+    s: &Settings,
+    out: &mut Vec<u8>,
+    value: &Value,
+    path: &Path<'_>,
+) -> Result<(), ConvertError> {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Int8(v) => write_i64(out, i64::from(*v)),
@@ -857,7 +892,11 @@ impl Node<'_> {
     /// The member `name` (the last one, as Jackson keeps the last).
     fn get(&self, name: &str) -> Option<&Self> {
         match self {
-            Node::Obj(members) => members.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v),
+            Node::Obj(members) => members
+                .iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v),
             _ => None,
         }
     }
@@ -1197,7 +1236,9 @@ impl<'a> Parser<'a> {
                             } else {
                                 hi
                             };
-                            s.push(char::from_u32(c).ok_or_else(|| self.err("unpaired surrogate"))?);
+                            s.push(
+                                char::from_u32(c).ok_or_else(|| self.err("unpaired surrogate"))?,
+                            );
                         }
                         _ => return Err(self.err("invalid escape")),
                     }
@@ -1265,14 +1306,17 @@ fn to_schema(s: &Settings, node: &Node<'_>, path: &Path<'_>) -> Result<SchemaRef
         })
     };
     if !matches!(node, Node::Obj(_)) {
-        return Err(bad(format!("a schema must be a JSON object, got {}", node.kind())));
+        return Err(bad(format!(
+            "a schema must be a JSON object, got {}",
+            node.kind()
+        )));
     }
     let type_name = node
         .get("type")
         .and_then(Node::as_str)
         .ok_or_else(|| bad("Schema must contain 'type' field".to_owned()))?;
-    let schema_type =
-        schema_type_from_json(type_name).ok_or_else(|| bad(format!("Unknown schema type: {type_name}")))?;
+    let schema_type = schema_type_from_json(type_name)
+        .ok_or_else(|| bad(format!("Unknown schema type: {type_name}")))?;
     let mut b = match schema_type {
         SchemaType::Array => {
             let items = node
@@ -1295,14 +1339,15 @@ fn to_schema(s: &Settings, node: &Node<'_>, path: &Path<'_>) -> Result<SchemaRef
         }
         SchemaType::Struct => {
             let Some(Node::Arr(fields)) = node.get("fields") else {
-                return Err(bad("Struct schema's \"fields\" argument is not an array.".to_owned()));
+                return Err(bad(
+                    "Struct schema's \"fields\" argument is not an array.".to_owned()
+                ));
             };
             let mut b = SchemaBuilder::struct_();
             for field in fields {
-                let name = field
-                    .get("field")
-                    .and_then(Node::as_str)
-                    .ok_or_else(|| bad("Struct schema's field name not specified properly".to_owned()))?;
+                let name = field.get("field").and_then(Node::as_str).ok_or_else(|| {
+                    bad("Struct schema's field name not specified properly".to_owned())
+                })?;
                 b = b.field(name, to_schema(s, field, &Path::Field(path, name))?);
             }
             b
@@ -1333,7 +1378,12 @@ fn to_schema(s: &Settings, node: &Node<'_>, path: &Path<'_>) -> Result<SchemaRef
     }
     if let Some(default) = node.get("default") {
         let without = b.clone().try_build()?;
-        let value = to_value(s, Some(&without), Some(default), &Path::Field(path, "default"))?;
+        let value = to_value(
+            s,
+            Some(&without),
+            Some(default),
+            &Path::Field(path, "default"),
+        )?;
         b = b.default_value(value);
     }
     Ok(b.try_build()?)
@@ -1345,9 +1395,12 @@ fn parse_int<T: std::str::FromStr>(
     path: &Path<'_>,
 ) -> Result<T, ConvertError> {
     match node {
-        Node::Num(t) if !t.contains(['.', 'e', 'E']) => t
-            .parse::<T>()
-            .map_err(|_| invalid(path, format!("{t} is out of range for {}", expected_name(schema)))),
+        Node::Num(t) if !t.contains(['.', 'e', 'E']) => t.parse::<T>().map_err(|_| {
+            invalid(
+                path,
+                format!("{t} is out of range for {}", expected_name(schema)),
+            )
+        }),
         other => Err(mismatch(path, expected_name(schema), describe_node(other))),
     }
 }
@@ -1386,7 +1439,9 @@ fn decimal_from_text(text: &str, scale: i32, path: &Path<'_>) -> Result<Vec<u8>,
     let (mantissa, exp) = match text.find(['e', 'E']) {
         Some(i) => (
             &text[..i],
-            text[i + 1..].parse::<i64>().map_err(|_| fail("exponent out of range"))?,
+            text[i + 1..]
+                .parse::<i64>()
+                .map_err(|_| fail("exponent out of range"))?,
         ),
         None => (text, 0),
     };
@@ -1435,7 +1490,7 @@ fn to_value(
     let Some(schema) = schema else {
         return Ok(match node {
             None => Value::Null,
-            Some(n) => schemaless_value(s, n, path)?,
+            Some(n) => schemaless_value(n, path)?,
         });
     };
     let node = match node {
@@ -1490,7 +1545,8 @@ fn to_value(
         },
         SchemaType::Bytes => match node {
             Node::Str(t) => Value::Bytes(
-                decode_base64(t).ok_or_else(|| invalid(path, "Invalid bytes field: not base64".to_owned()))?,
+                decode_base64(t)
+                    .ok_or_else(|| invalid(path, "Invalid bytes field: not base64".to_owned()))?,
             ),
             other => return Err(mismatch(path, expected_name(schema), describe_node(other))),
         },
@@ -1499,7 +1555,14 @@ fn to_value(
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, item)| to_value(s, schema.value_schema.as_ref(), Some(item), &Path::Index(path, i)))
+                    .map(|(i, item)| {
+                        to_value(
+                            s,
+                            schema.value_schema.as_ref(),
+                            Some(item),
+                            &Path::Index(path, i),
+                        )
+                    })
                     .collect::<Result<_, _>>()?,
             ),
             other => return Err(mismatch(path, expected_name(schema), describe_node(other))),
@@ -1531,14 +1594,22 @@ fn decimal_bytes(text: &str) -> Option<Vec<u8>> {
     decode_base64(text).filter(|b| !b.is_empty())
 }
 
-fn map_value(s: &Settings, schema: &Schema, node: &Node<'_>, path: &Path<'_>) -> Result<Value, ConvertError> {
+fn map_value(
+    s: &Settings,
+    schema: &Schema,
+    node: &Node<'_>,
+    path: &Path<'_>,
+) -> Result<Value, ConvertError> {
     let ks = schema.key_schema.as_ref();
     let vs = schema.value_schema.as_ref();
     if ks.is_none_or(|k| k.schema_type == SchemaType::String) {
         let Node::Obj(members) = node else {
             return Err(mismatch(
                 path,
-                format!("{} (a JSON object, as its keys are strings)", expected_name(schema)),
+                format!(
+                    "{} (a JSON object, as its keys are strings)",
+                    expected_name(schema)
+                ),
                 describe_node(node),
             ));
         };
@@ -1554,7 +1625,10 @@ fn map_value(s: &Settings, schema: &Schema, node: &Node<'_>, path: &Path<'_>) ->
     let Node::Arr(pairs) = node else {
         return Err(mismatch(
             path,
-            format!("{} (a JSON array of [key, value] pairs)", expected_name(schema)),
+            format!(
+                "{} (a JSON array of [key, value] pairs)",
+                expected_name(schema)
+            ),
             describe_node(node),
         ));
     };
@@ -1567,7 +1641,11 @@ fn map_value(s: &Settings, schema: &Schema, node: &Node<'_>, path: &Path<'_>) ->
                 to_value(s, vs, kv.get(1), &at)?,
             )),
             other => {
-                return Err(mismatch(&at, "a [key, value] pair".to_owned(), describe_node(other)));
+                return Err(mismatch(
+                    &at,
+                    "a [key, value] pair".to_owned(),
+                    describe_node(other),
+                ));
             }
         }
     }
@@ -1575,7 +1653,7 @@ fn map_value(s: &Settings, schema: &Schema, node: &Node<'_>, path: &Path<'_>) ->
 }
 
 /// A value without a schema, inferred as Kafka infers it.
-fn schemaless_value(s: &Settings, node: &Node<'_>, path: &Path<'_>) -> Result<Value, ConvertError> {
+fn schemaless_value(node: &Node<'_>, path: &Path<'_>) -> Result<Value, ConvertError> {
     Ok(match node {
         Node::Null => Value::Null,
         Node::Bool(b) => Value::Boolean(*b),
@@ -1592,7 +1670,7 @@ fn schemaless_value(s: &Settings, node: &Node<'_>, path: &Path<'_>) -> Result<Va
             items
                 .iter()
                 .enumerate()
-                .map(|(i, item)| schemaless_value(s, item, &Path::Index(path, i)))
+                .map(|(i, item)| schemaless_value(item, &Path::Index(path, i)))
                 .collect::<Result<_, _>>()?,
         ),
         Node::Obj(members) => Value::Map(
@@ -1601,7 +1679,7 @@ fn schemaless_value(s: &Settings, node: &Node<'_>, path: &Path<'_>) -> Result<Va
                 .map(|(k, v)| {
                     Ok((
                         Value::String(k.to_string()),
-                        schemaless_value(s, v, &Path::Field(path, k))?,
+                        schemaless_value(v, &Path::Field(path, k))?,
                     ))
                 })
                 .collect::<Result<_, ConvertError>>()?,

@@ -27,7 +27,11 @@ fn json(schema: &Schema, value: impl Into<Value>) -> String {
 }
 
 fn plain(schema: &Schema, value: impl Into<Value>) -> String {
-    json_with(&mut conv(&[("schemas.enable", "false")]), Some(schema), &value.into())
+    json_with(
+        &mut conv(&[("schemas.enable", "false")]),
+        Some(schema),
+        &value.into(),
+    )
 }
 
 fn row_schema() -> SchemaRef {
@@ -150,7 +154,10 @@ fn nested_struct_writes_fields_in_order_with_field_names_last() {
         .doc("a row")
         .field("id", Schema::int32())
         .field("inner", inner.clone())
-        .field("tags", SchemaBuilder::array(Schema::string()).optional().build())
+        .field(
+            "tags",
+            SchemaBuilder::array(Schema::string()).optional().build(),
+        )
         .build();
     let v = Struct::new(outer.clone())
         .with("id", 1i32)
@@ -204,7 +211,10 @@ fn decimal_is_base64_by_default_and_numeric_on_request() {
     );
     let tiny = decimal_schema(9);
     let mut numeric = conv(&[("decimal.format", "NUMERIC"), ("schemas.enable", "false")]);
-    assert_eq!(json_with(&mut numeric, Some(&tiny), &Decimal::new(-5, 9).to_value()), "-5E-9");
+    assert_eq!(
+        json_with(&mut numeric, Some(&tiny), &Decimal::new(-5, 9).to_value()),
+        "-5E-9"
+    );
 }
 
 #[test]
@@ -263,7 +273,10 @@ fn struct_field_null_with_default_follows_replace_setting() {
     let v = Value::Struct(Struct::new(schema.clone()));
     let mut replace = conv(&[("schemas.enable", "false")]);
     assert_eq!(json_with(&mut replace, Some(&schema), &v), r#"{"n":7}"#);
-    let mut keep = conv(&[("schemas.enable", "false"), ("replace.null.with.default", "false")]);
+    let mut keep = conv(&[
+        ("schemas.enable", "false"),
+        ("replace.null.with.default", "false"),
+    ]);
     assert_eq!(json_with(&mut keep, Some(&schema), &v), r#"{"n":null}"#);
 }
 
@@ -279,10 +292,19 @@ fn schemaless_values_are_inferred_and_null_is_no_bytes() {
     let mut out = Vec::new();
     assert!(!c.from_connect("t", None, &Value::Null, &mut out).unwrap());
     assert!(out.is_empty());
-    let v = Value::Map(vec![(Value::from("a"), Value::Array(vec![Value::Int64(1), Value::Float64(2.5)]))]);
-    assert_eq!(json_with(&mut c, None, &v), r#"{"schema":null,"payload":{"a":[1,2.5]}}"#);
+    let v = Value::Map(vec![(
+        Value::from("a"),
+        Value::Array(vec![Value::Int64(1), Value::Float64(2.5)]),
+    )]);
+    assert_eq!(
+        json_with(&mut c, None, &v),
+        r#"{"schema":null,"payload":{"a":[1,2.5]}}"#
+    );
     let pairs = Value::Map(vec![(Value::Int32(1), Value::Boolean(true))]);
-    assert_eq!(json_with(&mut c, None, &pairs), r#"{"schema":null,"payload":[[1,true]]}"#);
+    assert_eq!(
+        json_with(&mut c, None, &pairs),
+        r#"{"schema":null,"payload":[[1,true]]}"#
+    );
 }
 
 #[test]
@@ -292,12 +314,16 @@ fn appends_to_existing_buffer_and_caches_schema() {
     let mut out = b"prefix|".to_vec();
     for id in 0..3i64 {
         let row = Struct::new(schema.clone()).with("id", id).unwrap();
-        c.from_connect("t", Some(&schema), &Value::Struct(row), &mut out).unwrap();
+        c.from_connect("t", Some(&schema), &Value::Struct(row), &mut out)
+            .unwrap();
     }
     let text = String::from_utf8(out).unwrap();
     assert!(text.starts_with("prefix|{\"schema\""));
     assert_eq!(text.matches("\"payload\"").count(), 3);
-    assert!(text.ends_with(r#""payload":{"id":2,"name":null}}"#), "{text}");
+    assert!(
+        text.ends_with(r#""payload":{"id":2,"name":null}}"#),
+        "{text}"
+    );
     assert!(c.from_cache.map.contains_key(&addr(&schema)));
 }
 
@@ -313,14 +339,25 @@ fn value_not_matching_schema_names_field_and_types() {
 
     let arr = SchemaBuilder::array(Schema::int64()).build();
     let err = c
-        .from_connect("t", Some(&arr), &Value::Array(vec![Value::Int64(1), Value::Int32(2)]), &mut out)
+        .from_connect(
+            "t",
+            Some(&arr),
+            &Value::Array(vec![Value::Int64(1), Value::Int32(2)]),
+            &mut out,
+        )
         .unwrap_err();
-    assert_eq!(err.to_string(), "field `value[1]`: expected INT64, got INT32");
+    assert_eq!(
+        err.to_string(),
+        "field `value[1]`: expected INT64, got INT32"
+    );
 
     let map = SchemaBuilder::map(Schema::string(), Schema::int64()).build();
     let bad = Value::Map(vec![(Value::from("k"), Value::Boolean(true))]);
     let err = c.from_connect("t", Some(&map), &bad, &mut out).unwrap_err();
-    assert!(matches!(err, ConvertError::Data(DataError::TypeMismatch { .. })), "{err}");
+    assert!(
+        matches!(err, ConvertError::Data(DataError::TypeMismatch { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("k"), "{err}");
 }
 
@@ -351,7 +388,10 @@ fn struct_with_other_schema_is_rejected() {
     let err = JsonConverter::new()
         .from_connect("t", Some(&row_schema()), &v, &mut Vec::new())
         .unwrap_err();
-    assert!(matches!(err, ConvertError::Data(DataError::TypeMismatch { .. })), "{err}");
+    assert!(
+        matches!(err, ConvertError::Data(DataError::TypeMismatch { .. })),
+        "{err}"
+    );
 }
 
 // ------------------------------------------------------------- reading
@@ -365,7 +405,12 @@ fn round_trip(c: &mut JsonConverter, schema: &SchemaRef, value: Value) {
     c.from_connect("t", Some(schema), &value, &mut out).unwrap();
     let back = c.to_connect("t", Some(&out)).unwrap();
     if c.schemas_enabled() {
-        assert_eq!(back.schema.as_deref(), Some(&**schema), "{}", String::from_utf8_lossy(&out));
+        assert_eq!(
+            back.schema.as_deref(),
+            Some(&**schema),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
     }
     match (&back.value, &value) {
         (Value::Float64(a), Value::Float64(b)) => assert_eq!(a.to_bits(), b.to_bits()),
@@ -388,11 +433,18 @@ fn every_type() -> Vec<(SchemaRef, Value)> {
         .field("inner", inner.clone())
         .field(
             "m",
-            SchemaBuilder::map(Schema::int16(), SchemaBuilder::array(Schema::float32()).build()).build(),
+            SchemaBuilder::map(
+                Schema::int16(),
+                SchemaBuilder::array(Schema::float32()).build(),
+            )
+            .build(),
         )
         .field(
             "opt",
-            SchemaBuilder::int64().optional().default_value(Value::Int64(9)).build(),
+            SchemaBuilder::int64()
+                .optional()
+                .default_value(Value::Int64(9))
+                .build(),
         )
         .build();
     let inner_v = Struct::new(inner)
@@ -409,7 +461,10 @@ fn every_type() -> Vec<(SchemaRef, Value)> {
         .unwrap()
         .with(
             "m",
-            Value::Map(vec![(Value::Int16(-1), Value::Array(vec![Value::Float32(0.1), Value::Float32(f32::INFINITY)]))]),
+            Value::Map(vec![(
+                Value::Int16(-1),
+                Value::Array(vec![Value::Float32(0.1), Value::Float32(f32::INFINITY)]),
+            )]),
         )
         .unwrap()
         .with("opt", 3i64)
@@ -427,10 +482,16 @@ fn every_type() -> Vec<(SchemaRef, Value)> {
         (Schema::string(), Value::from("é\"\\\u{1}")),
         (Schema::bytes(), Value::Bytes(vec![0, 255, 7])),
         (Schema::optional_string(), Value::Null),
-        (SchemaBuilder::array(Schema::optional_int32()).build(), Value::Array(vec![Value::Int32(1), Value::Null])),
+        (
+            SchemaBuilder::array(Schema::optional_int32()).build(),
+            Value::Array(vec![Value::Int32(1), Value::Null]),
+        ),
         (
             SchemaBuilder::map(Schema::string(), Schema::boolean()).build(),
-            Value::Map(vec![(Value::from("z"), Value::Boolean(true)), (Value::from("a"), Value::Boolean(false))]),
+            Value::Map(vec![
+                (Value::from("z"), Value::Boolean(true)),
+                (Value::from("a"), Value::Boolean(false)),
+            ]),
         ),
         (decimal_schema(2), Decimal::new(1230, 2).to_value()),
         (date_schema(), Value::Int32(-1)),
@@ -464,10 +525,16 @@ fn to_connect_restores_logical_schemas_and_shares_equal_schemas() {
     assert_eq!(a.schema.as_deref(), Some(&*decimal_schema(2)));
     assert_eq!(a.value, Decimal::new(1230, 2).to_value());
     let b = read(&mut c, text).unwrap();
-    assert!(Arc::ptr_eq(a.schema.as_ref().unwrap(), b.schema.as_ref().unwrap()));
+    assert!(Arc::ptr_eq(
+        a.schema.as_ref().unwrap(),
+        b.schema.as_ref().unwrap()
+    ));
     // A number payload is rescaled to the schema's scale.
     let numeric = text.replace("\"BM4=\"", "12.3");
-    assert_eq!(read(&mut c, &numeric).unwrap().value, Decimal::new(1230, 2).to_value());
+    assert_eq!(
+        read(&mut c, &numeric).unwrap().value,
+        Decimal::new(1230, 2).to_value()
+    );
     let too_fine = text.replace("\"BM4=\"", "12.345");
     assert!(read(&mut c, &too_fine).is_err());
 }
@@ -477,19 +544,27 @@ fn to_connect_fills_missing_fields_with_defaults() {
     let mut c = JsonConverter::new();
     let text = r#"{"schema":{"type":"struct","fields":[{"type":"int32","optional":true,"default":4,"field":"n"},{"type":"string","optional":true,"field":"s"}],"optional":false},"payload":{}}"#;
     let v = read(&mut c, text).unwrap();
-    let Value::Struct(st) = v.value else { panic!("not a struct") };
+    let Value::Struct(st) = v.value else {
+        panic!("not a struct")
+    };
     assert_eq!(st.get_without_default("n"), Some(&Value::Int32(4)));
     assert_eq!(st.get("s"), Some(&Value::Null));
     let mut keep = conv(&[("replace.null.with.default", "false")]);
     let v = read(&mut keep, text).unwrap();
-    let Value::Struct(st) = v.value else { panic!("not a struct") };
+    let Value::Struct(st) = v.value else {
+        panic!("not a struct")
+    };
     assert_eq!(st.get_without_default("n"), Some(&Value::Null));
 }
 
 #[test]
 fn schemaless_reading_infers_kafka_types() {
     let mut c = conv(&[("schemas.enable", "false")]);
-    let v = read(&mut c, r#" {"a": [1, 2.5, "s", true, null], "b": {"c": -3}} "#).unwrap();
+    let v = read(
+        &mut c,
+        r#" {"a": [1, 2.5, "s", true, null], "b": {"c": -3}} "#,
+    )
+    .unwrap();
     assert_eq!(v.schema, None);
     assert_eq!(
         v.value,
@@ -504,10 +579,16 @@ fn schemaless_reading_infers_kafka_types() {
                     Value::Null
                 ])
             ),
-            (Value::from("b"), Value::Map(vec![(Value::from("c"), Value::Int64(-3))])),
+            (
+                Value::from("b"),
+                Value::Map(vec![(Value::from("c"), Value::Int64(-3))])
+            ),
         ])
     );
-    assert_eq!(read(&mut c, "\"\\u00e9\\n\\ud83d\\ude00\"").unwrap().value, Value::from("é\n😀"));
+    assert_eq!(
+        read(&mut c, "\"\\u00e9\\n\\ud83d\\ude00\"").unwrap().value,
+        Value::from("é\n😀")
+    );
     assert_eq!(c.to_connect("t", None).unwrap().value, Value::Null);
     // The envelope's null schema reads the same way.
     let mut env = JsonConverter::new();
@@ -523,9 +604,22 @@ fn schemaless_reading_infers_kafka_types() {
 #[test]
 fn malformed_json_is_a_serialization_error() {
     let mut c = conv(&[("schemas.enable", "false")]);
-    for bad in ["{", "[1,]", "01", "{\"a\" 1}", "\"\u{1}\"", "nul", "1 2", "\"\\x\"", "NaN"] {
+    for bad in [
+        "{",
+        "[1,]",
+        "01",
+        "{\"a\" 1}",
+        "\"\u{1}\"",
+        "nul",
+        "1 2",
+        "\"\\x\"",
+        "NaN",
+    ] {
         let err = read(&mut c, bad).unwrap_err();
-        assert!(matches!(err, ConvertError::Serialization(_)), "{bad}: {err}");
+        assert!(
+            matches!(err, ConvertError::Serialization(_)),
+            "{bad}: {err}"
+        );
     }
     let err = c.to_connect("t", Some(&[0xff, 0xfe])).unwrap_err();
     assert!(err.to_string().contains("UTF-8"), "{err}");
@@ -551,16 +645,25 @@ fn payload_not_matching_schema_names_field_and_types() {
     let mut c = JsonConverter::new();
     let text = r#"{"schema":{"type":"struct","fields":[{"type":"int32","optional":false,"field":"n"}],"optional":false},"payload":{"n":"x"}}"#;
     let err = read(&mut c, text).unwrap_err();
-    assert_eq!(err.to_string(), "field `value.n`: expected INT32, got JSON string");
+    assert_eq!(
+        err.to_string(),
+        "field `value.n`: expected INT32, got JSON string"
+    );
     let text = r#"{"schema":{"type":"int8","optional":false},"payload":300}"#;
-    assert!(read(&mut c, text).unwrap_err().to_string().contains("out of range"));
+    assert!(read(&mut c, text)
+        .unwrap_err()
+        .to_string()
+        .contains("out of range"));
     let text = r#"{"schema":{"type":"int64","optional":false},"payload":null}"#;
     assert!(matches!(
         read(&mut c, text).unwrap_err(),
         ConvertError::Data(DataError::NullForRequired { .. })
     ));
     let text = r#"{"schema":{"type":"nope","optional":false},"payload":1}"#;
-    assert!(read(&mut c, text).unwrap_err().to_string().contains("Unknown schema type"));
+    assert!(read(&mut c, text)
+        .unwrap_err()
+        .to_string()
+        .contains("Unknown schema type"));
 }
 
 #[test]
@@ -575,7 +678,10 @@ fn config_rejects_bad_options_all_at_once() {
     .collect();
     let issues = JsonConverter::configured(&props, false).unwrap_err();
     let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
-    assert_eq!(keys, ["schemas.enable", "schemas.cache.size", "decimal.format"]);
+    assert_eq!(
+        keys,
+        ["schemas.enable", "schemas.cache.size", "decimal.format"]
+    );
 }
 
 #[test]
@@ -585,7 +691,10 @@ fn header_converter_writes_like_value_converter() {
     let mut out = Vec::new();
     c.from_connect_header("t", "h", Some(&Schema::int32()), &Value::Int32(1), &mut out)
         .unwrap();
-    assert_eq!(out, br#"{"schema":{"type":"int32","optional":false},"payload":1}"#);
+    assert_eq!(
+        out,
+        br#"{"schema":{"type":"int32","optional":false},"payload":1}"#
+    );
     let back = c.to_connect_header("t", "h", Some(&out)).unwrap();
     assert_eq!(back.value, Value::Int32(1));
 }

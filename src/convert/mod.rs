@@ -19,12 +19,8 @@ pub use bytes::ByteArrayConverter;
 pub use header::SimpleHeaderConverter;
 pub use string::StringConverter;
 
-
-
 pub use json::{DecimalFormat, JsonConverter};
 pub use registry::{ConverterConfig, ConverterRegistry};
-
-
 
 use crate::config::{ConfigDef, ConfigIssue, Properties};
 use crate::data::{DataError, Schema, SchemaRef, Value};
@@ -68,16 +64,24 @@ impl ConvertError {
             ConvertError::Data(_) | ConvertError::Serialization(_) => {
                 "org.apache.kafka.connect.errors.DataException"
             }
-            ConvertError::Registry { retriable: true, .. } => {
-                "org.apache.kafka.connect.errors.RetriableException"
+            ConvertError::Registry {
+                retriable: true, ..
+            } => "org.apache.kafka.connect.errors.RetriableException",
+            ConvertError::Registry { .. } => {
+                "org.apache.kafka.common.errors.SerializationException"
             }
-            ConvertError::Registry { .. } => "org.apache.kafka.common.errors.SerializationException",
         }
     }
 
     /// Whether trying again may succeed.
     pub fn is_retriable(&self) -> bool {
-        matches!(self, ConvertError::Registry { retriable: true, .. })
+        matches!(
+            self,
+            ConvertError::Registry {
+                retriable: true,
+                ..
+            }
+        )
     }
 }
 
@@ -99,6 +103,7 @@ pub trait Converter: Send {
     /// of `value` to `out` and returns `Ok(true)`, or returns `Ok(false)`
     /// (appending nothing) when the result is Kafka's `null` (no bytes at
     /// all, as for a tombstone).
+    #[allow(clippy::wrong_self_convention)] // Kafka's name
     fn from_connect(
         &mut self,
         topic: &str,
@@ -108,8 +113,11 @@ pub trait Converter: Send {
     ) -> Result<bool, ConvertError>;
 
     /// Kafka's `toConnectData(topic, bytes)`; `None` is Kafka's `null`.
-    fn to_connect(&mut self, topic: &str, bytes: Option<&[u8]>)
-        -> Result<SchemaAndValue, ConvertError>;
+    fn to_connect(
+        &mut self,
+        topic: &str,
+        bytes: Option<&[u8]>,
+    ) -> Result<SchemaAndValue, ConvertError>;
 }
 
 /// Kafka Connect's `HeaderConverter`: turns one header value into bytes
@@ -123,6 +131,7 @@ pub trait HeaderConverter: Send {
 
     /// Kafka's `fromConnectHeader(topic, headerKey, schema, value)`, with
     /// the same `out` / `Ok(false)` convention as [`Converter::from_connect`].
+    #[allow(clippy::wrong_self_convention)] // Kafka's name
     fn from_connect_header(
         &mut self,
         topic: &str,

@@ -30,7 +30,8 @@ pub const VALUE_CONVERTER_CONFIG: &str = "value.converter";
 pub const HEADER_CONVERTER_CONFIG: &str = "header.converter";
 
 /// Kafka's class name of the default header converter.
-pub const SIMPLE_HEADER_CONVERTER_CLASS: &str = "org.apache.kafka.connect.storage.SimpleHeaderConverter";
+pub const SIMPLE_HEADER_CONVERTER_CLASS: &str =
+    "org.apache.kafka.connect.storage.SimpleHeaderConverter";
 
 #[derive(Clone)]
 struct Entry<F> {
@@ -65,7 +66,10 @@ impl std::fmt::Debug for ConverterRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConverterRegistry")
             .field("converters", &self.converters.keys().collect::<Vec<_>>())
-            .field("header_converters", &self.header_converters.keys().collect::<Vec<_>>())
+            .field(
+                "header_converters",
+                &self.header_converters.keys().collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -84,7 +88,7 @@ impl ConverterRegistry {
         r.register_both(
             "org.apache.kafka.connect.json.JsonConverter",
             &["JsonConverter"],
-            || JsonConverter::new(),
+            JsonConverter::new,
         );
         r.register_both(
             "org.apache.kafka.connect.storage.StringConverter",
@@ -121,12 +125,20 @@ impl ConverterRegistry {
 
     /// Registers a converter under its class name and aliases; a name
     /// registered before is replaced.
-    pub fn register(&mut self, class: &str, aliases: &[&str], factory: ConverterFactory) -> &mut Self {
+    pub fn register(
+        &mut self,
+        class: &str,
+        aliases: &[&str],
+        factory: ConverterFactory,
+    ) -> &mut Self {
         let class_name: Arc<str> = Arc::from(class);
         for name in std::iter::once(&class).chain(aliases) {
             self.converters.insert(
                 (*name).to_owned(),
-                Entry { class: class_name.clone(), factory: factory.clone() },
+                Entry {
+                    class: class_name.clone(),
+                    factory: factory.clone(),
+                },
             );
         }
         self
@@ -143,7 +155,10 @@ impl ConverterRegistry {
         for name in std::iter::once(&class).chain(aliases) {
             self.header_converters.insert(
                 (*name).to_owned(),
-                Entry { class: class_name.clone(), factory: factory.clone() },
+                Entry {
+                    class: class_name.clone(),
+                    factory: factory.clone(),
+                },
             );
         }
         self
@@ -157,7 +172,9 @@ impl ConverterRegistry {
 
     /// The factory of the header converter called `name`.
     pub fn find_header(&self, name: &str) -> Option<HeaderConverterFactory> {
-        self.header_converters.get(name.trim()).map(|e| e.factory.clone())
+        self.header_converters
+            .get(name.trim())
+            .map(|e| e.factory.clone())
     }
 
     /// The class name `name` stands for (itself for a class name).
@@ -260,7 +277,10 @@ fn prefixed(prefix: &str, issues: Vec<ConfigIssue>) -> impl Iterator<Item = Conf
 fn unknown(key: &str, class: &str, known: Vec<&str>) -> ConfigIssue {
     ConfigIssue::new(
         key,
-        format!("unknown converter class `{class}`; known: {}", known.join(", ")),
+        format!(
+            "unknown converter class `{class}`; known: {}",
+            known.join(", ")
+        ),
     )
 }
 
@@ -270,12 +290,18 @@ impl ConverterConfig {
     /// configures one instance of each to check the options. Returns
     /// every problem at once: an unknown class names the key and the
     /// class, a bad option names the full key (`value.converter.decimal.format`).
-    pub fn from_properties(props: &Properties, registry: &ConverterRegistry) -> Result<Self, Vec<ConfigIssue>> {
+    pub fn from_properties(
+        props: &Properties,
+        registry: &ConverterRegistry,
+    ) -> Result<Self, Vec<ConfigIssue>> {
         let mut issues = Vec::new();
         let mut role = |key: &str, is_key: bool| -> Option<Chosen<ConverterFactory>> {
             let class = props.get(key)?.trim();
             if class.is_empty() {
-                issues.push(ConfigIssue::new(key, "must not be empty; leave the key out for none"));
+                issues.push(ConfigIssue::new(
+                    key,
+                    "must not be empty; leave the key out for none",
+                ));
                 return None;
             }
             let Some(factory) = registry.find(class) else {
@@ -287,19 +313,28 @@ impl ConverterConfig {
                 issues.extend(prefixed(key, problems));
                 return None;
             }
-            Some(Chosen { class: Arc::from(registry.class_of(class).unwrap_or(class)), factory, configs })
+            Some(Chosen {
+                class: Arc::from(registry.class_of(class).unwrap_or(class)),
+                factory,
+                configs,
+            })
         };
         let key = role(KEY_CONVERTER_CONFIG, true);
         let value = role(VALUE_CONVERTER_CONFIG, false);
         let header_class = props
             .get(HEADER_CONVERTER_CONFIG)
             .map_or(SIMPLE_HEADER_CONVERTER_CLASS, |c| c.trim());
-        let default_header: HeaderConverterFactory = Arc::new(|| Box::new(SimpleHeaderConverter::new()));
+        let default_header: HeaderConverterFactory =
+            Arc::new(|| Box::new(SimpleHeaderConverter::new()));
         let header_factory = match registry.find_header(header_class) {
             Some(f) => Some(f),
             None if !props.contains_key(HEADER_CONVERTER_CONFIG) => Some(default_header),
             None => {
-                issues.push(unknown(HEADER_CONVERTER_CONFIG, header_class, registry.header_names().collect()));
+                issues.push(unknown(
+                    HEADER_CONVERTER_CONFIG,
+                    header_class,
+                    registry.header_names().collect(),
+                ));
                 None
             }
         };
@@ -318,12 +353,18 @@ impl ConverterConfig {
             }
         });
         match header {
-            Some(header) if issues.is_empty() => Ok(ConverterConfig(Arc::new(Inner { key, value, header }))),
+            Some(header) if issues.is_empty() => {
+                Ok(ConverterConfig(Arc::new(Inner { key, value, header })))
+            }
             _ => Err(issues),
         }
     }
 
-    fn make(chosen: Option<&Chosen<ConverterFactory>>, prefix: &str, is_key: bool) -> Result<Option<Box<dyn Converter>>, InvalidConfig> {
+    fn make(
+        chosen: Option<&Chosen<ConverterFactory>>,
+        prefix: &str,
+        is_key: bool,
+    ) -> Result<Option<Box<dyn Converter>>, InvalidConfig> {
         let Some(c) = chosen else { return Ok(None) };
         let mut converter = (c.factory)();
         converter
@@ -350,9 +391,9 @@ impl ConverterConfig {
     pub fn header_converter(&self) -> Result<Box<dyn HeaderConverter>, InvalidConfig> {
         let c = &self.0.header;
         let mut converter = (c.factory)();
-        converter
-            .configure(&c.configs)
-            .map_err(|issues| InvalidConfig::from(prefixed(HEADER_CONVERTER_CONFIG, issues).collect::<Vec<_>>()))?;
+        converter.configure(&c.configs).map_err(|issues| {
+            InvalidConfig::from(prefixed(HEADER_CONVERTER_CONFIG, issues).collect::<Vec<_>>())
+        })?;
         Ok(converter)
     }
 
@@ -402,43 +443,75 @@ mod tests {
         }
         assert!(r.find_header("SimpleHeaderConverter").is_some());
         assert!(r.find(SIMPLE_HEADER_CONVERTER_CLASS).is_none());
-        assert_eq!(r.class_of("StringConverter"), Some("org.apache.kafka.connect.storage.StringConverter"));
-        assert_eq!(r.class_of("SimpleHeaderConverter"), Some(SIMPLE_HEADER_CONVERTER_CLASS));
+        assert_eq!(
+            r.class_of("StringConverter"),
+            Some("org.apache.kafka.connect.storage.StringConverter")
+        );
+        assert_eq!(
+            r.class_of("SimpleHeaderConverter"),
+            Some(SIMPLE_HEADER_CONVERTER_CLASS)
+        );
     }
 
     #[test]
     fn java_class_names_and_prefixed_options_are_applied() {
         let props = test_props(&[
-            ("key.converter", "org.apache.kafka.connect.storage.StringConverter"),
-            ("value.converter", "org.apache.kafka.connect.json.JsonConverter"),
+            (
+                "key.converter",
+                "org.apache.kafka.connect.storage.StringConverter",
+            ),
+            (
+                "value.converter",
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
             ("value.converter.schemas.enable", "false"),
             ("value.converter.decimal.format", "NUMERIC"),
             ("value.converters.unrelated", "x"),
         ]);
-        let config = ConverterConfig::from_properties(&props, &ConverterRegistry::builtin()).unwrap();
-        assert_eq!(config.value_class(), Some("org.apache.kafka.connect.json.JsonConverter"));
+        let config =
+            ConverterConfig::from_properties(&props, &ConverterRegistry::builtin()).unwrap();
+        assert_eq!(
+            config.value_class(),
+            Some("org.apache.kafka.connect.json.JsonConverter")
+        );
         assert_eq!(config.header_class(), SIMPLE_HEADER_CONVERTER_CLASS);
         let worker_copy = config.clone();
         let mut value = worker_copy.value_converter().unwrap().unwrap();
         let mut out = Vec::new();
         let dec = crate::data::logical::decimal_schema(1);
         value
-            .from_connect("t", Some(&dec), &crate::data::logical::Decimal::new(15, 1).to_value(), &mut out)
+            .from_connect(
+                "t",
+                Some(&dec),
+                &crate::data::logical::Decimal::new(15, 1).to_value(),
+                &mut out,
+            )
             .unwrap();
         assert_eq!(out, b"1.5");
         let mut key = config.key_converter().unwrap().unwrap();
         out.clear();
-        key.from_connect("t", None, &Value::Int32(7), &mut out).unwrap();
+        key.from_connect("t", None, &Value::Int32(7), &mut out)
+            .unwrap();
         assert_eq!(out, b"7");
         let mut header = config.header_converter().unwrap();
         out.clear();
-        header.from_connect_header("t", "h", Some(&Schema::boolean()), &Value::Boolean(true), &mut out).unwrap();
+        header
+            .from_connect_header(
+                "t",
+                "h",
+                Some(&Schema::boolean()),
+                &Value::Boolean(true),
+                &mut out,
+            )
+            .unwrap();
         assert_eq!(out, b"true");
     }
 
     #[test]
     fn unset_converters_are_none_and_header_defaults_to_simple() {
-        let config = ConverterConfig::from_properties(&Properties::new(), &ConverterRegistry::new()).unwrap();
+        let config =
+            ConverterConfig::from_properties(&Properties::new(), &ConverterRegistry::new())
+                .unwrap();
         assert!(config.key_converter().unwrap().is_none());
         assert!(config.value_converter().unwrap().is_none());
         assert!(config.header_converter().is_ok());
@@ -454,7 +527,8 @@ mod tests {
             ("value.converter.schemas.enable", "perhaps"),
             ("header.converter", "com.example.NoHeader"),
         ]);
-        let issues = ConverterConfig::from_properties(&props, &ConverterRegistry::builtin()).unwrap_err();
+        let issues =
+            ConverterConfig::from_properties(&props, &ConverterRegistry::builtin()).unwrap_err();
         let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
         assert_eq!(
             keys,
@@ -465,18 +539,36 @@ mod tests {
                 "header.converter"
             ]
         );
-        assert!(issues[0].message.contains("com.example.Nope"), "{}", issues[0]);
-        assert!(issues[3].message.contains("com.example.NoHeader"), "{}", issues[3]);
+        assert!(
+            issues[0].message.contains("com.example.Nope"),
+            "{}",
+            issues[0]
+        );
+        assert!(
+            issues[3].message.contains("com.example.NoHeader"),
+            "{}",
+            issues[3]
+        );
     }
 
     #[test]
     fn users_can_register_their_own_converters() {
         let mut registry = ConverterRegistry::builtin();
-        registry.register("com.example.Upper", &["Upper"], Arc::new(|| Box::new(StringConverter::new())));
-        let props = test_props(&[("value.converter", "Upper"), ("value.converter.converter.encoding", "latin1")]);
+        registry.register(
+            "com.example.Upper",
+            &["Upper"],
+            Arc::new(|| Box::new(StringConverter::new())),
+        );
+        let props = test_props(&[
+            ("value.converter", "Upper"),
+            ("value.converter.converter.encoding", "latin1"),
+        ]);
         let config = ConverterConfig::from_properties(&props, &registry).unwrap();
         assert_eq!(config.value_class(), Some("com.example.Upper"));
-        let bad = test_props(&[("value.converter", "com.example.Upper"), ("value.converter.converter.encoding", "klingon")]);
+        let bad = test_props(&[
+            ("value.converter", "com.example.Upper"),
+            ("value.converter.converter.encoding", "klingon"),
+        ]);
         let issues = ConverterConfig::from_properties(&bad, &registry).unwrap_err();
         assert_eq!(issues[0].key, "value.converter.converter.encoding");
     }

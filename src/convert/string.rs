@@ -49,7 +49,12 @@ impl Encoding {
                 let max = if self == Encoding::Latin1 { 0xff } else { 0x7f };
                 // `text` is UTF-8 written by this module.
                 for c in String::from_utf8_lossy(text).chars() {
-                    out.push(u8::try_from(u32::from(c)).ok().filter(|&b| u32::from(b) <= max).unwrap_or(b'?'));
+                    out.push(
+                        u8::try_from(u32::from(c))
+                            .ok()
+                            .filter(|&b| u32::from(b) <= max)
+                            .unwrap_or(b'?'),
+                    );
                 }
             }
         }
@@ -120,7 +125,9 @@ impl StringConverter {
                     "How this converter will be used: key, value or header. Set by the framework.",
                 )
                 .optional()
-                .validator(crate::config::Validator::one_of(&["key", "value", "header"])),
+                .validator(crate::config::Validator::one_of(&[
+                    "key", "value", "header",
+                ])),
             )
     }
 
@@ -130,7 +137,9 @@ impl StringConverter {
         self.encoding = Encoding::from_name(name).ok_or_else(|| {
             vec![ConfigIssue::new(
                 ENCODING_CONFIG,
-                format!("unsupported character set `{name}`; supported: UTF-8, ISO-8859-1, US-ASCII"),
+                format!(
+                    "unsupported character set `{name}`; supported: UTF-8, ISO-8859-1, US-ASCII"
+                ),
             )]
         })?;
         Ok(())
@@ -179,7 +188,11 @@ impl Converter for StringConverter {
         Ok(self.write(schema, value, out))
     }
 
-    fn to_connect(&mut self, _topic: &str, bytes: Option<&[u8]>) -> Result<SchemaAndValue, ConvertError> {
+    fn to_connect(
+        &mut self,
+        _topic: &str,
+        bytes: Option<&[u8]>,
+    ) -> Result<SchemaAndValue, ConvertError> {
         Ok(self.read(bytes))
     }
 }
@@ -221,7 +234,9 @@ mod tests {
 
     fn write(c: &mut StringConverter, schema: Option<&Schema>, value: Value) -> Option<Vec<u8>> {
         let mut out = Vec::new();
-        c.from_connect("t", schema, &value, &mut out).unwrap().then_some(out)
+        c.from_connect("t", schema, &value, &mut out)
+            .unwrap()
+            .then_some(out)
     }
 
     fn configured(encoding: &str) -> Result<StringConverter, Vec<ConfigIssue>> {
@@ -234,22 +249,46 @@ mod tests {
     #[test]
     fn strings_pass_through_and_null_is_no_bytes() {
         let mut c = StringConverter::new();
-        assert_eq!(write(&mut c, None, Value::from("héllo")), Some("héllo".as_bytes().to_vec()));
-        assert_eq!(write(&mut c, Some(&Schema::optional_string()), Value::Null), None);
+        assert_eq!(
+            write(&mut c, None, Value::from("héllo")),
+            Some("héllo".as_bytes().to_vec())
+        );
+        assert_eq!(
+            write(&mut c, Some(&Schema::optional_string()), Value::Null),
+            None
+        );
     }
 
     #[test]
     fn other_values_are_written_as_java_to_string() {
         let mut c = StringConverter::new();
-        assert_eq!(write(&mut c, None, Value::Int64(-42)), Some(b"-42".to_vec()));
-        assert_eq!(write(&mut c, None, Value::Float64(1.0e-5)), Some(b"1.0E-5".to_vec()));
-        assert_eq!(write(&mut c, None, Value::Boolean(true)), Some(b"true".to_vec()));
-        let schema = SchemaBuilder::struct_().field("id", Schema::int32()).build();
+        assert_eq!(
+            write(&mut c, None, Value::Int64(-42)),
+            Some(b"-42".to_vec())
+        );
+        assert_eq!(
+            write(&mut c, None, Value::Float64(1.0e-5)),
+            Some(b"1.0E-5".to_vec())
+        );
+        assert_eq!(
+            write(&mut c, None, Value::Boolean(true)),
+            Some(b"true".to_vec())
+        );
+        let schema = SchemaBuilder::struct_()
+            .field("id", Schema::int32())
+            .build();
         let st = Struct::new(schema.clone()).with("id", 3i32).unwrap();
-        assert_eq!(write(&mut c, Some(&schema), Value::Struct(st)), Some(b"Struct{id=3}".to_vec()));
+        assert_eq!(
+            write(&mut c, Some(&schema), Value::Struct(st)),
+            Some(b"Struct{id=3}".to_vec())
+        );
         let dec = logical::decimal_schema(2);
         assert_eq!(
-            write(&mut c, Some(&dec), logical::Decimal::new(1230, 2).to_value()),
+            write(
+                &mut c,
+                Some(&dec),
+                logical::Decimal::new(1230, 2).to_value()
+            ),
             Some(b"12.30".to_vec())
         );
     }
@@ -258,7 +297,13 @@ mod tests {
     fn reading_gives_optional_string_schema_even_for_null() {
         let mut c = StringConverter::new();
         let v = c.to_connect("t", None).unwrap();
-        assert_eq!(v, SchemaAndValue { schema: Some(Schema::optional_string()), value: Value::Null });
+        assert_eq!(
+            v,
+            SchemaAndValue {
+                schema: Some(Schema::optional_string()),
+                value: Value::Null
+            }
+        );
         let v = c.to_connect("t", Some(&[b'a', 0xff])).unwrap();
         assert_eq!(v.value, Value::from("a\u{fffd}"));
     }
@@ -266,10 +311,19 @@ mod tests {
     #[test]
     fn latin1_and_ascii_encodings_replace_unmappable_characters() {
         let mut latin1 = configured("ISO-8859-1").unwrap();
-        assert_eq!(write(&mut latin1, None, Value::from("é☃")), Some(vec![0xe9, b'?']));
-        assert_eq!(latin1.to_connect("t", Some(&[0xe9])).unwrap().value, Value::from("é"));
+        assert_eq!(
+            write(&mut latin1, None, Value::from("é☃")),
+            Some(vec![0xe9, b'?'])
+        );
+        assert_eq!(
+            latin1.to_connect("t", Some(&[0xe9])).unwrap().value,
+            Value::from("é")
+        );
         let mut ascii = configured("us-ascii").unwrap();
-        assert_eq!(write(&mut ascii, None, Value::from("aé")), Some(b"a?".to_vec()));
+        assert_eq!(
+            write(&mut ascii, None, Value::from("aé")),
+            Some(b"a?".to_vec())
+        );
         assert_eq!(configured("utf8").unwrap().encoding(), Encoding::Utf8);
     }
 
