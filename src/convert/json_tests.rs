@@ -707,3 +707,29 @@ fn base64_decoding_accepts_padded_and_unpadded() {
     assert_eq!(decode_base64("A"), None);
     assert_eq!(decode_base64("A*=="), None);
 }
+
+#[test]
+fn numeric_decimals_in_scientific_form_read_back() {
+    let mut c = conv(&[("decimal.format", "NUMERIC")]);
+    round_trip(&mut c, &decimal_schema(9), Decimal::new(-5, 9).to_value());
+    round_trip(&mut c, &decimal_schema(-2), Decimal::new(12, -2).to_value());
+    let text = r#"{"schema":{"type":"bytes","optional":false,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"0"}},"payload":1.2E+3}"#;
+    assert_eq!(
+        read(&mut c, text).unwrap().value,
+        Decimal::new(1200, 0).to_value()
+    );
+}
+
+#[test]
+fn equal_schema_in_another_allocation_writes_the_same_bytes() {
+    let mut c = JsonConverter::new();
+    let a = row_schema();
+    let b = row_schema();
+    assert!(!Arc::ptr_eq(&a, &b));
+    let va = Value::Struct(Struct::new(a.clone()).with("id", 1i64).unwrap());
+    let vb = Value::Struct(Struct::new(b.clone()).with("id", 1i64).unwrap());
+    let first = json_with(&mut c, Some(&a), &va);
+    assert_eq!(json_with(&mut c, Some(&b), &vb), first);
+    assert_eq!(json_with(&mut c, Some(&a), &vb), first);
+    assert_eq!(json_with(&mut c, Some(&a), &va), first);
+}
