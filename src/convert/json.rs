@@ -61,7 +61,7 @@
 //! - The schema cache is cleared when it reaches `schemas.cache.size`
 //!   entries rather than evicting the least recently used one.
 //! - Doubles and floats follow the JDK 19+ `Double.toString` specification
-//!   (see [`super::java_fmt`]); Kafka on JDK 17 prints a few values with
+//!   (the JDK 19+ rules); Kafka on JDK 17 prints a few values with
 //!   superfluous digits.
 
 use std::borrow::Cow;

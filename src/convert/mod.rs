@@ -5,6 +5,14 @@
 //! `header.converter` (our name or Kafka's Java class name) and configured
 //! with the keys under that prefix (`value.converter.schemas.enable=false`
 //! configures the value converter with `schemas.enable=false`).
+//!
+//! - [`JsonConverter`]: Kafka's JSON converter, byte-identical output.
+//! - [`StringConverter`], [`ByteArrayConverter`]: text and raw bytes.
+//! - [`SimpleHeaderConverter`]: Kafka's default header converter.
+//! - [`ConverterRegistry`]: names (ours and Kafka's class names) to
+//!   factories; [`ConverterConfig`]: a connector's `key.converter`,
+//!   `value.converter` and `header.converter` checked once, then
+//!   instantiated per worker.
 
 use std::sync::Arc;
 

@@ -1,8 +1,11 @@
 //! [`StringConverter`]: Kafka's `org.apache.kafka.connect.storage.StringConverter`.
 //!
 //! `from_connect` writes the value's Java `toString()` in the configured
-//! encoding (a string as it is; other values as Java prints them, see
-//! [`super::java_fmt`]); `null` is Kafka's `null`. `to_connect` always
+//! encoding (a string as it is; other values as Java prints them:
+//! `1.0E7`, `[1, 2]`, `{k=v}`, `Struct{a=1}`, a Decimal as
+//! `BigDecimal.toString`, a Date/Time/Timestamp as `java.util.Date` in UTC;
+//! BYTES as base64 where Java prints an identity hash); `null` is Kafka's
+//! `null`. `to_connect` always
 //! gives an optional STRING schema; `null` bytes give a `null` value.
 //! Bytes that are not valid in the encoding are replaced with U+FFFD, as
 //! Java's `new String(bytes, charset)` does, so reading never fails.
