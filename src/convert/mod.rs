@@ -5,8 +5,30 @@
 //! `header.converter` (our name or Kafka's Java class name) and configured
 //! with the keys under that prefix (`value.converter.schemas.enable=false`
 //! configures the value converter with `schemas.enable=false`).
+//!
+//! - [`JsonConverter`]: Kafka's JSON converter, byte-identical output.
+//! - [`StringConverter`], [`ByteArrayConverter`]: text and raw bytes.
+//! - [`SimpleHeaderConverter`]: Kafka's default header converter.
+//! - [`ConverterRegistry`]: names (ours and Kafka's class names) to
+//!   factories; [`ConverterConfig`]: a connector's `key.converter`,
+//!   `value.converter` and `header.converter` checked once, then
+//!   instantiated per worker.
 
 use std::sync::Arc;
+
+pub mod bytes;
+pub mod header;
+pub(crate) mod java_fmt;
+pub mod json;
+pub mod registry;
+pub mod string;
+
+pub use bytes::ByteArrayConverter;
+pub use header::SimpleHeaderConverter;
+pub use string::StringConverter;
+
+pub use json::{DecimalFormat, JsonConverter};
+pub use registry::{ConverterConfig, ConverterRegistry};
 
 use crate::config::{ConfigDef, ConfigIssue, Properties};
 use crate::data::{DataError, Schema, SchemaRef, Value};
@@ -91,6 +113,7 @@ pub trait Converter: Send {
     /// of `value` to `out` and returns `Ok(true)`, or returns `Ok(false)`
     /// (appending nothing) when the result is Kafka's `null` (no bytes at
     /// all, as for a tombstone).
+    #[allow(clippy::wrong_self_convention)] // Kafka's name
     fn from_connect(
         &mut self,
         topic: &str,
@@ -119,6 +142,7 @@ pub trait HeaderConverter: Send {
 
     /// Kafka's `fromConnectHeader(topic, headerKey, schema, value)`, with
     /// the same `out` / `Ok(false)` convention as [`Converter::from_connect`].
+    #[allow(clippy::wrong_self_convention)] // Kafka's name
     fn from_connect_header(
         &mut self,
         topic: &str,

@@ -15,7 +15,7 @@ pub mod logical;
 mod offset;
 mod record;
 mod schema;
-mod schema_check;
+pub(crate) mod schema_check;
 mod value;
 
 pub use logical::{Date, Decimal, LogicalType, Time, Timestamp};

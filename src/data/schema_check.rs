@@ -12,7 +12,7 @@ use super::value::{DataError, Struct, Value};
 
 /// Where a value sits inside the value being checked; rendered on error.
 #[derive(Clone, Copy)]
-enum Path<'a> {
+pub(crate) enum Path<'a> {
     /// The top: `key`, `value`, a field name given to `Struct::put`, or
     /// empty for the fields of `Struct::validate`.
     Root(&'a str),
@@ -27,7 +27,8 @@ enum Path<'a> {
 }
 
 impl Path<'_> {
-    fn render(&self) -> String {
+    /// The path as text (`value.items[3].price`).
+    pub(crate) fn render(&self) -> String {
         let mut out = String::new();
         self.render_into(&mut out);
         out
@@ -79,7 +80,9 @@ pub(crate) fn check_struct(s: &Struct) -> Result<(), DataError> {
     check_fields(s, &Path::Root(""))
 }
 
-fn expected_name(schema: &Schema) -> String {
+/// What a schema asks for, as errors name it: `INT32`, or
+/// `BYTES (org.apache.kafka.connect.data.Decimal)` for a logical type.
+pub(crate) fn expected_name(schema: &Schema) -> String {
     match schema.name.as_deref() {
         Some(name) if LogicalType::from_name(name).is_some() => {
             format!("{} ({name})", schema.schema_type)
