@@ -329,8 +329,8 @@ impl HttpRegistry {
     /// The process-wide client for `config` (one connection pool and one
     /// cache for all converters and workers that use the same registry).
     pub fn shared(config: &HttpRegistryConfig) -> Result<Arc<HttpRegistry>, RegistryError> {
-        static CLIENTS: OnceLock<Mutex<Vec<(HttpRegistryConfig, Arc<HttpRegistry>)>>> =
-            OnceLock::new();
+        type Clients = Mutex<Vec<(HttpRegistryConfig, Arc<HttpRegistry>)>>;
+        static CLIENTS: OnceLock<Clients> = OnceLock::new();
         let clients = CLIENTS.get_or_init(Default::default);
         let mut clients = lock(clients);
         if let Some((_, client)) = clients.iter().find(|(c, _)| c == config) {

@@ -153,6 +153,7 @@ impl AvroData {
     /// The Avro schema (JSON text) for a Connect schema. Fails for names
     /// Avro does not accept, for two different schemas of one name, and
     /// for defaults JSON cannot hold (NaN, infinity).
+    #[allow(clippy::wrong_self_convention)] // Confluent's name (`fromConnectSchema`)
     pub fn from_connect_schema(&self, schema: &Schema) -> Result<String, AvroError> {
         let mut ctx = FromConnect {
             meta: self.connect_meta_data,
