@@ -11,6 +11,36 @@
 //!   [`EmbeddedRegistry`] (no URL, or `mock://<scope>`) or
 //!   [`HttpRegistry`], a Confluent Schema Registry REST client.
 //! - [`SubjectNameStrategy`]: which subject a schema is registered under.
+//!
+//! # Where this differs from Confluent's converter
+//!
+//! - Values are encoded and decoded by a codec of our own, driven by the
+//!   schema and writing straight into the output buffer (no intermediate
+//!   Avro value; map entries keep their order). `apache-avro` validates
+//!   every schema we produce and is the reference the codec is tested
+//!   against.
+//! - The Connect schema read back does not take the subject's registry
+//!   version as its version when the Avro schema has no `connect.version`
+//!   (Confluent's converter does), so a schema comes back exactly as given.
+//! - An optional type with a default is written `[T, "null"]` for every
+//!   type, STRUCT included (Confluent writes `["null", record]` for an
+//!   optional STRUCT, which makes a struct default invalid Avro).
+//! - The default of a MAP with non-string keys is written as a list of
+//!   `{"key": …, "value": …}` objects (valid Avro); Confluent's
+//!   `[[key, value], …]` form is read too.
+//! - Not supported: values without a schema (Confluent's "Anything"
+//!   schema), `enhanced.avro.schema.support` (an Avro enum reads as a STRING
+//!   and is written back as a string, as Confluent does by default),
+//!   recursive Avro schemas, `basic.auth.credentials.source=SASL_INHERIT`,
+//!   and TLS settings beyond `https://` with the default roots.
+//! - `use.latest.version` writes with the latest schema's id only if it
+//!   encodes exactly like the record's schema (same Parsing Canonical
+//!   Form); Confluent would convert the value to the latest schema.
+//! - For the record-name strategies an optional schema is named after its
+//!   non-null branch.
+//! - Bytes left over after the Avro value are an error.
+//! - The embedded registry derives ids from the schema (see
+//!   [`EmbeddedRegistry`]) instead of counting from 1.
 
 mod codec;
 mod json;

@@ -749,3 +749,39 @@ fn key_and_value_converters_and_workers_share_the_embedded_registry() {
         assert_eq!(h.join().expect("join").expect("read").value, value);
     }
 }
+
+#[test]
+fn multi_type_unions_round_trip_as_confluent_union_structs() {
+    let avro =
+        r#"["int","string",{"type":"record","name":"Pt","fields":[{"name":"x","type":"int"}]}]"#;
+    let registry = EmbeddedRegistry::scoped("unions");
+    let id = registry.register("foreign-value", avro).expect("register");
+    let parsed = apache_avro::Schema::parse_str(avro).expect("parse");
+    let body = apache_avro::writer::datum::GenericDatumWriter::builder(&parsed)
+        .build()
+        .and_then(|w| {
+            w.write_value_to_vec(apache_avro::types::Value::Union(
+                1,
+                Box::new(apache_avro::types::Value::String("hi".into())),
+            ))
+        })
+        .expect("encode");
+    let mut bytes = vec![0];
+    bytes.extend_from_slice(&id.to_be_bytes());
+    bytes.extend_from_slice(&body);
+
+    let mut c = converter(&mock("unions"), false);
+    let back = c.to_connect("foreign", Some(&bytes)).expect("read");
+    let schema = back.schema.clone().expect("schema");
+    assert_eq!(schema.name.as_deref(), Some(schema::AVRO_TYPE_UNION));
+    let Value::Struct(s) = &back.value else {
+        panic!("not a struct: {:?}", back.value);
+    };
+    assert_eq!(s.get("string"), Some(&Value::from("hi")));
+    assert_eq!(s.get("int"), Some(&Value::Null));
+
+    // Written again, the body is the same union member.
+    let again = write(&mut c, "foreign", &schema, &back.value);
+    assert_eq!(again[5..], body[..]);
+    assert_eq!(c.to_connect("foreign", Some(&again)).expect("read"), back);
+}
