@@ -229,3 +229,27 @@ fn impossible_schemas_are_clear_errors() {
         .build();
     assert!(AvroData::default().from_connect_schema(&nan).is_err());
 }
+
+#[test]
+fn a_struct_without_namespace_inside_a_namespace() {
+    let row = SchemaBuilder::struct_()
+        .name("Row")
+        .field("a", Schema::int32())
+        .build();
+    let outer = SchemaBuilder::struct_()
+        .name("com.x.Outer")
+        .field("one", row.clone())
+        .build();
+    let text = avro(&outer);
+    assert!(text.contains(r#""name":"Row","namespace":"""#), "{text}");
+    assert_eq!(connect(&text), outer);
+    let twice = SchemaBuilder::struct_()
+        .name("com.x.Outer")
+        .field("one", row.clone())
+        .field("two", row)
+        .build();
+    // Avro cannot refer to a type without namespace from inside one (a
+    // bare name means the enclosing namespace): a clear error, as in Java.
+    let err = AvroData::default().from_connect_schema(&twice).unwrap_err();
+    assert!(err.to_string().contains("com.x.Row"), "{err}");
+}
