@@ -52,24 +52,16 @@ impl ConvertError {
             ConvertError::Data(_) | ConvertError::Serialization(_) => {
                 "org.apache.kafka.connect.errors.DataException"
             }
-            ConvertError::Registry {
-                retriable: true, ..
-            } => "org.apache.kafka.connect.errors.RetriableException",
-            ConvertError::Registry { .. } => {
-                "org.apache.kafka.common.errors.SerializationException"
+            ConvertError::Registry { retriable: true, .. } => {
+                "org.apache.kafka.connect.errors.RetriableException"
             }
+            ConvertError::Registry { .. } => "org.apache.kafka.common.errors.SerializationException",
         }
     }
 
     /// Whether trying again may succeed.
     pub fn is_retriable(&self) -> bool {
-        matches!(
-            self,
-            ConvertError::Registry {
-                retriable: true,
-                ..
-            }
-        )
+        matches!(self, ConvertError::Registry { retriable: true, .. })
     }
 }
 
@@ -100,11 +92,8 @@ pub trait Converter: Send {
     ) -> Result<bool, ConvertError>;
 
     /// Kafka's `toConnectData(topic, bytes)`; `None` is Kafka's `null`.
-    fn to_connect(
-        &mut self,
-        topic: &str,
-        bytes: Option<&[u8]>,
-    ) -> Result<SchemaAndValue, ConvertError>;
+    fn to_connect(&mut self, topic: &str, bytes: Option<&[u8]>)
+        -> Result<SchemaAndValue, ConvertError>;
 }
 
 /// Kafka Connect's `HeaderConverter`: turns one header value into bytes
