@@ -14,6 +14,8 @@
 //!   `value.converter` and `header.converter` checked once, then
 //!   instantiated per worker.
 
+pub mod avro;
+
 use std::sync::Arc;
 
 pub mod bytes;
