@@ -18,7 +18,9 @@ use tracing::{info, warn};
 use timely_connect::config::common::{connector_config_def, CommonConfig};
 use timely_connect::config::{ConfigIssue, Properties};
 use timely_connect::connector::{Registry, SourceConnector, TaskConfig};
+use timely_connect::convert::ConverterConfig;
 use timely_connect::data::{OffsetValue, SourceOffset, SourcePartition};
+use timely_connect::runtime::{Encoders, Role};
 use timely_connect::runtime::{RetryPolicy, TaskFailure};
 use timely_connect::snapshot::{SnapshotError, SnapshotStore};
 use timely_connect::transforms::TransformChain;
@@ -211,6 +213,11 @@ impl JobSpec {
         {
             issues.append(&mut errs);
         }
+        if let Err(mut errs) =
+            ConverterConfig::from_properties(&self.props, self.registry.converters())
+        {
+            issues.append(&mut errs);
+        }
         let mut connector = None;
         if let Some(class) = self.props.get("connector.class") {
             match self.registry.find(class) {
@@ -341,6 +348,38 @@ impl Job {
         } else {
             Some(Box::new(chain))
         }
+    }
+
+    /// This worker's converters, from `key.converter`, `value.converter` and
+    /// `header.converter` and their options; an unset key or value converter
+    /// leaves that role empty, the header converter defaults to Kafka's
+    /// `SimpleHeaderConverter`.
+    pub fn encoders(&self) -> Result<Encoders, JobError> {
+        let invalid = |issues: Vec<timely_connect::config::ConfigIssue>| JobError::Config {
+            connector: self.name().to_owned(),
+            issues,
+        };
+        let config =
+            ConverterConfig::from_properties(&self.spec.props, self.spec.registry.converters())
+                .map_err(invalid)?;
+        let issues = |e: timely_connect::config::InvalidConfig| invalid(e.issues);
+        let key = config.key_converter().map_err(issues)?;
+        let value = config.value_converter().map_err(issues)?;
+        let header = config.header_converter().map_err(issues)?;
+        Ok(Encoders {
+            key: key.map(|converter| Role {
+                class: config.key_class().unwrap_or_default().to_owned(),
+                converter,
+            }),
+            value: value.map(|converter| Role {
+                class: config.value_class().unwrap_or_default().to_owned(),
+                converter,
+            }),
+            header: Some(Role {
+                class: config.header_class().to_owned(),
+                converter: header,
+            }),
+        })
     }
 
     /// Whether every snapshot of the job is durable and every operator done.

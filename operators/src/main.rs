@@ -10,15 +10,16 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use timely::dataflow::operators::Inspect;
 
+use timely::dataflow::operators::Concat;
 use timely_connect::config::common::connector_config_def;
 use timely_connect::config::load_properties;
 use timely_connect::connector::Registry;
 use timely_connect::duration::parse_duration;
-use timely_connect::runtime::write_dead_letter_json;
+use timely_connect::runtime::{write_dead_letter_json, EncodedRecord};
 use timely_connect::snapshot::{offsets_to_api_json, SnapshotStore};
 use timely_connect_operators::{
-    render_blocks, Checkpoint, ConnectSource, ExactlyOnceBytesSink, ExactlyOnceFileSink, Job,
-    JobSpec, RestoreMode,
+    render_blocks, Checkpoint, ConnectSource, Encode, ExactlyOnceBytesSink, ExactlyOnceFileSink,
+    Job, JobSpec, RestoreMode,
 };
 
 /// Records are allocated on task threads and freed on worker threads;
@@ -89,6 +90,17 @@ struct RunArgs {
     /// Write records exactly once to this file (otherwise to stdout, at least once).
     #[arg(long)]
     output: Option<PathBuf>,
+    /// With value.converter set: also write each record's key (through
+    /// key.converter), before the value: `key<TAB>value` lines, or a second
+    /// length-prefixed field.
+    #[arg(long)]
+    output_key: bool,
+    /// How --output separates records when value.converter is set: `lines`
+    /// (bytes and a newline; for text converters) or `length-prefixed` (a
+    /// 4-byte big-endian length before each field, -1 for null; for Avro and
+    /// other binary converters).
+    #[arg(long, default_value = "lines", value_parser = ["lines", "length-prefixed"])]
+    output_framing: String,
     /// Write dead letters (records that failed a transform or a conversion
     /// under errors.tolerance=all), one JSON object per line with their
     /// __connect.errors.* headers, exactly once to this file.
@@ -312,6 +324,14 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         .map_err(|e| format!("timely arguments: {e}"))?;
     let output = args.output.clone();
     let dead_letter_output = args.dead_letter_output.clone();
+    let converted = spec.props.contains_key("value.converter");
+    if args.output_key && !spec.props.contains_key("key.converter") {
+        return Err("--output-key needs key.converter in the connector's properties".to_owned());
+    }
+    let framing = Framing {
+        length_prefixed: args.output_framing == "length-prefixed",
+        with_key: args.output_key,
+    };
     let started = Instant::now();
     let progress_spec = spec.clone();
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -321,17 +341,18 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     let worker_spec = spec.clone();
     let guards = timely::execute(config, move |worker| -> Result<(), String> {
         let job = Job::prepare(worker, &worker_spec).map_err(|e| e.to_string())?;
-        worker.dataflow::<u64, _, _>(|scope| {
+        worker.dataflow::<u64, _, _>(|scope| -> Result<(), String> {
             let source = scope.connect_source(&job);
             let mut parts = vec![source.parts];
-            if let Some(path) = &dead_letter_output {
-                let lines = render_blocks(source.dead_letters, "RenderDeadLetters", |r, block| {
-                    write_dead_letter_json(block, r);
-                    block.push(b'\n');
-                });
-                parts.push(lines.exactly_once_bytes(&job, path, "dead-letter-output"));
-            }
+            let mut dead_letters = source.dead_letters;
             match &output {
+                Some(path) if converted => {
+                    let encoders = job.encoders().map_err(|e| e.to_string())?;
+                    let encoded = source.records.encode_with(&job, encoders);
+                    dead_letters = dead_letters.concat(encoded.dead_letters);
+                    let blocks = render_encoded(encoded.records, framing);
+                    parts.push(blocks.exactly_once_bytes(&job, path, "output"));
+                }
                 Some(path) => parts.push(source.records.exactly_once_file(&job, path, "output")),
                 None => {
                     source.records.inspect(|r| {
@@ -351,8 +372,16 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
                     });
                 }
             }
+            if let Some(path) = &dead_letter_output {
+                let lines = render_blocks(dead_letters, "RenderDeadLetters", |r, block| {
+                    write_dead_letter_json(block, r);
+                    block.push(b'\n');
+                });
+                parts.push(lines.exactly_once_bytes(&job, path, "dead-letter-output"));
+            }
             scope.checkpoint(&job, parts);
-        });
+            Ok(())
+        })?;
         job.run(worker).map_err(|e| e.to_string())
     })
     .map_err(|e| format!("cannot start timely: {e}"))?;
@@ -380,6 +409,67 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// How `--output` lays out converted records.
+#[derive(Clone, Copy)]
+struct Framing {
+    length_prefixed: bool,
+    with_key: bool,
+}
+
+/// Renders converted records into byte blocks, one per batch, on the
+/// worker that holds them.
+fn render_encoded<'scope>(
+    records: timely::dataflow::Stream<'scope, u64, Vec<EncodedRecord>>,
+    framing: Framing,
+) -> timely::dataflow::Stream<'scope, u64, Vec<Vec<u8>>> {
+    use timely::container::CapacityContainerBuilder;
+    use timely::dataflow::channels::pact::Pipeline;
+    use timely::dataflow::operators::generic::Operator;
+    records.unary::<CapacityContainerBuilder<Vec<Vec<u8>>>, _, _, _>(
+        Pipeline,
+        "RenderEncoded",
+        move |_, _| {
+            move |input, output| {
+                input.for_each_time(|time, data| {
+                    let mut block = Vec::new();
+                    for batch in data {
+                        for r in batch.iter() {
+                            write_encoded(&mut block, r, framing);
+                        }
+                    }
+                    if !block.is_empty() {
+                        output.session(&time).give(block);
+                    }
+                });
+            }
+        },
+    )
+}
+
+fn write_encoded(block: &mut Vec<u8>, r: &EncodedRecord, framing: Framing) {
+    let field = |block: &mut Vec<u8>, bytes: &Option<Vec<u8>>| match bytes {
+        Some(b) => {
+            let len = i32::try_from(b.len()).unwrap_or(i32::MAX);
+            block.extend_from_slice(&len.to_be_bytes());
+            block.extend_from_slice(b);
+        }
+        None => block.extend_from_slice(&(-1i32).to_be_bytes()),
+    };
+    if framing.length_prefixed {
+        if framing.with_key {
+            field(block, &r.key);
+        }
+        field(block, &r.value);
+    } else {
+        if framing.with_key {
+            block.extend_from_slice(r.key.as_deref().unwrap_or_default());
+            block.push(b'\t');
+        }
+        block.extend_from_slice(r.value.as_deref().unwrap_or_default());
+        block.push(b'\n');
     }
 }
 

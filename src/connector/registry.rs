@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::api::SourceConnector;
+use crate::convert::ConverterRegistry;
 use crate::transforms::TransformRegistry;
 
 /// Makes a new, unstarted connector.
@@ -35,7 +36,8 @@ impl Plugin {
     }
 }
 
-/// The plugins a job can name: connectors (`connector.class`) and the
+/// The plugins a job can name: connectors (`connector.class`), converters
+/// (`key.converter`, `value.converter`, `header.converter`), and
 /// transforms and predicates (`transforms.<alias>.type`,
 /// `predicates.<alias>.type`) — Kafka Connect's plugin path, in code.
 ///
@@ -50,6 +52,7 @@ impl Plugin {
 pub struct Registry {
     plugins: Vec<Plugin>,
     transforms: TransformRegistry,
+    converters: ConverterRegistry,
 }
 
 impl Registry {
@@ -63,9 +66,20 @@ impl Registry {
         let mut r = Registry {
             plugins: Vec::new(),
             transforms: TransformRegistry::builtin(),
+            converters: ConverterRegistry::builtin(),
         };
         crate::connectors::register_builtin(&mut r);
         r
+    }
+
+    /// The converters.
+    pub fn converters(&self) -> &ConverterRegistry {
+        &self.converters
+    }
+
+    /// The converters, to register your own ([`ConverterRegistry::register`]).
+    pub fn converters_mut(&mut self) -> &mut ConverterRegistry {
+        &mut self.converters
     }
 
     /// The transforms and predicates.

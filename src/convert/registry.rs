@@ -105,12 +105,11 @@ impl ConverterRegistry {
             &["SimpleHeaderConverter"],
             Arc::new(|| Box::new(SimpleHeaderConverter::new())),
         );
-        // ---- Avro: the integrator registers Confluent's converter here:
-        // r.register(
-        //     "io.confluent.connect.avro.AvroConverter",
-        //     &["AvroConverter"],
-        //     Arc::new(|| Box::new(super::avro::AvroConverter::new())),
-        // );
+        r.register(
+            "io.confluent.connect.avro.AvroConverter",
+            &["AvroConverter"],
+            Arc::new(|| Box::new(super::avro::AvroConverter::new())),
+        );
         r
     }
 
