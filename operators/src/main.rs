@@ -43,7 +43,7 @@ struct Cli {
 enum Command {
     /// Runs a connector as a Timely job.
     #[command(disable_help_flag = true)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Checks a connector's properties; prints every problem at once.
     Validate {
         /// The connector's .properties file.
@@ -143,7 +143,7 @@ fn main() -> ExitCode {
     exit_when_a_peer_is_lost();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(*args),
         Command::Validate { config } => validate(&config),
         Command::Plugins { markdown } => plugins(markdown),
         Command::Snapshots { action } => snapshots(action),
