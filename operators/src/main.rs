@@ -232,6 +232,48 @@ fn plugins(markdown: bool) -> Result<ExitCode, String> {
             }
         }
     }
+    // Converters, transforms and predicates.
+    let converters = registry.converters();
+    let mut classes: Vec<&str> = converters
+        .names()
+        .chain(converters.header_names())
+        .filter_map(|n| converters.class_of(n))
+        .collect();
+    classes.sort_unstable();
+    classes.dedup();
+    if markdown {
+        out.push_str("\n# Converters\n\n");
+        for class in &classes {
+            out.push_str(&format!("## `{class}`\n\n"));
+            let keys = match converters.find(class) {
+                Some(make) => make().config_def().to_markdown(),
+                None => converters
+                    .find_header(class)
+                    .map(|make| make().config_def().to_markdown())
+                    .unwrap_or_default(),
+            };
+            if keys.is_empty() {
+                out.push_str("No configuration keys.\n\n");
+            } else {
+                out.push_str(&keys);
+            }
+        }
+        out.push_str("\n# Transforms and predicates\n\n");
+        out.push_str(&registry.transforms().to_markdown());
+    } else {
+        out.push_str("\nconverters:\n");
+        for class in &classes {
+            out.push_str(&format!("  {class}\n"));
+        }
+        out.push_str("transforms:\n");
+        for t in registry.transforms().transforms() {
+            out.push_str(&format!("  {}\n", t.class));
+        }
+        out.push_str("predicates:\n");
+        for p in registry.transforms().predicates() {
+            out.push_str(&format!("  {}\n", p.class));
+        }
+    }
     print!("{out}");
     Ok(ExitCode::SUCCESS)
 }
