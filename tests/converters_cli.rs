@@ -651,7 +651,7 @@ fn json_output_is_exactly_once_across_sigkill() {
     eprintln!("seed {seed}");
     let mut rng = Rng::new(seed);
     let dir = tempdir();
-    let bytes = varied_lines(&mut rng, 0, 120_000);
+    let bytes = varied_lines(&mut rng, 0, 300_000);
     let input = dir.path().join("in.txt");
     std::fs::write(&input, &bytes).expect("write input");
     let mut expected = Vec::with_capacity(bytes.len() * 11 / 10);
@@ -673,8 +673,10 @@ fn json_output_is_exactly_once_across_sigkill() {
     let kills = 1 + rng.below(2);
     for _ in 0..kills {
         let proc = Proc::spawn("json-kill", &args, &[]);
-        std::thread::sleep(Duration::from_millis(rng.range(150, 800)));
+        std::thread::sleep(Duration::from_millis(rng.range(100, 900)));
         proc.kill();
+        let written = std::fs::metadata(dir.path().join("out")).map_or(0, |m| m.len());
+        eprintln!("killed with {written} of {} bytes written", expected.len());
     }
     run_ok(&args, &[]);
     assert_same_bytes(
