@@ -11,6 +11,7 @@
 //! | `StringConverter`       | `org.apache.kafka.connect.storage.StringConverter`        |
 //! | `ByteArrayConverter`    | `org.apache.kafka.connect.converters.ByteArrayConverter`  |
 //! | `SimpleHeaderConverter` | `org.apache.kafka.connect.storage.SimpleHeaderConverter` (header converter only) |
+//! | `AvroConverter`         | `io.confluent.connect.avro.AvroConverter`                 |
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

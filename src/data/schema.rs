@@ -195,7 +195,7 @@ impl Schema {
         optional_boolean => Boolean;
         /// Required STRING.
         string,
-        /// Optional STRING (what FileStreamSource uses for its values).
+        /// Optional STRING.
         optional_string => String;
         /// Required BYTES.
         bytes,
