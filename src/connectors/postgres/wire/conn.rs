@@ -180,7 +180,9 @@ impl Wire {
         let mut last_err = None;
         let mut stream = None;
         for addr in &addrs {
-            let left = deadline.saturating_duration_since(Instant::now()).max(MIN_TIMEOUT);
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .max(MIN_TIMEOUT);
             match TcpStream::connect_timeout(addr, left) {
                 Ok(s) => {
                     stream = Some(s);
@@ -216,9 +218,12 @@ impl Wire {
         };
         wire.startup(cfg, replication, deadline)?;
         let io_timeout = wire.io_timeout;
-        wire.stream
-            .set_write_timeout(io_timeout)
-            .map_err(|e| PgError::io(format!("could not configure the socket to {}", wire.peer), e))?;
+        wire.stream.set_write_timeout(io_timeout).map_err(|e| {
+            PgError::io(
+                format!("could not configure the socket to {}", wire.peer),
+                e,
+            )
+        })?;
         wire.server_version_num = wire
             .params
             .get("server_version")
@@ -323,8 +328,12 @@ impl Wire {
                         password()?.as_bytes(),
                         sasl::ChannelBinding::unsupported(),
                     );
-                    frontend::sasl_initial_response(sasl::SCRAM_SHA_256, s.message(), &mut self.wbuf)
-                        .map_err(|e| proto("SASL initial response", e))?;
+                    frontend::sasl_initial_response(
+                        sasl::SCRAM_SHA_256,
+                        s.message(),
+                        &mut self.wbuf,
+                    )
+                    .map_err(|e| proto("SASL initial response", e))?;
                     self.flush()?;
                     scram = Some(s);
                 }
@@ -333,7 +342,9 @@ impl Wire {
                         PgError::Protocol("SASL continue without a SASL exchange".into())
                     })?;
                     s.update(body.data()).map_err(|e| {
-                        auth_err(format!("SCRAM-SHA-256 exchange for user \"{user}\" failed: {e}"))
+                        auth_err(format!(
+                            "SCRAM-SHA-256 exchange for user \"{user}\" failed: {e}"
+                        ))
                     })?;
                     frontend::sasl_response(s.message(), &mut self.wbuf)
                         .map_err(|e| proto("SASL response", e))?;
@@ -417,9 +428,12 @@ impl Wire {
 
     fn set_read_timeout(&mut self, t: Option<Duration>) -> Result<(), PgError> {
         if self.read_timeout != t {
-            self.stream
-                .set_read_timeout(t)
-                .map_err(|e| PgError::io(format!("could not configure the socket to {}", self.peer), e))?;
+            self.stream.set_read_timeout(t).map_err(|e| {
+                PgError::io(
+                    format!("could not configure the socket to {}", self.peer),
+                    e,
+                )
+            })?;
             self.read_timeout = t;
         }
         Ok(())
@@ -452,7 +466,10 @@ impl Wire {
                     io::ErrorKind::Interrupted => Ok(true),
                     _ => {
                         self.broken = true;
-                        Err(PgError::io(format!("lost the connection to {}", self.peer), e))
+                        Err(PgError::io(
+                            format!("lost the connection to {}", self.peer),
+                            e,
+                        ))
                     }
                 }
             }
@@ -465,8 +482,8 @@ impl Wire {
             return Ok(None);
         }
         let tag = self.rbuf[0];
-        let len = u32::from_be_bytes([self.rbuf[1], self.rbuf[2], self.rbuf[3], self.rbuf[4]])
-            as usize;
+        let len =
+            u32::from_be_bytes([self.rbuf[1], self.rbuf[2], self.rbuf[3], self.rbuf[4]]) as usize;
         if !(4..=MAX_MESSAGE_LEN).contains(&len) {
             self.broken = true;
             return Err(PgError::Protocol(format!(
@@ -494,7 +511,10 @@ impl Wire {
                 Ok(None) => Ok(None),
                 Err(e) => {
                     self.broken = true;
-                    Err(proto(&format!("message {:?} from {}", char::from(tag), self.peer), e))
+                    Err(proto(
+                        &format!("message {:?} from {}", char::from(tag), self.peer),
+                        e,
+                    ))
                 }
             },
         }
@@ -575,7 +595,10 @@ impl Wire {
     pub(crate) fn query(&mut self, sql: &str, sink: &mut dyn QuerySink) -> Result<(), PgError> {
         self.check_usable()?;
         frontend::query(sql, &mut self.wbuf).map_err(|e| {
-            PgError::Config(format!("query text cannot be sent ({e}): {}", abbreviate(sql)))
+            PgError::Config(format!(
+                "query text cannot be sent ({e}): {}",
+                abbreviate(sql)
+            ))
         })?;
         self.flush()?;
         let mut columns: Vec<Column> = Vec::new();
@@ -639,8 +662,11 @@ impl Wire {
                 }
                 Message::EmptyQueryResponse => {}
                 Message::CopyInResponse(_) => {
-                    frontend::copy_fail("COPY FROM STDIN is not supported by this client", &mut self.wbuf)
-                        .map_err(|e| proto("CopyFail", e))?;
+                    frontend::copy_fail(
+                        "COPY FROM STDIN is not supported by this client",
+                        &mut self.wbuf,
+                    )
+                    .map_err(|e| proto("CopyFail", e))?;
                     self.flush()?;
                 }
                 Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone => {}
@@ -744,7 +770,9 @@ pub(crate) fn server_error(mut fields: ErrorFields<'_>) -> PgError {
         }
     }
     PgError::Server {
-        severity: severity.or(localized).unwrap_or_else(|| "ERROR".to_string()),
+        severity: severity
+            .or(localized)
+            .unwrap_or_else(|| "ERROR".to_string()),
         code,
         message,
         detail,
@@ -934,7 +962,10 @@ mod tests {
 
     #[test]
     fn server_version_parses_like_server_version_num() {
-        assert_eq!(parse_server_version("15.4 (Debian 15.4-1.pgdg120+1)"), 150004);
+        assert_eq!(
+            parse_server_version("15.4 (Debian 15.4-1.pgdg120+1)"),
+            150004
+        );
         assert_eq!(parse_server_version("9.6.24"), 90624);
         assert_eq!(parse_server_version("17beta1"), 170000);
         assert_eq!(parse_server_version("16.0"), 160000);

@@ -87,9 +87,7 @@ fn check_slot_name(name: &str) -> Result<(), PgError> {
 fn check_word(what: &str, word: &str) -> Result<(), PgError> {
     let ok = !word.is_empty()
         && word.len() <= 63
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         && !word.as_bytes()[0].is_ascii_digit();
     if ok {
         Ok(())
@@ -322,6 +320,13 @@ pub enum ReplicationMessage {
 /// [`ReplicationStream::send_standby_status`] regularly (every ~10 s) and
 /// whenever a keepalive has `reply_requested`. Confirm as `flush` only
 /// positions that are durably processed: the server may discard WAL up to it.
+///
+/// Server shutdown: a logical walsender waits, before exiting, until the
+/// client has acknowledged everything it sent — it asks with keepalives
+/// (`reply_requested`); answering with `write` =
+/// [`ReplicationStream::last_received`] and `flush` = [`Lsn::ZERO`] (the
+/// server then takes `write`, without moving the slot) lets it go at once.
+/// Without answers a fast shutdown hangs until `wal_sender_timeout`.
 pub struct ReplicationStream {
     wire: Wire,
     last_received: Lsn,
@@ -349,7 +354,13 @@ impl ReplicationStream {
                     let data = body.into_bytes();
                     return self.copy_data(data).map(Some);
                 }
-                Backend::Msg(Message::CopyDone) => {
+                // A walsender that shuts down (after the client confirmed
+                // everything sent) ends with `CommandComplete` and closes the
+                // connection; one that ends streaming otherwise sends
+                // `CopyDone` first.
+                Backend::Msg(
+                    Message::CopyDone | Message::CommandComplete(_) | Message::ReadyForQuery(_),
+                ) => {
                     self.wire.set_broken();
                     tracing::info!(peer = %self.wire.peer, "the server ended the replication stream");
                     return Err(PgError::Closed);
