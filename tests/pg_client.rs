@@ -273,8 +273,7 @@ fn simple_query_returns_types_nulls_tags_and_survives_errors() {
     // A server error names the SQLSTATE; the session stays usable.
     let err = c
         .simple_query("SELECT * FROM missing")
-        .err()
-        .expect("must fail");
+        .expect_err("must fail");
     assert_eq!(err.sqlstate(), Some("42P01"));
     assert!(
         err.to_string()
@@ -349,8 +348,7 @@ fn query_rows_streams_many_rows_without_collecting() {
                 Ok(())
             }
         })
-        .err()
-        .expect("callback error");
+        .expect_err("callback error");
     assert!(err.to_string().contains("stop here"));
     assert_eq!(calls, 3);
     let r = c.simple_query("SELECT 1").expect("usable");
@@ -581,8 +579,7 @@ fn replication_snapshot_stream_status_and_resume() {
     let mut repl = replication(&pg);
     let err = repl
         .create_logical_slot("cdc_slot", "pgoutput", false, SnapshotAction::NoExport)
-        .err()
-        .expect("duplicate slot");
+        .expect_err("duplicate slot");
     assert_eq!(err.sqlstate(), Some("42710"), "{err}");
     let tmp = repl
         .create_logical_slot("tmp_slot", "pgoutput", true, SnapshotAction::NoExport)
@@ -595,8 +592,7 @@ fn replication_snapshot_stream_status_and_resume() {
     repl.drop_slot("cdc_slot", true).expect("drop slot");
     let err = repl
         .drop_slot("cdc_slot", false)
-        .err()
-        .expect("already dropped");
+        .expect_err("already dropped");
     assert_eq!(err.sqlstate(), Some("42704"), "{err}");
     assert!(repl.drop_slot("Bad-Name", false).is_err());
     repl.close();
@@ -638,8 +634,7 @@ fn logical_slot_on_wal_level_replica_fails_naming_wal_level() {
     let mut repl = replication(&pg);
     let err = repl
         .create_logical_slot("s", "pgoutput", false, SnapshotAction::Export)
-        .err()
-        .expect("must fail without wal_level=logical");
+        .expect_err("must fail without wal_level=logical");
     assert!(matches!(err, PgError::Server { .. }), "{err:?}");
     assert_eq!(err.sqlstate(), Some("55000"), "{err}");
     assert!(err.to_string().contains("wal_level"), "{err}");
@@ -750,10 +745,7 @@ fn server_restart_mid_stream_is_connection_lost() {
     });
     assert!(err.is_connection_lost(), "{err:?}");
     // Further use fails fast as closed.
-    let again = stream
-        .recv(Duration::from_millis(10))
-        .err()
-        .expect("closed");
+    let again = stream.recv(Duration::from_millis(10)).expect_err("closed");
     assert!(matches!(again, PgError::Closed), "{again:?}");
     assert!(stream
         .send_standby_status(Lsn::ZERO, Lsn::ZERO, Lsn::ZERO, false)
@@ -810,7 +802,7 @@ fn ordinary_session_sees_restart_as_connection_lost() {
     let mut c = connect(&pg);
     c.execute("SELECT 1").expect("query");
     pg.restart();
-    let err = c.execute("SELECT 1").err().expect("terminated session");
+    let err = c.execute("SELECT 1").expect_err("terminated session");
     assert!(err.is_connection_lost(), "{err:?}");
     assert!(c.is_closed());
     connect(&pg)
