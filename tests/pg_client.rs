@@ -355,6 +355,56 @@ fn query_rows_streams_many_rows_without_collecting() {
     assert_eq!(r[0].rows[0][0].as_deref(), Some("1"));
 }
 
+#[test]
+fn cancel_token_and_shutdown_handle_work_from_another_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<PgConnection>();
+    assert_send::<ReplicationConnection>();
+    assert_send::<ReplicationStream>();
+
+    let pg = PgCluster::start();
+    let mut c = connect(&pg);
+    let token = c.cancel_token().expect("cancel key");
+    let started = Instant::now();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        token.cancel()
+    });
+    let err = c.execute("SELECT pg_sleep(30)").expect_err("cancelled");
+    canceller.join().expect("thread").expect("cancel sent");
+    assert_eq!(err.sqlstate(), Some("57014"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    c.execute("SELECT 1").expect("usable after cancel");
+
+    // Shutting the socket down wakes a blocked replication recv.
+    pg.psql("CREATE PUBLICATION pub FOR ALL TABLES");
+    let mut repl = replication(&pg);
+    repl.create_logical_slot("s", "pgoutput", true, SnapshotAction::NoExport)
+        .expect("slot");
+    let mut stream = repl
+        .start_logical_replication(
+            "s",
+            Lsn::ZERO,
+            &[("proto_version", "1"), ("publication_names", "pub")],
+        )
+        .expect("start");
+    let handle = stream.shutdown_handle().expect("handle");
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        handle.shutdown();
+    });
+    let started = Instant::now();
+    let err = loop {
+        match stream.recv(Duration::from_secs(30)) {
+            Ok(_) => assert!(started.elapsed() < Duration::from_secs(20), "not woken"),
+            Err(e) => break e,
+        }
+    };
+    stopper.join().expect("thread");
+    assert!(err.is_connection_lost(), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
 // ------------------------------------------------------------------ replication
 
 #[test]

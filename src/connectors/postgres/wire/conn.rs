@@ -101,9 +101,9 @@ impl QuerySink for Collect {
 }
 
 /// Hands rows to a closure.
-struct Stream<F>(F);
+pub(crate) struct RowsTo<F>(pub(crate) F);
 
-impl<F> QuerySink for Stream<F>
+impl<F> QuerySink for RowsTo<F>
 where
     F: FnMut(&[Column], &[Option<&[u8]>]) -> Result<(), PgError>,
 {
@@ -145,6 +145,11 @@ pub(crate) struct Wire {
     params: HashMap<String, String>,
     server_version_num: u32,
     tx_status: u8,
+    /// Process id and secret key for cancel requests.
+    backend_key: Option<(i32, i32)>,
+    /// The address connected to, for cancel requests.
+    addr: SocketAddr,
+    connect_timeout: Duration,
 }
 
 fn proto(context: &str, e: impl std::fmt::Display) -> PgError {
@@ -185,13 +190,13 @@ impl Wire {
                 .max(MIN_TIMEOUT);
             match TcpStream::connect_timeout(addr, left) {
                 Ok(s) => {
-                    stream = Some(s);
+                    stream = Some((s, *addr));
                     break;
                 }
                 Err(e) => last_err = Some(e),
             }
         }
-        let stream = match stream {
+        let (stream, addr) = match stream {
             Some(s) => s,
             None => {
                 let e = last_err.unwrap_or_else(|| {
@@ -215,6 +220,9 @@ impl Wire {
             params: HashMap::new(),
             server_version_num: 0,
             tx_status: b'I',
+            backend_key: None,
+            addr,
+            connect_timeout,
         };
         wire.startup(cfg, replication, deadline)?;
         let io_timeout = wire.io_timeout;
@@ -373,7 +381,9 @@ impl Wire {
                          md5 or scram-sha-256 in pg_hba.conf"
                     )));
                 }
-                Message::BackendKeyData(_) => {}
+                Message::BackendKeyData(body) => {
+                    self.backend_key = Some((body.process_id(), body.secret_key()));
+                }
                 Message::ReadyForQuery(body) => {
                     self.tx_status = body.status();
                     return Ok(());
@@ -708,6 +718,26 @@ impl Wire {
         self.tx_status
     }
 
+    /// A handle that can shut the socket down from another thread.
+    pub(crate) fn shutdown_handle(&self) -> Result<ShutdownHandle, PgError> {
+        let stream = self
+            .stream
+            .try_clone()
+            .map_err(|e| PgError::io(format!("could not clone the socket to {}", self.peer), e))?;
+        Ok(ShutdownHandle { stream })
+    }
+
+    /// A token to cancel the running query from another thread.
+    pub(crate) fn cancel_token(&self) -> Option<CancelToken> {
+        self.backend_key
+            .map(|(process_id, secret_key)| CancelToken {
+                addr: self.addr,
+                process_id,
+                secret_key,
+                connect_timeout: self.connect_timeout,
+            })
+    }
+
     /// Sends `Terminate` (best effort) and marks the session closed.
     pub(crate) fn terminate(&mut self) {
         if !self.broken {
@@ -872,6 +902,57 @@ pub(crate) fn parse_server_version(v: &str) -> u32 {
     }
 }
 
+/// Shuts a session's socket down from another thread (e.g. a task's
+/// `stop()`): a call blocked in a read returns at once with an error whose
+/// [`PgError::is_connection_lost`] is true, and the session is unusable
+/// afterwards. Cloneable; holding it keeps the socket's file descriptor open.
+#[derive(Debug)]
+pub struct ShutdownHandle {
+    stream: TcpStream,
+}
+
+impl ShutdownHandle {
+    /// Shuts both directions of the socket down. Idempotent.
+    pub fn shutdown(&self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// Asks the server to cancel the query a session is running (PostgreSQL's
+/// `CancelRequest`, sent on a new connection), e.g. a long snapshot read
+/// from another thread. The cancelled query fails with SQLSTATE `57014`; the
+/// session stays usable. A no-op if nothing is running.
+#[derive(Clone, Debug)]
+pub struct CancelToken {
+    addr: SocketAddr,
+    process_id: i32,
+    secret_key: i32,
+    connect_timeout: Duration,
+}
+
+impl CancelToken {
+    /// Sends the cancel request (best effort on the server's side).
+    pub fn cancel(&self) -> Result<(), PgError> {
+        let mut stream = TcpStream::connect_timeout(&self.addr, self.connect_timeout)
+            .map_err(|e| PgError::io(format!("could not connect to {}", self.addr), e))?;
+        let mut buf = BytesMut::with_capacity(16);
+        frontend::cancel_request(self.process_id, self.secret_key, &mut buf);
+        let _ = stream.set_write_timeout(Some(self.connect_timeout));
+        stream.write_all(&buf).map_err(|e| {
+            PgError::io(
+                format!("could not send a cancel request to {}", self.addr),
+                e,
+            )
+        })?;
+        // The server closes the connection when done; wait for that so the
+        // request is processed before we return.
+        let _ = stream.set_read_timeout(Some(self.connect_timeout));
+        let mut sink = [0u8; 16];
+        let _ = stream.read(&mut sink);
+        Ok(())
+    }
+}
+
 /// An ordinary PostgreSQL session (simple-query protocol, text results).
 ///
 /// Blocking; use one per thread. Dropping it sends `Terminate`.
@@ -923,7 +1004,7 @@ impl PgConnection {
         sql: &str,
         on_row: impl FnMut(&[Column], &[Option<&[u8]>]) -> Result<(), PgError>,
     ) -> Result<(), PgError> {
-        self.wire.query(sql, &mut Stream(on_row))
+        self.wire.query(sql, &mut RowsTo(on_row))
     }
 
     /// The server's version as `server_version_num` (e.g. 150004 for 15.4),
@@ -948,6 +1029,17 @@ impl PgConnection {
     /// fails with [`PgError::Closed`]).
     pub fn is_closed(&self) -> bool {
         self.wire.check_usable().is_err()
+    }
+
+    /// A handle to shut this session's socket down from another thread.
+    pub fn shutdown_handle(&self) -> Result<ShutdownHandle, PgError> {
+        self.wire.shutdown_handle()
+    }
+
+    /// A token to cancel this session's running query from another thread
+    /// (`None` if the server sent no cancel key).
+    pub fn cancel_token(&self) -> Option<CancelToken> {
+        self.wire.cancel_token()
     }
 
     /// Ends the session (sends `Terminate`).

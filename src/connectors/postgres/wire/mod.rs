@@ -57,7 +57,7 @@ mod replication;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use conn::{Column, PgConnection, SimpleResult};
+pub use conn::{CancelToken, Column, PgConnection, ShutdownHandle, SimpleResult};
 pub use error::PgError;
 pub use lsn::{Lsn, ParseLsnError};
 pub use pgoutput::{PgOutput, RelationBody, RelationColumn, TupleValue};

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::BufMut;
 use postgres_protocol::message::backend::Message;
 
-use super::conn::{Backend, Column, SimpleResult, Wire};
+use super::conn::{Backend, Column, RowsTo, ShutdownHandle, SimpleResult, Wire};
 use super::pgoutput::PgOutput;
 use super::{pg_now_us, quote_literal, Lsn, PgConfig, PgError};
 
@@ -196,10 +196,9 @@ impl ReplicationConnection {
     pub fn query_rows(
         &mut self,
         sql: &str,
-        mut on_row: impl FnMut(&[Column], &[Option<&[u8]>]) -> Result<(), PgError>,
+        on_row: impl FnMut(&[Column], &[Option<&[u8]>]) -> Result<(), PgError>,
     ) -> Result<(), PgError> {
-        let mut rows = RowSink(&mut on_row);
-        self.wire.query(sql, &mut rows)
+        self.wire.query(sql, &mut RowsTo(on_row))
     }
 
     /// The server's version as `server_version_num` (e.g. 150004).
@@ -266,25 +265,15 @@ impl ReplicationConnection {
         }
     }
 
+    /// A handle to shut this session's socket down from another thread.
+    pub fn shutdown_handle(&self) -> Result<ShutdownHandle, PgError> {
+        self.wire.shutdown_handle()
+    }
+
     /// Ends the session (sends `Terminate`).
     pub fn close(self) {
         drop(self);
     }
-}
-
-struct RowSink<'a, F>(&'a mut F);
-
-impl<F> super::conn::QuerySink for RowSink<'_, F>
-where
-    F: FnMut(&[Column], &[Option<&[u8]>]) -> Result<(), PgError>,
-{
-    fn columns(&mut self, _columns: &[Column]) {}
-
-    fn row(&mut self, columns: &[Column], values: &[Option<&[u8]>]) -> Result<(), PgError> {
-        (self.0)(columns, values)
-    }
-
-    fn complete(&mut self, _tag: &str) {}
 }
 
 /// One message of the replication stream.
@@ -473,6 +462,12 @@ impl ReplicationStream {
     /// A parameter the server reported.
     pub fn parameter(&self, name: &str) -> Option<&str> {
         self.wire.parameter(name)
+    }
+
+    /// A handle to shut the stream's socket down from another thread: a
+    /// blocked [`ReplicationStream::recv`] then returns an error at once.
+    pub fn shutdown_handle(&self) -> Result<ShutdownHandle, PgError> {
+        self.wire.shutdown_handle()
     }
 
     /// Ends the session (sends `Terminate`; the slot becomes free for the
