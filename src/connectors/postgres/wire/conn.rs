@@ -14,7 +14,7 @@ use postgres_protocol::message::frontend;
 
 use super::{PgConfig, PgError};
 
-/// Read buffer growth step: one socket read fills at most this much.
+/// Size of one socket read; the read buffer grows by at least this much.
 const READ_CHUNK: usize = 64 * 1024;
 /// Messages larger than this are treated as a protocol error (PostgreSQL's
 /// own limit for a single field is 1 GB).
@@ -133,6 +133,8 @@ pub(crate) enum Backend {
 pub(crate) struct Wire {
     stream: TcpStream,
     rbuf: BytesMut,
+    /// Where socket reads land before they are appended to `rbuf`.
+    scratch: Box<[u8]>,
     wbuf: BytesMut,
     /// The read timeout currently set on the socket.
     read_timeout: Option<Duration>,
@@ -211,7 +213,8 @@ impl Wire {
             .map_err(|e| PgError::io(format!("could not configure the socket to {peer}"), e))?;
         let mut wire = Wire {
             stream,
-            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            rbuf: BytesMut::with_capacity(4 * READ_CHUNK),
+            scratch: vec![0; READ_CHUNK].into_boxed_slice(),
             wbuf: BytesMut::with_capacity(1024),
             read_timeout: None,
             io_timeout: cfg.io_timeout.map(|t| t.max(MIN_TIMEOUT)),
@@ -450,39 +453,35 @@ impl Wire {
     }
 
     /// One socket read into the read buffer. `Ok(false)` if it timed out.
+    ///
+    /// Reads land in a fixed scratch block and are appended to the read
+    /// buffer: one copy of the bytes read, instead of zeroing spare capacity
+    /// for every read (the socket API wants initialized memory).
     fn fill(&mut self, timeout: Option<Duration>) -> Result<bool, PgError> {
         self.set_read_timeout(timeout.map(|t| t.max(MIN_TIMEOUT)))?;
-        let len = self.rbuf.len();
-        if self.rbuf.capacity() - len < READ_CHUNK / 4 {
-            self.rbuf.reserve(READ_CHUNK);
-        }
-        let room = (self.rbuf.capacity() - len).min(READ_CHUNK);
-        self.rbuf.resize(len + room, 0);
-        let res = self.stream.read(&mut self.rbuf[len..]);
+        let res = self.stream.read(&mut self.scratch[..]);
         match res {
             Ok(0) => {
-                self.rbuf.truncate(len);
                 self.broken = true;
                 Err(PgError::Closed)
             }
             Ok(n) => {
-                self.rbuf.truncate(len + n);
+                if self.rbuf.capacity() - self.rbuf.len() < n {
+                    // Decoded messages may still share the old block; start
+                    // a new one big enough for many reads.
+                    self.rbuf.reserve(n.max(READ_CHUNK));
+                }
+                self.rbuf.extend_from_slice(&self.scratch[..n]);
                 Ok(true)
             }
-            Err(e) => {
-                self.rbuf.truncate(len);
-                match e.kind() {
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Ok(false),
-                    io::ErrorKind::Interrupted => Ok(true),
-                    _ => {
-                        self.broken = true;
-                        Err(PgError::io(
-                            format!("lost the connection to {}", self.peer),
-                            e,
-                        ))
-                    }
+            Err(e) => match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Ok(false),
+                io::ErrorKind::Interrupted => Ok(true),
+                _ => {
+                    self.broken = true;
+                    Err(PgError::io(format!("lost the connection to {}", self.peer), e))
                 }
-            }
+            },
         }
     }
 
