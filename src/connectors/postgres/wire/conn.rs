@@ -479,7 +479,10 @@ impl Wire {
                 io::ErrorKind::Interrupted => Ok(true),
                 _ => {
                     self.broken = true;
-                    Err(PgError::io(format!("lost the connection to {}", self.peer), e))
+                    Err(PgError::io(
+                        format!("lost the connection to {}", self.peer),
+                        e,
+                    ))
                 }
             },
         }
