@@ -74,12 +74,7 @@ fn collect_commits(
             Ok(Some(ReplicationMessage::Keepalive {
                 reply_requested: true,
                 ..
-            })) => {
-                let at = stream.last_received();
-                stream
-                    .send_standby_status(at, Lsn::ZERO, Lsn::ZERO, false)
-                    .expect("standby status");
-            }
+            })) => stream.send_keepalive_reply().expect("keepalive reply"),
             Ok(_) => {}
             Err(e) => panic!("recv: {e}"),
         }
@@ -767,10 +762,19 @@ fn server_restart_mid_stream_is_connection_lost() {
     }
     assert!(timed_out, "recv never timed out");
 
+    // A durable confirmation that lags what was sent (as a connector's
+    // does until its next snapshot).
+    let first_commit = pg.psql("SELECT confirmed_flush_lsn FROM pg_replication_slots");
+    let lagging: Lsn = first_commit.parse().expect("lsn");
+    stream
+        .send_standby_status(stream.last_received(), lagging, lagging, false)
+        .expect("status");
+
     // Restart from another thread while this one keeps receiving: a
-    // logical walsender's shutdown waits until the client has confirmed
-    // receipt of everything sent (else until wal_sender_timeout), so
-    // keepalives that ask for a reply are answered, as a connector must.
+    // logical walsender's shutdown waits until the client has acknowledged
+    // everything sent (else until wal_sender_timeout, 60 s), so keepalives
+    // that ask for a reply are answered, as a connector must.
+    let restart_started = Instant::now();
     let err = std::thread::scope(|scope| {
         let restarter = scope.spawn(|| pg.restart());
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -780,12 +784,7 @@ fn server_restart_mid_stream_is_connection_lost() {
                 Ok(Some(ReplicationMessage::Keepalive {
                     reply_requested: true,
                     ..
-                })) => {
-                    let at = stream.last_received();
-                    stream
-                        .send_standby_status(at, Lsn::ZERO, Lsn::ZERO, false)
-                        .expect("standby status");
-                }
+                })) => stream.send_keepalive_reply().expect("keepalive reply"),
                 Ok(_) => {}
                 Err(e) => break e,
             }
@@ -793,6 +792,11 @@ fn server_restart_mid_stream_is_connection_lost() {
         restarter.join().expect("restart");
         err
     });
+    assert!(
+        restart_started.elapsed() < Duration::from_secs(30),
+        "the fast shutdown waited for wal_sender_timeout: {:?}",
+        restart_started.elapsed()
+    );
     assert!(err.is_connection_lost(), "{err:?}");
     // Further use fails fast as closed.
     let again = stream.recv(Duration::from_millis(10)).expect_err("closed");
@@ -909,12 +913,7 @@ fn streams_a_large_transaction() {
             Some(ReplicationMessage::Keepalive {
                 reply_requested: true,
                 ..
-            }) => {
-                let at = stream.last_received();
-                stream
-                    .send_standby_status(at, Lsn::ZERO, Lsn::ZERO, false)
-                    .expect("status");
-            }
+            }) => stream.send_keepalive_reply().expect("keepalive reply"),
             _ => {}
         }
     }

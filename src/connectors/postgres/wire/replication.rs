@@ -310,12 +310,21 @@ pub enum ReplicationMessage {
 /// whenever a keepalive has `reply_requested`. Confirm as `flush` only
 /// positions that are durably processed: the server may discard WAL up to it.
 ///
-/// Server shutdown: a logical walsender waits, before exiting, until the
-/// client has acknowledged everything it sent — it asks with keepalives
-/// (`reply_requested`); answering with `write` =
-/// [`ReplicationStream::last_received`] and `flush` = [`Lsn::ZERO`] (the
-/// server then takes `write`, without moving the slot) lets it go at once.
-/// Without answers a fast shutdown hangs until `wal_sender_timeout`.
+/// Two kinds of status update, both needed:
+///
+/// - **Keepalive replies** ([`ReplicationStream::send_keepalive_reply`]):
+///   `write` = [`ReplicationStream::last_received`], `flush` = `apply` =
+///   [`Lsn::ZERO`]. They keep the session alive and do not move the slot.
+///   Answer every keepalive with `reply_requested` this way.
+/// - **Confirmations** ([`ReplicationStream::send_standby_status`] with
+///   `flush` = the durable position): move the slot's
+///   `confirmed_flush_lsn`.
+///
+/// Why keepalive replies must not repeat the durable `flush`: on shutdown a
+/// logical walsender waits until the client's last reported position
+/// (`flush`, or `write` when `flush` is `0/0`) reaches everything it sent,
+/// asking with `reply_requested` keepalives; a lagging durable `flush` would
+/// hold a fast shutdown until `wal_sender_timeout` (default 60 s).
 pub struct ReplicationStream {
     wire: Wire,
     last_received: Lsn,
@@ -450,6 +459,14 @@ impl ReplicationStream {
         buf.put_i64(pg_now_us());
         buf.put_u8(u8::from(reply_requested));
         self.wire.flush()
+    }
+
+    /// The answer to a keepalive with `reply_requested`: `write` =
+    /// [`ReplicationStream::last_received`], `flush` and `apply` 0/0 (the
+    /// slot does not move). See the type's docs.
+    pub fn send_keepalive_reply(&mut self) -> Result<(), PgError> {
+        let write = self.last_received;
+        self.send_standby_status(write, Lsn::ZERO, Lsn::ZERO, false)
     }
 
     /// The highest WAL position seen in XLogData starts and keepalives (a
