@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use bytes::BufMut;
 use postgres_protocol::message::backend::Message;
 
-use super::conn::{Backend, Column, RowsTo, ShutdownHandle, SimpleResult, Wire};
+use super::conn::{Column, SimpleResult};
 use super::pgoutput::PgOutput;
+use super::transport::{Backend, RowsTo, ShutdownHandle, Wire};
 use super::{pg_now_us, quote_literal, Lsn, PgConfig, PgError};
 
 /// The reply to `IDENTIFY_SYSTEM`.
