@@ -944,6 +944,13 @@ fn harness_starts_restarts_and_runs_psql() {
     assert!(!pg.is_running());
     pg.start_again();
     assert_eq!(pg.psql("SELECT count(*) FROM t"), "2");
+    pg.create_database("app");
+    assert_eq!(pg.psql_db("app", "SELECT current_database()"), "app");
+    let props = pg.connector_props("app");
+    assert!(props.contains(&("database.port".to_string(), pg.port().to_string())));
+    assert!(pg
+        .conn_string("app")
+        .contains(&format!("port={}", pg.port())));
     let old = PgCluster::builder().wal_level("replica").start();
     assert_eq!(old.psql("SHOW wal_level"), "replica");
     assert_ne!(old.port(), pg.port());
