@@ -34,6 +34,54 @@
 //! loop), `conn.rs` (ordinary sessions), `replication.rs` (replication
 //! sessions and the stream), `pgoutput.rs`, `lsn.rs`, `error.rs`.
 //!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use timely_connect::connectors::postgres::wire::*;
+//!
+//! # fn main() -> Result<(), PgError> {
+//! let cfg = PgConfig::new("127.0.0.1", 5432, "postgres", "app").with_password("secret");
+//!
+//! // Slot + exported snapshot; read the snapshot on an ordinary session
+//! // while the replication session stays idle.
+//! let mut repl = ReplicationConnection::connect(&cfg)?;
+//! let slot = repl.create_logical_slot("my_slot", "pgoutput", false, SnapshotAction::Export)?;
+//! let mut snap = PgConnection::connect(&cfg)?;
+//! if let Some(name) = &slot.snapshot_name {
+//!     snap.execute(&format!(
+//!         "BEGIN ISOLATION LEVEL REPEATABLE READ; SET TRANSACTION SNAPSHOT {}",
+//!         quote_literal(name)
+//!     ))?;
+//! }
+//! snap.query_rows("SELECT * FROM public.orders", |columns, values| {
+//!     // values[i]: Option<&[u8]> in text format
+//!     Ok(())
+//! })?;
+//! snap.execute("COMMIT")?;
+//!
+//! // Stream changes committed after the slot's consistent point.
+//! let mut stream = repl.start_logical_replication(
+//!     "my_slot",
+//!     Lsn::ZERO,
+//!     &[("proto_version", "1"), ("publication_names", "my_pub")],
+//! )?;
+//! loop {
+//!     match stream.recv(Duration::from_secs(1))? {
+//!         Some(ReplicationMessage::XLogData { data: PgOutput::Commit { end_lsn, .. }, .. }) => {
+//!             // ... once everything up to end_lsn is durable downstream:
+//!             stream.send_standby_status(end_lsn, end_lsn, end_lsn, false)?;
+//!         }
+//!         Some(ReplicationMessage::XLogData { data, .. }) => { /* Begin, Relation, Insert, … */ }
+//!         Some(ReplicationMessage::Keepalive { reply_requested: true, .. }) => {
+//!             stream.send_keepalive_reply()?;
+//!         }
+//!         _ => {}
+//!     }
+//! }
+//! # }
+//! ```
+//!
 //! # Session settings
 //!
 //! Every session starts with `client_encoding=UTF8`, `DateStyle=ISO, MDY`,
