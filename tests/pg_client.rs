@@ -187,6 +187,20 @@ fn bad_credentials_and_unreachable_servers_give_clear_errors() {
         .expect("missing database must fail");
     assert_eq!(err.sqlstate(), Some("3D000"), "{err}");
     assert!(err.to_string().contains("\"nope\" does not exist"), "{err}");
+    assert!(!err.is_connection_lost());
+
+    // A role without REPLICATION cannot open a replication session.
+    pg.psql("CREATE ROLE app LOGIN PASSWORD 'app-pw'");
+    let mut app = cfg(&pg);
+    app.user = "app".into();
+    app.password = Some("app-pw".into());
+    PgConnection::connect(&app).expect("ordinary session");
+    let err = ReplicationConnection::connect(&app)
+        .err()
+        .expect("no REPLICATION attribute");
+    assert_eq!(err.sqlstate(), Some("42501"), "{err}");
+    assert!(err.to_string().contains("replication"), "{err}");
+    assert!(!err.is_connection_lost());
 
     // A port nobody listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
