@@ -115,6 +115,16 @@ pub(crate) struct Wire {
     connect_timeout: Duration,
 }
 
+impl std::fmt::Debug for Wire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wire")
+            .field("peer", &self.peer)
+            .field("server_version_num", &self.server_version_num)
+            .field("broken", &self.broken)
+            .finish_non_exhaustive()
+    }
+}
+
 fn proto(context: &str, e: impl std::fmt::Display) -> PgError {
     PgError::Protocol(format!("{context}: {e}"))
 }
