@@ -110,6 +110,7 @@ pub mod pgoutput;
 mod replication;
 mod transport;
 
+use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use conn::{Column, PgConnection, SimpleResult};
@@ -143,7 +144,8 @@ pub fn pg_now_us() -> i64 {
 
 /// Where and how to connect. Build it with [`PgConfig::new`] and adjust the
 /// public fields, or with a struct literal and `..PgConfig::default()`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Its `Debug` output shows the password as `***`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct PgConfig {
     /// Host name or IP address (TCP only; Unix sockets are not supported).
     pub host: String,
@@ -172,6 +174,23 @@ pub struct PgConfig {
     /// More startup parameters (e.g. `("search_path", "app")`); they override
     /// the fixed session settings listed in the module docs.
     pub extra_params: Vec<(String, String)>,
+}
+
+impl fmt::Debug for PgConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("dbname", &self.dbname)
+            .field("sslmode", &self.sslmode)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("io_timeout", &self.io_timeout)
+            .field("application_name", &self.application_name)
+            .field("extra_params", &self.extra_params)
+            .finish()
+    }
 }
 
 impl Default for PgConfig {
@@ -249,6 +268,14 @@ mod tests {
     fn quoting_doubles_the_quote_character() {
         assert_eq!(quote_literal("it's"), "'it''s'");
         assert_eq!(quote_ident("My \"T\""), "\"My \"\"T\"\"\"");
+    }
+
+    #[test]
+    fn config_debug_hides_the_password() {
+        let cfg = PgConfig::new("h", 1, "u", "d").with_password("s3cret");
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("***"), "{shown}");
     }
 
     #[test]
