@@ -1,0 +1,140 @@
+//! The ordinary session [`PgConnection`] and its query results.
+
+use super::transport::{CancelToken, QuerySink, RowsTo, ShutdownHandle, Wire};
+use super::{PgConfig, PgError};
+
+/// A result column of a query (from the server's `RowDescription`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    /// Column name (or alias).
+    pub name: String,
+    /// OID of the column's data type (`pg_type.oid`), e.g. 23 for `int4`.
+    pub type_oid: u32,
+    /// Type modifier (`atttypmod`), e.g. length/precision; -1 if none.
+    pub type_modifier: i32,
+    /// OID of the table the column comes from, 0 if it is not a plain column.
+    pub table_oid: u32,
+    /// Attribute number in that table, 0 if none.
+    pub column_id: i16,
+}
+
+/// The outcome of one statement of a simple query.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SimpleResult {
+    /// The result columns; empty for statements that return no rows.
+    pub columns: Vec<Column>,
+    /// The rows, each value in PostgreSQL's text format, `None` for NULL.
+    pub rows: Vec<Vec<Option<String>>>,
+    /// The command tag, e.g. `SELECT 3`, `INSERT 0 1`, `CREATE TABLE`.
+    pub command_tag: String,
+}
+
+impl SimpleResult {
+    /// The index of the column named `name`.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// The value of column `name` in row `row`; `None` if the row or column
+    /// does not exist or the value is NULL.
+    pub fn get(&self, row: usize, name: &str) -> Option<&str> {
+        let col = self.column_index(name)?;
+        self.rows.get(row)?.get(col)?.as_deref()
+    }
+}
+
+/// An ordinary PostgreSQL session (simple-query protocol, text results).
+///
+/// Blocking; use one per thread. Dropping it sends `Terminate`.
+#[derive(Debug)]
+pub struct PgConnection {
+    wire: Wire,
+}
+
+impl PgConnection {
+    /// Connects and authenticates (cleartext, MD5 or SCRAM-SHA-256 password),
+    /// within `cfg.connect_timeout`.
+    pub fn connect(cfg: &PgConfig) -> Result<Self, PgError> {
+        Ok(PgConnection {
+            wire: Wire::connect(cfg, false)?,
+        })
+    }
+
+    /// Runs `sql` (one or more `;`-separated statements) and collects every
+    /// statement's result, values in text format. On an error the remaining
+    /// statements are skipped by the server, an open transaction is aborted,
+    /// and the session stays usable.
+    pub fn simple_query(&mut self, sql: &str) -> Result<Vec<SimpleResult>, PgError> {
+        self.wire.simple_query(sql)
+    }
+
+    /// Runs `sql`, discarding any rows.
+    pub fn execute(&mut self, sql: &str) -> Result<(), PgError> {
+        struct Discard;
+        impl QuerySink for Discard {
+            fn columns(&mut self, _: &[Column]) {}
+            fn row(&mut self, _: &[Column], _: &[Option<&[u8]>]) -> Result<(), PgError> {
+                Ok(())
+            }
+            fn complete(&mut self, _: &str) {}
+        }
+        self.wire.query(sql, &mut Discard)
+    }
+
+    /// Runs `sql` and calls `on_row` for each result row as it arrives,
+    /// without collecting: values are the text-format bytes (`None` for
+    /// NULL), valid for the duration of the call. Memory stays flat however
+    /// many rows the query returns (the server streams them; TCP flow control
+    /// holds it back while `on_row` is busy).
+    ///
+    /// If `on_row` fails, the remaining rows are read and dropped (the
+    /// server cannot be stopped mid-result without cancelling) and its error
+    /// is returned; the session stays usable.
+    pub fn query_rows(
+        &mut self,
+        sql: &str,
+        on_row: impl FnMut(&[Column], &[Option<&[u8]>]) -> Result<(), PgError>,
+    ) -> Result<(), PgError> {
+        self.wire.query(sql, &mut RowsTo(on_row))
+    }
+
+    /// The server's version as `server_version_num` (e.g. 150004 for 15.4),
+    /// from the `server_version` it reported at startup.
+    pub fn server_version_num(&self) -> u32 {
+        self.wire.server_version_num()
+    }
+
+    /// A parameter the server reported (`server_version`, `TimeZone`,
+    /// `integer_datetimes`, `standard_conforming_strings`, …).
+    pub fn parameter(&self, name: &str) -> Option<&str> {
+        self.wire.parameter(name)
+    }
+
+    /// The transaction status after the last query: `b'I'` idle, `b'T'` in a
+    /// transaction block, `b'E'` in a failed transaction block.
+    pub fn transaction_status(&self) -> u8 {
+        self.wire.transaction_status()
+    }
+
+    /// Whether an earlier error left the session unusable (every call then
+    /// fails with [`PgError::Closed`]).
+    pub fn is_closed(&self) -> bool {
+        self.wire.check_usable().is_err()
+    }
+
+    /// A handle to shut this session's socket down from another thread.
+    pub fn shutdown_handle(&self) -> Result<ShutdownHandle, PgError> {
+        self.wire.shutdown_handle()
+    }
+
+    /// A token to cancel this session's running query from another thread
+    /// (`None` if the server sent no cancel key).
+    pub fn cancel_token(&self) -> Option<CancelToken> {
+        self.wire.cancel_token()
+    }
+
+    /// Ends the session (sends `Terminate`).
+    pub fn close(mut self) {
+        self.wire.terminate();
+    }
+}
