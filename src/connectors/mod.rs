@@ -11,6 +11,7 @@ use crate::connector::{ConnectError, Registry};
 
 pub mod datagen;
 pub mod file;
+pub mod postgres;
 
 /// Registers every built-in connector.
 pub fn register_builtin(registry: &mut Registry) {
