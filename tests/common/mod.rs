@@ -2,6 +2,8 @@
 //! binary with real files and real processes, each test in its own tempdir.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::Read;
