@@ -3,4 +3,5 @@
 //! envelope, topics and offsets.
 
 pub mod config;
+pub mod envelope;
 pub mod types;
