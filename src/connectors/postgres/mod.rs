@@ -4,4 +4,5 @@
 
 pub mod config;
 pub mod envelope;
+pub mod offsets;
 pub mod types;
