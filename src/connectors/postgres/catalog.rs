@@ -61,8 +61,14 @@ pub fn connect(config: &PgCdcConfig, application_name: &str) -> Result<PgConnect
 
 /// One row's text cells of a simple query's first result.
 fn rows(conn: &mut PgConnection, sql: &str) -> Result<Vec<Vec<Option<String>>>, CatalogError> {
-    let results = conn.simple_query(sql).map_err(pg(format!("query `{sql}`")))?;
-    Ok(results.into_iter().next().map(|r| r.rows).unwrap_or_default())
+    let results = conn
+        .simple_query(sql)
+        .map_err(pg(format!("query `{sql}`")))?;
+    Ok(results
+        .into_iter()
+        .next()
+        .map(|r| r.rows)
+        .unwrap_or_default())
 }
 
 fn cell(row: &[Option<String>], i: usize) -> &str {
@@ -72,7 +78,10 @@ fn cell(row: &[Option<String>], i: usize) -> &str {
 /// Fails unless `wal_level` is `logical`, naming what to change.
 pub fn check_wal_level(conn: &mut PgConnection) -> Result<(), CatalogError> {
     let level = rows(conn, "SHOW wal_level")?;
-    let level = level.first().map(|r| cell(r, 0).to_owned()).unwrap_or_default();
+    let level = level
+        .first()
+        .map(|r| cell(r, 0).to_owned())
+        .unwrap_or_default();
     if level != "logical" {
         return Err(CatalogError::Unsupported(format!(
             "the server's wal_level is `{level}`, but logical decoding needs \
@@ -92,7 +101,10 @@ pub fn load_types(conn: &mut PgConnection) -> Result<TypeRegistry, CatalogError>
         "SELECT enumtypid, enumlabel FROM pg_enum ORDER BY enumtypid, enumsortorder",
     )? {
         if let Ok(oid) = cell(&row, 0).parse() {
-            labels.entry(oid).or_default().push(cell(&row, 1).to_owned());
+            labels
+                .entry(oid)
+                .or_default()
+                .push(cell(&row, 1).to_owned());
         }
     }
     for row in rows(
@@ -284,7 +296,11 @@ pub fn ensure_publication(
     };
     let sql = match (exists, config.autocreate) {
         (true, AutocreateMode::Filtered) if !tables.is_empty() => {
-            format!("ALTER PUBLICATION {} SET TABLE {}", quote_ident(name), list())
+            format!(
+                "ALTER PUBLICATION {} SET TABLE {}",
+                quote_ident(name),
+                list()
+            )
         }
         (true, _) => return Ok(()),
         (false, AutocreateMode::Disabled) => {
@@ -305,7 +321,11 @@ pub fn ensure_publication(
             )))
         }
         (false, AutocreateMode::Filtered) => {
-            format!("CREATE PUBLICATION {} FOR TABLE {}", quote_ident(name), list())
+            format!(
+                "CREATE PUBLICATION {} FOR TABLE {}",
+                quote_ident(name),
+                list()
+            )
         }
     };
     match conn.execute(&sql) {

@@ -16,3 +16,13 @@ pub mod envelope;
 pub mod offsets;
 pub mod types;
 pub mod wire;
+pub mod snapshot;
+pub mod stream;
+pub mod task;
+
+pub use task::{PostgresCdc, PostgresCdcTask, CLASS, DEBEZIUM_CLASS};
+
+/// Registers [`PostgresCdc`].
+pub(crate) fn register(registry: &mut crate::connector::Registry) {
+    task::register(registry);
+}
