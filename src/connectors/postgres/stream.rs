@@ -286,20 +286,39 @@ impl Streamer {
             }
             PgOutput::Commit { .. } => self.tx = None,
             PgOutput::Relation(body) => self.relation(config, state, body)?,
-            PgOutput::Insert { relation_id, new } => {
-                self.change(config, state, lsn, relation_id, None, Some(new), out)?
-            }
+            PgOutput::Insert { relation_id, new } => self.change(
+                config,
+                state,
+                lsn,
+                relation_id,
+                (true, None, Some(new)),
+                out,
+            )?,
             PgOutput::Update {
                 relation_id,
                 key,
                 old,
                 new,
-            } => self.change(config, state, lsn, relation_id, old.or(key), Some(new), out)?,
+            } => self.change(
+                config,
+                state,
+                lsn,
+                relation_id,
+                (false, old.or(key), Some(new)),
+                out,
+            )?,
             PgOutput::Delete {
                 relation_id,
                 key,
                 old,
-            } => self.change(config, state, lsn, relation_id, old.or(key), None, out)?,
+            } => self.change(
+                config,
+                state,
+                lsn,
+                relation_id,
+                (false, old.or(key), None),
+                out,
+            )?,
             PgOutput::Truncate { relation_ids, .. } => {
                 tracing::warn!(
                     ?relation_ids,
@@ -386,15 +405,13 @@ impl Streamer {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn change(
         &mut self,
         config: &PgCdcConfig,
         state: &mut StreamState,
         lsn: u64,
         relation_id: u32,
-        old: Option<Vec<TupleValue>>,
-        new: Option<Vec<TupleValue>>,
+        (insert, old, new): (bool, Option<Vec<TupleValue>>, Option<Vec<TupleValue>>),
         out: &mut Vec<SourceRecord>,
     ) -> Result<(), StreamError> {
         let tx = self.tx.ok_or_else(|| {
@@ -425,6 +442,7 @@ impl Streamer {
                     .collect()
             })
         }
+        let is_insert = insert;
         let old_cells = cells(&old);
         let new_cells = cells(&new);
         let before = old_cells.as_deref().map(|c| model.row(c)).transpose()?;
@@ -478,7 +496,7 @@ impl Streamer {
             state.filter.emit(&qualified, parts.as_deref(), tx.commit)
         };
         match (before, after) {
-            (None, Some(after)) => {
+            (None, Some(after)) if is_insert => {
                 if emit_for(key_parts(&new_cells)) {
                     let key = model.key_of(&after)?;
                     let v = model.envelope(Op::Create, None, Some(after), &src, now)?;
