@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::data::{Schema, SchemaBuilder, SchemaRef, Struct, Value};
 
-use super::types::{decode, ColumnType, Kind, ENUM};
+use super::types::{decode_as, ColumnType, Kind, ENUM};
 
 /// Name of the `source` block's schema.
 pub const SOURCE_SCHEMA_NAME: &str = "io.debezium.connector.postgresql.Source";
@@ -250,9 +250,8 @@ impl TableModel {
                     Kind::Bytes => Value::Bytes(UNAVAILABLE_VALUE.as_bytes().to_vec()),
                     _ => Value::Null,
                 },
-                Cell::Text(text) => {
-                    decode(&column.kind, text).map_err(|e| self.error(column, e.to_string()))?
-                }
+                Cell::Text(text) => decode_as(&column.kind, text, !self.key.contains(&i))
+                    .map_err(|e| self.error(column, e.to_string()))?,
             };
             values
                 .put(&column.name, value)
@@ -269,7 +268,19 @@ impl TableModel {
         let mut key = Struct::new(schema.clone());
         for &i in &self.key {
             let column = &self.columns[i];
-            let v = row.get(&column.name).cloned().unwrap_or(Value::Null);
+            let v = match row.get(&column.name).cloned().unwrap_or(Value::Null) {
+                // Same value, the key field's (required) schema.
+                Value::Struct(s) => {
+                    let mut k = Struct::new(super::types::schema_of(&column.kind, false));
+                    for f in &s.schema().fields {
+                        let fv = s.get(&f.name).cloned().unwrap_or(Value::Null);
+                        k.put(&f.name, fv)
+                            .map_err(|e| self.error(column, format!("key column: {e}")))?;
+                    }
+                    Value::Struct(k)
+                }
+                v => v,
+            };
             key.put(&column.name, v)
                 .map_err(|e| self.error(column, format!("key column: {e}")))?;
         }

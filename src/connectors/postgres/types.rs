@@ -424,6 +424,12 @@ fn builder_of(kind: &Kind) -> SchemaBuilder {
 /// timestamps become Debezium's sentinels, dates `i32::MAX`/`i32::MIN`,
 /// and `timestamptz` the strings `infinity`/`-infinity`.
 pub fn decode(kind: &Kind, text: &str) -> Result<Value, DecodeError> {
+    decode_as(kind, text, false)
+}
+
+/// [`decode`], with structs built for the optional (`optional`) or
+/// required schema of `kind`.
+pub fn decode_as(kind: &Kind, text: &str, optional: bool) -> Result<Value, DecodeError> {
     Ok(match kind {
         Kind::Int16 => Value::Int16(text.parse().map_err(|_| bad(text, "smallint"))?),
         Kind::Int32 => Value::Int32(text.parse().map_err(|_| bad(text, "integer"))?),
@@ -472,7 +478,7 @@ pub fn decode(kind: &Kind, text: &str) -> Result<Value, DecodeError> {
             Some(Numeric::Special) => Value::Null,
             Some(Numeric::Finite(n)) => {
                 let (digits, scale) = n.stripped();
-                let schema = schema_of(kind, false);
+                let schema = schema_of(kind, optional);
                 let s = Struct::new(schema)
                     .with("scale", Value::Int32(scale))
                     .and_then(|s| {
@@ -556,7 +562,7 @@ pub fn decode(kind: &Kind, text: &str) -> Result<Value, DecodeError> {
             for item in items {
                 out.push(match item {
                     None => Value::Null,
-                    Some(t) => decode(elem, &t)?,
+                    Some(t) => decode_as(elem, &t, true)?,
                 });
             }
             Value::Array(out)
