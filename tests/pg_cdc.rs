@@ -173,7 +173,11 @@ fn pg_snapshot_then_stream_captures_every_change_in_order() {
 
 /// Starts the job in the background; it stops 3 s after the last record.
 fn spawn(dir: &Path) -> Proc {
-    Proc::spawn("pg-cdc", &run_args(dir, "3s"), &[])
+    spawn_idle(dir, "3s")
+}
+
+fn spawn_idle(dir: &Path, idle: &str) -> Proc {
+    Proc::spawn("pg-cdc", &run_args(dir, idle), &[("RUST_LOG", "info")])
 }
 
 /// Waits until the output has at least `n` lines (or fails after 30 s, or
@@ -344,4 +348,94 @@ fn pg_schema_change_table_without_key_and_replica_identities() {
         f[2]["before"],
         serde_json::json!({"id": 1, "v": "one", "w": 11})
     );
+}
+
+/// Runs the job expecting it to fail; returns its output.
+fn run_fails(dir: &Path) -> String {
+    let f = run_cli_within(&run_args(dir, "2s"), &[], Duration::from_secs(60));
+    assert!(!f.success(), "the job should fail:\n{}", f.all_output());
+    f.all_output()
+}
+
+#[test]
+fn pg_clear_errors_for_credentials_host_wal_level_and_privileges() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+
+    props(&pg, dir.path(), &[("database.password", "wrong")]);
+    let out = run_fails(dir.path());
+    assert!(
+        out.contains("password authentication failed") && out.contains("postgres"),
+        "bad credentials: {out}"
+    );
+
+    let closed = free_port().to_string();
+    props(&pg, dir.path(), &[("database.port", &closed), ("database.connect.timeout.ms", "2000")]);
+    let out = run_fails(dir.path());
+    assert!(
+        out.contains(&format!("cannot connect to PostgreSQL at 127.0.0.1:{closed}")),
+        "unreachable host: {out}"
+    );
+
+    pg.psql(
+        "CREATE ROLE capture LOGIN REPLICATION PASSWORD 'capture-pw';
+         CREATE TABLE owned (id int PRIMARY KEY);",
+    );
+    props(
+        &pg,
+        dir.path(),
+        &[
+            ("database.user", "capture"),
+            ("database.password", "capture-pw"),
+            ("publication.autocreate.mode", "filtered"),
+        ],
+    );
+    let out = run_fails(dir.path());
+    assert!(
+        out.contains("CREATE privilege on database `postgres`") && out.contains("capture"),
+        "missing publication privilege: {out}"
+    );
+    props(
+        &pg,
+        dir.path(),
+        &[("database.user", "capture"), ("database.password", "capture-pw")],
+    );
+    let out = run_fails(dir.path());
+    assert!(out.contains("FOR ALL TABLES needs a superuser"), "{out}");
+
+    let replica = PgCluster::builder().wal_level("replica").start();
+    props(&replica, dir.path(), &[]);
+    let out = run_fails(dir.path());
+    assert!(
+        out.contains("wal_level is `replica`") && out.contains("wal_level=logical"),
+        "wal_level: {out}"
+    );
+}
+
+#[test]
+fn pg_server_restart_mid_stream_loses_and_repeats_nothing() {
+    let mut pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    pg.psql("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (0, 'seed');");
+    props(&pg, dir.path(), &[("errors.retry.delay.max.ms", "300")]);
+    let mut job = spawn_idle(dir.path(), "8s");
+    wait_for_lines(&mut job, dir.path(), 1);
+    pg.psql("INSERT INTO t SELECT g, 'before' FROM generate_series(1, 200) g;");
+    wait_for_lines(&mut job, dir.path(), 201);
+    pg.restart();
+    pg.psql("INSERT INTO t SELECT g, 'after' FROM generate_series(201, 400) g;");
+    pg.psql("UPDATE t SET v = 'updated' WHERE id % 50 = 0;");
+    wait_for_lines(&mut job, dir.path(), 409);
+    finish(job);
+    let all = events(dir.path());
+    let mut creates: Vec<i64> = ops_of(&all, "t")
+        .into_iter()
+        .filter(|(o, _)| o == "c" || o == "r")
+        .map(|(_, id)| id)
+        .collect();
+    creates.sort_unstable();
+    assert_eq!(creates, (0..=400).collect::<Vec<_>>(), "every row exactly once");
+    let updates = ops_of(&all, "t").iter().filter(|(o, _)| o == "u").count();
+    assert_eq!(updates, 9);
+    assert_eq!(all.len(), 410);
 }

@@ -82,6 +82,7 @@ pub struct Snapshotter {
     name: Arc<str>,
     db: Arc<str>,
     prefix: String,
+    committed: bool,
 }
 
 /// The type name a resume literal of `type_oid` is cast to, and whether the
@@ -206,6 +207,7 @@ impl Snapshotter {
             name: Arc::from(config.prefix.as_str()),
             db: Arc::from(config.dbname.as_str()),
             prefix: config.prefix.clone(),
+            committed: false,
         })
     }
 
