@@ -76,7 +76,11 @@ struct ServerDisplay<'a> {
 
 impl fmt::Display for ServerDisplay<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} (SQLSTATE {})", self.severity, self.message, self.code)?;
+        write!(
+            f,
+            "{}: {} (SQLSTATE {})",
+            self.severity, self.message, self.code
+        )?;
         if let Some(d) = self.detail {
             write!(f, "; DETAIL: {d}")?;
         }
@@ -102,10 +106,9 @@ impl PgError {
                     || code.starts_with("57P")
                     || ((severity == "FATAL" || severity == "PANIC") && !code.starts_with("28"))
             }
-            PgError::Auth { .. }
-            | PgError::Protocol(_)
-            | PgError::Tls(_)
-            | PgError::Config(_) => false,
+            PgError::Auth { .. } | PgError::Protocol(_) | PgError::Tls(_) | PgError::Config(_) => {
+                false
+            }
         }
     }
 

@@ -83,14 +83,31 @@ mod tests {
     fn lsn_parses_and_round_trips() {
         assert_eq!("16/B374D848".parse::<Lsn>(), Ok(Lsn(0x16_B374_D848)));
         assert_eq!("0/1a".parse::<Lsn>(), Ok(Lsn(0x1a)));
-        for v in [0, 1, 0xFFFF_FFFF, 0x1_0000_0000, u64::MAX, 0x0123_4567_89AB_CDEF] {
+        for v in [
+            0,
+            1,
+            0xFFFF_FFFF,
+            0x1_0000_0000,
+            u64::MAX,
+            0x0123_4567_89AB_CDEF,
+        ] {
             assert_eq!(Lsn(v).to_string().parse::<Lsn>(), Ok(Lsn(v)));
         }
     }
 
     #[test]
     fn lsn_rejects_garbage() {
-        for s in ["", "16", "/1", "1/", "x/1", "1/2/3", "123456789/0", "-1/0", "+1/0"] {
+        for s in [
+            "",
+            "16",
+            "/1",
+            "1/",
+            "x/1",
+            "1/2/3",
+            "123456789/0",
+            "-1/0",
+            "+1/0",
+        ] {
             assert!(s.parse::<Lsn>().is_err(), "{s:?} should not parse");
         }
     }

@@ -26,7 +26,13 @@
 //!   a [`ReplicationStream`].
 //! - [`pgoutput`]: decoding of the `pgoutput` plugin's messages
 //!   (protocol version 1) into [`PgOutput`].
+//! - [`CancelToken`] (cancel a running query) and [`ShutdownHandle`] (wake a
+//!   blocked read by closing the socket), both usable from another thread.
 //! - [`Lsn`], [`PgError`].
+//!
+//! Files: `transport.rs` (socket, buffers, startup/auth, framing, query
+//! loop), `conn.rs` (ordinary sessions), `replication.rs` (replication
+//! sessions and the stream), `pgoutput.rs`, `lsn.rs`, `error.rs`.
 //!
 //! # Session settings
 //!
@@ -54,6 +60,7 @@ mod error;
 mod lsn;
 pub mod pgoutput;
 mod replication;
+mod transport;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -65,6 +72,7 @@ pub use replication::{
     ReplicationConnection, ReplicationMessage, ReplicationStream, SlotInfo, SnapshotAction,
     SystemInfo,
 };
+pub use transport::{CancelToken, ShutdownHandle};
 
 /// Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01 UTC).
 pub const PG_EPOCH_OFFSET_US: i64 = 946_684_800_000_000;

@@ -522,7 +522,10 @@ mod tests {
             panic!("not a relation");
         };
         assert_eq!(rel.id, 16384);
-        assert_eq!((rel.namespace.as_str(), rel.name.as_str()), ("public", "users"));
+        assert_eq!(
+            (rel.namespace.as_str(), rel.name.as_str()),
+            ("public", "users")
+        );
         assert_eq!(rel.replica_identity, b'd');
         assert_eq!(
             rel.columns,
@@ -600,7 +603,11 @@ mod tests {
             .text("2");
         assert!(matches!(
             with_key.decode(),
-            Ok(PgOutput::Update { key: Some(_), old: None, .. })
+            Ok(PgOutput::Update {
+                key: Some(_),
+                old: None,
+                ..
+            })
         ));
     }
 
@@ -648,7 +655,13 @@ mod tests {
 
     #[test]
     fn rejects_truncated_and_malformed_messages_without_panicking() {
-        let full = Msg::new(b'I').u32(5).u8(b'N').u16(2).text("42").text("hello").0;
+        let full = Msg::new(b'I')
+            .u32(5)
+            .u8(b'N')
+            .u16(2)
+            .text("42")
+            .text("hello")
+            .0;
         for cut in 0..full.len() {
             let r = PgOutput::decode(&Bytes::copy_from_slice(&full[..cut]));
             assert!(r.is_err(), "prefix of {cut} bytes decoded");

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use bytes::BufMut;
 use postgres_protocol::message::backend::Message;
 
-use super::conn::{Backend, Column, SimpleResult, Wire};
+use super::conn::{Column, SimpleResult};
 use super::pgoutput::PgOutput;
+use super::transport::{Backend, RowsTo, ShutdownHandle, Wire};
 use super::{pg_now_us, quote_literal, Lsn, PgConfig, PgError};
 
 /// The reply to `IDENTIFY_SYSTEM`.
@@ -87,9 +88,7 @@ fn check_slot_name(name: &str) -> Result<(), PgError> {
 fn check_word(what: &str, word: &str) -> Result<(), PgError> {
     let ok = !word.is_empty()
         && word.len() <= 63
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         && !word.as_bytes()[0].is_ascii_digit();
     if ok {
         Ok(())
@@ -198,10 +197,9 @@ impl ReplicationConnection {
     pub fn query_rows(
         &mut self,
         sql: &str,
-        mut on_row: impl FnMut(&[Column], &[Option<&[u8]>]) -> Result<(), PgError>,
+        on_row: impl FnMut(&[Column], &[Option<&[u8]>]) -> Result<(), PgError>,
     ) -> Result<(), PgError> {
-        let mut rows = RowSink(&mut on_row);
-        self.wire.query(sql, &mut rows)
+        self.wire.query(sql, &mut RowsTo(on_row))
     }
 
     /// The server's version as `server_version_num` (e.g. 150004).
@@ -268,25 +266,15 @@ impl ReplicationConnection {
         }
     }
 
+    /// A handle to shut this session's socket down from another thread.
+    pub fn shutdown_handle(&self) -> Result<ShutdownHandle, PgError> {
+        self.wire.shutdown_handle()
+    }
+
     /// Ends the session (sends `Terminate`).
     pub fn close(self) {
         drop(self);
     }
-}
-
-struct RowSink<'a, F>(&'a mut F);
-
-impl<F> super::conn::QuerySink for RowSink<'_, F>
-where
-    F: FnMut(&[Column], &[Option<&[u8]>]) -> Result<(), PgError>,
-{
-    fn columns(&mut self, _columns: &[Column]) {}
-
-    fn row(&mut self, columns: &[Column], values: &[Option<&[u8]>]) -> Result<(), PgError> {
-        (self.0)(columns, values)
-    }
-
-    fn complete(&mut self, _tag: &str) {}
 }
 
 /// One message of the replication stream.
@@ -322,6 +310,22 @@ pub enum ReplicationMessage {
 /// [`ReplicationStream::send_standby_status`] regularly (every ~10 s) and
 /// whenever a keepalive has `reply_requested`. Confirm as `flush` only
 /// positions that are durably processed: the server may discard WAL up to it.
+///
+/// Two kinds of status update, both needed:
+///
+/// - **Keepalive replies** ([`ReplicationStream::send_keepalive_reply`]):
+///   `write` = [`ReplicationStream::last_received`], `flush` = `apply` =
+///   [`Lsn::ZERO`]. They keep the session alive and do not move the slot.
+///   Answer every keepalive with `reply_requested` this way.
+/// - **Confirmations** ([`ReplicationStream::send_standby_status`] with
+///   `flush` = the durable position): move the slot's
+///   `confirmed_flush_lsn`.
+///
+/// Why keepalive replies must not repeat the durable `flush`: on shutdown a
+/// logical walsender waits until the client's last reported position
+/// (`flush`, or `write` when `flush` is `0/0`) reaches everything it sent,
+/// asking with `reply_requested` keepalives; a lagging durable `flush` would
+/// hold a fast shutdown until `wal_sender_timeout` (default 60 s).
 pub struct ReplicationStream {
     wire: Wire,
     last_received: Lsn,
@@ -349,7 +353,13 @@ impl ReplicationStream {
                     let data = body.into_bytes();
                     return self.copy_data(data).map(Some);
                 }
-                Backend::Msg(Message::CopyDone) => {
+                // A walsender that shuts down (after the client confirmed
+                // everything sent) ends with `CommandComplete` and closes the
+                // connection; one that ends streaming otherwise sends
+                // `CopyDone` first.
+                Backend::Msg(
+                    Message::CopyDone | Message::CommandComplete(_) | Message::ReadyForQuery(_),
+                ) => {
                     self.wire.set_broken();
                     tracing::info!(peer = %self.wire.peer, "the server ended the replication stream");
                     return Err(PgError::Closed);
@@ -452,6 +462,14 @@ impl ReplicationStream {
         self.wire.flush()
     }
 
+    /// The answer to a keepalive with `reply_requested`: `write` =
+    /// [`ReplicationStream::last_received`], `flush` and `apply` 0/0 (the
+    /// slot does not move). See the type's docs.
+    pub fn send_keepalive_reply(&mut self) -> Result<(), PgError> {
+        let write = self.last_received;
+        self.send_standby_status(write, Lsn::ZERO, Lsn::ZERO, false)
+    }
+
     /// The highest WAL position seen in XLogData starts and keepalives (a
     /// natural `write` position for status updates), initially the start
     /// position given to `START_REPLICATION`.
@@ -462,6 +480,12 @@ impl ReplicationStream {
     /// A parameter the server reported.
     pub fn parameter(&self, name: &str) -> Option<&str> {
         self.wire.parameter(name)
+    }
+
+    /// A handle to shut the stream's socket down from another thread: a
+    /// blocked [`ReplicationStream::recv`] then returns an error at once.
+    pub fn shutdown_handle(&self) -> Result<ShutdownHandle, PgError> {
+        self.wire.shutdown_handle()
     }
 
     /// Ends the session (sends `Terminate`; the slot becomes free for the
