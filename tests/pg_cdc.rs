@@ -370,10 +370,19 @@ fn pg_clear_errors_for_credentials_host_wal_level_and_privileges() {
     );
 
     let closed = free_port().to_string();
-    props(&pg, dir.path(), &[("database.port", &closed), ("database.connect.timeout.ms", "2000")]);
+    props(
+        &pg,
+        dir.path(),
+        &[
+            ("database.port", &closed),
+            ("database.connect.timeout.ms", "2000"),
+        ],
+    );
     let out = run_fails(dir.path());
     assert!(
-        out.contains(&format!("cannot connect to PostgreSQL at 127.0.0.1:{closed}")),
+        out.contains(&format!(
+            "cannot connect to PostgreSQL at 127.0.0.1:{closed}"
+        )),
         "unreachable host: {out}"
     );
 
@@ -398,7 +407,10 @@ fn pg_clear_errors_for_credentials_host_wal_level_and_privileges() {
     props(
         &pg,
         dir.path(),
-        &[("database.user", "capture"), ("database.password", "capture-pw")],
+        &[
+            ("database.user", "capture"),
+            ("database.password", "capture-pw"),
+        ],
     );
     let out = run_fails(dir.path());
     assert!(out.contains("FOR ALL TABLES needs a superuser"), "{out}");
@@ -434,7 +446,11 @@ fn pg_server_restart_mid_stream_loses_and_repeats_nothing() {
         .map(|(_, id)| id)
         .collect();
     creates.sort_unstable();
-    assert_eq!(creates, (0..=400).collect::<Vec<_>>(), "every row exactly once");
+    assert_eq!(
+        creates,
+        (0..=400).collect::<Vec<_>>(),
+        "every row exactly once"
+    );
     let updates = ops_of(&all, "t").iter().filter(|(o, _)| o == "u").count();
     assert_eq!(updates, 9);
     assert_eq!(all.len(), 410);

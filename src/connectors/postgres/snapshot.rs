@@ -225,10 +225,13 @@ impl Snapshotter {
                     if let Some((table, record)) = self.pending.take() {
                         out.push(self.finish(record, &table, progress, true, true));
                     }
-                    self.conn
-                        .execute("COMMIT")
-                        .map_err(pg("COMMIT the snapshot"))?;
-                    tracing::info!("snapshot finished");
+                    if !self.committed {
+                        self.conn
+                            .execute("COMMIT")
+                            .map_err(pg("COMMIT the snapshot"))?;
+                        self.committed = true;
+                        tracing::info!("snapshot finished");
+                    }
                     return Ok(if out.is_empty() { None } else { Some(out) });
                 };
                 self.open(&job)?;

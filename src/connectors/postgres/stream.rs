@@ -177,8 +177,10 @@ impl Streamer {
                         self.keepalive = Some(wal_end.0);
                     }
                     if reply_requested {
-                        let l = Lsn(state.flushed);
-                        self.stream.send_standby_status(l, l, l, false)?;
+                        // Never the durable flush again: a lagging flush
+                        // would hold a server's fast shutdown (flush 0/0
+                        // leaves the slot where commit() put it).
+                        self.stream.send_keepalive_reply()?;
                     }
                 }
             }
@@ -256,8 +258,9 @@ impl Streamer {
                     .is_none_or(|t| t.elapsed() >= Duration::from_millis(500))
                 {
                     self.asked_at = Some(Instant::now());
-                    let l = Lsn(state.flushed);
-                    self.stream.send_standby_status(l, l, l, true)?;
+                    let write = self.stream.last_received();
+                    self.stream
+                        .send_standby_status(write, Lsn::ZERO, Lsn::ZERO, true)?;
                 }
                 Ok(None)
             }
