@@ -17,6 +17,7 @@ pub mod postgres;
 pub fn register_builtin(registry: &mut Registry) {
     file::register(registry);
     datagen::register(registry);
+    postgres::register(registry);
 }
 
 /// Names a connector (and task) in messages: ``FileStreamSource connector `name` task 0``.

@@ -1,7 +1,28 @@
-//! PostgreSQL change-data-capture source (Debezium-compatible), built on
-//! logical replication with the built-in `pgoutput` plugin.
+//! `PostgresCdc`: change data capture from PostgreSQL through logical
+//! replication with the built-in `pgoutput` plugin, with Debezium's
+//! configuration keys, event envelope, topics and offsets.
 //!
+//! - [`config`]: the keys and their parsing.
+//! - [`types`]: PostgreSQL text output → Connect values, Debezium's mapping.
+//! - [`envelope`]: key/value/envelope schemas and the `source` block.
+//! - [`offsets`]: source partitions/offsets and where a restart resumes.
+//! - [`catalog`]: what the connector asks the server's catalog.
 //! - [`wire`]: the small synchronous PostgreSQL client it runs on (ordinary
 //!   sessions for snapshots, replication sessions for the change stream).
 
+pub mod catalog;
+pub mod config;
+pub mod envelope;
+pub mod offsets;
+pub mod types;
 pub mod wire;
+pub mod snapshot;
+pub mod stream;
+pub mod task;
+
+pub use task::{PostgresCdc, PostgresCdcTask, CLASS, DEBEZIUM_CLASS};
+
+/// Registers [`PostgresCdc`].
+pub(crate) fn register(registry: &mut crate::connector::Registry) {
+    task::register(registry);
+}

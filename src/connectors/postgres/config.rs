@@ -1,0 +1,732 @@
+//! `PostgresCdc`'s configuration: Debezium's keys, every problem reported at once.
+
+use std::time::Duration;
+
+use regex::{Regex, RegexBuilder};
+
+use crate::config::{
+    ConfigDef, ConfigIssue, ConfigKey, ConfigType, Importance, ParsedConfig, Properties, Validator,
+};
+use crate::connector::ConnectError;
+
+use crate::connectors::{config_error, required};
+
+/// Host name or address of the PostgreSQL server.
+pub const HOSTNAME: &str = "database.hostname";
+/// Port of the PostgreSQL server.
+pub const PORT: &str = "database.port";
+/// User to connect as (needs `REPLICATION` and `SELECT` on the captured tables).
+pub const USER: &str = "database.user";
+/// The user's password.
+pub const PASSWORD: &str = "database.password";
+/// The database to capture.
+pub const DBNAME: &str = "database.dbname";
+/// TLS mode (`disable`, `prefer`, `require`, …).
+pub const SSLMODE: &str = "database.sslmode";
+/// Connection timeout in milliseconds (extension; Debezium sets it through JDBC).
+pub const CONNECT_TIMEOUT_MS: &str = "database.connect.timeout.ms";
+/// Prefix of every topic and the `server` of the source partition.
+pub const TOPIC_PREFIX: &str = "topic.prefix";
+/// Schemas to capture (anchored, comma-separated regexes).
+pub const SCHEMA_INCLUDE: &str = "schema.include.list";
+/// Schemas not to capture.
+pub const SCHEMA_EXCLUDE: &str = "schema.exclude.list";
+/// Tables to capture, as `schema.table` regexes.
+pub const TABLE_INCLUDE: &str = "table.include.list";
+/// Tables not to capture.
+pub const TABLE_EXCLUDE: &str = "table.exclude.list";
+/// Columns left out of every event, as `schema.table.column` regexes.
+pub const COLUMN_EXCLUDE: &str = "column.exclude.list";
+/// The logical replication slot.
+pub const SLOT_NAME: &str = "slot.name";
+/// The publication pgoutput reads.
+pub const PUBLICATION_NAME: &str = "publication.name";
+/// Whether and how the publication is created when missing.
+pub const PUBLICATION_AUTOCREATE: &str = "publication.autocreate.mode";
+/// The logical decoding plugin (only `pgoutput`).
+pub const PLUGIN_NAME: &str = "plugin.name";
+/// When to take an initial snapshot.
+pub const SNAPSHOT_MODE: &str = "snapshot.mode";
+/// Rows fetched per round trip while snapshotting.
+pub const SNAPSHOT_FETCH_SIZE: &str = "snapshot.fetch.size";
+/// Whether a delete is followed by a tombstone.
+pub const TOMBSTONES_ON_DELETE: &str = "tombstones.on.delete";
+/// How often an idle stream emits a heartbeat record (0: never).
+pub const HEARTBEAT_INTERVAL_MS: &str = "heartbeat.interval.ms";
+/// Prefix of the heartbeat topic.
+pub const HEARTBEAT_TOPICS_PREFIX: &str = "topic.heartbeat.prefix";
+/// Set by the connector in each task's configuration: the task's role. Not for users.
+pub const TASK_ROLE: &str = "pgcdc.task.role";
+
+/// Schemas PostgreSQL keeps for itself; never captured.
+const SYSTEM_SCHEMAS: &[&str] = &["pg_catalog", "information_schema", "pg_toast"];
+
+/// How the publication is handled (Debezium's `publication.autocreate.mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AutocreateMode {
+    /// Create it `FOR ALL TABLES` when missing.
+    AllTables,
+    /// Never create it; it must exist.
+    Disabled,
+    /// Create it for the captured tables when missing, and keep its table
+    /// list equal to them.
+    Filtered,
+}
+
+/// When the initial snapshot runs (Debezium's `snapshot.mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotMode {
+    /// Snapshot when there are no offsets yet, then stream.
+    Initial,
+    /// Never snapshot; stream from the slot.
+    Never,
+    /// Snapshot when there are no offsets yet, then stop (no streaming).
+    InitialOnly,
+    /// No data snapshot; stream from the slot's consistent point
+    /// (Debezium's `no_data`, formerly `schema_only`).
+    NoData,
+}
+
+impl SnapshotMode {
+    /// Whether table rows are read at all.
+    pub fn reads_data(self) -> bool {
+        matches!(self, SnapshotMode::Initial | SnapshotMode::InitialOnly)
+    }
+
+    /// Whether changes are streamed after the snapshot.
+    pub fn streams(self) -> bool {
+        !matches!(self, SnapshotMode::InitialOnly)
+    }
+}
+
+/// The connector's settings, read from a parsed configuration.
+#[derive(Clone, Debug)]
+pub struct PgCdcConfig {
+    /// `database.hostname`.
+    pub host: String,
+    /// `database.port`.
+    pub port: u16,
+    /// `database.user`.
+    pub user: String,
+    /// `database.password`.
+    pub password: Option<String>,
+    /// `database.dbname`.
+    pub dbname: String,
+    /// `database.sslmode`.
+    pub sslmode: String,
+    /// `database.connect.timeout.ms`.
+    pub connect_timeout: Duration,
+    /// `topic.prefix`.
+    pub prefix: String,
+    /// Which tables and columns are captured.
+    pub filters: Filters,
+    /// `slot.name`.
+    pub slot: String,
+    /// `publication.name`.
+    pub publication: String,
+    /// `publication.autocreate.mode`.
+    pub autocreate: AutocreateMode,
+    /// `snapshot.mode`.
+    pub snapshot_mode: SnapshotMode,
+    /// `snapshot.fetch.size`.
+    pub fetch_size: usize,
+    /// `tombstones.on.delete`.
+    pub tombstones: bool,
+    /// `heartbeat.interval.ms`; `None` when 0.
+    pub heartbeat: Option<Duration>,
+    /// `topic.heartbeat.prefix`.
+    pub heartbeat_prefix: String,
+}
+
+impl PgCdcConfig {
+    /// The heartbeat topic: `<topic.heartbeat.prefix>.<topic.prefix>`.
+    pub fn heartbeat_topic(&self) -> String {
+        format!("{}.{}", self.heartbeat_prefix, self.prefix)
+    }
+}
+
+/// Include and exclude lists, compiled (anchored, case-insensitive, as
+/// Debezium matches them).
+#[derive(Clone, Debug, Default)]
+pub struct Filters {
+    schema_include: Vec<Regex>,
+    schema_exclude: Vec<Regex>,
+    table_include: Vec<Regex>,
+    table_exclude: Vec<Regex>,
+    column_exclude: Vec<Regex>,
+}
+
+impl Filters {
+    /// Whether table `schema.table` is captured.
+    pub fn table_included(&self, schema: &str, table: &str) -> bool {
+        if SYSTEM_SCHEMAS.contains(&schema) || schema.starts_with("pg_temp") {
+            return false;
+        }
+        let any = |list: &[Regex], text: &str| list.iter().any(|r| r.is_match(text));
+        if !self.schema_include.is_empty() && !any(&self.schema_include, schema) {
+            return false;
+        }
+        if any(&self.schema_exclude, schema) {
+            return false;
+        }
+        let qualified = format!("{schema}.{table}");
+        if !self.table_include.is_empty() && !any(&self.table_include, &qualified) {
+            return false;
+        }
+        !any(&self.table_exclude, &qualified)
+    }
+
+    /// Whether column `schema.table.column` is captured.
+    pub fn column_included(&self, schema: &str, table: &str, column: &str) -> bool {
+        let qualified = format!("{schema}.{table}.{column}");
+        !self.column_exclude.iter().any(|r| r.is_match(&qualified))
+    }
+}
+
+/// The keys `PostgresCdc` accepts.
+pub fn definition() -> ConfigDef {
+    let connection = "Connection";
+    let filters = "Filters";
+    let replication = "Replication";
+    let events = "Events";
+    ConfigDef::new()
+        .define(
+            ConfigKey::new(
+                HOSTNAME,
+                ConfigType::String,
+                Importance::High,
+                "Host name or IP address of the PostgreSQL server.",
+            )
+            .validator(Validator::NonEmptyString)
+            .group(connection, 1),
+        )
+        .define(
+            ConfigKey::new(
+                PORT,
+                ConfigType::Int,
+                Importance::High,
+                "Port of the PostgreSQL server.",
+            )
+            .default_value("5432")
+            .validator(Validator::between(1.0, 65535.0))
+            .group(connection, 2),
+        )
+        .define(
+            ConfigKey::new(
+                USER,
+                ConfigType::String,
+                Importance::High,
+                "User to connect as. Needs the REPLICATION attribute (or superuser), \
+                 SELECT on the captured tables, and CREATE on the database when the \
+                 publication is created automatically.",
+            )
+            .validator(Validator::NonEmptyString)
+            .group(connection, 3),
+        )
+        .define(
+            ConfigKey::new(
+                PASSWORD,
+                ConfigType::Password,
+                Importance::High,
+                "The user's password. Unset: connect without one (trust authentication).",
+            )
+            .optional()
+            .group(connection, 4),
+        )
+        .define(
+            ConfigKey::new(
+                DBNAME,
+                ConfigType::String,
+                Importance::High,
+                "The database to capture changes from.",
+            )
+            .validator(Validator::NonEmptyString)
+            .group(connection, 5),
+        )
+        .define(
+            ConfigKey::new(
+                SSLMODE,
+                ConfigType::String,
+                Importance::Medium,
+                "Whether to use TLS: disable, allow, prefer, require, verify-ca or \
+                 verify-full, with libpq's meanings.",
+            )
+            .default_value("prefer")
+            .validator(Validator::one_of(&[
+                "disable",
+                "allow",
+                "prefer",
+                "require",
+                "verify-ca",
+                "verify-full",
+            ]))
+            .group(connection, 6),
+        )
+        .define(
+            ConfigKey::new(
+                CONNECT_TIMEOUT_MS,
+                ConfigType::Long,
+                Importance::Low,
+                "How long to wait for a connection, in milliseconds (extension).",
+            )
+            .default_value("10000")
+            .validator(Validator::at_least(1.0))
+            .group(connection, 7),
+        )
+        .define(
+            ConfigKey::new(
+                TOPIC_PREFIX,
+                ConfigType::String,
+                Importance::High,
+                "Logical name of the server: the prefix of every topic \
+                 (<prefix>.<schema>.<table>), source.name, and the `server` of the \
+                 source partition. Keep it the same across restarts to resume.",
+            )
+            .validator(Validator::NonEmptyString)
+            .group(events, 1),
+        )
+        .define(
+            ConfigKey::new(
+                SCHEMA_INCLUDE,
+                ConfigType::List,
+                Importance::Medium,
+                "Comma-separated regular expressions matched against whole schema names \
+                 (anchored, case-insensitive); only matching schemas are captured. \
+                 Unset: every non-system schema. Not with schema.exclude.list.",
+            )
+            .optional()
+            .group(filters, 1),
+        )
+        .define(
+            ConfigKey::new(
+                SCHEMA_EXCLUDE,
+                ConfigType::List,
+                Importance::Medium,
+                "Comma-separated regular expressions of schemas not to capture. Not \
+                 with schema.include.list.",
+            )
+            .optional()
+            .group(filters, 2),
+        )
+        .define(
+            ConfigKey::new(
+                TABLE_INCLUDE,
+                ConfigType::List,
+                Importance::Medium,
+                "Comma-separated regular expressions matched against whole \
+                 <schema>.<table> names; only matching tables are captured. Not with \
+                 table.exclude.list.",
+            )
+            .optional()
+            .group(filters, 3),
+        )
+        .define(
+            ConfigKey::new(
+                TABLE_EXCLUDE,
+                ConfigType::List,
+                Importance::Medium,
+                "Comma-separated regular expressions of <schema>.<table> names not to \
+                 capture. Not with table.include.list.",
+            )
+            .optional()
+            .group(filters, 4),
+        )
+        .define(
+            ConfigKey::new(
+                COLUMN_EXCLUDE,
+                ConfigType::List,
+                Importance::Medium,
+                "Comma-separated regular expressions matched against whole \
+                 <schema>.<table>.<column> names; matching columns are left out of \
+                 before, after and key.",
+            )
+            .optional()
+            .group(filters, 5),
+        )
+        .define(
+            ConfigKey::new(
+                SLOT_NAME,
+                ConfigType::String,
+                Importance::Medium,
+                "Name of the logical replication slot; created when missing. One slot \
+                 per connector.",
+            )
+            .default_value("debezium")
+            .validator(Validator::NonEmptyString)
+            .group(replication, 1),
+        )
+        .define(
+            ConfigKey::new(
+                PUBLICATION_NAME,
+                ConfigType::String,
+                Importance::Medium,
+                "Name of the publication pgoutput streams.",
+            )
+            .default_value("dbz_publication")
+            .validator(Validator::NonEmptyString)
+            .group(replication, 2),
+        )
+        .define(
+            ConfigKey::new(
+                PUBLICATION_AUTOCREATE,
+                ConfigType::String,
+                Importance::Medium,
+                "all_tables: create the publication FOR ALL TABLES when missing (needs \
+                 superuser). disabled: it must exist. filtered: create it for the \
+                 captured tables when missing and keep its table list equal to them \
+                 (needs CREATE on the database and ownership of the tables).",
+            )
+            .default_value("all_tables")
+            .validator(Validator::one_of(&["all_tables", "disabled", "filtered"]))
+            .group(replication, 3),
+        )
+        .define(
+            ConfigKey::new(
+                PLUGIN_NAME,
+                ConfigType::String,
+                Importance::Medium,
+                "Logical decoding plugin. Only pgoutput (built into PostgreSQL 10+) is \
+                 supported; decoderbufs and wal2json are not.",
+            )
+            .default_value("pgoutput")
+            .group(replication, 4),
+        )
+        .define(
+            ConfigKey::new(
+                SNAPSHOT_MODE,
+                ConfigType::String,
+                Importance::Medium,
+                "initial: snapshot the captured tables when there are no offsets, then \
+                 stream. initial_only: snapshot, then stop. never: only stream, from the \
+                 slot. no_data: no snapshot of rows; stream from the slot's creation.",
+            )
+            .default_value("initial")
+            .validator(Validator::one_of(&[
+                "initial",
+                "never",
+                "initial_only",
+                "no_data",
+            ]))
+            .group(replication, 5),
+        )
+        .define(
+            ConfigKey::new(
+                SNAPSHOT_FETCH_SIZE,
+                ConfigType::Int,
+                Importance::Low,
+                "Rows read per round trip while snapshotting a table.",
+            )
+            .default_value("10240")
+            .validator(Validator::at_least(1.0))
+            .group(replication, 6),
+        )
+        .define(
+            ConfigKey::new(
+                TOMBSTONES_ON_DELETE,
+                ConfigType::Boolean,
+                Importance::Medium,
+                "Whether a delete event is followed by a tombstone (same key, null value).",
+            )
+            .default_value("true")
+            .group(events, 2),
+        )
+        .define(
+            ConfigKey::new(
+                HEARTBEAT_INTERVAL_MS,
+                ConfigType::Int,
+                Importance::Medium,
+                "While no captured change arrives, emit a heartbeat record this often \
+                 (milliseconds) carrying the server's current WAL position, so the next \
+                 durable snapshot lets the slot release WAL. 0: no heartbeats.",
+            )
+            .default_value("0")
+            .validator(Validator::at_least(0.0))
+            .group(events, 3),
+        )
+        .define(
+            ConfigKey::new(
+                HEARTBEAT_TOPICS_PREFIX,
+                ConfigType::String,
+                Importance::Low,
+                "Prefix of the heartbeat topic <prefix>.<topic.prefix>.",
+            )
+            .default_value("__debezium-heartbeat")
+            .validator(Validator::NonEmptyString)
+            .group(events, 4),
+        )
+}
+
+/// The task keys: the connector's and [`TASK_ROLE`].
+pub fn task_definition() -> ConfigDef {
+    definition().define(
+        ConfigKey::new(
+            TASK_ROLE,
+            ConfigType::String,
+            Importance::Low,
+            "Set by the connector: `stream` (task 0) or `snapshot` (other tasks).",
+        )
+        .default_value("stream"),
+    )
+}
+
+/// Compiles a list of regexes, anchored and case-insensitive; a bad one is an issue.
+fn regexes(parsed: &ParsedConfig, key: &str, issues: &mut Vec<ConfigIssue>) -> Vec<Regex> {
+    let Some(items) = parsed.list(key) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        match RegexBuilder::new(&format!("^(?:{item})$"))
+            .case_insensitive(true)
+            .build()
+        {
+            Ok(r) => out.push(r),
+            Err(e) => issues.push(ConfigIssue::new(
+                key,
+                format!("`{item}` is not a valid regular expression: {e}"),
+            )),
+        }
+    }
+    out
+}
+
+/// Problems `ConfigDef` cannot express; `parsed` is `None` if the keys did not parse.
+fn cross_issues(props: &Properties) -> Vec<ConfigIssue> {
+    let mut issues = Vec::new();
+    let set = |k: &str| props.get(k).is_some_and(|v| !v.trim().is_empty());
+    if set(SCHEMA_INCLUDE) && set(SCHEMA_EXCLUDE) {
+        issues.push(ConfigIssue::new(
+            SCHEMA_EXCLUDE,
+            "cannot be set together with schema.include.list",
+        ));
+    }
+    if set(TABLE_INCLUDE) && set(TABLE_EXCLUDE) {
+        issues.push(ConfigIssue::new(
+            TABLE_EXCLUDE,
+            "cannot be set together with table.include.list",
+        ));
+    }
+    if let Some(plugin) = props.get(PLUGIN_NAME) {
+        let plugin = plugin.trim();
+        if !plugin.eq_ignore_ascii_case("pgoutput") {
+            issues.push(ConfigIssue::new(
+                PLUGIN_NAME,
+                format!(
+                    "`{plugin}` is not supported: only pgoutput, the decoding plugin built \
+                     into PostgreSQL 10 and later, is (decoderbufs and wal2json are not)"
+                ),
+            ));
+        }
+    }
+    for key in [SLOT_NAME, PUBLICATION_NAME] {
+        if let Some(v) = props.get(key) {
+            let v = v.trim();
+            let ok = !v.is_empty()
+                && v.len() <= 63
+                && v.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if key == SLOT_NAME && !ok && !v.is_empty() {
+                issues.push(ConfigIssue::new(
+                    key,
+                    format!(
+                        "`{v}` is not a valid slot name: use at most 63 lower-case \
+                         letters, digits and underscores"
+                    ),
+                ));
+            }
+        }
+    }
+    issues
+}
+
+/// Every problem in `props`, at once.
+pub fn validate(props: &Properties) -> Vec<ConfigIssue> {
+    match parse(&definition(), props, "PostgresCdc") {
+        Ok(_) => Vec::new(),
+        Err(issues) => issues,
+    }
+}
+
+/// Parses `props` against `def`, returning the settings or every issue.
+fn parse(
+    def: &ConfigDef,
+    props: &Properties,
+    who: &str,
+) -> Result<(ParsedConfig, PgCdcConfig), Vec<ConfigIssue>> {
+    let mut issues = cross_issues(props);
+    let parsed = match def.parse(props) {
+        Ok(parsed) => parsed,
+        Err(mut more) => {
+            more.append(&mut issues);
+            return Err(more);
+        }
+    };
+    let filters = Filters {
+        schema_include: regexes(&parsed, SCHEMA_INCLUDE, &mut issues),
+        schema_exclude: regexes(&parsed, SCHEMA_EXCLUDE, &mut issues),
+        table_include: regexes(&parsed, TABLE_INCLUDE, &mut issues),
+        table_exclude: regexes(&parsed, TABLE_EXCLUDE, &mut issues),
+        column_exclude: regexes(&parsed, COLUMN_EXCLUDE, &mut issues),
+    };
+    if !issues.is_empty() {
+        return Err(issues);
+    }
+    let text = |key: &str| -> Result<String, Vec<ConfigIssue>> {
+        required(parsed.string(key), who, key)
+            .map(|s| s.trim().to_owned())
+            .map_err(|e| vec![ConfigIssue::new(key, e.to_string())])
+    };
+    let port = parsed.int(PORT).unwrap_or(5432);
+    let autocreate = match text(PUBLICATION_AUTOCREATE)?.to_ascii_lowercase().as_str() {
+        "disabled" => AutocreateMode::Disabled,
+        "filtered" => AutocreateMode::Filtered,
+        _ => AutocreateMode::AllTables,
+    };
+    let snapshot_mode = match text(SNAPSHOT_MODE)?.to_ascii_lowercase().as_str() {
+        "never" => SnapshotMode::Never,
+        "initial_only" => SnapshotMode::InitialOnly,
+        "no_data" => SnapshotMode::NoData,
+        _ => SnapshotMode::Initial,
+    };
+    let heartbeat_ms = parsed.int(HEARTBEAT_INTERVAL_MS).unwrap_or(0);
+    let config = PgCdcConfig {
+        host: text(HOSTNAME)?,
+        port: u16::try_from(port).unwrap_or(5432),
+        user: text(USER)?,
+        password: parsed.password(PASSWORD).map(|p| p.value().to_owned()),
+        dbname: text(DBNAME)?,
+        sslmode: text(SSLMODE)?.to_ascii_lowercase(),
+        connect_timeout: Duration::from_millis(
+            u64::try_from(parsed.long(CONNECT_TIMEOUT_MS).unwrap_or(10_000)).unwrap_or(10_000),
+        ),
+        prefix: text(TOPIC_PREFIX)?,
+        filters,
+        slot: text(SLOT_NAME)?,
+        publication: text(PUBLICATION_NAME)?,
+        autocreate,
+        snapshot_mode,
+        fetch_size: usize::try_from(parsed.int(SNAPSHOT_FETCH_SIZE).unwrap_or(10240))
+            .unwrap_or(10240)
+            .max(1),
+        tombstones: parsed.boolean(TOMBSTONES_ON_DELETE).unwrap_or(true),
+        heartbeat: (heartbeat_ms > 0)
+            .then(|| Duration::from_millis(u64::try_from(heartbeat_ms).unwrap_or(0))),
+        heartbeat_prefix: text(HEARTBEAT_TOPICS_PREFIX)?,
+    };
+    Ok((parsed, config))
+}
+
+/// Parses the connector's (or, with `task`, a task's) properties, naming `who` in the error.
+pub fn settings(
+    props: &Properties,
+    task: bool,
+    who: &str,
+) -> Result<(ParsedConfig, PgCdcConfig), ConnectError> {
+    let def = if task {
+        task_definition()
+    } else {
+        definition()
+    };
+    parse(&def, props, who).map_err(|issues| config_error(who, &issues))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> Properties {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn minimal() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("name", "pg"),
+            (HOSTNAME, "localhost"),
+            (USER, "postgres"),
+            (DBNAME, "app"),
+            (TOPIC_PREFIX, "shop"),
+        ]
+    }
+
+    #[test]
+    fn pg_config_defaults_follow_debezium() {
+        let (_, c) = settings(&props(&minimal()), false, "t").unwrap();
+        assert_eq!(c.port, 5432);
+        assert_eq!(c.slot, "debezium");
+        assert_eq!(c.publication, "dbz_publication");
+        assert_eq!(c.autocreate, AutocreateMode::AllTables);
+        assert_eq!(c.snapshot_mode, SnapshotMode::Initial);
+        assert!(c.tombstones);
+        assert!(c.heartbeat.is_none());
+        assert_eq!(c.heartbeat_topic(), "__debezium-heartbeat.shop");
+        assert!(c.password.is_none());
+    }
+
+    #[test]
+    fn pg_config_reports_every_problem_at_once() {
+        let p = props(&[
+            ("name", "pg"),
+            (PORT, "70000"),
+            (PLUGIN_NAME, "wal2json"),
+            (SNAPSHOT_MODE, "sometimes"),
+            (TABLE_INCLUDE, "public.a"),
+            (TABLE_EXCLUDE, "public.b"),
+        ]);
+        let issues = validate(&p);
+        let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+        for key in [
+            HOSTNAME,
+            USER,
+            DBNAME,
+            TOPIC_PREFIX,
+            PORT,
+            PLUGIN_NAME,
+            SNAPSHOT_MODE,
+            TABLE_EXCLUDE,
+        ] {
+            assert!(keys.contains(&key), "{key} missing from {issues:?}");
+        }
+        let plugin = issues.iter().find(|i| i.key == PLUGIN_NAME).unwrap();
+        assert!(plugin.message.contains("only pgoutput"), "{plugin}");
+    }
+
+    #[test]
+    fn pg_config_bad_regex_is_named() {
+        let mut p = minimal();
+        p.push((TABLE_INCLUDE, "public.(a"));
+        let issues = validate(&props(&p));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].key, TABLE_INCLUDE);
+        assert!(issues[0].message.contains("public.(a"));
+    }
+
+    #[test]
+    fn pg_filters_are_anchored_and_case_insensitive() {
+        let mut p = minimal();
+        p.push((TABLE_INCLUDE, "public.orders,inventory\\..*"));
+        p.push((COLUMN_EXCLUDE, "public.orders.secret"));
+        let (_, c) = settings(&props(&p), false, "t").unwrap();
+        let f = &c.filters;
+        assert!(f.table_included("public", "orders"));
+        assert!(f.table_included("PUBLIC", "Orders"));
+        assert!(!f.table_included("public", "orders_archive"));
+        assert!(f.table_included("inventory", "items"));
+        assert!(!f.table_included("pg_catalog", "pg_class"));
+        assert!(!f.column_included("public", "orders", "secret"));
+        assert!(f.column_included("public", "orders", "secret2"));
+    }
+
+    #[test]
+    fn pg_config_password_never_in_messages() {
+        let mut p = minimal();
+        p.push((PASSWORD, "hunter2"));
+        p.push((SLOT_NAME, "Bad-Slot"));
+        let issues = validate(&props(&p));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert!(!issues[0].to_string().contains("hunter2"));
+        assert_eq!(issues[0].key, SLOT_NAME);
+    }
+}

@@ -1,0 +1,442 @@
+//! The initial snapshot: every captured table read in primary-key order
+//! inside one `REPEATABLE READ` transaction that imported the snapshot a
+//! replication slot exported, so the rows and the changes streamed from the
+//! slot's consistent point are complete and do not overlap.
+//!
+//! Progress is kept per table (see [`super::offsets::TableProgress`]): each
+//! record's offset says which key it reached under which snapshot, so a
+//! restart continues after the last durable key under a fresh snapshot
+//! (a new *segment*) and the stream drops what that snapshot already holds.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use crate::data::{SourceRecord, Value};
+
+use super::catalog::{self, CatalogError, TableInfo};
+use super::config::PgCdcConfig;
+use super::envelope::{now_ms, Cell, Op, SourceInfo, TableModel};
+use super::offsets::{self, orderable, Segment, TableProgress};
+use super::types::{oid, Kind, TypeRegistry};
+use super::wire::{quote_ident, quote_literal, PgConnection, PgError};
+
+/// A snapshot failure.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// A query failed or the connection was lost.
+    #[error("{0}")]
+    Catalog(#[from] CatalogError),
+    /// A row does not decode.
+    #[error("{0}")]
+    Row(#[from] super::envelope::RowError),
+}
+
+impl SnapshotError {
+    /// Whether reconnecting may help.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, SnapshotError::Catalog(c) if c.is_connection_lost())
+    }
+}
+
+fn pg(context: impl Into<String>) -> impl FnOnce(PgError) -> SnapshotError {
+    let context = context.into();
+    move |source| SnapshotError::Catalog(CatalogError::Pg { context, source })
+}
+
+/// A key column the snapshot orders by.
+#[derive(Clone, Debug)]
+struct KeyColumn {
+    name: String,
+    /// Position in the selected columns.
+    index: usize,
+    /// Type name to cast the resume literal to.
+    type_name: &'static str,
+    collate_c: bool,
+}
+
+/// One table to read.
+struct Job {
+    info: TableInfo,
+    model: Arc<TableModel>,
+    /// Empty: no orderable primary key, the table is read whole.
+    key: Vec<KeyColumn>,
+    /// Resume after this key (text of each key column).
+    after: Option<Vec<String>>,
+}
+
+/// Reads the captured tables under one imported snapshot.
+pub struct Snapshotter {
+    conn: PgConnection,
+    /// LSN of the snapshot being read (the segment's `cp`).
+    cp: u64,
+    /// The main slot's consistent point.
+    cp0: u64,
+    xmin: Option<i64>,
+    ts_ms: i64,
+    jobs: VecDeque<Job>,
+    current: Option<Job>,
+    fetch_size: usize,
+    /// The last record read, held back until the next is known so it can
+    /// be marked as its table's / the snapshot's last.
+    pending: Option<(String, SourceRecord)>,
+    name: Arc<str>,
+    db: Arc<str>,
+    prefix: String,
+    committed: bool,
+}
+
+/// The type name a resume literal of `type_oid` is cast to, and whether the
+/// column sorts with `COLLATE "C"`, if its order is reproducible in Rust.
+fn key_type(type_oid: u32, kind: &Kind) -> Option<(&'static str, bool)> {
+    let collate = orderable(kind)?;
+    let name = match type_oid {
+        oid::INT2 => "int2",
+        oid::INT4 => "int4",
+        oid::INT8 => "int8",
+        oid::DATE => "date",
+        oid::TEXT => "text",
+        oid::VARCHAR => "varchar",
+        oid::BPCHAR => "bpchar",
+        oid::UUID => "uuid",
+        oid::BOOL => "bool",
+        _ => return None,
+    };
+    Some((name, collate))
+}
+
+impl Snapshotter {
+    /// Opens the snapshot transaction on `conn` importing `snapshot_name`
+    /// (taken at `cp`), and plans every table of `tables` that is not done
+    /// in `progress`. `progress` gains a new segment at `cp` for each.
+    #[allow(clippy::too_many_arguments)]
+    pub fn begin(
+        mut conn: PgConnection,
+        snapshot_name: &str,
+        cp: u64,
+        cp0: u64,
+        config: &PgCdcConfig,
+        registry: &TypeRegistry,
+        tables: &[TableInfo],
+        progress: &mut HashMap<String, TableProgress>,
+    ) -> Result<Snapshotter, SnapshotError> {
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .map_err(pg("BEGIN the snapshot transaction"))?;
+        conn.execute(&format!(
+            "SET TRANSACTION SNAPSHOT {}",
+            quote_literal(snapshot_name)
+        ))
+        .map_err(pg(format!("import snapshot {snapshot_name}")))?;
+        let xmin = conn
+            .simple_query("SELECT txid_snapshot_xmin(txid_current_snapshot())")
+            .ok()
+            .and_then(|r| r.into_iter().next())
+            .and_then(|r| r.rows.into_iter().next())
+            .and_then(|row| row.into_iter().next().flatten())
+            .and_then(|t| t.parse().ok());
+        let mut jobs = VecDeque::new();
+        for info in tables {
+            let qualified = info.qualified();
+            let entry = progress.entry(qualified.clone()).or_insert(TableProgress {
+                lsn: cp0,
+                segments: Vec::new(),
+                done: false,
+                last_snapshot_record: false,
+            });
+            if entry.done {
+                continue;
+            }
+            let (columns, key_names) = catalog::table_columns(&mut conn, info.oid)?;
+            let model = catalog::model(
+                config,
+                registry,
+                &info.schema,
+                &info.table,
+                &columns,
+                &key_names,
+                1,
+            );
+            let mut key = Vec::new();
+            for &i in &model.key {
+                let c = &model.columns[i];
+                match key_type(c.type_oid, &c.kind) {
+                    Some((type_name, collate_c)) => key.push(KeyColumn {
+                        name: c.name.clone(),
+                        index: i,
+                        type_name,
+                        collate_c,
+                    }),
+                    None => {
+                        key.clear();
+                        break;
+                    }
+                }
+            }
+            if model.key.len() != key_names.len() {
+                key.clear(); // a key column is excluded: not resumable
+            }
+            let after = if key.is_empty() {
+                // Read whole: earlier partial reads are superseded.
+                entry.segments.clear();
+                None
+            } else {
+                entry.segments.last().and_then(|s| s.upto.clone())
+            };
+            entry.segments.push(Segment { cp, upto: None });
+            jobs.push_back(Job {
+                info: info.clone(),
+                model: Arc::new(model),
+                key,
+                after,
+            });
+        }
+        tracing::info!(
+            tables = jobs.len(),
+            lsn = %super::wire::Lsn(cp),
+            "snapshot started"
+        );
+        Ok(Snapshotter {
+            conn,
+            cp,
+            cp0,
+            xmin,
+            ts_ms: now_ms(),
+            jobs,
+            current: None,
+            fetch_size: config.fetch_size,
+            pending: None,
+            name: Arc::from(config.prefix.as_str()),
+            db: Arc::from(config.dbname.as_str()),
+            prefix: config.prefix.clone(),
+            committed: false,
+        })
+    }
+
+    /// The next records (at most `snapshot.fetch.size`); `Ok(None)` when
+    /// every table is read (the last record has been returned, marked).
+    pub fn next_batch(
+        &mut self,
+        progress: &mut HashMap<String, TableProgress>,
+    ) -> Result<Option<Vec<SourceRecord>>, SnapshotError> {
+        let mut out = Vec::new();
+        loop {
+            if self.current.is_none() {
+                let Some(job) = self.jobs.pop_front() else {
+                    // The end: the held-back record is the very last.
+                    if let Some((table, record)) = self.pending.take() {
+                        out.push(self.finish(record, &table, progress, true, true));
+                    }
+                    if !self.committed {
+                        self.conn
+                            .execute("COMMIT")
+                            .map_err(pg("COMMIT the snapshot"))?;
+                        self.committed = true;
+                        tracing::info!("snapshot finished");
+                    }
+                    return Ok(if out.is_empty() { None } else { Some(out) });
+                };
+                self.open(&job)?;
+                self.current = Some(job);
+            }
+            let Some(job) = self.current.take() else {
+                continue;
+            };
+            let sql = format!(
+                "FETCH FORWARD {} FROM timely_connect_snapshot",
+                self.fetch_size
+            );
+            let results = self
+                .conn
+                .simple_query(&sql)
+                .map_err(pg(format!("read table {}", job.info.qualified())))?;
+            let rows = results
+                .into_iter()
+                .next()
+                .map(|r| r.rows)
+                .unwrap_or_default();
+            let finished = rows.len() < self.fetch_size;
+            for row in &rows {
+                let record = self.record(&job, row, progress)?;
+                if let Some((_, prev)) = self.pending.replace((job.info.qualified(), record)) {
+                    out.push(prev);
+                }
+            }
+            if finished {
+                self.conn
+                    .execute("CLOSE timely_connect_snapshot")
+                    .map_err(pg("CLOSE cursor"))?;
+                let qualified = job.info.qualified();
+                if let Some(p) = progress.get_mut(&qualified) {
+                    p.done = true;
+                }
+                // The held-back record is this table's last: mark it done.
+                if let Some((table, record)) = self.pending.take() {
+                    if table == qualified {
+                        let marked = self.finish(record, &table, progress, true, false);
+                        self.pending = Some((table, marked));
+                    } else {
+                        self.pending = Some((table, record));
+                    }
+                }
+                tracing::debug!(table = %qualified, "table snapshot finished");
+            } else {
+                self.current = Some(job);
+            }
+            if !out.is_empty() || !rows.is_empty() {
+                return Ok(Some(out));
+            }
+        }
+    }
+
+    /// Declares the cursor over `job`'s table.
+    fn open(&mut self, job: &Job) -> Result<(), SnapshotError> {
+        let columns: Vec<String> = job
+            .model
+            .columns
+            .iter()
+            .map(|c| quote_ident(&c.name))
+            .collect();
+        let key_expr = |k: &KeyColumn| {
+            if k.collate_c {
+                format!("{} COLLATE \"C\"", quote_ident(&k.name))
+            } else {
+                quote_ident(&k.name)
+            }
+        };
+        let mut sql = format!(
+            "DECLARE timely_connect_snapshot NO SCROLL CURSOR FOR SELECT {} FROM {}",
+            if columns.is_empty() {
+                "NULL".to_owned()
+            } else {
+                columns.join(", ")
+            },
+            job.info.quoted()
+        );
+        if let Some(after) = &job.after {
+            let lhs: Vec<String> = job.key.iter().map(key_expr).collect();
+            let rhs: Vec<String> = job
+                .key
+                .iter()
+                .zip(after)
+                .map(|(k, v)| format!("CAST({} AS {})", quote_literal(v), k.type_name))
+                .collect();
+            sql.push_str(&format!(
+                " WHERE ROW({}) > ROW({})",
+                lhs.join(", "),
+                rhs.join(", ")
+            ));
+        }
+        if !job.key.is_empty() {
+            let order: Vec<String> = job.key.iter().map(key_expr).collect();
+            sql.push_str(&format!(" ORDER BY {}", order.join(", ")));
+        }
+        self.conn
+            .execute(&sql)
+            .map_err(pg(format!("open a cursor on {}", job.info.qualified())))?;
+        tracing::debug!(table = %job.info.qualified(), resume_after = ?job.after, "table snapshot started");
+        Ok(())
+    }
+
+    /// The record of one row; advances the table's progress.
+    fn record(
+        &self,
+        job: &Job,
+        row: &[Option<String>],
+        progress: &mut HashMap<String, TableProgress>,
+    ) -> Result<SourceRecord, SnapshotError> {
+        let cells: Vec<Cell<'_>> = row
+            .iter()
+            .map(|c| c.as_deref().map_or(Cell::Null, Cell::Text))
+            .collect();
+        // The model's positions index the table's columns; the cursor
+        // selects exactly the captured ones, in order.
+        let projected: Vec<Cell<'_>> = {
+            let mut v = vec![Cell::Null; job.model.positions.last().map_or(0, |p| p + 1)];
+            for (i, &p) in job.model.positions.iter().enumerate() {
+                if let Some(c) = cells.get(i) {
+                    v[p] = *c;
+                }
+            }
+            v
+        };
+        let after = job.model.row(&projected)?;
+        let key = job.model.key_of(&after)?;
+        let qualified = job.info.qualified();
+        let progress = progress.entry(qualified.clone()).or_insert(TableProgress {
+            lsn: self.cp0,
+            segments: vec![Segment {
+                cp: self.cp,
+                upto: None,
+            }],
+            done: false,
+            last_snapshot_record: false,
+        });
+        if !job.key.is_empty() {
+            let upto: Option<Vec<String>> = job
+                .key
+                .iter()
+                .map(|k| row.get(k.index).cloned().flatten())
+                .collect();
+            if let Some(seg) = progress.segments.last_mut() {
+                seg.upto = upto;
+            }
+        }
+        let source = SourceInfo {
+            name: self.name.clone(),
+            db: self.db.clone(),
+            ts_ms: self.ts_ms,
+            snapshot: "true",
+            sequence: None,
+            tx_id: self.xmin,
+            lsn: Some(self.cp as i64),
+        };
+        let value = job
+            .model
+            .envelope(Op::Read, None, Some(after), &source, now_ms())?;
+        Ok(SourceRecord::new(
+            offsets::table_partition(&self.prefix, &qualified),
+            progress.to_offset(),
+            job.model.topic.clone(),
+            Some(job.model.envelope_schema.clone()),
+            value,
+        )
+        .with_key(job.model.key_schema.clone(), key))
+    }
+
+    /// Re-marks a held-back record: its table is `done`; with `last`, it is
+    /// the snapshot's last record (`source.snapshot` "last",
+    /// `last_snapshot_record`).
+    fn finish(
+        &self,
+        mut record: SourceRecord,
+        table: &str,
+        progress: &mut HashMap<String, TableProgress>,
+        done: bool,
+        last: bool,
+    ) -> SourceRecord {
+        if let Some(mut p) = TableProgress::from_offset(&record.source_offset) {
+            p.done = p.done || done;
+            p.last_snapshot_record = last;
+            if let Some(current) = progress.get_mut(table) {
+                current.done = current.done || done;
+                current.last_snapshot_record = last;
+            }
+            record.source_offset = p.to_offset();
+        }
+        if last {
+            if let Value::Struct(envelope) = &mut record.value {
+                if let Some(Value::Struct(source)) = envelope.get("source").cloned() {
+                    let mut source = source;
+                    if source.put("snapshot", Value::String("last".into())).is_ok() {
+                        let _ = envelope.put("source", Value::Struct(source));
+                    }
+                }
+            }
+        }
+        record
+    }
+
+    /// The main slot's consistent point.
+    pub fn cp0(&self) -> u64 {
+        self.cp0
+    }
+}

@@ -1,0 +1,563 @@
+//! The change stream: pgoutput messages from the slot → Debezium events.
+//!
+//! Events are emitted one per change as they arrive, in commit order, each
+//! with its own offset (`lsn_commit` of its transaction, `lsn_proc` its
+//! own LSN), so a restart skips exactly what was emitted. The records of
+//! one change (a delete and its tombstone; a key-changing update's delete,
+//! tombstone and create) always leave in one batch.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::data::{SchemaBuilder, SourcePartition, SourceRecord, Struct, Value};
+
+use super::catalog::{self, CatalogColumn, CatalogError};
+use super::config::PgCdcConfig;
+use super::envelope::{now_ms, Cell, Op, RowError, SourceInfo, TableModel};
+use super::offsets::{key_part, KeyPart, SnapshotFilter, StreamOffset, StreamPosition};
+use super::types::TypeRegistry;
+use super::wire::{
+    pg_time_to_unix_us, Lsn, PgConnection, PgError, PgOutput, RelationBody, ReplicationMessage,
+    ReplicationStream, TupleValue,
+};
+
+/// A streaming failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// The replication session failed.
+    #[error("replication stream: {0}")]
+    Pg(#[from] PgError),
+    /// A catalog lookup failed.
+    #[error("{0}")]
+    Catalog(#[from] CatalogError),
+    /// A row does not decode.
+    #[error("{0}")]
+    Row(#[from] RowError),
+    /// The stream broke its own rules.
+    #[error("{0}")]
+    Protocol(String),
+}
+
+impl StreamError {
+    /// Whether reconnecting may help.
+    pub fn is_connection_lost(&self) -> bool {
+        match self {
+            StreamError::Pg(e) => e.is_connection_lost(),
+            StreamError::Catalog(c) => c.is_connection_lost(),
+            _ => false,
+        }
+    }
+}
+
+/// A table as the stream knows it.
+struct Relation {
+    /// `None`: not captured.
+    model: Option<Arc<TableModel>>,
+    qualified: String,
+}
+
+/// The transaction being received.
+#[derive(Clone, Copy)]
+struct Tx {
+    xid: u32,
+    commit: u64,
+    ts_us: i64,
+}
+
+/// State that outlives one replication session (kept across reconnects).
+pub struct StreamState {
+    /// The last position whose events were emitted (skip up to it).
+    pub emitted: StreamPosition,
+    /// The flush LSN last confirmed to the server.
+    pub flushed: u64,
+    /// Columns and version of each table's schema, to bump versions on change.
+    versions: HashMap<String, (Vec<(String, u32, i32)>, i32)>,
+    /// Drops changes the snapshot already holds.
+    pub filter: SnapshotFilter,
+    /// The types the catalog knows.
+    pub registry: TypeRegistry,
+    partition: SourcePartition,
+    heartbeat_topic: Arc<str>,
+    name: Arc<str>,
+    db: Arc<str>,
+    last_heartbeat: Instant,
+}
+
+impl StreamState {
+    /// State resuming after `emitted`, having confirmed `flushed`.
+    pub fn new(
+        config: &PgCdcConfig,
+        emitted: StreamPosition,
+        flushed: u64,
+        filter: SnapshotFilter,
+        registry: TypeRegistry,
+    ) -> StreamState {
+        StreamState {
+            emitted,
+            flushed,
+            versions: HashMap::new(),
+            filter,
+            registry,
+            partition: super::offsets::stream_partition(&config.prefix),
+            heartbeat_topic: Arc::from(config.heartbeat_topic()),
+            name: Arc::from(config.prefix.as_str()),
+            db: Arc::from(config.dbname.as_str()),
+            last_heartbeat: Instant::now(),
+        }
+    }
+}
+
+/// One replication session's reader.
+pub struct Streamer {
+    stream: ReplicationStream,
+    catalog: PgConnection,
+    relations: HashMap<u32, Relation>,
+    tx: Option<Tx>,
+    /// The newest position a keepalive reported (nothing before it is pending).
+    keepalive: Option<u64>,
+    asked_at: Option<Instant>,
+}
+
+/// Most records one poll returns.
+const MAX_BATCH: usize = 4096;
+
+impl Streamer {
+    /// A reader of `stream`, looking relations up through `catalog`.
+    pub fn new(stream: ReplicationStream, catalog: PgConnection) -> Streamer {
+        Streamer {
+            stream,
+            catalog,
+            relations: HashMap::new(),
+            tx: None,
+            keepalive: None,
+            asked_at: None,
+        }
+    }
+
+    /// Confirms `lsn` as flushed if it is newer than what was confirmed.
+    pub fn confirm(&mut self, state: &mut StreamState, lsn: u64) -> Result<(), PgError> {
+        if lsn > state.flushed {
+            state.flushed = lsn;
+            let l = Lsn(lsn);
+            self.stream.send_standby_status(l, l, l, false)?;
+            tracing::debug!(flush = %l, "confirmed to the server");
+        }
+        Ok(())
+    }
+
+    /// Receives for up to `budget` and returns the events, plus a heartbeat
+    /// when idle and due.
+    pub fn poll(
+        &mut self,
+        config: &PgCdcConfig,
+        state: &mut StreamState,
+        budget: Duration,
+    ) -> Result<Vec<SourceRecord>, StreamError> {
+        let deadline = Instant::now() + budget;
+        let mut out = Vec::new();
+        while out.len() < MAX_BATCH {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            let Some(msg) = self.stream.recv(deadline - now)? else {
+                break;
+            };
+            match msg {
+                ReplicationMessage::XLogData {
+                    wal_start, data, ..
+                } => self.message(config, state, wal_start.0, data, &mut out)?,
+                ReplicationMessage::Keepalive {
+                    wal_end,
+                    reply_requested,
+                    ..
+                } => {
+                    if self.tx.is_none() {
+                        self.keepalive = Some(wal_end.0);
+                    }
+                    if reply_requested {
+                        // Never the durable flush again: a lagging flush
+                        // would hold a server's fast shutdown (flush 0/0
+                        // leaves the slot where commit() put it).
+                        self.stream.send_keepalive_reply()?;
+                    }
+                }
+            }
+            // Return a partial batch only between changes: `message` never
+            // leaves half a change behind.
+            if !out.is_empty() && self.tx.is_none() {
+                break;
+            }
+        }
+        if out.is_empty() {
+            if let Some(r) = self.heartbeat(config, state)? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A heartbeat record if one is due and the server reported a position
+    /// past everything emitted; asks the server for its position otherwise.
+    fn heartbeat(
+        &mut self,
+        config: &PgCdcConfig,
+        state: &mut StreamState,
+    ) -> Result<Option<SourceRecord>, StreamError> {
+        let Some(interval) = config.heartbeat else {
+            return Ok(None);
+        };
+        if state.last_heartbeat.elapsed() < interval || self.tx.is_some() {
+            return Ok(None);
+        }
+        match self.keepalive.take() {
+            Some(w) if w > state.emitted.commit => {
+                state.last_heartbeat = Instant::now();
+                self.asked_at = None;
+                state.emitted = StreamPosition {
+                    commit: w,
+                    processed: None,
+                };
+                let offset = StreamOffset {
+                    lsn: w,
+                    commit: w,
+                    tx_id: None,
+                    ts_usec: now_ms() * 1000,
+                    message_type: None,
+                };
+                let key_schema = SchemaBuilder::struct_()
+                    .name("io.debezium.connector.common.ServerNameKey")
+                    .field("serverName", crate::data::Schema::string())
+                    .build();
+                let value_schema = SchemaBuilder::struct_()
+                    .name("io.debezium.connector.common.Heartbeat")
+                    .field("ts_ms", crate::data::Schema::int64())
+                    .build();
+                let key = Struct::new(key_schema.clone())
+                    .with("serverName", Value::String(state.name.to_string()))
+                    .map_err(|e| StreamError::Protocol(e.to_string()))?;
+                let value = Struct::new(value_schema.clone())
+                    .with("ts_ms", Value::Int64(now_ms()))
+                    .map_err(|e| StreamError::Protocol(e.to_string()))?;
+                Ok(Some(
+                    SourceRecord::new(
+                        state.partition.clone(),
+                        offset.to_offset(),
+                        state.heartbeat_topic.clone(),
+                        Some(value_schema),
+                        Value::Struct(value),
+                    )
+                    .with_key(Some(key_schema), Value::Struct(key)),
+                ))
+            }
+            _ => {
+                // Ask for the server's position (a keepalive comes back).
+                if self
+                    .asked_at
+                    .is_none_or(|t| t.elapsed() >= Duration::from_millis(500))
+                {
+                    self.asked_at = Some(Instant::now());
+                    let write = self.stream.last_received();
+                    self.stream
+                        .send_standby_status(write, Lsn::ZERO, Lsn::ZERO, true)?;
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    fn message(
+        &mut self,
+        config: &PgCdcConfig,
+        state: &mut StreamState,
+        lsn: u64,
+        data: PgOutput,
+        out: &mut Vec<SourceRecord>,
+    ) -> Result<(), StreamError> {
+        match data {
+            PgOutput::Begin {
+                final_lsn,
+                commit_time_us,
+                xid,
+            } => {
+                self.tx = Some(Tx {
+                    xid,
+                    commit: final_lsn.0,
+                    ts_us: pg_time_to_unix_us(commit_time_us),
+                });
+            }
+            PgOutput::Commit { .. } => self.tx = None,
+            PgOutput::Relation(body) => self.relation(config, state, body)?,
+            PgOutput::Insert { relation_id, new } => self.change(
+                config,
+                state,
+                lsn,
+                relation_id,
+                (true, None, Some(new)),
+                out,
+            )?,
+            PgOutput::Update {
+                relation_id,
+                key,
+                old,
+                new,
+            } => self.change(
+                config,
+                state,
+                lsn,
+                relation_id,
+                (false, old.or(key), Some(new)),
+                out,
+            )?,
+            PgOutput::Delete {
+                relation_id,
+                key,
+                old,
+            } => self.change(
+                config,
+                state,
+                lsn,
+                relation_id,
+                (false, old.or(key), None),
+                out,
+            )?,
+            PgOutput::Truncate { relation_ids, .. } => {
+                tracing::warn!(
+                    ?relation_ids,
+                    "TRUNCATE is not captured (as Debezium's default skipped.operations=t)"
+                );
+            }
+            PgOutput::Type { .. } | PgOutput::Origin { .. } | PgOutput::Message { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn relation(
+        &mut self,
+        config: &PgCdcConfig,
+        state: &mut StreamState,
+        body: RelationBody,
+    ) -> Result<(), StreamError> {
+        let qualified = format!("{}.{}", body.namespace, body.name);
+        if !config.filters.table_included(&body.namespace, &body.name) {
+            self.relations.insert(
+                body.id,
+                Relation {
+                    model: None,
+                    qualified,
+                },
+            );
+            return Ok(());
+        }
+        // Unknown types (a new enum, say): reload the registry once.
+        if body
+            .columns
+            .iter()
+            .any(|c| c.type_oid >= 16384 && state.registry.get(c.type_oid).is_none())
+        {
+            state.registry = catalog::load_types(&mut self.catalog)?;
+        }
+        let (catalog_columns, key) = catalog::table_columns(&mut self.catalog, body.id)?;
+        let columns: Vec<CatalogColumn> = body
+            .columns
+            .iter()
+            .map(|c| CatalogColumn {
+                name: c.name.clone(),
+                type_oid: c.type_oid,
+                typmod: c.type_modifier,
+                nullable: catalog_columns
+                    .iter()
+                    .find(|cc| cc.name == c.name)
+                    .is_none_or(|cc| cc.nullable),
+            })
+            .collect();
+        let shape: Vec<(String, u32, i32)> = columns
+            .iter()
+            .map(|c| (c.name.clone(), c.type_oid, c.typmod))
+            .collect();
+        let version = match state.versions.get_mut(&qualified) {
+            Some((old, v)) if *old != shape => {
+                *v += 1;
+                *old = shape;
+                tracing::info!(table = %qualified, version = *v, "table schema changed");
+                *v
+            }
+            Some((_, v)) => *v,
+            None => {
+                state.versions.insert(qualified.clone(), (shape, 1));
+                1
+            }
+        };
+        let model = catalog::model(
+            config,
+            &state.registry,
+            &body.namespace,
+            &body.name,
+            &columns,
+            &key,
+            version,
+        );
+        self.relations.insert(
+            body.id,
+            Relation {
+                model: Some(Arc::new(model)),
+                qualified,
+            },
+        );
+        Ok(())
+    }
+
+    fn change(
+        &mut self,
+        config: &PgCdcConfig,
+        state: &mut StreamState,
+        lsn: u64,
+        relation_id: u32,
+        (insert, old, new): (bool, Option<Vec<TupleValue>>, Option<Vec<TupleValue>>),
+        out: &mut Vec<SourceRecord>,
+    ) -> Result<(), StreamError> {
+        let tx = self.tx.ok_or_else(|| {
+            StreamError::Protocol(format!("change at {} outside a transaction", Lsn(lsn)))
+        })?;
+        if state.emitted.already_emitted(tx.commit, lsn) {
+            return Ok(());
+        }
+        let rel = self.relations.get(&relation_id).ok_or_else(|| {
+            StreamError::Protocol(format!(
+                "change to relation {relation_id} before its Relation message"
+            ))
+        })?;
+        let Some(model) = rel.model.clone() else {
+            return Ok(());
+        };
+        let qualified = rel.qualified.clone();
+        fn cells(t: &Option<Vec<TupleValue>>) -> Option<Vec<Cell<'_>>> {
+            t.as_ref().map(|t| {
+                t.iter()
+                    .map(|v| match v {
+                        TupleValue::Null => Cell::Null,
+                        TupleValue::UnchangedToast => Cell::Unchanged,
+                        TupleValue::Text(b) | TupleValue::Binary(b) => {
+                            std::str::from_utf8(b).map_or(Cell::Null, Cell::Text)
+                        }
+                    })
+                    .collect()
+            })
+        }
+        let is_insert = insert;
+        let old_cells = cells(&old);
+        let new_cells = cells(&new);
+        let before = old_cells.as_deref().map(|c| model.row(c)).transpose()?;
+        let after = new_cells.as_deref().map(|c| model.row(c)).transpose()?;
+        let key_parts = |c: &Option<Vec<Cell<'_>>>| -> Option<Vec<KeyPart>> {
+            let c = c.as_ref()?;
+            if model.key.is_empty() {
+                return None;
+            }
+            model
+                .key
+                .iter()
+                .map(|&i| match c.get(model.positions[i]) {
+                    Some(Cell::Text(t)) => key_part(&model.columns[i].kind, t),
+                    _ => None,
+                })
+                .collect()
+        };
+        let source = |op_lsn: u64| SourceInfo {
+            name: state.name.clone(),
+            db: state.db.clone(),
+            ts_ms: tx.ts_us / 1000,
+            snapshot: "false",
+            sequence: Some(format!("[\"{}\",\"{}\"]", state.emitted.commit, op_lsn)),
+            tx_id: Some(i64::from(tx.xid)),
+            lsn: Some(op_lsn as i64),
+        };
+        let offset = |kind: &'static str| {
+            StreamOffset {
+                lsn,
+                commit: tx.commit,
+                tx_id: Some(i64::from(tx.xid)),
+                ts_usec: tx.ts_us,
+                message_type: Some(kind),
+            }
+            .to_offset()
+        };
+        let record = |key: Value, value: Value, kind: &'static str, tombstone: bool| {
+            let r = SourceRecord::new(
+                state.partition.clone(),
+                offset(kind),
+                model.topic.clone(),
+                (!tombstone).then(|| model.envelope_schema.clone()),
+                value,
+            );
+            r.with_key(model.key_schema.clone(), key)
+        };
+        let now = now_ms();
+        let src = source(lsn);
+        let emit_for = |parts: Option<Vec<KeyPart>>| {
+            state.filter.emit(&qualified, parts.as_deref(), tx.commit)
+        };
+        match (before, after) {
+            (None, Some(after)) if is_insert => {
+                if emit_for(key_parts(&new_cells)) {
+                    let key = model.key_of(&after)?;
+                    let v = model.envelope(Op::Create, None, Some(after), &src, now)?;
+                    out.push(record(key, v, "INSERT", false));
+                }
+            }
+            (before, Some(after)) => {
+                let key_after = model.key_of(&after)?;
+                let key_before = match &before {
+                    Some(b) => Some(model.key_of(b)?),
+                    None => None,
+                };
+                let key_changed =
+                    !model.key.is_empty() && key_before.as_ref().is_some_and(|k| *k != key_after);
+                if key_changed {
+                    // Debezium: a primary-key change is a delete of the old
+                    // key (plus tombstone) and a create of the new one.
+                    let kb = key_before.unwrap_or(Value::Null);
+                    if emit_for(key_parts(&old_cells)) {
+                        let v = model.envelope(Op::Delete, before, None, &src, now)?;
+                        out.push(record(kb.clone(), v, "DELETE", false));
+                        if config.tombstones {
+                            out.push(record(kb, Value::Null, "DELETE", true));
+                        }
+                    }
+                    if emit_for(key_parts(&new_cells)) {
+                        let v = model.envelope(Op::Create, None, Some(after), &src, now)?;
+                        out.push(record(key_after, v, "INSERT", false));
+                    }
+                } else if emit_for(key_parts(&new_cells)) {
+                    let v = model.envelope(Op::Update, before, Some(after), &src, now)?;
+                    out.push(record(key_after, v, "UPDATE", false));
+                }
+            }
+            (Some(before), None) => {
+                if emit_for(key_parts(&old_cells)) {
+                    let key = model.key_of(&before)?;
+                    let v = model.envelope(Op::Delete, Some(before), None, &src, now)?;
+                    out.push(record(key.clone(), v, "DELETE", false));
+                    if config.tombstones {
+                        out.push(record(key, Value::Null, "DELETE", true));
+                    }
+                }
+            }
+            (None, None) => {
+                tracing::debug!(table = %qualified, lsn = %Lsn(lsn), "delete without old key (REPLICA IDENTITY NOTHING) skipped");
+            }
+        }
+        state.emitted = StreamPosition {
+            commit: tx.commit,
+            processed: Some(lsn),
+        };
+        Ok(())
+    }
+
+    /// Closes the session.
+    pub fn close(self) {
+        self.stream.close();
+        self.catalog.close();
+    }
+}
