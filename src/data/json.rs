@@ -195,6 +195,22 @@ pub fn to_json_value(value: &Value, schema: Option<&Schema>) -> serde_json::Valu
 /// assert_eq!(out, b"aGVsbG8=");
 /// ```
 pub fn write_base64(out: &mut Vec<u8>, bytes: &[u8]) {
+    write_base64_inner(out, bytes);
+}
+
+/// `bytes` as standard, padded base64 text (Java's `Base64.getEncoder()`).
+///
+/// ```
+/// assert_eq!(timely_connect::data::json::base64(b"hello"), "aGVsbG8=");
+/// ```
+pub fn base64(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(bytes.len().div_ceil(3) * 4);
+    write_base64_inner(&mut out, bytes);
+    // The alphabet is ASCII, so this never replaces anything.
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn write_base64_inner(out: &mut Vec<u8>, bytes: &[u8]) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let sym = |n: u32| ALPHABET[(n & 63) as usize];
     out.reserve(bytes.len().div_ceil(3) * 4);

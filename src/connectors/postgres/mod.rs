@@ -14,11 +14,11 @@ pub mod catalog;
 pub mod config;
 pub mod envelope;
 pub mod offsets;
-pub mod types;
-pub mod wire;
 pub mod snapshot;
 pub mod stream;
 pub mod task;
+pub mod types;
+pub mod wire;
 
 pub use task::{PostgresCdc, PostgresCdcTask, CLASS, DEBEZIUM_CLASS};
 

@@ -318,7 +318,8 @@ impl HttpRegistry {
             .build();
         Ok(HttpRegistry {
             urls,
-            authorization: user_info.map(|u| format!("Basic {}", base64(u.as_bytes()))),
+            authorization: user_info
+                .map(|u| format!("Basic {}", crate::data::json::base64(u.as_bytes()))),
             agent: agent_config.into(),
             preferred: AtomicUsize::new(0),
             ids: Mutex::default(),
@@ -571,28 +572,6 @@ fn percent_encode(s: &str) -> String {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Standard base64 with padding (for the Basic authorization header).
-pub(crate) fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
         }
     }
     out

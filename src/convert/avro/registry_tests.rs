@@ -1,5 +1,6 @@
 use super::*;
 use crate::convert::avro::test_server::TestRegistry;
+use crate::data::json::base64;
 
 const V1: &str = r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"}]}"#;
 const V2: &str = r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"},{"name":"b","type":["null","string"],"default":null}]}"#;

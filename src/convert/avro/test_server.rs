@@ -35,7 +35,7 @@ impl TestRegistry {
         let requests = Arc::new(AtomicUsize::new(0));
         let failing = Arc::new(AtomicBool::new(false));
         let expected_auth =
-            auth.map(|a| format!("Basic {}", super::registry::base64(a.as_bytes())));
+            auth.map(|a| format!("Basic {}", crate::data::json::base64(a.as_bytes())));
         let (r, f) = (requests.clone(), failing.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
