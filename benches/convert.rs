@@ -113,11 +113,11 @@ fn order_values(i: usize) -> Vec<Value> {
         Value::String(format!("user{}@example.com", i * 13 % 10_000)),
         // Two decimals: printed alike by Java's Double.toString and ryu.
         Value::Float64((i % 10_000) as f64 / 4.0 + 0.25),
-        Value::Boolean(i % 2 == 0),
+        Value::Boolean(i.is_multiple_of(2)),
         Decimal::new(i128::from(n * 101 % 1_000_000), 2).to_value(),
         Value::Int64(1_700_000_000_000 + n * 1000),
         Value::Int32(19_000 + (i % 365) as i32),
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             Value::Null
         } else {
             Value::String(format!("note {i}: leave at the door"))
@@ -377,21 +377,21 @@ fn micro_converters(n: usize, reps: usize) {
         Case::new("JsonConverter.from_connect schemas.enable=true", |i| {
             let mut o = out.borrow_mut();
             o.clear();
-            js.from_connect(TOPIC, Some(&schema), &values[i % k], &mut **o)
+            js.from_connect(TOPIC, Some(&schema), &values[i % k], &mut o)
                 .expect("json");
             o.len()
         }),
         Case::new("JsonConverter.from_connect schemas.enable=false", |i| {
             let mut o = out.borrow_mut();
             o.clear();
-            jp.from_connect(TOPIC, Some(&schema), &values[i % k], &mut **o)
+            jp.from_connect(TOPIC, Some(&schema), &values[i % k], &mut o)
                 .expect("json");
             o.len()
         }),
         Case::new("AvroConverter.from_connect (embedded registry)", |i| {
             let mut o = out.borrow_mut();
             o.clear();
-            av.from_connect(TOPIC, Some(&schema), &values[i % k], &mut **o)
+            av.from_connect(TOPIC, Some(&schema), &values[i % k], &mut o)
                 .expect("avro");
             o.len()
         }),
