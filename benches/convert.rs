@@ -1021,7 +1021,7 @@ fn options(args: &[String]) -> Options {
             .unwrap_or(default)
     };
     Options {
-        records: num("--records", "TC_BENCH_RECORDS", 1_000_000).max(1) as usize,
+        records: num("--records", "TC_BENCH_RECORDS", 1_000_000) as usize,
         reps: num("--reps", "TC_BENCH_REPS", 5).max(1) as usize,
         pipeline_records: num("--pipeline-records", "TC_BENCH_PIPELINE_RECORDS", 4_000_000),
         lines: num("--lines", "TC_BENCH_LINES", 10_000_000),
