@@ -10,7 +10,7 @@
 //!
 //! Options (also as environment variables): `--records N` /
 //! `TC_BENCH_RECORDS` (micro benchmarks: records per case and repetition,
-//! default 1,000,000), `--reps R` / `TC_BENCH_REPS` (default 5, medians
+//! default 1,000,000; 0 skips), `--reps R` / `TC_BENCH_REPS` (default 5, medians
 //! reported), `--pipeline-records P` / `TC_BENCH_PIPELINE_RECORDS` (records
 //! through `connect_source` with and without transforms, default 4,000,000;
 //! 0 skips), `--lines L` / `TC_BENCH_LINES` (lines of 100 bytes through the
