@@ -129,10 +129,36 @@ pub struct FailureContext<'a> {
 
 /// One line naming the record's source position, for errors and logs.
 pub fn describe_record(record: &SourceRecord) -> String {
-    format!(
-        "record for topic `{}`, partition {} at offset {}",
-        record.topic, record.source_partition, record.source_offset
-    )
+    RecordPosition::of(record).describe()
+}
+
+/// A record's topic, source partition and offset, kept (cheap reference
+/// counts, no formatting) so that [`describe_record`]'s text can be made
+/// later, only if the record fails, after the record itself was consumed.
+#[derive(Clone, Debug)]
+pub struct RecordPosition {
+    topic: std::sync::Arc<str>,
+    partition: crate::data::SourcePartition,
+    offset: crate::data::SourceOffset,
+}
+
+impl RecordPosition {
+    /// The position of `record`.
+    pub fn of(record: &SourceRecord) -> Self {
+        RecordPosition {
+            topic: record.topic.clone(),
+            partition: record.source_partition.clone(),
+            offset: record.source_offset.clone(),
+        }
+    }
+
+    /// The same text as [`describe_record`].
+    pub fn describe(&self) -> String {
+        format!(
+            "record for topic `{}`, partition {} at offset {}",
+            self.topic, self.partition, self.offset
+        )
+    }
 }
 
 /// Logs a record-level failure as `errors.log.enable` asks.

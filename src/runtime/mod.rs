@@ -14,7 +14,7 @@ mod task;
 pub use encode::{EncodedRecord, Encoders, Role};
 pub use errors::{
     dead_letter, describe_record, headers, log_failure, write_dead_letter_json, FailureContext,
-    RecordProcessor, Stage, StageFailure,
+    RecordPosition, RecordProcessor, Stage, StageFailure,
 };
 pub use retry::RetryPolicy;
 pub use task::{batch_offsets, spawn_task, TaskEvent, TaskFailure, TaskHandle, TaskSpec};

@@ -11,7 +11,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, SendTimeoutError, Sender, 
 use tracing::{debug, info_span, warn};
 
 use super::errors::{
-    dead_letter, describe_record, log_failure, FailureContext, RecordProcessor, StageFailure,
+    dead_letter, log_failure, FailureContext, RecordPosition, RecordProcessor, StageFailure,
 };
 use super::retry::{Backoff, RetryPolicy};
 use crate::config::{ErrorHandling, ErrorTolerance};
@@ -306,7 +306,10 @@ impl<W: Fn()> Runner<W> {
             // Keep what a failure report needs: the whole record only when it
             // may go to the dead-letter stream or into a log.
             let original = (tolerate || self.spec.errors.log_enable).then(|| record.clone());
-            let position = (!tolerate).then(|| describe_record(&record));
+            // Only the position's reference counts: its text is made if the
+            // record fails (formatting it for every record cost more than a
+            // typical transform).
+            let position = (!tolerate).then(|| RecordPosition::of(&record));
             match catch_unwind(AssertUnwindSafe(|| processor.process(record))) {
                 Ok(Ok(Some(r))) => out.push(r),
                 Ok(Ok(None)) => {}
@@ -329,9 +332,13 @@ impl<W: Fn()> Runner<W> {
         Ok((out, dead))
     }
 
-    fn record_failure(&self, failure: &StageFailure, position: Option<String>) -> TaskFailure {
+    fn record_failure(
+        &self,
+        failure: &StageFailure,
+        position: Option<RecordPosition>,
+    ) -> TaskFailure {
         let cause = match position {
-            Some(p) => format!("{failure} ({p}; errors.tolerance=none)"),
+            Some(p) => format!("{failure} ({}; errors.tolerance=none)", p.describe()),
             None => failure.to_string(),
         };
         self.failure("transform", cause)
