@@ -12,7 +12,8 @@
 //! 1000 rows), `--snap-rows N` (default 1,000,000), `--lat-secs S` (default
 //! 10) and `--lat-rate R` (default 1000 single-row transactions/s),
 //! `--reps R` (default 3, medians reported), `--only stream|latency|snapshot`
-//! (repeatable).
+//! (repeatable), `--async-commit` (keep the test harness's
+//! `synchronous_commit=off`; the default here is `on`, see `main`).
 //!
 //! Every connector run is the library path the CLI's `run --output` takes:
 //! `connect_source` → `exactly_once_file` into a temp file, tied to
@@ -643,14 +644,25 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         load_average()
     );
+    // The harness's synchronous_commit=off leaves commits for the WAL writer
+    // to flush every wal_writer_delay (200 ms), and walsenders only send
+    // flushed WAL: every change would wait up to 200 ms before it can be
+    // decoded. `--async-commit` keeps that setting.
+    let sync_commit = if args.iter().any(|a| a == "--async-commit") {
+        "off"
+    } else {
+        "on"
+    };
     let pg = PgCluster::builder()
+        .setting("synchronous_commit", sync_commit)
         .setting("shared_buffers", "'256MB'")
         .setting("max_wal_size", "'8GB'")
         .setting("checkpoint_timeout", "'30min'")
         .start();
     println!(
-        "PostgreSQL: {} (fsync=off, synchronous_commit=off, full_page_writes=off)",
-        pg.psql("SHOW server_version")
+        "PostgreSQL: {} (fsync=off, full_page_writes=off, synchronous_commit={})",
+        pg.psql("SHOW server_version"),
+        pg.psql("SHOW synchronous_commit")
     );
     pg.psql("CREATE PUBLICATION bench_pub FOR ALL TABLES");
     let tmp = tempfile::tempdir().expect("tempdir");
