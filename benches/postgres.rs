@@ -56,9 +56,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use timely::dataflow::operators::Inspect;
+use timely_connect_operators::timely_connect::connector::{
+    OffsetStorageReader, SourceConnector, SourceTaskContext, StopToken,
+};
 use timely_connect_operators::timely_connect::connectors::postgres::wire::{
     PgConfig, PgConnection,
 };
+use timely_connect_operators::timely_connect::connectors::postgres::PostgresCdc;
 use timely_connect_operators::timely_connect::data::SourceRecord;
 use timely_connect_operators::timely_connect::{Properties, Value};
 use timely_connect_operators::{Checkpoint, ConnectSource, ExactlyOnceFileSink, Job, JobSpec};
@@ -230,6 +234,36 @@ fn run_job(props: Properties, workers: usize, target: u64, probe: Arc<Probe>) ->
     }
 }
 
+/// Diagnostic: the connector's task polled in a loop on this thread until
+/// `target` records, batches dropped at once — no Timely, no task thread, no
+/// rendering or file. Returns (time to `target` from the connector's
+/// start, process CPU time).
+fn run_poll_only(props: Properties, target: u64) -> (Duration, Duration) {
+    let cpu0 = process_cpu();
+    let start = Instant::now();
+    let mut connector = PostgresCdc::default();
+    connector.start(&props).expect("start connector");
+    let config = connector.task_configs(1).expect("task configs").remove(0);
+    let mut task = connector.create_task();
+    let context = SourceTaskContext::new(
+        "pg-bench",
+        0,
+        config,
+        OffsetStorageReader::default(),
+        StopToken::new(),
+    );
+    task.start(context).expect("start task");
+    let mut seen = 0u64;
+    while seen < target {
+        if let Some(batch) = task.poll().expect("poll") {
+            seen += batch.len() as u64;
+        }
+    }
+    let elapsed = start.elapsed();
+    task.stop();
+    (elapsed, process_cpu() - cpu0)
+}
+
 /// Runs `psql -f script` (or `-c`) against `postgres`; returns its wall time.
 fn psql_timed(pg: &PgCluster, args: &[&str]) -> Duration {
     let psql = pg::find_bindir().join("psql");
@@ -372,6 +406,7 @@ fn next_id() -> u64 {
 
 struct StreamResult {
     pg_alone: Vec<f64>,
+    poll_only: Vec<f64>,
     pg_concurrent: Vec<[f64; 2]>,
     backlog: Vec<[f64; 2]>,
     concurrent: Vec<[f64; 2]>,
@@ -381,6 +416,7 @@ struct StreamResult {
 fn bench_stream(pg: &PgCluster, rows: u64, reps: usize, tmp: &Path) -> StreamResult {
     let mut res = StreamResult {
         pg_alone: Vec::new(),
+        poll_only: Vec::new(),
         pg_concurrent: Vec::new(),
         backlog: Vec::new(),
         concurrent: Vec::new(),
@@ -422,6 +458,28 @@ fn bench_stream(pg: &PgCluster, rows: u64, reps: usize, tmp: &Path) -> StreamRes
                 cpu[wi],
                 rate / pg_rate
             );
+            if workers == 1 {
+                // Diagnostic: the same load into a fresh table and slot,
+                // drained by the task's poll() alone.
+                let id = next_id();
+                let (t2, s2) = (format!("stream_{id}"), format!("bench_slot_{id}"));
+                create_table(pg, &t2);
+                let script2 = tmp.join(format!("{t2}.sql"));
+                write_load_script(&script2, &t2, rows);
+                create_slot(pg, &s2);
+                psql_timed(pg, &["-f", script2.to_str().expect("utf-8")]);
+                let (t, c) = run_poll_only(connector_props(pg, &t2, &s2, "never"), rows);
+                let r = rows as f64 / t.as_secs_f64();
+                println!(
+                    "rep {rep} stream backlog diagnostic poll() loop: {r:>9.0} ev/s ({:.2} s, CPU {:.1} s/M) ratio {:.2}",
+                    t.as_secs_f64(),
+                    c.as_secs_f64() / (rows as f64 / 1e6),
+                    r / pg_rate
+                );
+                res.poll_only.push(r);
+                drop_slot(pg, &s2);
+                pg.psql(&format!("DROP TABLE {t2}"));
+            }
             drop_slot(pg, &slot);
             pg.psql(&format!("DROP TABLE {table}"));
 
@@ -528,6 +586,7 @@ fn percentile(sorted: &[i64], p: f64) -> f64 {
 struct SnapshotResult {
     copy: Vec<f64>,
     ours: Vec<[f64; 2]>,
+    poll_only: Vec<f64>,
 }
 
 fn bench_snapshot(pg: &PgCluster, rows: u64, reps: usize) -> SnapshotResult {
@@ -554,6 +613,7 @@ fn bench_snapshot(pg: &PgCluster, rows: u64, reps: usize) -> SnapshotResult {
     let mut res = SnapshotResult {
         copy: Vec::new(),
         ours: Vec::new(),
+        poll_only: Vec::new(),
     };
     for rep in 1..=reps {
         let copy = psql_timed(pg, &["-c", &format!("\\copy {table} to /dev/null")]);
@@ -583,6 +643,17 @@ fn bench_snapshot(pg: &PgCluster, rows: u64, reps: usize) -> SnapshotResult {
             drop_slot(pg, &slot);
         }
         res.ours.push(ours);
+        let slot = format!("bench_slot_{}", next_id());
+        let (t, cpu) = run_poll_only(connector_props(pg, table, &slot, "initial_only"), rows);
+        let rate = rows as f64 / t.as_secs_f64();
+        println!(
+            "rep {rep} snapshot diagnostic poll() loop: {rate:>9.0} rows/s ({:.2} s, CPU {:.1} s/M) ratio {:.2}",
+            t.as_secs_f64(),
+            cpu.as_secs_f64() / (rows as f64 / 1e6),
+            rate / copy_rate
+        );
+        res.poll_only.push(rate);
+        drop_slot(pg, &slot);
     }
     res
 }
@@ -712,6 +783,13 @@ fn main() {
                 median(cpu)
             );
         }
+        let v = s.poll_only.clone();
+        let (lo, hi) = min_max(&v);
+        let m = median(v);
+        println!(
+            "| diagnostic: the task's poll() alone draining the backlog, no Timely | {m:.0} | {lo:.0} .. {hi:.0} | {:.2} |",
+            m / pg_rate
+        );
         let b1 = median(s.backlog.iter().map(|a| a[0]).collect()) / pg_rate;
         let c1 = median(s.concurrent.iter().map(|a| a[0]).collect()) / pg_rate;
         println!(
@@ -764,6 +842,13 @@ fn main() {
                 m / copy
             );
         }
+        let v = s.poll_only.clone();
+        let (lo, hi) = min_max(&v);
+        let m = median(v);
+        println!(
+            "| diagnostic: the task's poll() alone, no Timely | {m:.0} | {lo:.0} .. {hi:.0} | {:.2} |",
+            m / copy
+        );
         println!(
             "snapshot >= 0.35x COPY (1 worker): {r1:.2} ({})",
             verdict(r1 >= 0.35)
