@@ -1,2 +1,857 @@
-//! Placeholder: filled in by the work on this bench.
-fn main() {}
+//! `PostgresCdc` against PostgreSQL itself, in one run on a throw-away
+//! cluster (`tests/common/pg.rs`): streaming throughput, commit → record
+//! latency, and snapshot rows/s.
+//!
+//! ```text
+//! cargo bench -p timely-connect-operators --bench postgres
+//! cargo bench -p timely-connect-operators --bench postgres -- --stream-rows 300000 --reps 3
+//! cargo bench -p timely-connect-operators --bench postgres -- --only snapshot --snap-rows 1000000
+//! ```
+//!
+//! Options: `--stream-rows N` (default 300,000, inserted in transactions of
+//! 1000 rows), `--snap-rows N` (default 1,000,000), `--lat-secs S` (default
+//! 10) and `--lat-rate R` (default 1000 single-row transactions/s),
+//! `--reps R` (default 3, medians reported), `--only stream|latency|snapshot`
+//! (repeatable), `--async-commit` (keep the test harness's
+//! `synchronous_commit=off`; the default here is `on`, see `main`).
+//!
+//! Every connector run is the library path the CLI's `run --output` takes:
+//! `connect_source` → `exactly_once_file` into a temp file, tied to
+//! `checkpoint`, snapshots every 1 s into a temp dir, `until_idle`. An
+//! `inspect_batch` in front of the file sink counts the records and takes the
+//! time each one is emitted into the dataflow.
+//!
+//! 1. **Streaming**: `stream_<n>(id bigint PK, account int, amount
+//!    numeric(12,2), status text, note text, created_at timestamptz)`, loaded
+//!    by one `psql -f` session of `BEGIN; INSERT … SELECT … FROM
+//!    generate_series(a, a+999); COMMIT;` blocks. The slot is created with
+//!    SQL before the load and the connector runs with `snapshot.mode=never`.
+//!    - *backlog*: the load runs with no connector (PostgreSQL's own insert
+//!      rate, the baseline: rows / psql's wall time), then the connector
+//!      drains the slot: rows / (time from `timely::execute` to the last
+//!      record emitted).
+//!    - *concurrent*: the connector is running (slot active) when the load
+//!      starts: rows / (time from the load's start to the last record
+//!      emitted). The writer's own rate under this contention is printed too.
+//! 2. **Latency**: a writer thread on the crate's own client inserts one row
+//!    per transaction (autocommit) at a fixed rate, the row carrying the
+//!    client's wall clock (µs) taken just before the INSERT is sent. Latency
+//!    = wall clock when the inspect sees the record − that value, so it
+//!    includes the INSERT's execution and commit.
+//! 3. **Snapshot**: a 1 M-row table of the same shape, `snapshot.mode=
+//!    initial_only` (the job ends after the snapshot), 1 and 2 workers, vs
+//!    `psql -c "\copy <table> to /dev/null"` (psql's wall time). One table,
+//!    so one task reads it whatever the worker count.
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[path = "../tests/common/pg.rs"]
+mod pg;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use timely::dataflow::operators::Inspect;
+use timely_connect_operators::timely_connect::connector::{
+    OffsetStorageReader, SourceConnector, SourceTaskContext, StopToken,
+};
+use timely_connect_operators::timely_connect::connectors::postgres::wire::{
+    PgConfig, PgConnection,
+};
+use timely_connect_operators::timely_connect::connectors::postgres::PostgresCdc;
+use timely_connect_operators::timely_connect::data::SourceRecord;
+use timely_connect_operators::timely_connect::{Properties, Value};
+use timely_connect_operators::{Checkpoint, ConnectSource, ExactlyOnceFileSink, Job, JobSpec};
+
+use pg::PgCluster;
+
+/// Rows per transaction of the streaming load.
+const TXN_ROWS: u64 = 1000;
+/// `until_idle` of every connector run (the tail is not part of any rate).
+const UNTIL_IDLE: Duration = Duration::from_secs(2);
+
+fn wall_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// Shared by the inspect and the driver.
+#[derive(Default)]
+struct Probe {
+    records: AtomicU64,
+    /// When the inspect had seen `target` records.
+    reached: OnceLock<Instant>,
+    /// Latency samples (µs), when collecting them.
+    latencies: Option<Mutex<Vec<i64>>>,
+}
+
+impl Probe {
+    fn new(latencies: bool) -> Arc<Probe> {
+        Arc::new(Probe {
+            latencies: latencies.then(|| Mutex::new(Vec::new())),
+            ..Probe::default()
+        })
+    }
+
+    fn see(&self, batch: &[SourceRecord], target: u64) {
+        if let Some(lat) = &self.latencies {
+            let now = wall_us();
+            let mut lat = lat.lock().expect("latency lock");
+            for r in batch {
+                if let Some(sent) = after_field_i64(&r.value, "sent_us") {
+                    lat.push(now - sent);
+                }
+            }
+        }
+        let n = self
+            .records
+            .fetch_add(batch.len() as u64, Ordering::Relaxed)
+            + batch.len() as u64;
+        if n >= target {
+            self.reached.get_or_init(Instant::now);
+        }
+    }
+}
+
+/// `value.after.<field>` of a Debezium envelope, as an i64.
+fn after_field_i64(value: &Value, field: &str) -> Option<i64> {
+    let Value::Struct(envelope) = value else {
+        return None;
+    };
+    let Some(Value::Struct(after)) = envelope.get("after") else {
+        return None;
+    };
+    match after.get(field)? {
+        Value::Int64(v) => Some(*v),
+        Value::Int32(v) => Some(i64::from(*v)),
+        _ => None,
+    }
+}
+
+/// One connector run.
+struct JobRun {
+    /// `timely::execute` was called.
+    start: Instant,
+    /// The inspect had seen every expected record.
+    reached: Instant,
+    /// The job ended (after the idle tail).
+    end: Instant,
+    records: u64,
+    cpu: Duration,
+}
+
+fn connector_props(pg: &PgCluster, table: &str, slot: &str, mode: &str) -> Properties {
+    let mut props = Properties::new();
+    let port = pg.port().to_string();
+    let include = format!("public\\.{table}");
+    for (k, v) in [
+        ("name", "pg-bench"),
+        ("connector.class", "PostgresCdc"),
+        ("database.hostname", "127.0.0.1"),
+        ("database.port", port.as_str()),
+        ("database.user", pg.superuser()),
+        ("database.password", pg.password()),
+        ("database.dbname", "postgres"),
+        ("topic.prefix", "bench"),
+        ("table.include.list", include.as_str()),
+        ("slot.name", slot),
+        ("publication.name", "bench_pub"),
+        ("publication.autocreate.mode", "disabled"),
+        ("snapshot.mode", mode),
+    ] {
+        props.insert(k.to_owned(), v.to_owned());
+    }
+    props
+}
+
+/// Runs the connector until `target` records were emitted and it was idle
+/// for [`UNTIL_IDLE`]. `on_start` is called once `timely::execute` is about
+/// to be called (on this thread).
+fn run_job(props: Properties, workers: usize, target: u64, probe: Arc<Probe>) -> JobRun {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = dir.path().join("out.jsonl");
+    let spec = JobSpec::new(props)
+        .snapshot_dir(dir.path().join("snapshots"))
+        .snapshot_interval(Duration::from_secs(1))
+        .until_idle(UNTIL_IDLE);
+    let job_spec = spec.clone();
+    let config = if workers == 1 {
+        timely::Config::thread()
+    } else {
+        timely::Config::process(workers)
+    };
+    let sink_probe = probe.clone();
+    let out = output.clone();
+    let cpu0 = process_cpu();
+    let start = Instant::now();
+    timely::execute(config, move |worker| {
+        let job = Job::prepare(worker, &job_spec).expect("prepare job");
+        let p = sink_probe.clone();
+        let out = out.clone();
+        worker.dataflow::<u64, _, _>(|scope| {
+            let source = scope.connect_source(&job);
+            let records = source
+                .records
+                .inspect_batch(move |_t, batch| p.see(batch, target));
+            let file = records.exactly_once_file(&job, &out, "output");
+            scope.checkpoint(&job, vec![source.parts, file]);
+        });
+        job.run(worker).expect("job run");
+    })
+    .expect("timely")
+    .join()
+    .into_iter()
+    .for_each(|r| r.expect("worker"));
+    let end = Instant::now();
+    let cpu = process_cpu() - cpu0;
+    if let Some(f) = spec.failure() {
+        panic!("job failed: {f}");
+    }
+    let records = spec.stats().records.load(Ordering::Relaxed);
+    assert_eq!(
+        records, target,
+        "connector emitted a wrong number of records"
+    );
+    let lines = std::fs::read(&output)
+        .expect("read output")
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count() as u64;
+    assert_eq!(lines, target, "output file holds a wrong number of lines");
+    let reached = *probe.reached.get().expect("target reached");
+    JobRun {
+        start,
+        reached,
+        end,
+        records,
+        cpu,
+    }
+}
+
+/// Diagnostic: the connector's task polled in a loop on this thread until
+/// `target` records, batches dropped at once — no Timely, no task thread, no
+/// rendering or file. Returns (time to `target` from the connector's
+/// start, process CPU time).
+fn run_poll_only(props: Properties, target: u64) -> (Duration, Duration) {
+    let cpu0 = process_cpu();
+    let start = Instant::now();
+    let mut connector = PostgresCdc::default();
+    connector.start(&props).expect("start connector");
+    let config = connector.task_configs(1).expect("task configs").remove(0);
+    let mut task = connector.create_task();
+    let context = SourceTaskContext::new(
+        "pg-bench",
+        0,
+        config,
+        OffsetStorageReader::default(),
+        StopToken::new(),
+    );
+    task.start(context).expect("start task");
+    let mut seen = 0u64;
+    while seen < target {
+        if let Some(batch) = task.poll().expect("poll") {
+            seen += batch.len() as u64;
+        }
+    }
+    let elapsed = start.elapsed();
+    task.stop();
+    (elapsed, process_cpu() - cpu0)
+}
+
+/// Runs `psql -f script` (or `-c`) against `postgres`; returns its wall time.
+fn psql_timed(pg: &PgCluster, args: &[&str]) -> Duration {
+    let psql = pg::find_bindir().join("psql");
+    let start = Instant::now();
+    let out = Command::new(psql)
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
+        .args([
+            "-p",
+            &pg.port().to_string(),
+            "-U",
+            pg.superuser(),
+            "-d",
+            "postgres",
+        ])
+        .args(args)
+        .env("PGPASSWORD", pg.password())
+        .output()
+        .expect("run psql");
+    let elapsed = start.elapsed();
+    assert!(
+        out.status.success(),
+        "psql {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    elapsed
+}
+
+fn create_table(pg: &PgCluster, table: &str) {
+    pg.psql(&format!(
+        "DROP TABLE IF EXISTS {table};
+         CREATE TABLE {table} (id bigint PRIMARY KEY, account int NOT NULL,
+           amount numeric(12,2), status text, note text,
+           created_at timestamptz NOT NULL DEFAULT now())"
+    ));
+}
+
+/// A `psql -f` script inserting rows `1..=rows` into `table`, 1000 per
+/// transaction.
+fn write_load_script(path: &Path, table: &str, rows: u64) {
+    let mut s = String::new();
+    let mut first = 1;
+    while first <= rows {
+        let last = (first + TXN_ROWS - 1).min(rows);
+        s.push_str(&format!(
+            "BEGIN;\nINSERT INTO {table} (id, account, amount, status, note) \
+             SELECT g, g % 1000, (g % 1000000) / 100.0, \
+             CASE WHEN g % 3 = 0 THEN 'open' ELSE 'closed' END, 'note for row ' || g \
+             FROM generate_series({first}, {last}) g;\nCOMMIT;\n"
+        ));
+        first = last + 1;
+    }
+    std::fs::write(path, s).expect("write load script");
+}
+
+fn create_slot(pg: &PgCluster, slot: &str) {
+    pg.psql(&format!(
+        "SELECT pg_create_logical_replication_slot('{slot}', 'pgoutput')"
+    ));
+}
+
+fn drop_slot(pg: &PgCluster, slot: &str) {
+    for _ in 0..100 {
+        let sql = format!(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
+             WHERE slot_name = '{slot}' OR slot_name LIKE '{slot}\\_%'"
+        );
+        if pg.try_psql_db("postgres", &sql).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("could not drop slot {slot}");
+}
+
+fn wait_slot_active(pg: &PgCluster, slot: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let active = pg.psql(&format!(
+            "SELECT active FROM pg_replication_slots WHERE slot_name = '{slot}'"
+        ));
+        if active == "t" {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("slot {slot} never became active");
+}
+
+/// User + system CPU time of this process so far (all threads).
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
+    Duration::from_secs_f64(ticks as f64 / 100.0)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+fn min_max(xs: &[f64]) -> (f64, f64) {
+    (
+        xs.iter().copied().fold(f64::INFINITY, f64::min),
+        xs.iter().copied().fold(0.0, f64::max),
+    )
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "NOT met"
+    }
+}
+
+/// Unique names for each run's table and slot.
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+struct StreamResult {
+    pg_alone: Vec<f64>,
+    poll_only: Vec<f64>,
+    pg_concurrent: Vec<[f64; 2]>,
+    backlog: Vec<[f64; 2]>,
+    concurrent: Vec<[f64; 2]>,
+    cpu_backlog: Vec<[f64; 2]>,
+}
+
+fn bench_stream(pg: &PgCluster, rows: u64, reps: usize, tmp: &Path) -> StreamResult {
+    let mut res = StreamResult {
+        pg_alone: Vec::new(),
+        poll_only: Vec::new(),
+        pg_concurrent: Vec::new(),
+        backlog: Vec::new(),
+        concurrent: Vec::new(),
+        cpu_backlog: Vec::new(),
+    };
+    for rep in 1..=reps {
+        let mut backlog = [0.0; 2];
+        let mut concurrent = [0.0; 2];
+        let mut pg_conc = [0.0; 2];
+        let mut cpu = [0.0; 2];
+        for (wi, workers) in [1usize, 2].into_iter().enumerate() {
+            // Backlog: PostgreSQL alone, then the connector drains the slot.
+            let id = next_id();
+            let (table, slot) = (format!("stream_{id}"), format!("bench_slot_{id}"));
+            create_table(pg, &table);
+            let script = tmp.join(format!("{table}.sql"));
+            write_load_script(&script, &table, rows);
+            create_slot(pg, &slot);
+            pg.psql("CHECKPOINT");
+            let wrote = psql_timed(pg, &["-f", script.to_str().expect("utf-8")]);
+            let pg_rate = rows as f64 / wrote.as_secs_f64();
+            res.pg_alone.push(pg_rate);
+            let run = run_job(
+                connector_props(pg, &table, &slot, "never"),
+                workers,
+                rows,
+                Probe::new(false),
+            );
+            let rate = run.records as f64 / (run.reached - run.start).as_secs_f64();
+            backlog[wi] = rate;
+            cpu[wi] = run.cpu.as_secs_f64() / (rows as f64 / 1e6);
+            println!(
+                "rep {rep} stream backlog   {workers}w: PostgreSQL {:>9.0} rows/s ({:.2} s) | connector {:>9.0} ev/s ({:.2} s, tail {:.2} s, bench CPU {:.1} s/M) ratio {:.2}",
+                pg_rate,
+                wrote.as_secs_f64(),
+                rate,
+                (run.reached - run.start).as_secs_f64(),
+                (run.end - run.reached).as_secs_f64(),
+                cpu[wi],
+                rate / pg_rate
+            );
+            if workers == 1 {
+                // Diagnostic: the same load into a fresh table and slot,
+                // drained by the task's poll() alone.
+                let id = next_id();
+                let (t2, s2) = (format!("stream_{id}"), format!("bench_slot_{id}"));
+                create_table(pg, &t2);
+                let script2 = tmp.join(format!("{t2}.sql"));
+                write_load_script(&script2, &t2, rows);
+                create_slot(pg, &s2);
+                psql_timed(pg, &["-f", script2.to_str().expect("utf-8")]);
+                let (t, c) = run_poll_only(connector_props(pg, &t2, &s2, "never"), rows);
+                let r = rows as f64 / t.as_secs_f64();
+                println!(
+                    "rep {rep} stream backlog diagnostic poll() loop: {r:>9.0} ev/s ({:.2} s, CPU {:.1} s/M) ratio {:.2}",
+                    t.as_secs_f64(),
+                    c.as_secs_f64() / (rows as f64 / 1e6),
+                    r / pg_rate
+                );
+                res.poll_only.push(r);
+                drop_slot(pg, &s2);
+                pg.psql(&format!("DROP TABLE {t2}"));
+            }
+            drop_slot(pg, &slot);
+            pg.psql(&format!("DROP TABLE {table}"));
+
+            // Concurrent: the connector is streaming when the load starts.
+            let id = next_id();
+            let (table, slot) = (format!("stream_{id}"), format!("bench_slot_{id}"));
+            create_table(pg, &table);
+            let script = tmp.join(format!("{table}.sql"));
+            write_load_script(&script, &table, rows);
+            create_slot(pg, &slot);
+            pg.psql("CHECKPOINT");
+            let props = connector_props(pg, &table, &slot, "never");
+            let job = std::thread::spawn(move || run_job(props, workers, rows, Probe::new(false)));
+            wait_slot_active(pg, &slot);
+            let load_start = Instant::now();
+            let wrote = psql_timed(pg, &["-f", script.to_str().expect("utf-8")]);
+            let run = job.join().expect("job thread");
+            let rate = rows as f64 / (run.reached - load_start).as_secs_f64();
+            concurrent[wi] = rate;
+            pg_conc[wi] = rows as f64 / wrote.as_secs_f64();
+            println!(
+                "rep {rep} stream concurrent {workers}w: writer {:>9.0} rows/s ({:.2} s) | connector {:>9.0} ev/s (last record {:.2} s after load start, {:.2} s after load end)",
+                pg_conc[wi],
+                wrote.as_secs_f64(),
+                rate,
+                (run.reached - load_start).as_secs_f64(),
+                (run.reached - load_start).as_secs_f64() - wrote.as_secs_f64(),
+            );
+            drop_slot(pg, &slot);
+            pg.psql(&format!("DROP TABLE {table}"));
+        }
+        res.backlog.push(backlog);
+        res.concurrent.push(concurrent);
+        res.pg_concurrent.push(pg_conc);
+        res.cpu_backlog.push(cpu);
+    }
+    res
+}
+
+struct LatencyResult {
+    samples: Vec<i64>,
+    achieved_rate: f64,
+}
+
+fn bench_latency(pg: &PgCluster, secs: u64, rate: u64) -> LatencyResult {
+    let id = next_id();
+    let (table, slot) = (format!("lat_{id}"), format!("bench_slot_{id}"));
+    pg.psql(&format!(
+        "CREATE TABLE {table} (id bigint PRIMARY KEY, sent_us bigint NOT NULL, \
+         account int, note text)"
+    ));
+    create_slot(pg, &slot);
+    let total = secs * rate;
+    let probe = Probe::new(true);
+    let job_probe = probe.clone();
+    let props = connector_props(pg, &table, &slot, "never");
+    let job = std::thread::spawn(move || run_job(props, 1, total, job_probe));
+    wait_slot_active(pg, &slot);
+    let cfg = PgConfig::new("127.0.0.1", pg.port(), pg.superuser(), "postgres")
+        .with_password(pg.password());
+    let mut conn = PgConnection::connect(&cfg).expect("connect writer");
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let start = Instant::now();
+    for i in 0..total {
+        let due = start + interval * i as u32;
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        let sql = format!(
+            "INSERT INTO {table} VALUES ({}, {}, {}, 'latency row')",
+            i + 1,
+            wall_us(),
+            i % 1000
+        );
+        conn.execute(&sql).expect("insert");
+    }
+    let achieved_rate = total as f64 / start.elapsed().as_secs_f64();
+    conn.close();
+    let run = job.join().expect("job thread");
+    assert_eq!(run.records, total);
+    drop_slot(pg, &slot);
+    let samples = probe
+        .latencies
+        .as_ref()
+        .expect("latencies")
+        .lock()
+        .expect("lock")
+        .clone();
+    LatencyResult {
+        samples,
+        achieved_rate,
+    }
+}
+
+fn percentile(sorted: &[i64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[idx.min(sorted.len() - 1)] as f64
+}
+
+struct SnapshotResult {
+    copy: Vec<f64>,
+    ours: Vec<[f64; 2]>,
+    poll_only: Vec<f64>,
+}
+
+fn bench_snapshot(pg: &PgCluster, rows: u64, reps: usize) -> SnapshotResult {
+    let table = "snap_table";
+    create_table(pg, table);
+    let started = Instant::now();
+    pg.psql(&format!(
+        "INSERT INTO {table} (id, account, amount, status, note) \
+         SELECT g, g % 1000, (g % 1000000) / 100.0, \
+         CASE WHEN g % 3 = 0 THEN 'open' ELSE 'closed' END, 'note for row ' || g \
+         FROM generate_series(1, {rows}) g"
+    ));
+    pg.psql(&format!("VACUUM ANALYZE {table}"));
+    pg.psql("CHECKPOINT");
+    println!(
+        "snapshot table: {rows} rows loaded in {:.1} s, {}",
+        started.elapsed().as_secs_f64(),
+        pg.psql(&format!(
+            "SELECT pg_size_pretty(pg_total_relation_size('{table}'))"
+        ))
+    );
+    // Warm the cache.
+    psql_timed(pg, &["-c", &format!("\\copy {table} to /dev/null")]);
+    let mut res = SnapshotResult {
+        copy: Vec::new(),
+        ours: Vec::new(),
+        poll_only: Vec::new(),
+    };
+    for rep in 1..=reps {
+        let copy = psql_timed(pg, &["-c", &format!("\\copy {table} to /dev/null")]);
+        let copy_rate = rows as f64 / copy.as_secs_f64();
+        res.copy.push(copy_rate);
+        let mut ours = [0.0; 2];
+        for (wi, workers) in [1usize, 2].into_iter().enumerate() {
+            let slot = format!("bench_slot_{}", next_id());
+            let run = run_job(
+                connector_props(pg, table, &slot, "initial_only"),
+                workers,
+                rows,
+                Probe::new(false),
+            );
+            let to_n = (run.reached - run.start).as_secs_f64();
+            ours[wi] = rows as f64 / to_n;
+            println!(
+                "rep {rep} snapshot {workers}w: COPY {:>9.0} rows/s ({:.2} s) | connector {:>9.0} rows/s ({:.2} s, tail {:.2} s, bench CPU {:.1} s/M) ratio {:.2}",
+                copy_rate,
+                copy.as_secs_f64(),
+                ours[wi],
+                to_n,
+                (run.end - run.reached).as_secs_f64(),
+                run.cpu.as_secs_f64() / (rows as f64 / 1e6),
+                ours[wi] / copy_rate
+            );
+            drop_slot(pg, &slot);
+        }
+        res.ours.push(ours);
+        let slot = format!("bench_slot_{}", next_id());
+        let (t, cpu) = run_poll_only(connector_props(pg, table, &slot, "initial_only"), rows);
+        let rate = rows as f64 / t.as_secs_f64();
+        println!(
+            "rep {rep} snapshot diagnostic poll() loop: {rate:>9.0} rows/s ({:.2} s, CPU {:.1} s/M) ratio {:.2}",
+            t.as_secs_f64(),
+            cpu.as_secs_f64() / (rows as f64 / 1e6),
+            rate / copy_rate
+        );
+        res.poll_only.push(rate);
+        drop_slot(pg, &slot);
+    }
+    res
+}
+
+struct Options {
+    stream_rows: u64,
+    snap_rows: u64,
+    lat_secs: u64,
+    lat_rate: u64,
+    reps: usize,
+    only: Vec<String>,
+}
+
+fn options(args: &[String]) -> Options {
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let num = |name: &str, default: u64| -> u64 {
+        flag(name)
+            .map(|v| {
+                v.replace('_', "")
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{name}: not a number: {v}"))
+            })
+            .unwrap_or(default)
+    };
+    let only = args
+        .windows(2)
+        .filter(|w| w[0] == "--only")
+        .map(|w| w[1].clone())
+        .collect();
+    Options {
+        stream_rows: num("--stream-rows", 300_000).max(TXN_ROWS),
+        snap_rows: num("--snap-rows", 1_000_000).max(1),
+        lat_secs: num("--lat-secs", 10).max(1),
+        lat_rate: num("--lat-rate", 1000).max(1),
+        reps: num("--reps", 3).max(1) as usize,
+        only,
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let opts = options(&args);
+    let wanted = |part: &str| opts.only.is_empty() || opts.only.iter().any(|o| o == part);
+    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_default();
+    println!(
+        "machine: {} cpus, {cpu_model}; load average before: {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_average()
+    );
+    // The harness's synchronous_commit=off leaves commits for the WAL writer
+    // to flush every wal_writer_delay (200 ms), and walsenders only send
+    // flushed WAL: every change would wait up to 200 ms before it can be
+    // decoded. `--async-commit` keeps that setting.
+    let sync_commit = if args.iter().any(|a| a == "--async-commit") {
+        "off"
+    } else {
+        "on"
+    };
+    let pg = PgCluster::builder()
+        .setting("synchronous_commit", sync_commit)
+        .setting("shared_buffers", "'256MB'")
+        .setting("max_wal_size", "'8GB'")
+        .setting("checkpoint_timeout", "'30min'")
+        .start();
+    println!(
+        "PostgreSQL: {} (fsync=off, full_page_writes=off, synchronous_commit={})",
+        pg.psql("SHOW server_version"),
+        pg.psql("SHOW synchronous_commit")
+    );
+    pg.psql("CREATE PUBLICATION bench_pub FOR ALL TABLES");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let tmp_path: PathBuf = tmp.path().to_path_buf();
+
+    let stream =
+        wanted("stream").then(|| bench_stream(&pg, opts.stream_rows, opts.reps, &tmp_path));
+    let latency = wanted("latency").then(|| bench_latency(&pg, opts.lat_secs, opts.lat_rate));
+    let snapshot = wanted("snapshot").then(|| bench_snapshot(&pg, opts.snap_rows, opts.reps));
+
+    println!("\nload average after: {}", load_average());
+    println!("\nmedians of {} reps", opts.reps);
+    if let Some(s) = &stream {
+        let pg_rate = median(s.pg_alone.clone());
+        let (lo, hi) = min_max(&s.pg_alone);
+        println!(
+            "\nstreaming, {} rows in transactions of {TXN_ROWS}:",
+            opts.stream_rows
+        );
+        println!("| configuration | rows/s | min..max | vs PostgreSQL |");
+        println!("|---|---:|---:|---:|");
+        println!(
+            "| PostgreSQL insert rate, no connector (baseline) | {pg_rate:.0} | {lo:.0} .. {hi:.0} | 1.00 |"
+        );
+        let mut best = 0.0f64;
+        for (wi, w) in [1, 2].into_iter().enumerate() {
+            for (label, xs) in [
+                ("connector draining the backlog", &s.backlog),
+                ("connector concurrent with the load", &s.concurrent),
+                ("writer while the connector streams", &s.pg_concurrent),
+            ] {
+                let v: Vec<f64> = xs.iter().map(|a| a[wi]).collect();
+                let (lo, hi) = min_max(&v);
+                let m = median(v);
+                if !label.starts_with("writer") {
+                    best = best.max(m);
+                }
+                println!(
+                    "| {label}, {w} worker{} | {m:.0} | {lo:.0} .. {hi:.0} | {:.2} |",
+                    if w == 1 { "" } else { "s" },
+                    m / pg_rate
+                );
+            }
+            let cpu: Vec<f64> = s.cpu_backlog.iter().map(|a| a[wi]).collect();
+            println!(
+                "  (backlog, {w} worker(s): bench process CPU {:.2} s per M events)",
+                median(cpu)
+            );
+        }
+        let v = s.poll_only.clone();
+        let (lo, hi) = min_max(&v);
+        let m = median(v);
+        println!(
+            "| diagnostic: the task's poll() alone draining the backlog, no Timely | {m:.0} | {lo:.0} .. {hi:.0} | {:.2} |",
+            m / pg_rate
+        );
+        let b1 = median(s.backlog.iter().map(|a| a[0]).collect()) / pg_rate;
+        let c1 = median(s.concurrent.iter().map(|a| a[0]).collect()) / pg_rate;
+        println!(
+            "streaming >= 0.7x PostgreSQL: backlog 1w {b1:.2} ({}), concurrent 1w {c1:.2} ({}); best {:.2}",
+            verdict(b1 >= 0.7),
+            verdict(c1 >= 0.7),
+            best / pg_rate
+        );
+    }
+    if let Some(l) = &latency {
+        let mut sorted = l.samples.clone();
+        sorted.sort_unstable();
+        let ms = |us: f64| us / 1000.0;
+        let p99 = ms(percentile(&sorted, 99.0));
+        println!(
+            "\nlatency, {} single-row transactions at {:.0}/s for {} s ({} samples), 1 worker:",
+            opts.lat_secs * opts.lat_rate,
+            l.achieved_rate,
+            opts.lat_secs,
+            sorted.len()
+        );
+        println!(
+            "| min | median | p90 | p99 | p99.9 | max |\n|---:|---:|---:|---:|---:|---:|\n| {:.2} ms | {:.2} ms | {:.2} ms | {p99:.2} ms | {:.2} ms | {:.2} ms |",
+            ms(percentile(&sorted, 0.0)),
+            ms(percentile(&sorted, 50.0)),
+            ms(percentile(&sorted, 90.0)),
+            ms(percentile(&sorted, 99.9)),
+            ms(percentile(&sorted, 100.0)),
+        );
+        println!("p99 <= 50 ms: {}", verdict(p99 <= 50.0));
+    }
+    if let Some(s) = &snapshot {
+        let copy = median(s.copy.clone());
+        let (lo, hi) = min_max(&s.copy);
+        println!("\nsnapshot, {} rows, one table (one task):", opts.snap_rows);
+        println!("| configuration | rows/s | min..max | vs COPY |");
+        println!("|---|---:|---:|---:|");
+        println!("| psql \\copy to /dev/null (baseline) | {copy:.0} | {lo:.0} .. {hi:.0} | 1.00 |");
+        let mut r1 = 0.0;
+        for (wi, w) in [1, 2].into_iter().enumerate() {
+            let v: Vec<f64> = s.ours.iter().map(|a| a[wi]).collect();
+            let (lo, hi) = min_max(&v);
+            let m = median(v);
+            if wi == 0 {
+                r1 = m / copy;
+            }
+            println!(
+                "| connector initial_only, {w} worker{} | {m:.0} | {lo:.0} .. {hi:.0} | {:.2} |",
+                if w == 1 { "" } else { "s" },
+                m / copy
+            );
+        }
+        let v = s.poll_only.clone();
+        let (lo, hi) = min_max(&v);
+        let m = median(v);
+        println!(
+            "| diagnostic: the task's poll() alone, no Timely | {m:.0} | {lo:.0} .. {hi:.0} | {:.2} |",
+            m / copy
+        );
+        println!(
+            "snapshot >= 0.35x COPY (1 worker): {r1:.2} ({})",
+            verdict(r1 >= 0.35)
+        );
+    }
+}
