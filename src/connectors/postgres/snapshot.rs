@@ -40,7 +40,12 @@ impl SnapshotError {
 
 fn pg(context: impl Into<String>) -> impl FnOnce(PgError) -> SnapshotError {
     let context = context.into();
-    move |source| SnapshotError::Catalog(CatalogError::Pg { context, source })
+    move |source| {
+        SnapshotError::Catalog(CatalogError::Pg {
+            context,
+            source: Box::new(source),
+        })
+    }
 }
 
 /// A key column the snapshot orders by.
@@ -173,6 +178,10 @@ impl Snapshotter {
             }
             if model.key.len() != key_names.len() {
                 key.clear(); // a key column is excluded: not resumable
+            }
+            // A segment that read nothing holds nothing: drop it.
+            while entry.segments.last().is_some_and(|s| s.upto.is_none()) {
+                entry.segments.pop();
             }
             let after = if key.is_empty() {
                 // Read whole: earlier partial reads are superseded.

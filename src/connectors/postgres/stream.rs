@@ -65,6 +65,9 @@ struct Tx {
     ts_us: i64,
 }
 
+/// A table's columns as `(name, type oid, typmod)`.
+type Shape = Vec<(String, u32, i32)>;
+
 /// State that outlives one replication session (kept across reconnects).
 pub struct StreamState {
     /// The last position whose events were emitted (skip up to it).
@@ -72,7 +75,7 @@ pub struct StreamState {
     /// The flush LSN last confirmed to the server.
     pub flushed: u64,
     /// Columns and version of each table's schema, to bump versions on change.
-    versions: HashMap<String, (Vec<(String, u32, i32)>, i32)>,
+    versions: HashMap<String, (Shape, i32)>,
     /// Drops changes the snapshot already holds.
     pub filter: SnapshotFilter,
     /// The types the catalog knows.
@@ -372,7 +375,7 @@ impl Streamer {
                     .is_none_or(|cc| cc.nullable),
             })
             .collect();
-        let shape: Vec<(String, u32, i32)> = columns
+        let shape: Shape = columns
             .iter()
             .map(|c| (c.name.clone(), c.type_oid, c.typmod))
             .collect();

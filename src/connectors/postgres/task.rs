@@ -91,8 +91,9 @@ impl SourceConnector for PostgresCdc {
 
 /// What the task is doing.
 enum Phase {
-    /// Reading the initial snapshot; streaming follows from `cp0`.
-    Snapshot(Box<Snapshotter>),
+    /// Reading the initial snapshot, with its working progress (ahead of
+    /// what was emitted by the held-back record); streaming follows.
+    Snapshot(Box<Snapshotter>, HashMap<String, TableProgress>),
     /// Streaming.
     Stream(Box<Streamer>),
     /// Lost its session; reconnects on the next poll.
@@ -404,6 +405,7 @@ impl Running {
             }
         };
         self.cp0 = Some(cp0);
+        let mut working = self.progress.clone();
         let snap = Snapshotter::begin(
             conn,
             &snapshot_name,
@@ -412,7 +414,7 @@ impl Running {
             &self.config,
             &registry,
             &tables,
-            &mut self.progress,
+            &mut working,
         )
         .map_err(|e| {
             if e.is_connection_lost() {
@@ -424,7 +426,7 @@ impl Running {
         // The snapshot is imported: the exporting session may end (a
         // temporary slot goes with it; the main slot stays).
         repl.close();
-        self.phase = Phase::Snapshot(Box::new(snap));
+        self.phase = Phase::Snapshot(Box::new(snap), working);
         Ok(())
     }
 
@@ -473,8 +475,22 @@ impl Running {
                 }
                 Ok(None)
             }
-            Phase::Snapshot(snap) => match snap.next_batch(&mut self.progress) {
-                Ok(Some(records)) => Ok(Some(records).filter(|r| !r.is_empty())),
+            Phase::Snapshot(snap, working) => match snap.next_batch(working) {
+                Ok(Some(records)) => {
+                    // Progress as emitted: what a reconnect resumes from.
+                    for r in &records {
+                        let table = r
+                            .source_partition
+                            .get(offsets::SNAPSHOT_TABLE)
+                            .and_then(OffsetValue::as_str);
+                        if let (Some(t), Some(p)) =
+                            (table, TableProgress::from_offset(&r.source_offset))
+                        {
+                            self.progress.insert(t.to_owned(), p);
+                        }
+                    }
+                    Ok(Some(records).filter(|r| !r.is_empty()))
+                }
                 Ok(None) => {
                     tracing::info!(task = %who, "initial snapshot complete");
                     if self.config.snapshot_mode.streams() {
