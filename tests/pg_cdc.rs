@@ -455,3 +455,90 @@ fn pg_server_restart_mid_stream_loses_and_repeats_nothing() {
     assert_eq!(updates, 9);
     assert_eq!(all.len(), 410);
 }
+
+#[test]
+fn pg_heartbeats_let_the_slot_advance_past_uncaptured_changes() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    pg.psql(
+        "CREATE TABLE captured (id int PRIMARY KEY); CREATE TABLE other (id int);
+         INSERT INTO captured VALUES (1);",
+    );
+    props(
+        &pg,
+        dir.path(),
+        &[
+            ("table.include.list", "public\\.captured"),
+            ("heartbeat.interval.ms", "200"),
+        ],
+    );
+    let mut job = spawn(dir.path());
+    wait_for_lines(&mut job, dir.path(), 1);
+    let slot_lsn = || {
+        pg.psql("SELECT confirmed_flush_lsn - '0/0'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'debezium'")
+            .parse::<f64>()
+            .unwrap_or(0.0)
+    };
+    let before = slot_lsn();
+    for _ in 0..5 {
+        pg.psql("INSERT INTO other SELECT generate_series(1, 1000);");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let written = pg
+        .psql("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+        .parse::<f64>()
+        .unwrap();
+    finish(job);
+    let after = slot_lsn();
+    let all = events(dir.path());
+    let heartbeats = all
+        .iter()
+        .filter(|e| e.get("op").is_none() && !e.is_null())
+        .count();
+    assert!(heartbeats >= 1, "no heartbeat records: {all:#?}");
+    assert!(all.iter().filter(|e| e.get("op").is_some()).count() == 1);
+    assert!(
+        after >= written && after > before,
+        "slot confirmed {after}, WAL written up to {written} (was {before})"
+    );
+}
+
+#[test]
+fn pg_snapshot_modes_never_and_initial_only() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    pg.psql("CREATE TABLE m (id int PRIMARY KEY); INSERT INTO m VALUES (1), (2);");
+    props(&pg, dir.path(), &[("snapshot.mode", "initial_only")]);
+    let mut job = spawn(dir.path());
+    wait_for_lines(&mut job, dir.path(), 2);
+    pg.psql("INSERT INTO m VALUES (3);");
+    finish(job);
+    assert_eq!(
+        ops_of(&events(dir.path()), "m"),
+        [("r".to_owned(), 1), ("r".to_owned(), 2)]
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    props(
+        &pg,
+        dir.path(),
+        &[("snapshot.mode", "never"), ("slot.name", "never_slot")],
+    );
+    let mut job = spawn(dir.path());
+    // The slot exists once the task streams; then changes flow.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pg
+        .psql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'never_slot' AND active")
+        != "1"
+    {
+        assert!(Instant::now() < deadline, "slot never became active");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    pg.psql("INSERT INTO m VALUES (4); DELETE FROM m WHERE id = 1;");
+    wait_for_lines(&mut job, dir.path(), 3);
+    finish(job);
+    assert_eq!(
+        ops_of(&events(dir.path()), "m"),
+        [("c".to_owned(), 4), ("d".to_owned(), 1)]
+    );
+}
