@@ -120,7 +120,17 @@ pub struct Streamer {
     /// The newest position a keepalive reported (nothing before it is pending).
     keepalive: Option<u64>,
     asked_at: Option<Instant>,
+    /// When anything last arrived, and when the server was last asked to
+    /// answer: a session silent after a request is taken as lost (a
+    /// half-open TCP connection never reports an error).
+    last_recv: Instant,
+    probed_at: Option<Instant>,
 }
+
+/// Silence after which the server is asked to answer.
+const PROBE_AFTER: Duration = Duration::from_secs(5);
+/// Silence after a request after which the session is taken as lost.
+const DEAD_AFTER: Duration = Duration::from_secs(10);
 
 /// Most records one poll returns.
 const MAX_BATCH: usize = 4096;
@@ -135,6 +145,8 @@ impl Streamer {
             tx: None,
             keepalive: None,
             asked_at: None,
+            last_recv: Instant::now(),
+            probed_at: None,
         }
     }
 
@@ -165,8 +177,11 @@ impl Streamer {
                 break;
             }
             let Some(msg) = self.stream.recv(deadline - now)? else {
+                self.check_alive()?;
                 break;
             };
+            self.last_recv = Instant::now();
+            self.probed_at = None;
             match msg {
                 ReplicationMessage::XLogData {
                     wal_start, data, ..
@@ -199,6 +214,24 @@ impl Streamer {
             }
         }
         Ok(out)
+    }
+
+    /// Asks a silent server to answer; fails once it stayed silent.
+    fn check_alive(&mut self) -> Result<(), StreamError> {
+        if self.last_recv.elapsed() < PROBE_AFTER {
+            return Ok(());
+        }
+        match self.probed_at {
+            None => {
+                self.probed_at = Some(Instant::now());
+                let write = self.stream.last_received();
+                self.stream
+                    .send_standby_status(write, Lsn::ZERO, Lsn::ZERO, true)?;
+                Ok(())
+            }
+            Some(t) if t.elapsed() >= DEAD_AFTER => Err(StreamError::Pg(PgError::Timeout)),
+            Some(_) => Ok(()),
+        }
     }
 
     /// A heartbeat record if one is due and the server reported a position
