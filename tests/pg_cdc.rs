@@ -542,3 +542,57 @@ fn pg_snapshot_modes_never_and_initial_only() {
         [("c".to_owned(), 4), ("d".to_owned(), 1)]
     );
 }
+
+#[test]
+fn pg_parallel_snapshot_over_tasks_then_stream() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    for t in ["p1", "p2", "p3", "p4"] {
+        pg.psql(&format!(
+            "CREATE TABLE {t} (id int PRIMARY KEY, v text);
+             INSERT INTO {t} SELECT g, '{t}' FROM generate_series(1, 2000) g;"
+        ));
+    }
+    props(
+        &pg,
+        dir.path(),
+        &[("tasks.max", "3"), ("snapshot.fetch.size", "300")],
+    );
+    let mut args = run_args(dir.path(), "3s");
+    args.extend(args!["-w", "2"]);
+    let mut job = Proc::spawn("pg-cdc", &args, &[("RUST_LOG", "info")]);
+    wait_for_lines(&mut job, dir.path(), 8000);
+    pg.psql("INSERT INTO p1 VALUES (5000, 'late'); UPDATE p4 SET v = 'x' WHERE id = 1;");
+    wait_for_lines(&mut job, dir.path(), 8002);
+    let f = job.wait_timeout(RUN_TIMEOUT).unwrap_or_else(|f| f);
+    assert!(f.success(), "job failed:\n{}", f.all_output());
+    assert!(
+        f.all_output().contains("parallel initial snapshot planned"),
+        "{}",
+        f.all_output()
+    );
+    let all = events(dir.path());
+    assert_eq!(all.len(), 8002);
+    for t in ["p1", "p2", "p3", "p4"] {
+        let mut ids: Vec<i64> = ops_of(&all, t)
+            .into_iter()
+            .filter(|(o, _)| o == "r")
+            .map(|(_, id)| id)
+            .collect();
+        ids.sort_unstable();
+        assert_eq!(ids, (1..=2000).collect::<Vec<_>>(), "snapshot of {t}");
+    }
+    // Streaming began after every snapshot row.
+    let first_stream = all.iter().position(|e| op(e) != "r").unwrap();
+    assert_eq!(first_stream, 8000);
+    assert_eq!(ops_of(&all[8000..], "p1"), [("c".to_owned(), 5000)]);
+    assert_eq!(ops_of(&all[8000..], "p4"), [("u".to_owned(), 1)]);
+
+    // A restart (any tasks.max) streams on from the offsets.
+    pg.psql("DELETE FROM p2 WHERE id = 7;");
+    props(&pg, dir.path(), &[("tasks.max", "1")]);
+    let f = run(dir.path());
+    assert!(f.success(), "restart failed:\n{}", f.all_output());
+    let all = events(dir.path());
+    assert_eq!(ops_of(&all[8002..], "p2"), [("d".to_owned(), 7)]);
+}

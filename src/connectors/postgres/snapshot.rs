@@ -88,6 +88,9 @@ pub struct Snapshotter {
     db: Arc<str>,
     prefix: String,
     committed: bool,
+    /// Whether the very last record is marked `last` (not when several
+    /// tasks share the snapshot: none of them knows which record is last).
+    mark_last: bool,
 }
 
 /// The type name a resume literal of `type_oid` is cast to, and whether the
@@ -217,6 +220,7 @@ impl Snapshotter {
             db: Arc::from(config.dbname.as_str()),
             prefix: config.prefix.clone(),
             committed: false,
+            mark_last: true,
         })
     }
 
@@ -232,7 +236,8 @@ impl Snapshotter {
                 let Some(job) = self.jobs.pop_front() else {
                     // The end: the held-back record is the very last.
                     if let Some((table, record)) = self.pending.take() {
-                        out.push(self.finish(record, &table, progress, true, true));
+                        let last = self.mark_last;
+                        out.push(self.finish(record, &table, progress, true, last));
                     }
                     if !self.committed {
                         self.conn
@@ -442,6 +447,23 @@ impl Snapshotter {
             }
         }
         record
+    }
+
+    /// Leaves the last record unmarked (a parallel snapshot's part).
+    pub fn without_last_marker(mut self) -> Self {
+        self.mark_last = false;
+        self
+    }
+
+    /// Sets the session's `application_name` (how a parallel snapshot's
+    /// tasks tell the others they imported the snapshot, or finished).
+    pub fn announce(&mut self, application_name: &str) -> Result<(), SnapshotError> {
+        self.conn
+            .execute(&format!(
+                "SET application_name = {}",
+                quote_literal(application_name)
+            ))
+            .map_err(pg("set application_name"))
     }
 
     /// The main slot's consistent point.
