@@ -482,6 +482,20 @@ impl Streamer {
             })
         }
         let is_insert = insert;
+        // The session's client_encoding is UTF8; anything else is not text
+        // this connector can decode, and is never silently nulled.
+        let utf8 = |t: &Option<Vec<TupleValue>>| {
+            t.iter().flatten().all(|v| match v {
+                TupleValue::Text(b) | TupleValue::Binary(b) => std::str::from_utf8(b).is_ok(),
+                _ => true,
+            })
+        };
+        if !utf8(&old) || !utf8(&new) {
+            return Err(StreamError::Protocol(format!(
+                "table {qualified}: a value at {} is not UTF-8 text",
+                Lsn(lsn)
+            )));
+        }
         let old_cells = cells(&old);
         let new_cells = cells(&new);
         let before = old_cells.as_deref().map(|c| model.row(c)).transpose()?;
