@@ -13,7 +13,7 @@
 //!
 //! ```text
 //! cargo bench -p timely-connect-operators --bench postgres
-//! TC_PG_STREAM_ROWS=200000 TC_PG_SNAPSHOT_ROWS=1000000 cargo bench -p timely-connect-operators --bench postgres
+//! TC_PG_BENCH=stream,snapshot,latency TC_PG_STREAM_ROWS=200000 TC_PG_SNAPSHOT_ROWS=1000000 cargo bench -p timely-connect-operators --bench postgres
 //! ```
 
 #[allow(dead_code)]
@@ -57,7 +57,7 @@ fn start_job(dir: &Path) -> Child {
         .arg("--until-idle")
         .arg("3s")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("job.log")).expect("job log"))
         .spawn()
         .expect("start the CLI")
 }
@@ -187,7 +187,7 @@ fn latency(pg: &PgCluster, count: usize) {
     let mut sql = String::new();
     for i in 0..count {
         sql.push_str(&format!(
-            "INSERT INTO lat VALUES ({i}); SELECT pg_sleep(0.02);"
+            "BEGIN; INSERT INTO lat VALUES ({i}); COMMIT; SELECT pg_sleep(0.02);"
         ));
     }
     let port = pg.port().to_string();
@@ -220,7 +220,8 @@ fn latency(pg: &PgCluster, count: usize) {
     let _ = job.wait();
     latencies.sort_unstable();
     if latencies.is_empty() {
-        println!("latency: no records");
+        let log = std::fs::read_to_string(dir.path().join("job.log")).unwrap_or_default();
+        println!("latency: no records; job log:\n{log}");
         return;
     }
     let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
@@ -241,7 +242,14 @@ fn main() {
     let pg = PgCluster::builder()
         .setting("max_wal_size", "'4GB'")
         .start();
-    stream(&pg, env_usize("TC_PG_STREAM_ROWS", 200_000));
-    snapshot(&pg, env_usize("TC_PG_SNAPSHOT_ROWS", 1_000_000));
-    latency(&pg, env_usize("TC_PG_LATENCY_TXS", 200));
+    let which = std::env::var("TC_PG_BENCH").unwrap_or_else(|_| "stream,snapshot,latency".into());
+    if which.contains("stream") {
+        stream(&pg, env_usize("TC_PG_STREAM_ROWS", 200_000));
+    }
+    if which.contains("snapshot") {
+        snapshot(&pg, env_usize("TC_PG_SNAPSHOT_ROWS", 1_000_000));
+    }
+    if which.contains("latency") {
+        latency(&pg, env_usize("TC_PG_LATENCY_TXS", 200));
+    }
 }

@@ -757,15 +757,22 @@ impl Running {
             }
             Phase::Snapshot(snap, working) => match snap.next_batch(working) {
                 Ok(Some(records)) => {
-                    // Progress as emitted: what a reconnect resumes from.
-                    for r in &records {
-                        let table = r
+                    // Progress as emitted: what a reconnect resumes from
+                    // (each table's last record in the batch holds it).
+                    let mut seen: Vec<&str> = Vec::new();
+                    for r in records.iter().rev() {
+                        let Some(t) = r
                             .source_partition
                             .get(offsets::SNAPSHOT_TABLE)
-                            .and_then(OffsetValue::as_str);
-                        if let (Some(t), Some(p)) =
-                            (table, TableProgress::from_offset(&r.source_offset))
-                        {
+                            .and_then(OffsetValue::as_str)
+                        else {
+                            continue;
+                        };
+                        if seen.contains(&t) {
+                            continue;
+                        }
+                        seen.push(t);
+                        if let Some(p) = TableProgress::from_offset(&r.source_offset) {
                             self.progress.insert(t.to_owned(), p);
                         }
                     }
