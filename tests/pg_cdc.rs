@@ -455,3 +455,144 @@ fn pg_server_restart_mid_stream_loses_and_repeats_nothing() {
     assert_eq!(updates, 9);
     assert_eq!(all.len(), 410);
 }
+
+#[test]
+fn pg_heartbeats_let_the_slot_advance_past_uncaptured_changes() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    pg.psql(
+        "CREATE TABLE captured (id int PRIMARY KEY); CREATE TABLE other (id int);
+         INSERT INTO captured VALUES (1);",
+    );
+    props(
+        &pg,
+        dir.path(),
+        &[
+            ("table.include.list", "public\\.captured"),
+            ("heartbeat.interval.ms", "200"),
+        ],
+    );
+    let mut job = spawn(dir.path());
+    wait_for_lines(&mut job, dir.path(), 1);
+    let slot_lsn = || {
+        pg.psql("SELECT confirmed_flush_lsn - '0/0'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'debezium'")
+            .parse::<f64>()
+            .unwrap_or(0.0)
+    };
+    let before = slot_lsn();
+    for _ in 0..5 {
+        pg.psql("INSERT INTO other SELECT generate_series(1, 1000);");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let written = pg
+        .psql("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+        .parse::<f64>()
+        .unwrap();
+    finish(job);
+    let after = slot_lsn();
+    let all = events(dir.path());
+    let heartbeats = all
+        .iter()
+        .filter(|e| e.get("op").is_none() && !e.is_null())
+        .count();
+    assert!(heartbeats >= 1, "no heartbeat records: {all:#?}");
+    assert!(all.iter().filter(|e| e.get("op").is_some()).count() == 1);
+    assert!(
+        after >= written && after > before,
+        "slot confirmed {after}, WAL written up to {written} (was {before})"
+    );
+}
+
+#[test]
+fn pg_snapshot_modes_never_and_initial_only() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    pg.psql("CREATE TABLE m (id int PRIMARY KEY); INSERT INTO m VALUES (1), (2);");
+    props(&pg, dir.path(), &[("snapshot.mode", "initial_only")]);
+    let mut job = spawn(dir.path());
+    wait_for_lines(&mut job, dir.path(), 2);
+    pg.psql("INSERT INTO m VALUES (3);");
+    finish(job);
+    assert_eq!(
+        ops_of(&events(dir.path()), "m"),
+        [("r".to_owned(), 1), ("r".to_owned(), 2)]
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    props(
+        &pg,
+        dir.path(),
+        &[("snapshot.mode", "never"), ("slot.name", "never_slot")],
+    );
+    let mut job = spawn(dir.path());
+    // The slot exists once the task streams; then changes flow.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pg
+        .psql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'never_slot' AND active")
+        != "1"
+    {
+        assert!(Instant::now() < deadline, "slot never became active");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    pg.psql("INSERT INTO m VALUES (4); DELETE FROM m WHERE id = 1;");
+    wait_for_lines(&mut job, dir.path(), 3);
+    finish(job);
+    assert_eq!(
+        ops_of(&events(dir.path()), "m"),
+        [("c".to_owned(), 4), ("d".to_owned(), 1)]
+    );
+}
+
+#[test]
+fn pg_parallel_snapshot_over_tasks_then_stream() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    for t in ["p1", "p2", "p3", "p4"] {
+        pg.psql(&format!(
+            "CREATE TABLE {t} (id int PRIMARY KEY, v text);
+             INSERT INTO {t} SELECT g, '{t}' FROM generate_series(1, 2000) g;"
+        ));
+    }
+    props(
+        &pg,
+        dir.path(),
+        &[("tasks.max", "3"), ("snapshot.fetch.size", "300")],
+    );
+    let mut args = run_args(dir.path(), "3s");
+    args.extend(args!["-w", "2"]);
+    let mut job = Proc::spawn("pg-cdc", &args, &[("RUST_LOG", "info")]);
+    wait_for_lines(&mut job, dir.path(), 8000);
+    pg.psql("INSERT INTO p1 VALUES (5000, 'late'); UPDATE p4 SET v = 'x' WHERE id = 1;");
+    wait_for_lines(&mut job, dir.path(), 8002);
+    let f = job.wait_timeout(RUN_TIMEOUT).unwrap_or_else(|f| f);
+    assert!(f.success(), "job failed:\n{}", f.all_output());
+    assert!(
+        f.all_output().contains("parallel initial snapshot planned"),
+        "{}",
+        f.all_output()
+    );
+    let all = events(dir.path());
+    assert_eq!(all.len(), 8002);
+    for t in ["p1", "p2", "p3", "p4"] {
+        let mut ids: Vec<i64> = ops_of(&all, t)
+            .into_iter()
+            .filter(|(o, _)| o == "r")
+            .map(|(_, id)| id)
+            .collect();
+        ids.sort_unstable();
+        assert_eq!(ids, (1..=2000).collect::<Vec<_>>(), "snapshot of {t}");
+    }
+    // Streaming began after every snapshot row.
+    let first_stream = all.iter().position(|e| op(e) != "r").unwrap();
+    assert_eq!(first_stream, 8000);
+    assert_eq!(ops_of(&all[8000..], "p1"), [("c".to_owned(), 5000)]);
+    assert_eq!(ops_of(&all[8000..], "p4"), [("u".to_owned(), 1)]);
+
+    // A restart (any tasks.max) streams on from the offsets.
+    pg.psql("DELETE FROM p2 WHERE id = 7;");
+    props(&pg, dir.path(), &[("tasks.max", "1")]);
+    let f = run(dir.path());
+    assert!(f.success(), "restart failed:\n{}", f.all_output());
+    let all = events(dir.path());
+    assert_eq!(ops_of(&all[8002..], "p2"), [("d".to_owned(), 7)]);
+}

@@ -20,6 +20,9 @@ use common::*;
 use serde_json::Value as Json;
 
 const INITIAL_ROWS: i64 = 20_000;
+/// Rows of a second table no one writes (so a fresh start with
+/// `tasks.max=3` spreads the snapshot over two tasks).
+const SIDE_ROWS: i64 = 5_000;
 
 fn trials() -> u64 {
     std::env::var("KILL_TRIALS")
@@ -28,10 +31,12 @@ fn trials() -> u64 {
         .unwrap_or(5)
 }
 
-fn run_args(dir: &Path, idle: &str) -> Vec<OsString> {
+fn run_args(dir: &Path, idle: &str, workers: u32) -> Vec<OsString> {
     args![
         "run",
         dir.join("conn.properties"),
+        "-w",
+        workers.to_string(),
         "--snapshot-dir",
         dir.join("snaps"),
         "--snapshot-interval",
@@ -152,11 +157,21 @@ fn check_slot(pg: &PgCluster, db: &str, slot: &str, dir: &Path, label: &str) {
 fn check_output(dir: &Path, expected: &BTreeMap<i64, i64>, label: &str) {
     let text = String::from_utf8(read(&dir.join("out.jsonl"))).expect("utf-8");
     let mut state: HashMap<i64, Option<i64>> = HashMap::new();
+    let mut side = std::collections::HashSet::new();
     for (n, line) in text.lines().enumerate() {
         let e: Json =
             serde_json::from_str(line).unwrap_or_else(|err| panic!("{label}: line {n}: {err}"));
         if e.is_null() || e.get("op").is_none() {
             continue; // a tombstone or a heartbeat
+        }
+        if e["source"]["table"] == "side" {
+            assert_eq!(
+                e["op"], "r",
+                "{label}: line {n}: table side is never written"
+            );
+            let id = e["after"]["id"].as_i64().unwrap_or(-1);
+            assert!(side.insert(id), "{label}: line {n}: side row {id} twice");
+            continue;
         }
         let op = e["op"].as_str().unwrap_or("?");
         let row = if e["after"].is_null() {
@@ -204,6 +219,7 @@ fn check_output(dir: &Path, expected: &BTreeMap<i64, i64>, label: &str) {
             other => panic!("{label}: line {n}: op {other}"),
         }
     }
+    assert_eq!(side.len() as i64, SIDE_ROWS, "{label}: rows of table side");
     let got: BTreeMap<i64, i64> = state
         .into_iter()
         .filter_map(|(id, v)| v.map(|v| (id, v)))
@@ -238,7 +254,9 @@ fn pg_kill_during_snapshot_and_stream_keeps_exactly_once() {
     let master = Rng::seed_from_env_or_clock();
     for trial in 0..trials() {
         let seed = master.wrapping_add(trial.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let label = format!("trial {trial} (TEST_SEED={seed} KILL_TRIALS=1 replays it)");
+        let label = format!(
+            "trial {trial} (TEST_SEED={seed} KILL_TRIALS=1 replays it; odd trials run 3 tasks)"
+        );
         eprintln!("{label}");
         let mut rng = Rng::new(seed);
         let db = format!("kill{trial}");
@@ -248,11 +266,15 @@ fn pg_kill_during_snapshot_and_stream_keeps_exactly_once() {
             &db,
             &format!(
                 "CREATE TABLE load (id bigint PRIMARY KEY, v int NOT NULL);
-                 INSERT INTO load SELECT g, 0 FROM generate_series(1, {INITIAL_ROWS}) g;"
+                 INSERT INTO load SELECT g, 0 FROM generate_series(1, {INITIAL_ROWS}) g;
+                 CREATE TABLE side (id int PRIMARY KEY);
+                 INSERT INTO side SELECT generate_series(1, {SIDE_ROWS});"
             ),
         );
         let dir = tempfile::tempdir().unwrap();
         let port = pg.port().to_string();
+        // Odd trials: 3 tasks on 2 workers, so a fresh start snapshots in parallel.
+        let (tasks, workers) = if trial % 2 == 1 { ("3", 2) } else { ("1", 1) };
         write_props(
             &dir.path().join("conn.properties"),
             &[
@@ -268,6 +290,7 @@ fn pg_kill_during_snapshot_and_stream_keeps_exactly_once() {
                 ("snapshot.fetch.size", "1000"),
                 ("heartbeat.interval.ms", "300"),
                 ("errors.retry.delay.max.ms", "300"),
+                ("tasks.max", tasks),
             ],
         );
         let sql = load_sql(&mut rng);
@@ -280,7 +303,7 @@ fn pg_kill_during_snapshot_and_stream_keeps_exactly_once() {
             let started = Instant::now();
             let mut kills = 0;
             while !writer.is_finished() || kills == 0 {
-                let mut job = Proc::spawn("pg-kill", &run_args(dir.path(), "30s"), &[]);
+                let mut job = Proc::spawn("pg-kill", &run_args(dir.path(), "30s", workers), &[]);
                 std::thread::sleep(Duration::from_millis(rng.range(150, 1500)));
                 if job.has_exited() {
                     let f = job.wait_timeout(RUN_TIMEOUT).unwrap_or_else(|f| f);
@@ -298,7 +321,11 @@ fn pg_kill_during_snapshot_and_stream_keeps_exactly_once() {
             eprintln!("{label}: {kills} kills");
         });
         // Finish: run until idle, restoring the last durable snapshot.
-        let f = run_cli_within(&run_args(dir.path(), "3s"), &[], Duration::from_secs(90));
+        let f = run_cli_within(
+            &run_args(dir.path(), "3s", workers),
+            &[],
+            Duration::from_secs(90),
+        );
         assert!(
             f.success(),
             "{label}: final run failed:\n{}",

@@ -17,7 +17,7 @@ pub enum CatalogError {
         /// What was being done.
         context: String,
         /// The client's error.
-        source: PgError,
+        source: Box<PgError>,
     },
     /// The server or its configuration cannot support the connector.
     #[error("{0}")]
@@ -33,7 +33,10 @@ impl CatalogError {
 
 fn pg(context: impl Into<String>) -> impl FnOnce(PgError) -> CatalogError {
     let context = context.into();
-    move |source| CatalogError::Pg { context, source }
+    move |source| CatalogError::Pg {
+        context,
+        source: Box::new(source),
+    }
 }
 
 /// The client configuration for `config` (`application_name` set by the caller).
@@ -356,7 +359,7 @@ pub fn ensure_publication(
         }
         Err(source) => Err(CatalogError::Pg {
             context: format!("`{sql}`"),
-            source,
+            source: Box::new(source),
         }),
     }
 }

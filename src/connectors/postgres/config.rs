@@ -57,6 +57,14 @@ pub const HEARTBEAT_INTERVAL_MS: &str = "heartbeat.interval.ms";
 pub const HEARTBEAT_TOPICS_PREFIX: &str = "topic.heartbeat.prefix";
 /// Set by the connector in each task's configuration: the task's role. Not for users.
 pub const TASK_ROLE: &str = "pgcdc.task.role";
+/// Set by the connector for a parallel initial snapshot: the exported snapshot's name.
+pub const TASK_SNAPSHOT_NAME: &str = "pgcdc.snapshot.name";
+/// Set by the connector for a parallel initial snapshot: the slot's consistent point.
+pub const TASK_SNAPSHOT_LSN: &str = "pgcdc.snapshot.lsn";
+/// Set by the connector for a parallel initial snapshot: how many snapshot tasks read.
+pub const TASK_SNAPSHOT_TASKS: &str = "pgcdc.snapshot.tasks";
+/// Set by the connector for a snapshot task: the OIDs of the tables it reads.
+pub const TASK_SNAPSHOT_TABLES: &str = "pgcdc.snapshot.tables";
 
 /// Schemas PostgreSQL keeps for itself; never captured.
 const SYSTEM_SCHEMAS: &[&str] = &["pg_catalog", "information_schema", "pg_toast"];
@@ -458,15 +466,39 @@ pub fn definition() -> ConfigDef {
 
 /// The task keys: the connector's and [`TASK_ROLE`].
 pub fn task_definition() -> ConfigDef {
-    definition().define(
-        ConfigKey::new(
-            TASK_ROLE,
-            ConfigType::String,
-            Importance::Low,
-            "Set by the connector: `stream` (task 0) or `snapshot` (other tasks).",
+    let internal = |key: &str, ty: ConfigType, doc: &str| {
+        ConfigKey::new(key, ty, Importance::Low, doc).optional()
+    };
+    definition()
+        .define(
+            ConfigKey::new(
+                TASK_ROLE,
+                ConfigType::String,
+                Importance::Low,
+                "Set by the connector: `stream` (task 0) or `snapshot` (other tasks).",
+            )
+            .default_value("stream"),
         )
-        .default_value("stream"),
-    )
+        .define(internal(
+            TASK_SNAPSHOT_NAME,
+            ConfigType::String,
+            "Set by the connector: the exported snapshot a parallel initial snapshot imports.",
+        ))
+        .define(internal(
+            TASK_SNAPSHOT_LSN,
+            ConfigType::Long,
+            "Set by the connector: the slot's consistent point.",
+        ))
+        .define(internal(
+            TASK_SNAPSHOT_TASKS,
+            ConfigType::Int,
+            "Set by the connector: the number of snapshot tasks.",
+        ))
+        .define(internal(
+            TASK_SNAPSHOT_TABLES,
+            ConfigType::List,
+            "Set by the connector: the OIDs of the tables a snapshot task reads.",
+        ))
 }
 
 /// Compiles a list of regexes, anchored and case-insensitive; a bad one is an issue.

@@ -239,11 +239,14 @@ impl TableProgress {
     }
 }
 
+/// A segment's snapshot LSN and its last key (`None`: open-ended).
+type SegmentBound = (u64, Option<Vec<KeyPart>>);
+
 /// Decides, for a re-received change, whether the snapshot already covers
 /// it. Built from every table's snapshot progress.
 #[derive(Clone, Debug, Default)]
 pub struct SnapshotFilter {
-    tables: HashMap<String, Vec<(u64, Option<Vec<KeyPart>>)>>,
+    tables: HashMap<String, Vec<SegmentBound>>,
     /// No change committing at or after this LSN is ever dropped.
     horizon: u64,
 }

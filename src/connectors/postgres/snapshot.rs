@@ -40,7 +40,12 @@ impl SnapshotError {
 
 fn pg(context: impl Into<String>) -> impl FnOnce(PgError) -> SnapshotError {
     let context = context.into();
-    move |source| SnapshotError::Catalog(CatalogError::Pg { context, source })
+    move |source| {
+        SnapshotError::Catalog(CatalogError::Pg {
+            context,
+            source: Box::new(source),
+        })
+    }
 }
 
 /// A key column the snapshot orders by.
@@ -52,6 +57,18 @@ struct KeyColumn {
     /// Type name to cast the resume literal to.
     type_name: &'static str,
     collate_c: bool,
+}
+
+/// A record read but not yet given its offset.
+struct Pending {
+    table: Arc<str>,
+    record: SourceRecord,
+    /// Text of the record's key (for a table read in key order).
+    upto: Option<Vec<String>>,
+    /// The table's last record.
+    done: bool,
+    /// The snapshot's last record.
+    last: bool,
 }
 
 /// One table to read.
@@ -78,11 +95,16 @@ pub struct Snapshotter {
     fetch_size: usize,
     /// The last record read, held back until the next is known so it can
     /// be marked as its table's / the snapshot's last.
-    pending: Option<(String, SourceRecord)>,
+    pending: Option<Pending>,
+    /// Key of the placeholder offset records carry until their batch is complete.
+    placeholder: Arc<str>,
     name: Arc<str>,
     db: Arc<str>,
     prefix: String,
     committed: bool,
+    /// Whether the very last record is marked `last` (not when several
+    /// tasks share the snapshot: none of them knows which record is last).
+    mark_last: bool,
 }
 
 /// The type name a resume literal of `type_oid` is cast to, and whether the
@@ -174,6 +196,10 @@ impl Snapshotter {
             if model.key.len() != key_names.len() {
                 key.clear(); // a key column is excluded: not resumable
             }
+            // A segment that read nothing holds nothing: drop it.
+            while entry.segments.last().is_some_and(|s| s.upto.is_none()) {
+                entry.segments.pop();
+            }
             let after = if key.is_empty() {
                 // Read whole: earlier partial reads are superseded.
                 entry.segments.clear();
@@ -208,6 +234,8 @@ impl Snapshotter {
             db: Arc::from(config.dbname.as_str()),
             prefix: config.prefix.clone(),
             committed: false,
+            mark_last: true,
+            placeholder: Arc::from("pending"),
         })
     }
 
@@ -217,13 +245,14 @@ impl Snapshotter {
         &mut self,
         progress: &mut HashMap<String, TableProgress>,
     ) -> Result<Option<Vec<SourceRecord>>, SnapshotError> {
-        let mut out = Vec::new();
+        let mut out: Vec<Pending> = Vec::new();
         loop {
             if self.current.is_none() {
                 let Some(job) = self.jobs.pop_front() else {
                     // The end: the held-back record is the very last.
-                    if let Some((table, record)) = self.pending.take() {
-                        out.push(self.finish(record, &table, progress, true, true));
+                    if let Some(p) = self.pending.take() {
+                        let last = self.mark_last;
+                        out.push(self.finish(p, last));
                     }
                     if !self.committed {
                         self.conn
@@ -232,7 +261,11 @@ impl Snapshotter {
                         self.committed = true;
                         tracing::info!("snapshot finished");
                     }
-                    return Ok(if out.is_empty() { None } else { Some(out) });
+                    return Ok(if out.is_empty() {
+                        None
+                    } else {
+                        Some(self.with_offsets(out, progress))
+                    });
                 };
                 self.open(&job)?;
                 self.current = Some(job);
@@ -254,9 +287,10 @@ impl Snapshotter {
                 .map(|r| r.rows)
                 .unwrap_or_default();
             let finished = rows.len() < self.fetch_size;
+            let qualified: Arc<str> = Arc::from(job.info.qualified());
             for row in &rows {
-                let record = self.record(&job, row, progress)?;
-                if let Some((_, prev)) = self.pending.replace((job.info.qualified(), record)) {
+                let record = self.record(&job, &qualified, row, progress)?;
+                if let Some(prev) = self.pending.replace(record) {
                     out.push(prev);
                 }
             }
@@ -264,27 +298,65 @@ impl Snapshotter {
                 self.conn
                     .execute("CLOSE timely_connect_snapshot")
                     .map_err(pg("CLOSE cursor"))?;
-                let qualified = job.info.qualified();
-                if let Some(p) = progress.get_mut(&qualified) {
+                if let Some(p) = progress.get_mut(&*qualified) {
                     p.done = true;
                 }
                 // The held-back record is this table's last: mark it done.
-                if let Some((table, record)) = self.pending.take() {
-                    if table == qualified {
-                        let marked = self.finish(record, &table, progress, true, false);
-                        self.pending = Some((table, marked));
-                    } else {
-                        self.pending = Some((table, record));
+                if let Some(mut p) = self.pending.take() {
+                    if p.table == qualified {
+                        p.done = true;
                     }
+                    self.pending = Some(p);
                 }
                 tracing::debug!(table = %qualified, "table snapshot finished");
             } else {
                 self.current = Some(job);
             }
             if !out.is_empty() || !rows.is_empty() {
-                return Ok(Some(out));
+                return Ok(Some(self.with_offsets(out, progress)));
             }
         }
+    }
+
+    /// Gives the records of a batch their offsets: every record of a table
+    /// carries the progress up to the table's last record in the batch (a
+    /// batch is emitted whole, in one epoch, so the snapshot holding any of
+    /// them holds all), built once per table and batch.
+    fn with_offsets(
+        &self,
+        out: Vec<Pending>,
+        progress: &HashMap<String, TableProgress>,
+    ) -> Vec<SourceRecord> {
+        let mut offsets: HashMap<Arc<str>, crate::data::SourceOffset> = HashMap::new();
+        for p in out.iter().rev() {
+            if offsets.contains_key(&p.table) {
+                continue;
+            }
+            let mut t = progress.get(&*p.table).cloned().unwrap_or(TableProgress {
+                lsn: self.cp0,
+                segments: vec![Segment {
+                    cp: self.cp,
+                    upto: None,
+                }],
+                done: false,
+                last_snapshot_record: false,
+            });
+            if let Some(seg) = t.segments.last_mut() {
+                seg.upto = p.upto.clone();
+            }
+            t.done = p.done;
+            t.last_snapshot_record = p.last;
+            offsets.insert(p.table.clone(), t.to_offset());
+        }
+        out.into_iter()
+            .map(|p| {
+                let mut r = p.record;
+                if let Some(o) = offsets.get(&p.table) {
+                    r.source_offset = o.clone();
+                }
+                r
+            })
+            .collect()
     }
 
     /// Declares the cursor over `job`'s table.
@@ -336,49 +408,42 @@ impl Snapshotter {
         Ok(())
     }
 
-    /// The record of one row; advances the table's progress.
+    /// The record of one row (its offset is set per batch, see
+    /// [`Snapshotter::with_offsets`]); advances the table's progress.
     fn record(
         &self,
         job: &Job,
+        qualified: &Arc<str>,
         row: &[Option<String>],
         progress: &mut HashMap<String, TableProgress>,
-    ) -> Result<SourceRecord, SnapshotError> {
+    ) -> Result<Pending, SnapshotError> {
         let cells: Vec<Cell<'_>> = row
             .iter()
             .map(|c| c.as_deref().map_or(Cell::Null, Cell::Text))
             .collect();
         // The model's positions index the table's columns; the cursor
         // selects exactly the captured ones, in order.
-        let projected: Vec<Cell<'_>> = {
-            let mut v = vec![Cell::Null; job.model.positions.last().map_or(0, |p| p + 1)];
-            for (i, &p) in job.model.positions.iter().enumerate() {
-                if let Some(c) = cells.get(i) {
-                    v[p] = *c;
-                }
+        let mut projected = vec![Cell::Null; job.model.positions.last().map_or(0, |p| p + 1)];
+        for (i, &p) in job.model.positions.iter().enumerate() {
+            if let Some(c) = cells.get(i) {
+                projected[p] = *c;
             }
-            v
-        };
+        }
         let after = job.model.row(&projected)?;
         let key = job.model.key_of(&after)?;
-        let qualified = job.info.qualified();
-        let progress = progress.entry(qualified.clone()).or_insert(TableProgress {
-            lsn: self.cp0,
-            segments: vec![Segment {
-                cp: self.cp,
-                upto: None,
-            }],
-            done: false,
-            last_snapshot_record: false,
-        });
-        if !job.key.is_empty() {
-            let upto: Option<Vec<String>> = job
-                .key
+        let upto: Option<Vec<String>> = if job.key.is_empty() {
+            None
+        } else {
+            job.key
                 .iter()
                 .map(|k| row.get(k.index).cloned().flatten())
-                .collect();
-            if let Some(seg) = progress.segments.last_mut() {
-                seg.upto = upto;
-            }
+                .collect()
+        };
+        if let Some(seg) = progress
+            .get_mut(&**qualified)
+            .and_then(|p| p.segments.last_mut())
+        {
+            seg.upto.clone_from(&upto);
         }
         let source = SourceInfo {
             name: self.name.clone(),
@@ -392,38 +457,31 @@ impl Snapshotter {
         let value = job
             .model
             .envelope(Op::Read, None, Some(after), &source, now_ms())?;
-        Ok(SourceRecord::new(
-            offsets::table_partition(&self.prefix, &qualified),
-            progress.to_offset(),
+        let record = SourceRecord::new(
+            offsets::table_partition(&self.prefix, qualified),
+            crate::data::SourceOffset::int(&self.placeholder, 0),
             job.model.topic.clone(),
             Some(job.model.envelope_schema.clone()),
             value,
         )
-        .with_key(job.model.key_schema.clone(), key))
+        .with_key(job.model.key_schema.clone(), key);
+        Ok(Pending {
+            table: qualified.clone(),
+            record,
+            upto,
+            done: false,
+            last: false,
+        })
     }
 
-    /// Re-marks a held-back record: its table is `done`; with `last`, it is
-    /// the snapshot's last record (`source.snapshot` "last",
+    /// Marks a held-back record as its table's last (`done`) and, with
+    /// `last`, as the snapshot's very last (`source.snapshot` "last",
     /// `last_snapshot_record`).
-    fn finish(
-        &self,
-        mut record: SourceRecord,
-        table: &str,
-        progress: &mut HashMap<String, TableProgress>,
-        done: bool,
-        last: bool,
-    ) -> SourceRecord {
-        if let Some(mut p) = TableProgress::from_offset(&record.source_offset) {
-            p.done = p.done || done;
-            p.last_snapshot_record = last;
-            if let Some(current) = progress.get_mut(table) {
-                current.done = current.done || done;
-                current.last_snapshot_record = last;
-            }
-            record.source_offset = p.to_offset();
-        }
+    fn finish(&self, mut p: Pending, last: bool) -> Pending {
+        p.done = true;
+        p.last = last;
         if last {
-            if let Value::Struct(envelope) = &mut record.value {
+            if let Value::Struct(envelope) = &mut p.record.value {
                 if let Some(Value::Struct(source)) = envelope.get("source").cloned() {
                     let mut source = source;
                     if source.put("snapshot", Value::String("last".into())).is_ok() {
@@ -432,7 +490,24 @@ impl Snapshotter {
                 }
             }
         }
-        record
+        p
+    }
+
+    /// Leaves the last record unmarked (a parallel snapshot's part).
+    pub fn without_last_marker(mut self) -> Self {
+        self.mark_last = false;
+        self
+    }
+
+    /// Sets the session's `application_name` (how a parallel snapshot's
+    /// tasks tell the others they imported the snapshot, or finished).
+    pub fn announce(&mut self, application_name: &str) -> Result<(), SnapshotError> {
+        self.conn
+            .execute(&format!(
+                "SET application_name = {}",
+                quote_literal(application_name)
+            ))
+            .map_err(pg("set application_name"))
     }
 
     /// The main slot's consistent point.

@@ -65,6 +65,9 @@ struct Tx {
     ts_us: i64,
 }
 
+/// A table's columns as `(name, type oid, typmod)`.
+type Shape = Vec<(String, u32, i32)>;
+
 /// State that outlives one replication session (kept across reconnects).
 pub struct StreamState {
     /// The last position whose events were emitted (skip up to it).
@@ -72,7 +75,7 @@ pub struct StreamState {
     /// The flush LSN last confirmed to the server.
     pub flushed: u64,
     /// Columns and version of each table's schema, to bump versions on change.
-    versions: HashMap<String, (Vec<(String, u32, i32)>, i32)>,
+    versions: HashMap<String, (Shape, i32)>,
     /// Drops changes the snapshot already holds.
     pub filter: SnapshotFilter,
     /// The types the catalog knows.
@@ -117,7 +120,17 @@ pub struct Streamer {
     /// The newest position a keepalive reported (nothing before it is pending).
     keepalive: Option<u64>,
     asked_at: Option<Instant>,
+    /// When anything last arrived, and when the server was last asked to
+    /// answer: a session silent after a request is taken as lost (a
+    /// half-open TCP connection never reports an error).
+    last_recv: Instant,
+    probed_at: Option<Instant>,
 }
+
+/// Silence after which the server is asked to answer.
+const PROBE_AFTER: Duration = Duration::from_secs(5);
+/// Silence after a request after which the session is taken as lost.
+const DEAD_AFTER: Duration = Duration::from_secs(10);
 
 /// Most records one poll returns.
 const MAX_BATCH: usize = 4096;
@@ -132,6 +145,8 @@ impl Streamer {
             tx: None,
             keepalive: None,
             asked_at: None,
+            last_recv: Instant::now(),
+            probed_at: None,
         }
     }
 
@@ -162,8 +177,11 @@ impl Streamer {
                 break;
             }
             let Some(msg) = self.stream.recv(deadline - now)? else {
+                self.check_alive()?;
                 break;
             };
+            self.last_recv = Instant::now();
+            self.probed_at = None;
             match msg {
                 ReplicationMessage::XLogData {
                     wal_start, data, ..
@@ -196,6 +214,24 @@ impl Streamer {
             }
         }
         Ok(out)
+    }
+
+    /// Asks a silent server to answer; fails once it stayed silent.
+    fn check_alive(&mut self) -> Result<(), StreamError> {
+        if self.last_recv.elapsed() < PROBE_AFTER {
+            return Ok(());
+        }
+        match self.probed_at {
+            None => {
+                self.probed_at = Some(Instant::now());
+                let write = self.stream.last_received();
+                self.stream
+                    .send_standby_status(write, Lsn::ZERO, Lsn::ZERO, true)?;
+                Ok(())
+            }
+            Some(t) if t.elapsed() >= DEAD_AFTER => Err(StreamError::Pg(PgError::Timeout)),
+            Some(_) => Ok(()),
+        }
     }
 
     /// A heartbeat record if one is due and the server reported a position
@@ -372,7 +408,7 @@ impl Streamer {
                     .is_none_or(|cc| cc.nullable),
             })
             .collect();
-        let shape: Vec<(String, u32, i32)> = columns
+        let shape: Shape = columns
             .iter()
             .map(|c| (c.name.clone(), c.type_oid, c.typmod))
             .collect();
@@ -446,6 +482,20 @@ impl Streamer {
             })
         }
         let is_insert = insert;
+        // The session's client_encoding is UTF8; anything else is not text
+        // this connector can decode, and is never silently nulled.
+        let utf8 = |t: &Option<Vec<TupleValue>>| {
+            t.iter().flatten().all(|v| match v {
+                TupleValue::Text(b) | TupleValue::Binary(b) => std::str::from_utf8(b).is_ok(),
+                _ => true,
+            })
+        };
+        if !utf8(&old) || !utf8(&new) {
+            return Err(StreamError::Protocol(format!(
+                "table {qualified}: a value at {} is not UTF-8 text",
+                Lsn(lsn)
+            )));
+        }
         let old_cells = cells(&old);
         let new_cells = cells(&new);
         let before = old_cells.as_deref().map(|c| model.row(c)).transpose()?;

@@ -3,6 +3,8 @@
 //! the slot only to what the durable snapshot holds.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::config::{ConfigDef, ConfigIssue, Properties};
@@ -12,7 +14,10 @@ use crate::connector::{
 use crate::data::{OffsetValue, SourceRecord};
 
 use super::catalog::{self, CatalogError, TableInfo};
-use super::config::{self, PgCdcConfig, SnapshotMode, TASK_ROLE};
+use super::config::{
+    self, PgCdcConfig, SnapshotMode, TASK_ROLE, TASK_SNAPSHOT_LSN, TASK_SNAPSHOT_NAME,
+    TASK_SNAPSHOT_TABLES, TASK_SNAPSHOT_TASKS,
+};
 use super::offsets::{self, SnapshotFilter, StreamOffset, StreamPosition, TableProgress};
 use super::snapshot::Snapshotter;
 use super::stream::{StreamState, Streamer};
@@ -41,11 +46,167 @@ pub(crate) fn register(registry: &mut Registry) {
 /// Change data capture from PostgreSQL with Debezium's keys, events and
 /// offsets; see `docs/postgres.md`.
 ///
-/// One task: it takes the initial snapshot (when `snapshot.mode` asks for
-/// one and there are no offsets yet) and then streams from the slot.
+/// Task 0 streams from the slot. The initial snapshot is read by task 0,
+/// or — on a fresh start (no slot yet) with `tasks.max` > 1 and several
+/// tables — by tasks 1..n in parallel, each importing the snapshot the
+/// connector exported when it created the slot (the connector keeps that
+/// session idle until every snapshot task imported it); task 0 then starts
+/// streaming once they all finished. A restart always continues in task 0.
 #[derive(Debug, Default)]
 pub struct PostgresCdc {
     props: Properties,
+    holder: Mutex<Option<ExportHolder>>,
+}
+
+/// Keeps a parallel snapshot's exporting replication session open and idle
+/// until every snapshot task announced it imported the snapshot.
+struct ExportHolder {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for ExportHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExportHolder").finish_non_exhaustive()
+    }
+}
+
+impl Drop for ExportHolder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// How long the exporting session waits for the snapshot tasks to import.
+const IMPORT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// `application_name` of snapshot task `i` once it imported the snapshot.
+fn imported_name(slot: &str, i: usize) -> String {
+    format!("tc-imp-{i}-{slot}")
+}
+
+/// `application_name` of snapshot task `i` once it read all its tables.
+fn done_name(slot: &str, i: usize) -> String {
+    format!("tc-done-{i}-{slot}")
+}
+
+/// Which of tasks `1..=tasks` have a session whose `application_name`
+/// starts as `name(i)` does (PostgreSQL truncates it to 63 bytes).
+fn announced(
+    conn: &mut super::wire::PgConnection,
+    tasks: usize,
+    names_of: impl Fn(usize) -> Vec<String>,
+) -> Result<usize, PgError> {
+    let names: Vec<String> = conn
+        .simple_query(
+            "SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'tc-%'",
+        )?
+        .into_iter()
+        .flat_map(|r| r.rows)
+        .filter_map(|row| row.into_iter().next().flatten())
+        .collect();
+    Ok((1..=tasks)
+        .filter(|&i| {
+            names_of(i).iter().any(|want| {
+                let want = &want[..want.len().min(63)];
+                names.iter().any(|n| n == want)
+            })
+        })
+        .count())
+}
+
+impl PostgresCdc {
+    /// For a fresh start with several tasks: creates the slot exporting its
+    /// snapshot and splits the tables over snapshot tasks.
+    fn parallel_configs(&self, max_tasks: usize) -> Result<Option<Vec<TaskConfig>>, ConnectError> {
+        let who = describe(CLASS, &self.props, None);
+        let (_, config) = config::settings(&self.props, false, &who)?;
+        if max_tasks < 2 || !config.snapshot_mode.reads_data() {
+            return Ok(None);
+        }
+        let fail = |e: CatalogError| ConnectError::fatal(format!("{who}: {e}"));
+        let mut conn = catalog::connect(&config, "timely-connect-pgcdc").map_err(fail)?;
+        if catalog::slot_state(&mut conn, &config)
+            .map_err(fail)?
+            .is_some()
+        {
+            return Ok(None); // a restart: task 0 continues
+        }
+        let tables = catalog::captured_tables(&mut conn, &config).map_err(fail)?;
+        if tables.len() < 2 {
+            return Ok(None);
+        }
+        let mut repl = ReplicationConnection::connect(&catalog::client_config(
+            &config,
+            "timely-connect-pgcdc-export",
+        ))
+        .map_err(pg_fail(&who, "replication connection"))?;
+        let info = repl
+            .create_logical_slot(&config.slot, "pgoutput", false, SnapshotAction::Export)
+            .map_err(|e| slot_error(&who, &config, e))?;
+        let name = info.snapshot_name.ok_or_else(|| {
+            ConnectError::fatal(format!("{who}: the server exported no snapshot"))
+        })?;
+        let tasks = (max_tasks - 1).min(tables.len());
+        let cp0 = info.consistent_point.0;
+        let mut configs = Vec::with_capacity(tasks + 1);
+        for i in 0..=tasks {
+            let mut c = self.props.clone();
+            c.insert(TASK_SNAPSHOT_NAME.to_owned(), name.clone());
+            c.insert(TASK_SNAPSHOT_LSN.to_owned(), cp0.to_string());
+            c.insert(TASK_SNAPSHOT_TASKS.to_owned(), tasks.to_string());
+            if i == 0 {
+                c.insert(TASK_ROLE.to_owned(), "stream".to_owned());
+            } else {
+                let oids: Vec<String> = tables
+                    .iter()
+                    .skip(i - 1)
+                    .step_by(tasks)
+                    .map(|t| t.oid.to_string())
+                    .collect();
+                c.insert(TASK_ROLE.to_owned(), "snapshot".to_owned());
+                c.insert(TASK_SNAPSHOT_TABLES.to_owned(), oids.join(","));
+            }
+            configs.push(c);
+        }
+        tracing::info!(connector = %who, tasks, lsn = %info.consistent_point, "parallel initial snapshot planned");
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let slot = config.slot.clone();
+        let thread = std::thread::Builder::new()
+            .name("pgcdc-export".to_owned())
+            .spawn(move || {
+                let started = std::time::Instant::now();
+                while !flag.load(Ordering::Relaxed) {
+                    match announced(&mut conn, tasks, |i| {
+                        vec![imported_name(&slot, i), done_name(&slot, i)]
+                    }) {
+                        Ok(n) if n == tasks => break,
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot watch the snapshot tasks");
+                            break;
+                        }
+                    }
+                    if started.elapsed() > IMPORT_TIMEOUT {
+                        tracing::warn!("snapshot tasks did not import the snapshot in time");
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                repl.close();
+                conn.close();
+            })
+            .map_err(|e| ConnectError::fatal(format!("{who}: cannot start a thread: {e}")))?;
+        *self.holder.lock().unwrap_or_else(|e| e.into_inner()) = Some(ExportHolder {
+            stop,
+            thread: Some(thread),
+        });
+        Ok(Some(configs))
+    }
 }
 
 impl SourceConnector for PostgresCdc {
@@ -76,9 +237,12 @@ impl SourceConnector for PostgresCdc {
         Ok(())
     }
 
-    /// One task (snapshot, then stream), whatever `max_tasks` is.
+    /// Task 0 streams (and snapshots, unless a fresh start spreads the
+    /// snapshot over tasks 1..n).
     fn task_configs(&self, max_tasks: usize) -> Result<Vec<TaskConfig>, ConnectError> {
-        let _ = max_tasks;
+        if let Some(configs) = self.parallel_configs(max_tasks)? {
+            return Ok(configs);
+        }
         let mut config = self.props.clone();
         config.insert(TASK_ROLE.to_owned(), "stream".to_owned());
         Ok(vec![config])
@@ -87,16 +251,26 @@ impl SourceConnector for PostgresCdc {
     fn create_task(&self) -> Box<dyn SourceTask> {
         Box::new(PostgresCdcTask::default())
     }
+
+    fn stop(&mut self) {
+        self.holder.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
 }
 
 /// What the task is doing.
 enum Phase {
-    /// Reading the initial snapshot; streaming follows from `cp0`.
-    Snapshot(Box<Snapshotter>),
+    /// Reading the initial snapshot, with its working progress (ahead of
+    /// what was emitted by the held-back record); streaming follows.
+    Snapshot(Box<Snapshotter>, HashMap<String, TableProgress>),
     /// Streaming.
     Stream(Box<Streamer>),
     /// Lost its session; reconnects on the next poll.
     Reconnect,
+    /// Task 0 of a parallel snapshot: waits for the snapshot tasks.
+    WaitSnapshot(super::wire::PgConnection, usize, u64),
+    /// A snapshot task that read its tables: keeps its session (and the
+    /// announcement) until it stops.
+    SnapshotDone(Box<Snapshotter>),
     /// `initial_only`: finished.
     Done,
 }
@@ -120,6 +294,8 @@ struct Running {
     state: Option<StreamState>,
     /// Where streaming starts when it (re)connects: the last durable position.
     durable: StreamPosition,
+    /// For a snapshot task of a parallel snapshot: its index.
+    snapshot_task: Option<usize>,
 }
 
 impl std::fmt::Debug for PostgresCdcTask {
@@ -152,7 +328,8 @@ fn cat_fail(who: &str) -> impl Fn(CatalogError) -> ConnectError + '_ {
 impl SourceTask for PostgresCdcTask {
     fn start(&mut self, context: SourceTaskContext) -> Result<(), ConnectError> {
         let who = describe_task(CLASS, &context.connector, context.task_id);
-        let (_, config) = config::settings(context.configs(), true, &who)?;
+        let (parsed, config) = config::settings(context.configs(), true, &who)?;
+        let task_id = context.task_id;
         // What the last durable snapshot says.
         let mut stream_offset = None;
         let mut progress = HashMap::new();
@@ -194,8 +371,39 @@ impl SourceTask for PostgresCdcTask {
             progress,
             state: None,
             durable: StreamPosition::default(),
+            snapshot_task: None,
         };
-        running.begin(stream_offset)?;
+        let parallel = parsed
+            .string(TASK_SNAPSHOT_NAME)
+            .map(str::to_owned)
+            .zip(parsed.long(TASK_SNAPSHOT_LSN))
+            .zip(parsed.int(TASK_SNAPSHOT_TASKS));
+        match (parallel, parsed.string(TASK_ROLE)) {
+            (Some(((name, cp0), tasks)), Some("snapshot")) => {
+                let oids: Vec<u32> = parsed
+                    .list(TASK_SNAPSHOT_TABLES)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|o| o.parse().ok())
+                    .collect();
+                let _ = tasks;
+                running.start_snapshot_part(&name, cp0 as u64, &oids, task_id)?;
+            }
+            (Some(((_, cp0), tasks)), _) => {
+                if stream_offset.is_some() || !running.progress.is_empty() {
+                    return Err(ConnectError::fatal(format!(
+                        "{who}: offsets exist but replication slot `{}` did not (it was                          created anew for a new snapshot); the changes since the offsets are                          gone. Start afresh (--restore none)",
+                        running.config.slot
+                    )));
+                }
+                let conn = catalog::connect(&running.config, "timely-connect-pgcdc")
+                    .map_err(cat_fail(&who))?;
+                running.cp0 = Some(cp0 as u64);
+                running.phase =
+                    Phase::WaitSnapshot(conn, usize::try_from(tasks).unwrap_or(0), cp0 as u64);
+            }
+            _ => running.begin(stream_offset)?,
+        }
         self.running = Some(running);
         Ok(())
     }
@@ -235,8 +443,11 @@ impl SourceTask for PostgresCdcTask {
 
     fn stop(&mut self) {
         if let Some(run) = self.running.take() {
-            if let Phase::Stream(s) = run.phase {
-                s.close();
+            match run.phase {
+                Phase::Stream(s) => s.close(),
+                Phase::WaitSnapshot(c, ..) => c.close(),
+                Phase::SnapshotDone(s) => drop(s),
+                _ => {}
             }
             tracing::info!(task = %run.who, "PostgreSQL CDC task stopped");
         }
@@ -339,6 +550,51 @@ impl Running {
         self.connect_stream()
     }
 
+    /// A snapshot task of a parallel snapshot: imports the exported
+    /// snapshot and reads the tables `oids`.
+    fn start_snapshot_part(
+        &mut self,
+        snapshot_name: &str,
+        cp0: u64,
+        oids: &[u32],
+        index: usize,
+    ) -> Result<(), ConnectError> {
+        let who = self.who.clone();
+        let fatal = |e: String| {
+            ConnectError::fatal(format!(
+                "{who}: parallel snapshot: {e} (a restart continues the snapshot in task 0)"
+            ))
+        };
+        let mut conn = catalog::connect(&self.config, "timely-connect-pgcdc-snapshot")
+            .map_err(|e| fatal(e.to_string()))?;
+        let registry = catalog::load_types(&mut conn).map_err(|e| fatal(e.to_string()))?;
+        let tables: Vec<TableInfo> = catalog::captured_tables(&mut conn, &self.config)
+            .map_err(|e| fatal(e.to_string()))?
+            .into_iter()
+            .filter(|t| oids.contains(&t.oid))
+            .collect();
+        let mut working = HashMap::new();
+        let mut snap = Snapshotter::begin(
+            conn,
+            snapshot_name,
+            cp0,
+            cp0,
+            &self.config,
+            &registry,
+            &tables,
+            &mut working,
+        )
+        .map_err(|e| fatal(e.to_string()))?
+        .without_last_marker();
+        snap.announce(&imported_name(&self.config.slot, index))
+            .map_err(|e| fatal(e.to_string()))?;
+        tracing::info!(task = %who, tables = tables.len(), "parallel snapshot part started");
+        self.snapshot_task = Some(index);
+        self.cp0 = Some(cp0);
+        self.phase = Phase::Snapshot(Box::new(snap), working);
+        Ok(())
+    }
+
     /// Fresh snapshot (no progress) or a resumed one (a new segment).
     fn start_snapshot(&mut self) -> Result<(), ConnectError> {
         let who = self.who.clone();
@@ -404,6 +660,7 @@ impl Running {
             }
         };
         self.cp0 = Some(cp0);
+        let mut working = self.progress.clone();
         let snap = Snapshotter::begin(
             conn,
             &snapshot_name,
@@ -412,7 +669,7 @@ impl Running {
             &self.config,
             &registry,
             &tables,
-            &mut self.progress,
+            &mut working,
         )
         .map_err(|e| {
             if e.is_connection_lost() {
@@ -424,7 +681,7 @@ impl Running {
         // The snapshot is imported: the exporting session may end (a
         // temporary slot goes with it; the main slot stays).
         repl.close();
-        self.phase = Phase::Snapshot(Box::new(snap));
+        self.phase = Phase::Snapshot(Box::new(snap), working);
         Ok(())
     }
 
@@ -460,8 +717,33 @@ impl Running {
     fn poll(&mut self) -> Result<Option<Vec<SourceRecord>>, ConnectError> {
         let who = self.who.clone();
         match &mut self.phase {
-            Phase::Done => {
+            Phase::Done | Phase::SnapshotDone(_) => {
                 self.stop.sleep(POLL_BUDGET);
+                Ok(None)
+            }
+            Phase::WaitSnapshot(conn, tasks, cp0) => {
+                let (tasks, cp0) = (*tasks, *cp0);
+                let slot = self.config.slot.clone();
+                let done = announced(conn, tasks, |i| vec![done_name(&slot, i)])
+                    .map_err(pg_fail(&who, "watch the snapshot tasks"))?;
+                if done < tasks {
+                    self.stop.sleep(POLL_BUDGET);
+                    return Ok(None);
+                }
+                tracing::info!(task = %who, "parallel snapshot complete; streaming");
+                if let Phase::WaitSnapshot(conn, ..) =
+                    std::mem::replace(&mut self.phase, Phase::Reconnect)
+                {
+                    conn.close();
+                }
+                if self.config.snapshot_mode.streams() {
+                    self.begin(Some(StreamPosition {
+                        commit: cp0,
+                        processed: None,
+                    }))?;
+                } else {
+                    self.phase = Phase::Done;
+                }
                 Ok(None)
             }
             Phase::Reconnect => {
@@ -473,9 +755,43 @@ impl Running {
                 }
                 Ok(None)
             }
-            Phase::Snapshot(snap) => match snap.next_batch(&mut self.progress) {
-                Ok(Some(records)) => Ok(Some(records).filter(|r| !r.is_empty())),
+            Phase::Snapshot(snap, working) => match snap.next_batch(working) {
+                Ok(Some(records)) => {
+                    // Progress as emitted: what a reconnect resumes from
+                    // (each table's last record in the batch holds it).
+                    let mut seen: Vec<&str> = Vec::new();
+                    for r in records.iter().rev() {
+                        let Some(t) = r
+                            .source_partition
+                            .get(offsets::SNAPSHOT_TABLE)
+                            .and_then(OffsetValue::as_str)
+                        else {
+                            continue;
+                        };
+                        if seen.contains(&t) {
+                            continue;
+                        }
+                        seen.push(t);
+                        if let Some(p) = TableProgress::from_offset(&r.source_offset) {
+                            self.progress.insert(t.to_owned(), p);
+                        }
+                    }
+                    Ok(Some(records).filter(|r| !r.is_empty()))
+                }
                 Ok(None) => {
+                    if let Some(i) = self.snapshot_task {
+                        tracing::info!(task = %who, "snapshot part complete");
+                        let name = done_name(&self.config.slot, i);
+                        if let Phase::Snapshot(mut snap, _) =
+                            std::mem::replace(&mut self.phase, Phase::Done)
+                        {
+                            snap.announce(&name).map_err(|e| {
+                                ConnectError::fatal(format!("{who}: snapshot: {e}"))
+                            })?;
+                            self.phase = Phase::SnapshotDone(snap);
+                        }
+                        return Ok(None);
+                    }
                     tracing::info!(task = %who, "initial snapshot complete");
                     if self.config.snapshot_mode.streams() {
                         let cp0 = snap.cp0();
@@ -489,11 +805,18 @@ impl Running {
                     }
                     Ok(None)
                 }
-                Err(e) if e.is_connection_lost() => {
+                Err(e) if e.is_connection_lost() && self.snapshot_task.is_none() => {
                     self.phase = Phase::Reconnect;
                     Err(ConnectError::retriable(format!("{who}: snapshot: {e}")))
                 }
-                Err(e) => Err(ConnectError::fatal(format!("{who}: snapshot: {e}"))),
+                Err(e) => Err(ConnectError::fatal(format!(
+                    "{who}: snapshot: {e}{}",
+                    if self.snapshot_task.is_some() {
+                        " (a restart continues the snapshot in task 0)"
+                    } else {
+                        ""
+                    }
+                ))),
             },
             Phase::Stream(streamer) => {
                 let Some(state) = self.state.as_mut() else {
