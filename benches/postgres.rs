@@ -16,7 +16,6 @@
 //! TC_PG_BENCH=stream,snapshot,latency TC_PG_STREAM_ROWS=200000 TC_PG_SNAPSHOT_ROWS=1000000 cargo bench -p timely-connect-operators --bench postgres
 //! ```
 
-#[allow(dead_code)]
 #[path = "../tests/common/pg.rs"]
 mod pg;
 

@@ -267,7 +267,7 @@ enum Phase {
     /// Lost its session; reconnects on the next poll.
     Reconnect,
     /// Task 0 of a parallel snapshot: waits for the snapshot tasks.
-    WaitSnapshot(super::wire::PgConnection, usize, u64),
+    WaitSnapshot(Box<super::wire::PgConnection>, usize, u64),
     /// A snapshot task that read its tables: keeps its session (and the
     /// announcement) until it stops.
     SnapshotDone(Box<Snapshotter>),
@@ -399,8 +399,11 @@ impl SourceTask for PostgresCdcTask {
                 let conn = catalog::connect(&running.config, "timely-connect-pgcdc")
                     .map_err(cat_fail(&who))?;
                 running.cp0 = Some(cp0 as u64);
-                running.phase =
-                    Phase::WaitSnapshot(conn, usize::try_from(tasks).unwrap_or(0), cp0 as u64);
+                running.phase = Phase::WaitSnapshot(
+                    Box::new(conn),
+                    usize::try_from(tasks).unwrap_or(0),
+                    cp0 as u64,
+                );
             }
             _ => running.begin(stream_offset)?,
         }
