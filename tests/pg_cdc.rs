@@ -596,3 +596,30 @@ fn pg_parallel_snapshot_over_tasks_then_stream() {
     let all = events(dir.path());
     assert_eq!(ops_of(&all[8002..], "p2"), [("d".to_owned(), 7)]);
 }
+
+#[test]
+fn pg_column_exclude_list_leaves_columns_out_of_snapshot_and_stream() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    pg.psql(
+        "CREATE TABLE users (id int PRIMARY KEY, name text, secret text);
+         INSERT INTO users VALUES (1, 'ann', 's1');",
+    );
+    props(
+        &pg,
+        dir.path(),
+        &[("column.exclude.list", "public\\.users\\.secret")],
+    );
+    let mut job = spawn(dir.path());
+    wait_for_lines(&mut job, dir.path(), 1);
+    pg.psql("INSERT INTO users VALUES (2, 'bob', 's2'); UPDATE users SET secret = 'x';");
+    wait_for_lines(&mut job, dir.path(), 4);
+    finish(job);
+    let all = events(dir.path());
+    assert_eq!(all.len(), 4);
+    for e in &all {
+        let row = &e["after"];
+        assert!(row.get("secret").is_none(), "{row}");
+        assert!(row.get("name").is_some(), "{row}");
+    }
+}

@@ -50,8 +50,9 @@ fn run_args(dir: &Path, idle: &str, workers: u32) -> Vec<OsString> {
     ]
 }
 
-/// The write load: transactions of inserts (new ids), updates (`v = v + 1`)
-/// and deletes, one large transaction among them, with short pauses.
+/// The write load: transactions of inserts (new ids), updates (`v = v + 1`),
+/// primary-key changes (to new ids) and deletes, one large transaction
+/// among them, with short pauses.
 fn load_sql(rng: &mut Rng) -> String {
     let mut live: Vec<i64> = (1..=INITIAL_ROWS).collect();
     let mut next = INITIAL_ROWS + 1;
@@ -66,9 +67,16 @@ fn load_sql(rng: &mut Rng) -> String {
                     live.push(next);
                     next += 1;
                 }
-                4..=8 => {
+                4..=7 => {
                     let id = live[rng.below(live.len() as u64) as usize];
                     sql.push_str(&format!("UPDATE load SET v = v + 1 WHERE id = {id};"));
+                }
+                8 => {
+                    // A primary-key change: a delete and a create downstream.
+                    let i = rng.below(live.len() as u64) as usize;
+                    let id = std::mem::replace(&mut live[i], next);
+                    sql.push_str(&format!("UPDATE load SET id = {next} WHERE id = {id};"));
+                    next += 1;
                 }
                 _ => {
                     let i = rng.below(live.len() as u64) as usize;
