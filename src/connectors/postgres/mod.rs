@@ -7,6 +7,10 @@
 //! - [`envelope`]: key/value/envelope schemas and the `source` block.
 //! - [`offsets`]: source partitions/offsets and where a restart resumes.
 //! - [`catalog`]: what the connector asks the server's catalog.
+//! - [`snapshot`]: the initial snapshot under an exported snapshot.
+//! - [`stream`]: pgoutput changes → events; skip-on-restart; heartbeats.
+//! - [`task`]: the connector and its task (phases, restart decisions,
+//!   confirming the slot only to the durable position).
 //! - [`wire`]: the small synchronous PostgreSQL client it runs on (ordinary
 //!   sessions for snapshots, replication sessions for the change stream).
 
@@ -14,11 +18,11 @@ pub mod catalog;
 pub mod config;
 pub mod envelope;
 pub mod offsets;
-pub mod types;
-pub mod wire;
 pub mod snapshot;
 pub mod stream;
 pub mod task;
+pub mod types;
+pub mod wire;
 
 pub use task::{PostgresCdc, PostgresCdcTask, CLASS, DEBEZIUM_CLASS};
 
