@@ -141,9 +141,7 @@ fn connects_with_scram_md5_and_cleartext_passwords() {
         let r = c.simple_query("SELECT current_user").expect("query");
         assert_eq!(r[0].rows[0][0].as_deref(), Some(user));
         config.password = Some("wrong".into());
-        let err = PgConnection::connect(&config)
-            .err()
-            .expect("wrong password must fail");
+        let err = PgConnection::connect(&config).expect_err("wrong password must fail");
         assert!(matches!(err, PgError::Auth { .. }), "{user}: {err:?}");
     }
 }
@@ -154,9 +152,7 @@ fn bad_credentials_and_unreachable_servers_give_clear_errors() {
 
     let mut bad = cfg(&pg);
     bad.password = Some("not-the-password".into());
-    let err = PgConnection::connect(&bad)
-        .err()
-        .expect("bad password must fail");
+    let err = PgConnection::connect(&bad).expect_err("bad password must fail");
     assert!(matches!(err, PgError::Auth { .. }), "{err:?}");
     assert_eq!(
         err.to_string(),
@@ -164,16 +160,12 @@ fn bad_credentials_and_unreachable_servers_give_clear_errors() {
     );
     assert!(!err.is_connection_lost());
     // The same on a replication session.
-    let err = ReplicationConnection::connect(&bad)
-        .err()
-        .expect("must fail");
+    let err = ReplicationConnection::connect(&bad).expect_err("must fail");
     assert!(err.to_string().contains("user \"postgres\""), "{err}");
 
     let mut no_pw = cfg(&pg);
     no_pw.password = None;
-    let err = PgConnection::connect(&no_pw)
-        .err()
-        .expect("missing password must fail");
+    let err = PgConnection::connect(&no_pw).expect_err("missing password must fail");
     assert!(
         err.to_string()
             .contains("requires a password for user \"postgres\""),
@@ -182,11 +174,21 @@ fn bad_credentials_and_unreachable_servers_give_clear_errors() {
 
     let mut no_db = cfg(&pg);
     no_db.dbname = "nope".into();
-    let err = PgConnection::connect(&no_db)
-        .err()
-        .expect("missing database must fail");
+    let err = PgConnection::connect(&no_db).expect_err("missing database must fail");
     assert_eq!(err.sqlstate(), Some("3D000"), "{err}");
     assert!(err.to_string().contains("\"nope\" does not exist"), "{err}");
+    assert!(!err.is_connection_lost());
+
+    // A role without REPLICATION cannot open a replication session.
+    pg.psql("CREATE ROLE app LOGIN PASSWORD 'app-pw'");
+    let mut app = cfg(&pg);
+    app.user = "app".into();
+    app.password = Some("app-pw".into());
+    PgConnection::connect(&app).expect("ordinary session");
+    let err = ReplicationConnection::connect(&app).expect_err("no REPLICATION attribute");
+    assert_eq!(err.sqlstate(), Some("42501"), "{err}");
+    assert!(err.to_string().contains("replication"), "{err}");
+    assert!(!err.is_connection_lost());
 
     // A port nobody listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -195,7 +197,7 @@ fn bad_credentials_and_unreachable_servers_give_clear_errors() {
         .expect("free port");
     let mut refused = cfg(&pg);
     refused.port = port;
-    let err = PgConnection::connect(&refused).err().expect("must fail");
+    let err = PgConnection::connect(&refused).expect_err("must fail");
     let msg = err.to_string();
     assert!(
         msg.starts_with(&format!("could not connect to 127.0.0.1:{port}: ")),
@@ -207,9 +209,7 @@ fn bad_credentials_and_unreachable_servers_give_clear_errors() {
     for mode in ["require", "verify-ca", "verify-full"] {
         let mut tls = cfg(&pg);
         tls.sslmode = mode.into();
-        let err = PgConnection::connect(&tls)
-            .err()
-            .expect("TLS must be refused");
+        let err = PgConnection::connect(&tls).expect_err("TLS must be refused");
         assert!(matches!(err, PgError::Tls(_)), "{err:?}");
         assert!(err.to_string().contains("TLS is not supported"), "{err}");
         assert!(err.to_string().contains(mode), "{err}");
@@ -699,8 +699,7 @@ fn unknown_publication_or_slot_fails_clearly() {
             Lsn::ZERO,
             &[("proto_version", "1"), ("publication_names", "p")],
         )
-        .err()
-        .expect("missing slot");
+        .expect_err("missing slot");
     assert_eq!(err.sqlstate(), Some("42704"), "{err}");
 
     let mut repl = replication(&pg);
@@ -944,6 +943,13 @@ fn harness_starts_restarts_and_runs_psql() {
     assert!(!pg.is_running());
     pg.start_again();
     assert_eq!(pg.psql("SELECT count(*) FROM t"), "2");
+    pg.create_database("app");
+    assert_eq!(pg.psql_db("app", "SELECT current_database()"), "app");
+    let props = pg.connector_props("app");
+    assert!(props.contains(&("database.port".to_string(), pg.port().to_string())));
+    assert!(pg
+        .conn_string("app")
+        .contains(&format!("port={}", pg.port())));
     let old = PgCluster::builder().wal_level("replica").start();
     assert_eq!(old.psql("SHOW wal_level"), "replica");
     assert_ne!(old.port(), pg.port());

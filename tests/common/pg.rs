@@ -7,6 +7,9 @@
 //! pg.psql("CREATE TABLE t (id int primary key)");   // as the superuser
 //! let (port, user, pw) = (pg.port(), pg.superuser(), pg.password());
 //! pg.restart();                                     // fast shutdown + start
+//! pg.kill(); pg.start_again();                      // crash (immediate) + start
+//! pg.create_database("app");
+//! let props = pg.connector_props("app");            // database.hostname, …
 //! let old = PgCluster::builder().wal_level("replica").start();
 //! ```
 //!
@@ -122,6 +125,33 @@ impl PgCluster {
     /// The server log so far (for assertion messages).
     pub fn log(&self) -> String {
         fs::read_to_string(&self.logfile).unwrap_or_default()
+    }
+
+    /// A libpq connection string for the superuser (`host=127.0.0.1 port=…
+    /// user=postgres password=… dbname=…`).
+    pub fn conn_string(&self, db: &str) -> String {
+        format!(
+            "host=127.0.0.1 port={} user={SUPERUSER} password={PASSWORD} dbname={db}",
+            self.port
+        )
+    }
+
+    /// Debezium-style connection properties for the superuser:
+    /// `database.hostname`, `database.port`, `database.user`,
+    /// `database.password`, `database.dbname`.
+    pub fn connector_props(&self, db: &str) -> Vec<(String, String)> {
+        vec![
+            ("database.hostname".into(), "127.0.0.1".into()),
+            ("database.port".into(), self.port.to_string()),
+            ("database.user".into(), SUPERUSER.into()),
+            ("database.password".into(), PASSWORD.into()),
+            ("database.dbname".into(), db.into()),
+        ]
+    }
+
+    /// Creates database `db`.
+    pub fn create_database(&self, db: &str) {
+        self.psql(&format!("CREATE DATABASE \"{}\"", db.replace('"', "\"\"")));
     }
 
     /// Runs `sql` with `psql` as the superuser against database `postgres`;

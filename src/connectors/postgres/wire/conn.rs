@@ -46,6 +46,7 @@ impl SimpleResult {
 /// An ordinary PostgreSQL session (simple-query protocol, text results).
 ///
 /// Blocking; use one per thread. Dropping it sends `Terminate`.
+#[derive(Debug)]
 pub struct PgConnection {
     wire: Wire,
 }

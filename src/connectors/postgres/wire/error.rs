@@ -96,15 +96,19 @@ impl PgError {
     /// [`PgError::Closed`], [`PgError::Timeout`], and server errors of class
     /// `08` (connection exception) or `57P` (operator intervention: admin
     /// shutdown, crash shutdown, cannot connect now), or any other `FATAL` /
-    /// `PANIC` that is not about credentials. `false` for statement errors,
-    /// credentials, configuration and protocol errors.
+    /// `PANIC` (e.g. too many connections) except credentials (class `28`),
+    /// a missing database (`3D`) or missing privileges (`42`, e.g. a role
+    /// without `REPLICATION`). `false` for statement errors, credentials,
+    /// configuration and protocol errors.
     pub fn is_connection_lost(&self) -> bool {
         match self {
             PgError::Io { .. } | PgError::Closed | PgError::Timeout => true,
             PgError::Server { severity, code, .. } => {
-                code.starts_with("08")
-                    || code.starts_with("57P")
-                    || ((severity == "FATAL" || severity == "PANIC") && !code.starts_with("28"))
+                let fatal = severity == "FATAL" || severity == "PANIC";
+                // Classes that no reconnect fixes: credentials (28), a
+                // missing database (3D), missing privileges (42).
+                let config = ["28", "3D", "42"].iter().any(|c| code.starts_with(c));
+                code.starts_with("08") || code.starts_with("57P") || (fatal && !config)
             }
             PgError::Auth { .. } | PgError::Protocol(_) | PgError::Tls(_) | PgError::Config(_) => {
                 false
@@ -158,6 +162,9 @@ mod tests {
         assert!(server("ERROR", "08006").is_connection_lost());
         assert!(!server("ERROR", "42P01").is_connection_lost());
         assert!(!server("FATAL", "28P01").is_connection_lost());
+        assert!(!server("FATAL", "3D000").is_connection_lost());
+        assert!(!server("FATAL", "42501").is_connection_lost());
+        assert!(server("FATAL", "53300").is_connection_lost());
         assert!(PgError::Closed.is_connection_lost());
         assert!(!PgError::Tls("x".into()).is_connection_lost());
     }

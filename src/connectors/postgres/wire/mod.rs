@@ -34,6 +34,54 @@
 //! loop), `conn.rs` (ordinary sessions), `replication.rs` (replication
 //! sessions and the stream), `pgoutput.rs`, `lsn.rs`, `error.rs`.
 //!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use timely_connect::connectors::postgres::wire::*;
+//!
+//! # fn main() -> Result<(), PgError> {
+//! let cfg = PgConfig::new("127.0.0.1", 5432, "postgres", "app").with_password("secret");
+//!
+//! // Slot + exported snapshot; read the snapshot on an ordinary session
+//! // while the replication session stays idle.
+//! let mut repl = ReplicationConnection::connect(&cfg)?;
+//! let slot = repl.create_logical_slot("my_slot", "pgoutput", false, SnapshotAction::Export)?;
+//! let mut snap = PgConnection::connect(&cfg)?;
+//! if let Some(name) = &slot.snapshot_name {
+//!     snap.execute(&format!(
+//!         "BEGIN ISOLATION LEVEL REPEATABLE READ; SET TRANSACTION SNAPSHOT {}",
+//!         quote_literal(name)
+//!     ))?;
+//! }
+//! snap.query_rows("SELECT * FROM public.orders", |columns, values| {
+//!     // values[i]: Option<&[u8]> in text format
+//!     Ok(())
+//! })?;
+//! snap.execute("COMMIT")?;
+//!
+//! // Stream changes committed after the slot's consistent point.
+//! let mut stream = repl.start_logical_replication(
+//!     "my_slot",
+//!     Lsn::ZERO,
+//!     &[("proto_version", "1"), ("publication_names", "my_pub")],
+//! )?;
+//! loop {
+//!     match stream.recv(Duration::from_secs(1))? {
+//!         Some(ReplicationMessage::XLogData { data: PgOutput::Commit { end_lsn, .. }, .. }) => {
+//!             // ... once everything up to end_lsn is durable downstream:
+//!             stream.send_standby_status(end_lsn, end_lsn, end_lsn, false)?;
+//!         }
+//!         Some(ReplicationMessage::XLogData { data, .. }) => { /* Begin, Relation, Insert, … */ }
+//!         Some(ReplicationMessage::Keepalive { reply_requested: true, .. }) => {
+//!             stream.send_keepalive_reply()?;
+//!         }
+//!         _ => {}
+//!     }
+//! }
+//! # }
+//! ```
+//!
 //! # Session settings
 //!
 //! Every session starts with `client_encoding=UTF8`, `DateStyle=ISO, MDY`,
@@ -62,6 +110,7 @@ pub mod pgoutput;
 mod replication;
 mod transport;
 
+use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use conn::{Column, PgConnection, SimpleResult};
@@ -95,7 +144,8 @@ pub fn pg_now_us() -> i64 {
 
 /// Where and how to connect. Build it with [`PgConfig::new`] and adjust the
 /// public fields, or with a struct literal and `..PgConfig::default()`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Its `Debug` output shows the password as `***`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct PgConfig {
     /// Host name or IP address (TCP only; Unix sockets are not supported).
     pub host: String,
@@ -124,6 +174,23 @@ pub struct PgConfig {
     /// More startup parameters (e.g. `("search_path", "app")`); they override
     /// the fixed session settings listed in the module docs.
     pub extra_params: Vec<(String, String)>,
+}
+
+impl fmt::Debug for PgConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("dbname", &self.dbname)
+            .field("sslmode", &self.sslmode)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("io_timeout", &self.io_timeout)
+            .field("application_name", &self.application_name)
+            .field("extra_params", &self.extra_params)
+            .finish()
+    }
 }
 
 impl Default for PgConfig {
@@ -201,6 +268,14 @@ mod tests {
     fn quoting_doubles_the_quote_character() {
         assert_eq!(quote_literal("it's"), "'it''s'");
         assert_eq!(quote_ident("My \"T\""), "\"My \"\"T\"\"\"");
+    }
+
+    #[test]
+    fn config_debug_hides_the_password() {
+        let cfg = PgConfig::new("h", 1, "u", "d").with_password("s3cret");
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("***"), "{shown}");
     }
 
     #[test]

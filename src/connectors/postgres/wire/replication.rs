@@ -62,6 +62,7 @@ pub enum SnapshotAction {
 /// The role needs the `REPLICATION` attribute (or to be a superuser) and a
 /// `replication` line in `pg_hba.conf`; the server needs
 /// `wal_level=logical`.
+#[derive(Debug)]
 pub struct ReplicationConnection {
     wire: Wire,
 }
@@ -326,6 +327,7 @@ pub enum ReplicationMessage {
 /// (`flush`, or `write` when `flush` is `0/0`) reaches everything it sent,
 /// asking with `reply_requested` keepalives; a lagging durable `flush` would
 /// hold a fast shutdown until `wal_sender_timeout` (default 60 s).
+#[derive(Debug)]
 pub struct ReplicationStream {
     wire: Wire,
     last_received: Lsn,
