@@ -5,6 +5,8 @@
 //!   compatible with Kafka's `FileStreamSourceConnector`.
 //! - [`datagen::Datagen`]: deterministic generated records (orders, users)
 //!   with logical types, over a fixed number of source partitions.
+//! - [`postgres::PostgresCdc`]: PostgreSQL change data capture through
+//!   logical replication (pgoutput), Debezium-compatible.
 
 use crate::config::{ConfigDef, ConfigIssue, ParsedConfig, Properties};
 use crate::connector::{ConnectError, Registry};

@@ -7,6 +7,10 @@
 //! - [`envelope`]: key/value/envelope schemas and the `source` block.
 //! - [`offsets`]: source partitions/offsets and where a restart resumes.
 //! - [`catalog`]: what the connector asks the server's catalog.
+//! - [`snapshot`]: the initial snapshot under an exported snapshot.
+//! - [`stream`]: pgoutput changes → events; skip-on-restart; heartbeats.
+//! - [`task`]: the connector and its task (phases, restart decisions,
+//!   confirming the slot only to the durable position).
 //! - [`wire`]: the small synchronous PostgreSQL client it runs on (ordinary
 //!   sessions for snapshots, replication sessions for the change stream).
 

@@ -52,6 +52,30 @@ pub(crate) fn register(registry: &mut Registry) {
 /// connector exported when it created the slot (the connector keeps that
 /// session idle until every snapshot task imported it); task 0 then starts
 /// streaming once they all finished. A restart always continues in task 0.
+///
+/// `validate` checks the keys offline and reports every problem at once:
+///
+/// ```
+/// use timely_connect::config::parse_properties;
+/// use timely_connect::connectors::postgres::PostgresCdc;
+/// use timely_connect::SourceConnector;
+///
+/// let props = parse_properties(
+///     "name=inventory\n\
+///      connector.class=io.debezium.connector.postgresql.PostgresConnector\n\
+///      database.hostname=db.internal\n\
+///      database.user=cdc\n\
+///      plugin.name=wal2json\n\
+///      snapshot.mode=sometimes\n",
+///     "inventory.properties",
+/// ).unwrap();
+/// let issues = PostgresCdc::default().validate(&props);
+/// let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+/// assert!(keys.contains(&"database.dbname"));
+/// assert!(keys.contains(&"topic.prefix"));
+/// assert!(keys.contains(&"plugin.name"));
+/// assert!(keys.contains(&"snapshot.mode"));
+/// ```
 #[derive(Debug, Default)]
 pub struct PostgresCdc {
     props: Properties,
