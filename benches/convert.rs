@@ -33,12 +33,16 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::fs::File;
+#[path = "common/mod.rs"]
+mod common;
+use common::{
+    generate, load_average, median, process_cpu, thread_cpu, verdict, Counter, LINE_BYTES,
+};
+
 use std::hint::black_box;
-use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -75,8 +79,6 @@ use timely_connect_operators::{
 const TEMPLATES: usize = 1000;
 /// Records per `poll` of the in-bench connector (`batch.size`'s default).
 const BATCH: usize = 2000;
-/// Bytes per line of the file input, newline included.
-const LINE_BYTES: usize = 100;
 /// `--until-idle` of the pipeline runs (generous: on a loaded machine a
 /// task thread can be descheduled for a few hundred ms).
 const UNTIL_IDLE: Duration = Duration::from_secs(1);
@@ -148,49 +150,6 @@ struct PlainOrder {
 }
 
 // ------------------------------------------------------------ measurement
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    }
-}
-
-/// User + system CPU time of this process so far (all threads).
-fn process_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
-        .sum();
-    Duration::from_secs_f64(ticks as f64 / 100.0)
-}
-
-/// User + system CPU time of the calling thread so far (10 ms ticks).
-fn thread_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
-        .sum();
-    Duration::from_secs_f64(ticks as f64 / 100.0)
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".to_owned())
-}
 
 /// One micro case: a name and a closure run once per record index that
 /// returns the bytes it produced or consumed.
@@ -644,21 +603,6 @@ impl SourceTask for OrdersTask {
     }
 }
 
-#[derive(Default)]
-struct Counter {
-    n: AtomicU64,
-    reached: OnceLock<Instant>,
-}
-
-impl Counter {
-    fn add(&self, n: usize, target: u64) {
-        let now = self.n.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
-        if now >= target {
-            self.reached.get_or_init(Instant::now);
-        }
-    }
-}
-
 #[derive(Clone, Copy, Debug)]
 struct Run {
     to_n: Duration,
@@ -813,19 +757,6 @@ impl Output {
             Output::JsonConv => "value.converter=JsonConverter schemas.enable=false",
         }
     }
-}
-
-fn generate(path: &Path, lines: u64) {
-    let mut out = BufWriter::with_capacity(1 << 20, File::create(path).expect("create input"));
-    let mut line = [b'x'; LINE_BYTES];
-    line[LINE_BYTES - 1] = b'\n';
-    for i in 0..lines {
-        let head = format!("{i:012} ");
-        line[..head.len()].copy_from_slice(head.as_bytes());
-        line[LINE_BYTES - 2] = b'a' + (i % 26) as u8;
-        out.write_all(&line).expect("write input");
-    }
-    out.flush().expect("flush input");
 }
 
 /// Renders a batch of records into one block and counts them: the body of
@@ -1025,14 +956,6 @@ fn options(args: &[String]) -> Options {
         reps: num("--reps", "TC_BENCH_REPS", 5).max(1) as usize,
         pipeline_records: num("--pipeline-records", "TC_BENCH_PIPELINE_RECORDS", 4_000_000),
         lines: num("--lines", "TC_BENCH_LINES", 10_000_000),
-    }
-}
-
-fn verdict(met: bool) -> &'static str {
-    if met {
-        "met"
-    } else {
-        "NOT met"
     }
 }
 

@@ -24,12 +24,16 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[path = "common/mod.rs"]
+mod common;
+use common::{generate, load_average, median, process_cpu, verdict, Counter, LINE_BYTES};
+
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use timely::container::CapacityContainerBuilder;
@@ -44,8 +48,6 @@ use timely_connect_operators::timely_connect::connectors::file::FileStreamSource
 use timely_connect_operators::timely_connect::data::SourceRecord;
 use timely_connect_operators::{Checkpoint, ConnectSource, Job, JobSpec};
 
-/// Bytes per line, newline included.
-const LINE_BYTES: usize = 100;
 /// `--until-idle` of the connector runs.
 const UNTIL_IDLE: Duration = Duration::from_millis(300);
 /// Lines the raw baseline sends between worker steps (`batch.size`'s default).
@@ -89,22 +91,6 @@ impl Config {
     }
 }
 
-/// Shared by the sink and the driver: lines counted and when all N were.
-#[derive(Default)]
-struct Counter {
-    lines: AtomicU64,
-    reached: OnceLock<Instant>,
-}
-
-impl Counter {
-    fn add(&self, n: usize, target: u64) {
-        let now = self.lines.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
-        if now >= target {
-            self.reached.get_or_init(Instant::now);
-        }
-    }
-}
-
 /// A sink that counts records (and drops them, as a real sink would).
 fn count_into<'scope, D: 'static>(
     stream: Stream<'scope, u64, Vec<D>>,
@@ -127,22 +113,6 @@ fn concatenate(from: &Path, to: &Path, times: u64) {
         let mut src = File::open(from).expect("open input");
         std::io::copy(&mut src, &mut out).expect("copy input");
     }
-}
-
-/// Writes `lines` lines of [`LINE_BYTES`] bytes (newline included).
-fn generate(path: &Path, lines: u64) {
-    let mut out = BufWriter::with_capacity(1 << 20, File::create(path).expect("create input"));
-    let mut line = [b'x'; LINE_BYTES];
-    line[LINE_BYTES - 1] = b'\n';
-    for i in 0..lines {
-        let head = format!("{i:012} ");
-        line[..head.len()].copy_from_slice(head.as_bytes());
-        // Vary the tail a little so lines are not all alike.
-        let letter = b'a' + (i % 26) as u8;
-        line[LINE_BYTES - 2] = letter;
-        out.write_all(&line).expect("write input");
-    }
-    out.flush().expect("flush input");
 }
 
 fn file_props(path: &Path) -> timely_connect_operators::timely_connect::Properties {
@@ -174,7 +144,7 @@ fn run_poll_only(path: &Path, lines: u64) -> Run {
     );
     task.start(context).expect("start task");
     let counter = Counter::default();
-    while counter.lines.load(Ordering::Relaxed) < lines {
+    while counter.n.load(Ordering::Relaxed) < lines {
         match task.poll().expect("poll") {
             Some(batch) => counter.add(batch.len(), lines),
             None => break,
@@ -272,7 +242,7 @@ fn finish(
     cpu: Duration,
     snapshots: u64,
 ) -> Run {
-    let counted = counter.lines.load(Ordering::Relaxed);
+    let counted = counter.n.load(Ordering::Relaxed);
     assert_eq!(counted, lines, "sink counted a wrong number of lines");
     let reached = *counter.reached.get().expect("count reached");
     Run {
@@ -283,46 +253,11 @@ fn finish(
     }
 }
 
-/// User + system CPU time of this process so far (all threads).
-fn process_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are the
-    // 14th and 15th fields of the whole line, in clock ticks.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
-        .sum();
-    Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second())
-}
-
-/// `sysconf(_SC_CLK_TCK)`; 100 on every Linux this runs on.
-fn clock_ticks_per_second() -> f64 {
-    100.0
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".to_owned())
-}
-
 fn run(config: Config, path: &Path, lines: u64) -> Run {
     match config {
         Config::Raw => run_raw(path, lines),
         Config::Ours { workers, snapshots } => run_ours(path, lines, workers, snapshots),
         Config::PollOnly => run_poll_only(path, lines),
-    }
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
     }
 }
 
@@ -611,13 +546,5 @@ fn main() {
             "max VmHWM {}x / 1x = {growth:.2} (target: flat)",
             opts.mem_scale
         );
-    }
-}
-
-fn verdict(met: bool) -> &'static str {
-    if met {
-        "met"
-    } else {
-        "NOT met"
     }
 }

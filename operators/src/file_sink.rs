@@ -59,10 +59,10 @@ impl<'scope> ExactlyOnceFileSink<'scope> for Stream<'scope, u64, Vec<SourceRecor
 /// Renders records into byte blocks, one block per batch, on the worker
 /// that holds them: the work spreads over the workers and only bytes cross
 /// to the file's writer, not records with their schemas.
-pub fn render_blocks<'scope>(
-    records: Stream<'scope, u64, Vec<SourceRecord>>,
+pub fn render_blocks<'scope, T: 'static>(
+    records: Stream<'scope, u64, Vec<T>>,
     name: &str,
-    mut render: impl FnMut(&SourceRecord, &mut Vec<u8>) + 'static,
+    mut render: impl FnMut(&T, &mut Vec<u8>) + 'static,
 ) -> Stream<'scope, u64, Vec<Vec<u8>>> {
     records.unary::<CapacityContainerBuilder<Vec<Vec<u8>>>, _, _, _>(Pipeline, name, |_, _| {
         move |input, output| {

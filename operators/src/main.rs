@@ -392,7 +392,9 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
                     let encoders = job.encoders().map_err(|e| e.to_string())?;
                     let encoded = source.records.encode_with(&job, encoders);
                     dead_letters = dead_letters.concat(encoded.dead_letters);
-                    let blocks = render_encoded(encoded.records, framing);
+                    let blocks = render_blocks(encoded.records, "RenderEncoded", move |r, b| {
+                        write_encoded(b, r, framing)
+                    });
                     parts.push(blocks.exactly_once_bytes(&job, path, "output"));
                 }
                 Some(path) => parts.push(source.records.exactly_once_file(&job, path, "output")),
@@ -461,36 +463,7 @@ struct Framing {
     with_key: bool,
 }
 
-/// Renders converted records into byte blocks, one per batch, on the
-/// worker that holds them.
-fn render_encoded<'scope>(
-    records: timely::dataflow::Stream<'scope, u64, Vec<EncodedRecord>>,
-    framing: Framing,
-) -> timely::dataflow::Stream<'scope, u64, Vec<Vec<u8>>> {
-    use timely::container::CapacityContainerBuilder;
-    use timely::dataflow::channels::pact::Pipeline;
-    use timely::dataflow::operators::generic::Operator;
-    records.unary::<CapacityContainerBuilder<Vec<Vec<u8>>>, _, _, _>(
-        Pipeline,
-        "RenderEncoded",
-        move |_, _| {
-            move |input, output| {
-                input.for_each_time(|time, data| {
-                    let mut block = Vec::new();
-                    for batch in data {
-                        for r in batch.iter() {
-                            write_encoded(&mut block, r, framing);
-                        }
-                    }
-                    if !block.is_empty() {
-                        output.session(&time).give(block);
-                    }
-                });
-            }
-        },
-    )
-}
-
+/// Appends one converted record to `--output`'s block, framed as asked.
 fn write_encoded(block: &mut Vec<u8>, r: &EncodedRecord, framing: Framing) {
     let field = |block: &mut Vec<u8>, bytes: &Option<Vec<u8>>| match bytes {
         Some(b) => {
