@@ -16,6 +16,7 @@ use tracing::{info, warn};
 
 use timely_connect::data::json::write_text;
 use timely_connect::data::{OffsetValue, SourceRecord};
+use timely_connect::snapshot::lock_exclusive;
 
 use crate::job::{sinks_map, Job, Shared};
 use crate::part::CheckpointPart;
@@ -228,6 +229,9 @@ impl FileWriter {
             .read(true)
             .open(path)
             .map_err(|e| format!("output file {}: cannot open: {e}", path.display()))?;
+        // Held while the file is open: a second job writing here would
+        // interleave with this one.
+        lock_exclusive(&file, path, "output file").map_err(|e| e.to_string())?;
         let existing = file
             .metadata()
             .map_err(|e| format!("output file {}: {e}", path.display()))?

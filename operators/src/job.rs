@@ -15,14 +15,14 @@ use timely::dataflow::operators::{Exchange, Input, Inspect, Probe};
 use timely::worker::Worker;
 use tracing::{info, warn};
 
-use timely_connect::config::common::{connector_config_def, CommonConfig};
+use timely_connect::config::common::{connector_config_def, CommonConfig, MIN_SNAPSHOT_INTERVAL};
 use timely_connect::config::{ConfigIssue, Properties};
 use timely_connect::connector::{Registry, SourceConnector, TaskConfig};
 use timely_connect::convert::ConverterConfig;
 use timely_connect::data::{OffsetValue, SourceOffset, SourcePartition};
 use timely_connect::runtime::{Encoders, Role};
 use timely_connect::runtime::{RetryPolicy, TaskFailure};
-use timely_connect::snapshot::{SnapshotError, SnapshotStore};
+use timely_connect::snapshot::{DirLock, Snapshot, SnapshotError, SnapshotStore};
 use timely_connect::transforms::TransformChain;
 
 /// Which snapshot a job starts from (`--restore`).
@@ -61,6 +61,21 @@ pub enum JobError {
     /// A task failed; the last snapshot is untouched.
     #[error("{0}")]
     Task(#[from] TaskFailure),
+    /// The snapshot to restore was written by another connector (another
+    /// `name`, `connector.class`, or value of an identity key such as the
+    /// file source's `file`); its offsets would be applied to other data.
+    #[error(
+        "refusing to restore {}: {what}. Its offsets would not mean the same here: start \
+         fresh with --restore none (or another --snapshot-dir), or pass \
+         --allow-foreign-snapshot to restore it anyway",
+        path.display()
+    )]
+    ForeignSnapshot {
+        /// The snapshot file.
+        path: PathBuf,
+        /// What differs, with the stored and the current value.
+        what: String,
+    },
     /// Another part of the job failed (a sink, the coordinator, another worker).
     #[error("{0}")]
     Failed(String),
@@ -99,6 +114,9 @@ pub struct JobSpec {
     pub restore: RestoreMode,
     /// Stop cleanly, with a final snapshot, after this long without records.
     pub until_idle: Option<Duration>,
+    /// Restore a snapshot written by another connector name, class or
+    /// identity key value (refused by default).
+    pub allow_foreign_snapshot: bool,
     /// Batches buffered between a task and its operator.
     pub channel_capacity: usize,
     /// Batches an operator drains per activation before yielding.
@@ -138,6 +156,7 @@ impl JobSpec {
             snapshot_interval: None,
             restore: RestoreMode::Latest,
             until_idle: None,
+            allow_foreign_snapshot: false,
             channel_capacity: 16,
             drain_budget: 64,
             shared: Arc::default(),
@@ -165,6 +184,13 @@ impl JobSpec {
     /// Stops the job after `idle` without records.
     pub fn until_idle(mut self, idle: Duration) -> Self {
         self.until_idle = Some(idle);
+        self
+    }
+
+    /// Allows restoring a snapshot written by another connector name,
+    /// class or identity key value (see [`JobError::ForeignSnapshot`]).
+    pub fn allow_foreign_snapshot(mut self, allow: bool) -> Self {
+        self.allow_foreign_snapshot = allow;
         self
     }
 
@@ -209,6 +235,18 @@ impl JobSpec {
                 None
             }
         };
+        if let Some(interval) = self.snapshot_interval {
+            if interval < MIN_SNAPSHOT_INTERVAL {
+                issues.push(ConfigIssue::new(
+                    "snapshot.interval.ms",
+                    format!(
+                        "the snapshot interval must be at least {} ms, got {} ms (--snapshot-interval)",
+                        MIN_SNAPSHOT_INTERVAL.as_millis(),
+                        interval.as_millis()
+                    ),
+                ));
+            }
+        }
         if let Err(mut errs) = TransformChain::from_config(&self.props, self.registry.transforms())
         {
             issues.append(&mut errs);
@@ -277,6 +315,8 @@ pub struct Job {
     pub(crate) durable: ProbeHandle<u64>,
     pub(crate) index: usize,
     pub(crate) peers: usize,
+    /// Held by worker 0 for the job's life (see [`DirLock`]).
+    _dir_lock: Option<DirLock>,
 }
 
 impl Job {
@@ -289,8 +329,22 @@ impl Job {
         let peers = worker.peers();
         // Every worker validates: a bad config fails everywhere, with the same message.
         let (common, mut connector) = spec.validate()?;
+        // Worker 0 owns the snapshot directory: it locks it for the job's
+        // life before reading anything from it.
+        let mut dir_lock = None;
         let planned: Result<Plan, String> = if index == 0 {
-            plan_on_leader(spec, &common, &mut *connector, peers).map_err(|e| e.to_string())
+            match spec
+                .snapshot_dir
+                .as_deref()
+                .map(DirLock::acquire)
+                .transpose()
+            {
+                Ok(lock) => {
+                    dir_lock = lock;
+                    plan_on_leader(spec, &common, &mut *connector, peers).map_err(|e| e.to_string())
+                }
+                Err(e) => Err(e.to_string()),
+            }
         } else {
             Ok(Plan::default())
         };
@@ -308,6 +362,7 @@ impl Job {
             durable: ProbeHandle::new(),
             index,
             peers,
+            _dir_lock: dir_lock,
         })
     }
 
@@ -437,14 +492,20 @@ fn plan_on_leader(
                 for (path, reason) in &r.skipped {
                     warn!(file = %path.display(), %reason, used = %r.path.display(), "skipping unreadable snapshot; using an older one");
                 }
-                r.snapshot
+                (r.snapshot, r.path)
             }),
-            RestoreMode::Epoch(e) => Some(store.load_epoch(e)?),
+            RestoreMode::Epoch(e) => Some((store.load_epoch(e)?, store.path_for(e))),
         };
         let max_on_disk = store.max_epoch_on_disk()?;
-        if let Some(snap) = restored {
-            if snap.connector != name {
-                warn!(snapshot_connector = %snap.connector, connector = %name, "restoring a snapshot taken by another connector name");
+        if let Some((snap, path)) = restored {
+            if let Some(foreign) = foreign_snapshot(spec, common, connector, &snap) {
+                if !spec.allow_foreign_snapshot {
+                    return Err(JobError::ForeignSnapshot {
+                        path,
+                        what: foreign,
+                    });
+                }
+                warn!(file = %path.display(), %foreign, "restoring a foreign snapshot, as allowed");
             }
             info!(
                 epoch = snap.epoch,
@@ -454,7 +515,7 @@ fn plan_on_leader(
                 "restoring from snapshot"
             );
             plan.restored_from = Some(snap.epoch);
-            plan.execution = snap.execution + 1;
+            plan.execution = snap.execution.saturating_add(1);
             plan.offsets = snap.offsets.into_iter().collect();
             plan.sinks = snap.sinks.into_iter().collect();
         }
@@ -490,6 +551,44 @@ fn plan_on_leader(
         "job planned"
     );
     Ok(plan)
+}
+
+/// What makes `snap` another connector's snapshot, if anything: its
+/// `name`, its `connector.class` (aliases resolved), or one of the
+/// connector's identity keys. Values absent from an older snapshot's
+/// stored configuration are not compared.
+fn foreign_snapshot(
+    spec: &JobSpec,
+    common: &CommonConfig,
+    connector: &dyn SourceConnector,
+    snap: &Snapshot,
+) -> Option<String> {
+    if snap.connector != common.name {
+        return Some(format!(
+            "it was written by connector `{}`, this job is `{}`",
+            snap.connector, common.name
+        ));
+    }
+    let canonical = |class: &str| {
+        spec.registry
+            .find(class)
+            .map_or_else(|| class.to_owned(), |p| p.class.clone())
+    };
+    if let Some(stored) = snap.config.get("connector.class") {
+        if canonical(stored) != canonical(&common.connector_class) {
+            return Some(format!(
+                "it was written by connector.class `{stored}`, this job runs `{}`",
+                common.connector_class
+            ));
+        }
+    }
+    connector.identity_keys().iter().find_map(|key| {
+        let stored = snap.config.get(*key)?;
+        let current = spec.props.get(*key).map_or("", String::as_str);
+        (stored != current).then(|| {
+            format!("it was written with {key}=`{stored}`, this job has {key}=`{current}`")
+        })
+    })
 }
 
 /// Sends worker 0's plan to every worker through a one-shot dataflow.

@@ -87,6 +87,11 @@ struct RunArgs {
     /// latest, none, or an epoch number.
     #[arg(long, default_value = "latest")]
     restore: String,
+    /// Restore a snapshot even if another connector wrote it (another
+    /// `name`, `connector.class`, or `file` for the file source); refused
+    /// by default.
+    #[arg(long)]
+    allow_foreign_snapshot: bool,
     /// Write records exactly once to this file (otherwise to stdout, at least once).
     #[arg(long)]
     output: Option<PathBuf>,
@@ -327,18 +332,20 @@ fn snapshots(action: SnapshotAction) -> Result<ExitCode, String> {
 
 fn run(args: RunArgs) -> Result<ExitCode, String> {
     let mut spec = load_spec(&args.config)?;
-    if let Err(e) = spec.validate() {
-        eprintln!("{}: {e}", args.config.display());
-        return Ok(ExitCode::from(2));
-    }
     let dir = args
         .snapshot_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("snapshots").join(spec.name()));
-    spec = spec.snapshot_dir(&dir);
+    spec = spec
+        .snapshot_dir(&dir)
+        .allow_foreign_snapshot(args.allow_foreign_snapshot);
     if let Some(i) = &args.snapshot_interval {
         spec = spec
             .snapshot_interval(parse_duration(i).map_err(|e| format!("--snapshot-interval: {e}"))?);
+    }
+    if let Err(e) = spec.validate() {
+        eprintln!("{}: {e}", args.config.display());
+        return Ok(ExitCode::from(2));
     }
     if let Some(i) = &args.until_idle {
         spec = spec.until_idle(parse_duration(i).map_err(|e| format!("--until-idle: {e}"))?);

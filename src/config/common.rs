@@ -18,6 +18,10 @@ pub const TASKS_MAX_CONFIG: &str = "tasks.max";
 pub const ERRORS_RETRY_TIMEOUT_CONFIG: &str = "errors.retry.timeout";
 /// `errors.retry.delay.max.ms`: the longest wait between retries.
 pub const ERRORS_RETRY_MAX_DELAY_CONFIG: &str = "errors.retry.delay.max.ms";
+/// The shortest snapshot interval a job accepts (`snapshot.interval.ms`,
+/// `--snapshot-interval`).
+pub const MIN_SNAPSHOT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// `snapshot.interval.ms`: time between offset snapshots.
 pub const SNAPSHOT_INTERVAL_MS_CONFIG: &str = "snapshot.interval.ms";
 /// `snapshot.retain`: how many snapshots to keep.
@@ -55,9 +59,11 @@ pub fn connector_config_def() -> ConfigDef {
                 ConfigType::String,
                 Importance::High,
                 "Unique name of this connector; it names the connector in errors, logs and \
-                 snapshots.",
+                 snapshots, and its default snapshot directory `snapshots/<name>`. At most 200 \
+                 bytes, no `/`, `\\` or control characters, not `.` or `..`, no leading or \
+                 trailing spaces.",
             )
-            .validator(Validator::NonEmptyString)
+            .validator(Validator::FileName)
             .group(COMMON_GROUP, 1),
         )
         .define(
@@ -209,10 +215,11 @@ pub fn connector_config_def() -> ConfigDef {
                 ConfigType::Long,
                 Importance::Medium,
                 "Milliseconds between snapshots of the source offsets; a restart re-reads at \
-                 most what came after the last snapshot.",
+                 most what came after the last snapshot. At least 10: shorter intervals would \
+                 keep the workers busy closing epochs.",
             )
             .default_value("1000")
-            .validator(Validator::at_least(1.0))
+            .validator(Validator::at_least(MIN_SNAPSHOT_INTERVAL.as_millis() as f64))
             .group(SNAPSHOT_GROUP, 1),
         )
         .define(

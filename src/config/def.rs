@@ -189,6 +189,48 @@ pub enum Validator {
     NonEmptyString,
     /// One of the listed strings (case-insensitive); for a LIST, every item.
     OneOf(Vec<String>),
+    /// A string that is safe as one file name (a connector's `name` names
+    /// its snapshot directory): 1 to [`MAX_FILE_NAME_BYTES`] bytes, no
+    /// `/`, `\\` or control characters (NUL included), not `.` or `..`, no
+    /// leading or trailing whitespace.
+    FileName,
+}
+
+/// The longest value [`Validator::FileName`] accepts, in bytes.
+pub const MAX_FILE_NAME_BYTES: usize = 200;
+
+/// Why `name` is not a safe file name, if it is not.
+fn file_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("must not be empty".into());
+    }
+    if name.len() > MAX_FILE_NAME_BYTES {
+        return Some(format!(
+            "must be at most {MAX_FILE_NAME_BYTES} bytes, got {}",
+            name.len()
+        ));
+    }
+    if name == "." || name == ".." {
+        return Some(format!("must not be `{name}`: it names a directory"));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Some(format!(
+            "must not contain control characters, got {:?} (U+{:04X})",
+            name,
+            u32::from(c)
+        ));
+    }
+    if name.contains(['/', '\\']) {
+        return Some(format!(
+            "must not contain `/` or `\\` (it names a directory), got `{name}`"
+        ));
+    }
+    if name.trim() != name {
+        return Some(format!(
+            "must not start or end with whitespace, got `{name}`"
+        ));
+    }
+    None
 }
 
 impl Validator {
@@ -258,6 +300,12 @@ impl Validator {
                     "a non-empty check does not apply to type {ty} (a bug in the definition)"
                 )),
             },
+            Validator::FileName => match value {
+                ConfigValue::String(s) => file_name_problem(s),
+                _ => Some(format!(
+                    "a file-name check does not apply to type {ty} (a bug in the definition)"
+                )),
+            },
             Validator::OneOf(allowed) => {
                 let ok = |s: &str| allowed.iter().any(|a| a.eq_ignore_ascii_case(s));
                 let list = allowed.join(", ");
@@ -300,6 +348,7 @@ impl fmt::Display for Validator {
             },
             Validator::NonEmptyString => f.write_str("non-empty string"),
             Validator::OneOf(allowed) => write!(f, "[{}]", allowed.join(", ")),
+            Validator::FileName => f.write_str("a file name"),
         }
     }
 }
@@ -1069,5 +1118,39 @@ mod tests {
             .to_markdown();
         assert!(md.starts_with("| Key |"), "{md}");
         assert!(md.contains("| `` x`y `` |"), "{md}");
+    }
+
+    #[test]
+    fn file_name_validator_refuses_names_that_escape_or_break_paths() {
+        let def = ConfigDef::new().define(
+            ConfigKey::new("name", ConfigType::String, Importance::High, "n")
+                .validator(Validator::FileName),
+        );
+        let check = |v: &str| {
+            let mut p = Properties::new();
+            p.insert("name".into(), v.into());
+            def.parse(&p).err().map(|issues| issues[0].to_string())
+        };
+        for ok in ["orders", "local-file-source", "a.b_c d", "été", ".hidden"] {
+            assert_eq!(check(ok), None, "{ok}");
+        }
+        let long = "x".repeat(MAX_FILE_NAME_BYTES + 1);
+        for (bad, says) in [
+            ("../..", "`/`"),
+            ("a/b", "`/`"),
+            ("a\\b", "`/`"),
+            ("..", "names a directory"),
+            (".", "names a directory"),
+            ("nul\0here", "control characters"),
+            ("tab\there", "control characters"),
+            (" padded", "whitespace"),
+            (long.as_str(), "at most 200 bytes"),
+        ] {
+            let issue = check(bad).unwrap_or_else(|| panic!("`{bad}` was accepted"));
+            assert!(
+                issue.contains("name") && issue.contains(says),
+                "{bad}: {issue}"
+            );
+        }
     }
 }

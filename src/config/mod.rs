@@ -8,7 +8,7 @@ mod properties;
 pub use common::{connector_config_def, CommonConfig, ErrorHandling, ErrorTolerance};
 pub use def::{
     ConfigDef, ConfigIssue, ConfigKey, ConfigType, ConfigValue, Importance, InvalidConfig,
-    ParsedConfig, Password, Validator, HIDDEN,
+    ParsedConfig, Password, Validator, HIDDEN, MAX_FILE_NAME_BYTES,
 };
 pub use properties::{load_properties, parse_properties, ConfigError, Properties};
 

@@ -43,6 +43,15 @@ pub trait SourceConnector: Send {
     /// worker `i % workers`.
     fn task_configs(&self, max_tasks: usize) -> Result<Vec<TaskConfig>, ConnectError>;
 
+    /// Keys whose value decides what the stored offsets mean: a snapshot
+    /// taken with another value for one of them is refused on restore
+    /// (unless the user allows foreign snapshots), because its offsets
+    /// would be applied to other data. The file source names `file`.
+    /// Default: none.
+    fn identity_keys(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// A new, unstarted task (Kafka's `taskClass()`).
     fn create_task(&self) -> Box<dyn SourceTask>;
 

@@ -158,6 +158,10 @@ impl SourceConnector for FileStreamSource {
         Ok(vec![self.props.clone()])
     }
 
+    fn identity_keys(&self) -> &'static [&'static str] {
+        &[FILE_CONFIG]
+    }
+
     fn create_task(&self) -> Box<dyn SourceTask> {
         Box::new(FileStreamSourceTask::default())
     }

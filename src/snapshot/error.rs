@@ -159,6 +159,42 @@ pub enum SnapshotError {
         /// Every snapshot file and why it was rejected, newest first.
         skipped: Vec<(PathBuf, String)>,
     },
+    /// The snapshot "file" is a symbolic link, a FIFO, a device or a
+    /// socket: restore reads only regular files, and never follows links.
+    #[error("{} is not a regular file ({kind}); snapshots are regular files", path.display())]
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// The file is larger than any snapshot this build writes or reads.
+    #[error(
+        "snapshot {} is {size} bytes, more than the limit of {limit} bytes",
+        path.display()
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// [`super::MAX_SNAPSHOT_BYTES`].
+        limit: u64,
+    },
+    /// The epoch (in a file name, or of a snapshot to write) is beyond
+    /// [`super::MAX_EPOCH`]; epochs near `u64::MAX` would overflow.
+    #[error(
+        "snapshot epoch {epoch} ({}) is beyond the largest epoch {max}",
+        path.display()
+    )]
+    EpochOutOfRange {
+        /// The file.
+        path: PathBuf,
+        /// The epoch.
+        epoch: u64,
+        /// [`super::MAX_EPOCH`].
+        max: u64,
+    },
     /// `retain` was zero: a store must keep at least the newest snapshot.
     #[error("snapshot store {}: retain must be at least 1", dir.display())]
     InvalidRetain {

@@ -56,12 +56,16 @@ use crate::data::{OffsetValue, SourceOffset, SourcePartition};
 mod api_json;
 mod envelope;
 mod error;
+mod lock;
 mod store;
 
 pub use api_json::{offsets_from_api_json, offsets_to_api_json};
 pub use envelope::{FORMAT_VERSION, HEADER_LEN, MAGIC};
 pub use error::SnapshotError;
-pub use store::{snapshot_file_name, Restored, SnapshotEntry, SnapshotStore};
+pub use lock::{lock_exclusive, DirLock, LockError, LOCK_FILE_NAME};
+pub use store::{
+    snapshot_file_name, Restored, SnapshotEntry, SnapshotStore, MAX_EPOCH, MAX_SNAPSHOT_BYTES,
+};
 
 /// The committed state of a job at the end of one epoch: what a restore
 /// starts from.

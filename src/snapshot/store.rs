@@ -12,6 +12,16 @@ const EPOCH_DIGITS: usize = 20;
 const TEMP_PREFIX: &str = ".snapshot-";
 const TEMP_SUFFIX: &str = ".tmp";
 
+/// The largest epoch a snapshot may have. Epochs far below `u64::MAX`
+/// leave room for a job to keep counting (a snapshot every millisecond
+/// reaches it after tens of millions of years); a file whose name claims
+/// more is skipped as damaged.
+pub const MAX_EPOCH: u64 = 1 << 60;
+
+/// The largest snapshot file restore reads (256 MiB); a larger file is
+/// skipped as damaged before anything is read.
+pub const MAX_SNAPSHOT_BYTES: u64 = 256 << 20;
+
 /// The file name of the snapshot of `epoch`: `snapshot-{epoch:020}.tcs`.
 pub fn snapshot_file_name(epoch: u64) -> String {
     format!("{NAME_PREFIX}{epoch:0EPOCH_DIGITS$}{NAME_SUFFIX}")
@@ -169,6 +179,13 @@ impl SnapshotStore {
     pub fn write(&self, snap: &Snapshot) -> Result<PathBuf, SnapshotError> {
         let epoch = snap.epoch;
         let final_path = self.path_for(epoch);
+        if epoch > MAX_EPOCH {
+            return Err(SnapshotError::EpochOutOfRange {
+                path: final_path,
+                epoch,
+                max: MAX_EPOCH,
+            });
+        }
         let snapshots = self.scan()?.snapshots;
         if snapshots.iter().any(|(e, _)| *e == epoch) {
             return Err(SnapshotError::AlreadyExists {
@@ -176,7 +193,8 @@ impl SnapshotStore {
                 path: final_path,
             });
         }
-        if let Some(&(max, _)) = snapshots.first() {
+        // Files named beyond MAX_EPOCH are damaged, not a reason to stop.
+        if let Some(&(max, _)) = snapshots.iter().find(|(e, _)| *e <= MAX_EPOCH) {
             if max > epoch {
                 return Err(SnapshotError::EpochNotAbove {
                     epoch,
@@ -218,7 +236,7 @@ impl SnapshotStore {
         let snapshots = self.scan()?.snapshots;
         let mut entries = Vec::with_capacity(snapshots.len());
         for (epoch, path) in snapshots {
-            let entry = match fs::read(&path) {
+            let entry = match read_snapshot_file(&path, epoch) {
                 Ok(bytes) => SnapshotEntry {
                     epoch,
                     size: bytes.len() as u64,
@@ -228,16 +246,13 @@ impl SnapshotStore {
                     path,
                 },
                 // Deleted since the directory was read (retention).
-                Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
-                Err(err) => {
-                    let problem = io_err("read", &path)(err).to_string();
-                    SnapshotEntry {
-                        epoch,
-                        size: fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
-                        problem: Some(problem),
-                        path,
-                    }
-                }
+                Err(ReadError::Gone) => continue,
+                Err(ReadError::Damaged(err) | ReadError::Failed(err)) => SnapshotEntry {
+                    epoch,
+                    size: fs::symlink_metadata(&path).map(|m| m.len()).unwrap_or(0),
+                    problem: Some(err.to_string()),
+                    path,
+                },
             };
             entries.push(entry);
         }
@@ -259,12 +274,13 @@ impl SnapshotStore {
         let snapshots = self.scan()?.snapshots;
         let mut skipped = Vec::new();
         for (epoch, path) in snapshots {
-            let bytes = match fs::read(&path) {
-                Ok(bytes) => bytes,
-                Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
-                Err(err) => return Err(io_err("read", &path)(err)),
+            let decoded = match read_snapshot_file(&path, epoch) {
+                Ok(bytes) => decode_checked(&bytes, &path, epoch),
+                Err(ReadError::Gone) => continue,
+                Err(ReadError::Damaged(err)) => Err(err),
+                Err(ReadError::Failed(err)) => return Err(err),
             };
-            match decode_checked(&bytes, &path, epoch) {
+            match decoded {
                 Ok(snapshot) => {
                     tracing::info!(
                         epoch,
@@ -304,15 +320,12 @@ impl SnapshotStore {
     /// file is an error, never a fallback to another epoch.
     pub fn load_epoch(&self, epoch: u64) -> Result<Snapshot, SnapshotError> {
         let path = self.path_for(epoch);
-        let bytes = fs::read(&path).map_err(|err| {
-            if err.kind() == io::ErrorKind::NotFound {
-                SnapshotError::EpochNotFound {
-                    epoch,
-                    dir: self.dir.clone(),
-                }
-            } else {
-                io_err("read", &path)(err)
-            }
+        let bytes = read_snapshot_file(&path, epoch).map_err(|err| match err {
+            ReadError::Gone => SnapshotError::EpochNotFound {
+                epoch,
+                dir: self.dir.clone(),
+            },
+            ReadError::Damaged(err) | ReadError::Failed(err) => err,
         })?;
         decode_checked(&bytes, &path, epoch)
     }
@@ -322,7 +335,10 @@ impl SnapshotStore {
     /// name of a corrupt file.
     pub fn max_epoch_on_disk(&self) -> Result<Option<u64>, SnapshotError> {
         let snapshots = self.scan()?.snapshots;
-        Ok(snapshots.first().map(|(epoch, _)| *epoch))
+        Ok(snapshots
+            .iter()
+            .map(|(epoch, _)| *epoch)
+            .find(|epoch| *epoch <= MAX_EPOCH))
     }
 
     /// Snapshot files (newest first) and temp files in the directory.
@@ -357,7 +373,8 @@ impl SnapshotStore {
                 return;
             }
         };
-        for (epoch, path) in snapshots.iter().skip(self.retain) {
+        let in_range = snapshots.iter().filter(|(epoch, _)| *epoch <= MAX_EPOCH);
+        for (epoch, path) in in_range.skip(self.retain) {
             match fs::remove_file(path) {
                 Ok(()) => tracing::debug!(epoch, path = %path.display(), "old snapshot deleted"),
                 Err(err) if err.kind() == io::ErrorKind::NotFound => {}
@@ -391,6 +408,115 @@ struct Scan {
     snapshots: Vec<(u64, PathBuf)>,
     /// Temp files of interrupted writes.
     temps: Vec<PathBuf>,
+}
+
+/// Why a snapshot file's bytes could not be had.
+enum ReadError {
+    /// It is gone (deleted by retention since the directory was read).
+    Gone,
+    /// It is not something restore may read (a link, a FIFO, too large,
+    /// an epoch out of range): skipped like a corrupt file.
+    Damaged(SnapshotError),
+    /// Reading failed (e.g. permission denied): not skipped, since the
+    /// file may be a good snapshot that sources were already told to
+    /// commit.
+    Failed(SnapshotError),
+}
+
+/// Reads a snapshot file without trusting it: the name's epoch must be in
+/// range, the path must be a regular file (never a link, a FIFO that would
+/// block, or a device), and at most [`MAX_SNAPSHOT_BYTES`] long.
+fn read_snapshot_file(path: &Path, epoch: u64) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    if epoch > MAX_EPOCH {
+        return Err(ReadError::Damaged(SnapshotError::EpochOutOfRange {
+            path: path.to_path_buf(),
+            epoch,
+            max: MAX_EPOCH,
+        }));
+    }
+    let failed = |err: io::Error| {
+        if err.kind() == io::ErrorKind::NotFound {
+            ReadError::Gone
+        } else {
+            ReadError::Failed(io_err("read", path)(err))
+        }
+    };
+    let not_regular = |kind| {
+        ReadError::Damaged(SnapshotError::NotRegularFile {
+            path: path.to_path_buf(),
+            kind,
+        })
+    };
+    let meta = fs::symlink_metadata(path).map_err(failed)?;
+    if let Some(kind) = irregular_kind(&meta.file_type()) {
+        return Err(not_regular(kind));
+    }
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Swapped for a link or a FIFO since the check above: fail, don't block.
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(|err| {
+        #[cfg(unix)]
+        if err.raw_os_error() == Some(libc::ELOOP) {
+            return not_regular("a symbolic link");
+        }
+        failed(err)
+    })?;
+    let meta = file.metadata().map_err(failed)?;
+    if let Some(kind) = irregular_kind(&meta.file_type()) {
+        return Err(not_regular(kind));
+    }
+    if meta.len() > MAX_SNAPSHOT_BYTES {
+        return Err(ReadError::Damaged(SnapshotError::TooLarge {
+            path: path.to_path_buf(),
+            size: meta.len(),
+            limit: MAX_SNAPSHOT_BYTES,
+        }));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_SNAPSHOT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(failed)?;
+    if bytes.len() as u64 > MAX_SNAPSHOT_BYTES {
+        return Err(ReadError::Damaged(SnapshotError::TooLarge {
+            path: path.to_path_buf(),
+            size: bytes.len() as u64,
+            limit: MAX_SNAPSHOT_BYTES,
+        }));
+    }
+    Ok(bytes)
+}
+
+/// What a file type is, if it is not a regular file.
+fn irregular_kind(ty: &fs::FileType) -> Option<&'static str> {
+    if ty.is_file() {
+        return None;
+    }
+    if ty.is_symlink() {
+        return Some("a symbolic link");
+    }
+    if ty.is_dir() {
+        return Some("a directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ty.is_fifo() {
+            return Some("a FIFO");
+        }
+        if ty.is_socket() {
+            return Some("a socket");
+        }
+        if ty.is_block_device() || ty.is_char_device() {
+            return Some("a device");
+        }
+    }
+    Some("not a regular file")
 }
 
 /// Decodes a file's bytes and checks the payload's epoch against the name's.
@@ -761,5 +887,96 @@ mod tests {
             parse_snapshot_name("snapshot-0000000000000000004x.tcs"),
             None
         );
+    }
+
+    /// Restores from `store` with the newest file replaced by `make`, and
+    /// checks that the previous good snapshot is used and the bad file is
+    /// reported by path with `says` in the reason.
+    fn newest_is_skipped(make: impl FnOnce(&Path), says: &str) {
+        let (_dir, store) = store(3);
+        store.write(&snap(1)).unwrap();
+        let newest = store.path_for(2);
+        make(&newest);
+        let restored = store.load_latest().unwrap().unwrap();
+        assert_eq!(restored.snapshot, snap(1));
+        assert_eq!(restored.skipped.len(), 1, "{:?}", restored.skipped);
+        assert_eq!(restored.skipped[0].0, newest);
+        let reason = &restored.skipped[0].1;
+        assert!(reason.contains(says), "{reason}");
+        assert!(reason.contains(&newest.display().to_string()), "{reason}");
+        let listed = store.list().unwrap();
+        assert!(listed[0]
+            .problem
+            .as_deref()
+            .is_some_and(|p| p.contains(says)));
+        // The store goes on: the next snapshot is written above both.
+        store.write(&snap(3)).unwrap();
+        assert_eq!(store.load_latest().unwrap().unwrap().snapshot, snap(3));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn restore_skips_a_symlinked_snapshot_without_following_it() {
+        newest_is_skipped(
+            |path| {
+                let target = path.with_file_name("elsewhere.bin");
+                fs::write(&target, snap(2).encode().unwrap()).unwrap();
+                std::os::unix::fs::symlink(&target, path).unwrap();
+            },
+            "symbolic link",
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn restore_skips_a_fifo_instead_of_hanging() {
+        newest_is_skipped(
+            |path| {
+                let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+                // SAFETY: a valid NUL-terminated path.
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            },
+            "FIFO",
+        );
+    }
+
+    #[test]
+    fn restore_skips_an_oversized_file_without_reading_it() {
+        newest_is_skipped(
+            |path| {
+                // Sparse: nothing is written, the size alone is over the limit.
+                let f = fs::File::create(path).unwrap();
+                f.set_len(MAX_SNAPSHOT_BYTES + 1).unwrap();
+            },
+            "more than the limit",
+        );
+    }
+
+    #[test]
+    fn epochs_near_u64_max_are_damaged_not_fatal() {
+        let (_dir, store) = store(2);
+        store.write(&snap(1)).unwrap();
+        let mut huge = snap(1);
+        for epoch in [u64::MAX, u64::MAX - 1, MAX_EPOCH + 1] {
+            huge.epoch = epoch;
+            fs::write(store.path_for(epoch), huge.encode().unwrap()).unwrap();
+        }
+        // Restore uses the good snapshot; the job continues above it, not
+        // above the crafted names (which would overflow).
+        let restored = store.load_latest().unwrap().unwrap();
+        assert_eq!(restored.snapshot, snap(1));
+        assert_eq!(restored.skipped.len(), 3);
+        assert!(restored.skipped[0].1.contains("beyond the largest epoch"));
+        assert_eq!(store.max_epoch_on_disk().unwrap(), Some(1));
+        store.write(&snap(2)).unwrap();
+        store.write(&snap(3)).unwrap();
+        // Retention counts only real snapshots: 2 and 3 are kept.
+        assert_eq!(store.load_latest().unwrap().unwrap().snapshot, snap(3));
+        assert!(store.path_for(2).exists());
+        assert!(matches!(
+            store.write(&huge),
+            Err(SnapshotError::EpochOutOfRange { .. })
+        ));
+        assert!(store.load_epoch(u64::MAX).is_err());
     }
 }
