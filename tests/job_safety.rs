@@ -317,3 +317,54 @@ fn damaged_snapshot_files_are_skipped_and_the_job_goes_on_exactly_once() {
         listed.stdout
     );
 }
+
+#[test]
+fn snapshots_commands_find_the_directory_from_the_properties_file() {
+    let dir = tempdir();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "1\n2\n").unwrap();
+    let props = file_job(dir.path(), "listed", &input);
+    // Relative paths, as a user types them, from the job's working directory.
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(bin())
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("run the CLI");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let props_name = props.file_name().unwrap().to_str().unwrap();
+    let (code, _, stderr) = cli(&["run", props_name, "--until-idle", "1s"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(dir.path().join("snapshots/listed").is_dir());
+
+    let (code, listed, stderr) = cli(&["snapshots", "list", props_name]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(listed.contains("snapshots/listed/snapshot-"), "{listed}");
+    let (code, shown, stderr) = cli(&["snapshots", "show", props_name]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(shown.contains("\"position\": 4"), "{shown}");
+    // The epoch still works positionally with --snapshot-dir.
+    let epoch = snapshot_files(&dir.path().join("snapshots/listed"))
+        .into_iter()
+        .map(|(e, _)| e)
+        .max()
+        .unwrap()
+        .to_string();
+    let (code, by_epoch, stderr) = cli(&[
+        "snapshots",
+        "show",
+        &epoch,
+        "--snapshot-dir",
+        "snapshots/listed",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(by_epoch, shown);
+    let (code, _, stderr) = cli(&["snapshots", "list"]);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("--snapshot-dir"), "{stderr}");
+}

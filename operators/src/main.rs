@@ -123,18 +123,52 @@ struct RunArgs {
 enum SnapshotAction {
     /// Lists the snapshots, newest first.
     List {
+        /// The connector's .properties file: its directory is found as
+        /// `run` finds it (snapshots/NAME unless --snapshot-dir is given).
+        config: Option<PathBuf>,
         /// Snapshot directory.
         #[arg(long)]
-        snapshot_dir: PathBuf,
+        snapshot_dir: Option<PathBuf>,
     },
     /// Shows a snapshot's offsets in Kafka Connect's offsets-API JSON shape.
     Show {
+        /// The connector's .properties file (see `list`).
+        config: Option<PathBuf>,
         /// The epoch (default: the newest valid snapshot).
         epoch: Option<u64>,
         /// Snapshot directory.
         #[arg(long)]
-        snapshot_dir: PathBuf,
+        snapshot_dir: Option<PathBuf>,
     },
+}
+
+/// The snapshot directory a `snapshots` command means: `--snapshot-dir`,
+/// else `snapshots/<name>` of the properties file, as `run` uses.
+fn snapshot_dir_of(
+    config: Option<&Path>,
+    snapshot_dir: Option<PathBuf>,
+) -> Result<PathBuf, String> {
+    if let Some(dir) = snapshot_dir {
+        return Ok(dir);
+    }
+    let config = config.ok_or("give the connector's .properties file or --snapshot-dir")?;
+    let spec = load_spec(config)?;
+    match spec.props.get("name") {
+        Some(name) => {
+            if let Err(e) = spec.validate() {
+                if let timely_connect_operators::JobError::Config { issues, .. } = &e {
+                    if let Some(issue) = issues.iter().find(|i| i.key == "name") {
+                        return Err(format!("{}: {issue}", config.display()));
+                    }
+                }
+            }
+            Ok(PathBuf::from("snapshots").join(name))
+        }
+        None => Err(format!(
+            "{}: no `name`, so no default snapshot directory",
+            config.display()
+        )),
+    }
 }
 
 fn main() -> ExitCode {
@@ -285,7 +319,11 @@ fn plugins(markdown: bool) -> Result<ExitCode, String> {
 
 fn snapshots(action: SnapshotAction) -> Result<ExitCode, String> {
     match action {
-        SnapshotAction::List { snapshot_dir } => {
+        SnapshotAction::List {
+            config,
+            snapshot_dir,
+        } => {
+            let snapshot_dir = snapshot_dir_of(config.as_deref(), snapshot_dir)?;
             let store = SnapshotStore::open_existing(&snapshot_dir).map_err(|e| e.to_string())?;
             for entry in store.list().map_err(|e| e.to_string())? {
                 match &entry.problem {
@@ -306,9 +344,20 @@ fn snapshots(action: SnapshotAction) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         SnapshotAction::Show {
+            config,
             epoch,
             snapshot_dir,
         } => {
+            // `show 7 --snapshot-dir D`: the one positional is the epoch.
+            let (config, epoch) = match (config, epoch, &snapshot_dir) {
+                (Some(c), None, Some(_))
+                    if c.to_str().is_some_and(|s| s.parse::<u64>().is_ok()) =>
+                {
+                    (None, c.to_str().and_then(|s| s.parse().ok()))
+                }
+                other => (other.0, other.1),
+            };
+            let snapshot_dir = snapshot_dir_of(config.as_deref(), snapshot_dir)?;
             let store = SnapshotStore::open_existing(&snapshot_dir).map_err(|e| e.to_string())?;
             let snapshot = match epoch {
                 Some(e) => store.load_epoch(e).map_err(|e| e.to_string())?,
