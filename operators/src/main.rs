@@ -155,11 +155,10 @@ fn snapshot_dir_of(
     let spec = load_spec(config)?;
     match spec.props.get("name") {
         Some(name) => {
-            if let Err(e) = spec.validate() {
-                if let timely_connect_operators::JobError::Config { issues, .. } = &e {
-                    if let Some(issue) = issues.iter().find(|i| i.key == "name") {
-                        return Err(format!("{}: {issue}", config.display()));
-                    }
+            if let Err(timely_connect_operators::JobError::Config { issues, .. }) = spec.validate()
+            {
+                if let Some(issue) = issues.iter().find(|i| i.key == "name") {
+                    return Err(format!("{}: {issue}", config.display()));
                 }
             }
             Ok(PathBuf::from("snapshots").join(name))
