@@ -124,13 +124,51 @@ pub struct JobSpec {
     pub(crate) shared: Arc<Shared>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Shared {
     pub(crate) failure: Mutex<Option<String>>,
     pub(crate) stats: JobStats,
+    /// Set by [`JobSpec::request_stop`]: sources close their last epoch.
+    stop: std::sync::atomic::AtomicBool,
+    /// Wakes this process's source operators when a stop is requested.
+    wakers: Mutex<Vec<timely::scheduling::SyncActivator>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("failure", &self.failure)
+            .field("stats", &self.stats)
+            .field("stop", &self.stop)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Shared {
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Registers a source operator to wake when a stop is requested.
+    pub(crate) fn wake_on_stop(&self, waker: timely::scheduling::SyncActivator) {
+        let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        wakers.push(waker);
+        if self.stop_requested() {
+            for w in wakers.iter() {
+                let _ = w.activate();
+            }
+        }
+    }
+
+    fn request_stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        for w in wakers.iter() {
+            // A worker that already finished has dropped its operator.
+            let _ = w.activate();
+        }
+    }
+
     pub(crate) fn fail(&self, message: String) {
         let mut f = self.failure.lock().unwrap_or_else(|e| e.into_inner());
         if f.is_none() {
@@ -216,6 +254,50 @@ impl JobSpec {
     /// The first failure any worker of this process saw, if any.
     pub fn failure(&self) -> Option<String> {
         self.shared.failure()
+    }
+
+    /// Asks this process's workers to stop the job in order, from any
+    /// thread (a signal handler's thread, say): each source stops taking
+    /// records, closes its last epoch, and once the final snapshot is
+    /// durable its tasks get `commit()` and are stopped; then
+    /// [`Job::run`] returns `Ok`. Records the tasks had polled but the
+    /// source had not yet emitted are not in the snapshot, so a restore
+    /// reads them again — and nothing it already emitted.
+    ///
+    /// In a multi-process job, request the stop in every process (as a
+    /// supervisor that signals each process does).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use timely_connect_operators::{Checkpoint, ConnectSource, Job, JobSpec};
+    ///
+    /// let mut props = timely_connect::Properties::new();
+    /// for (k, v) in [("name", "endless"), ("connector.class", "Datagen"),
+    ///                ("quickstart", "users"), ("messages.per.second", "100")] {
+    ///     props.insert(k.into(), v.into());
+    /// }
+    /// let spec = JobSpec::new(props);
+    /// let stopper = spec.clone();
+    /// std::thread::spawn(move || {
+    ///     std::thread::sleep(Duration::from_millis(300));
+    ///     stopper.request_stop();
+    /// });
+    /// timely::execute(timely::Config::thread(), move |worker| {
+    ///     let job = Job::prepare(worker, &spec).unwrap();
+    ///     worker.dataflow::<u64, _, _>(|scope| {
+    ///         let source = scope.connect_source(&job);
+    ///         scope.checkpoint(&job, vec![source.parts]);
+    ///     });
+    ///     job.run(worker).unwrap(); // returns once the stop completed
+    /// }).unwrap();
+    /// ```
+    pub fn request_stop(&self) {
+        self.shared.request_stop();
+    }
+
+    /// Whether [`JobSpec::request_stop`] was called.
+    pub fn stop_requested(&self) -> bool {
+        self.shared.stop_requested()
     }
 
     /// Validates the configuration: the shared keys, the class, and the

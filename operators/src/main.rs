@@ -32,7 +32,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "timely-connect",
     version,
-    about = "Kafka Connect source connectors inside Timely Dataflow"
+    about = "Kafka Connect source connectors inside Timely Dataflow",
+    after_help = "Exit codes: 0 done (a graceful stop on SIGINT or SIGTERM included), \
+                  1 runtime failure, 2 bad configuration or command line, \
+                  130 a second signal aborted the stop (the last snapshot stands)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -379,7 +382,15 @@ fn snapshots(action: SnapshotAction) -> Result<ExitCode, String> {
 }
 
 fn run(args: RunArgs) -> Result<ExitCode, String> {
-    let mut spec = load_spec(&args.config)?;
+    // A bad config or command line exits 2 before anything runs.
+    let bad = |message: String| -> Result<ExitCode, String> {
+        eprintln!("error: {message}");
+        Ok(ExitCode::from(EXIT_USAGE))
+    };
+    let mut spec = match load_spec(&args.config) {
+        Ok(spec) => spec,
+        Err(e) => return bad(e),
+    };
     let dir = args
         .snapshot_dir
         .clone()
@@ -388,23 +399,36 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         .snapshot_dir(&dir)
         .allow_foreign_snapshot(args.allow_foreign_snapshot);
     if let Some(i) = &args.snapshot_interval {
-        spec = spec
-            .snapshot_interval(parse_duration(i).map_err(|e| format!("--snapshot-interval: {e}"))?);
+        match parse_duration(i) {
+            Ok(d) => spec = spec.snapshot_interval(d),
+            Err(e) => return bad(format!("--snapshot-interval: {e}")),
+        }
     }
     if let Err(e) = spec.validate() {
         eprintln!("{}: {e}", args.config.display());
-        return Ok(ExitCode::from(2));
+        return Ok(ExitCode::from(EXIT_USAGE));
     }
     if let Some(i) = &args.until_idle {
-        spec = spec.until_idle(parse_duration(i).map_err(|e| format!("--until-idle: {e}"))?);
+        match parse_duration(i) {
+            Ok(d) => spec = spec.until_idle(d),
+            Err(e) => return bad(format!("--until-idle: {e}")),
+        }
     }
     spec = spec.restore(match args.restore.as_str() {
         "latest" => RestoreMode::Latest,
         "none" => RestoreMode::None,
-        other => RestoreMode::Epoch(other.parse().map_err(|_| {
-            format!("--restore: expected latest, none or an epoch number, got `{other}`")
-        })?),
+        other => match other.parse() {
+            Ok(epoch) => RestoreMode::Epoch(epoch),
+            Err(_) => {
+                return bad(format!(
+                    "--restore: expected latest, none or an epoch number, got `{other}`"
+                ))
+            }
+        },
     });
+    if args.output_key && !spec.props.contains_key("key.converter") {
+        return bad("--output-key needs key.converter in the connector's properties".to_owned());
+    }
     let mut timely_args = vec!["-w".to_owned(), args.workers.to_string()];
     if args.processes > 1 {
         timely_args.extend([
@@ -422,9 +446,6 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     let output = args.output.clone();
     let dead_letter_output = args.dead_letter_output.clone();
     let converted = spec.props.contains_key("value.converter");
-    if args.output_key && !spec.props.contains_key("key.converter") {
-        return Err("--output-key needs key.converter in the connector's properties".to_owned());
-    }
     let framing = Framing {
         length_prefixed: args.output_framing == "length-prefixed",
         with_key: args.output_key,
@@ -435,6 +456,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     let progress_done = done.clone();
     let progress = std::thread::spawn(move || report_progress(&progress_spec, &progress_done));
 
+    stop_on_signals(&spec)?;
     let worker_spec = spec.clone();
     let guards = timely::execute(config, move |worker| -> Result<(), String> {
         let job = Job::prepare(worker, &worker_spec).map_err(|e| e.to_string())?;
@@ -510,6 +532,41 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         }
     }
 }
+
+/// SIGINT and SIGTERM stop the job in order: the first asks every worker
+/// of this process to close its last epoch, take the final snapshot,
+/// commit the sinks and the tasks, and exit 0; a second one aborts at
+/// once with exit code 130 (the last durable snapshot stands).
+fn stop_on_signals(spec: &JobSpec) -> Result<(), String> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let stopper = spec.clone();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
+                if stopper.stop_requested() {
+                    eprintln!("{name} again: aborting at once; the last durable snapshot stands");
+                    std::process::exit(EXIT_ABORTED);
+                }
+                eprintln!(
+                    "{name}: stopping in order (final snapshot, then commit); send it again to abort"
+                );
+                stopper.request_stop();
+            }
+        })
+        .map(drop)
+        .map_err(|e| format!("cannot start the signal thread: {e}"))
+}
+
+/// Exit code for a bad configuration or command line (as clap uses).
+const EXIT_USAGE: u8 = 2;
+
+/// Exit code when a second signal aborted a graceful stop (128 + SIGINT,
+/// as shells report an interrupted command).
+const EXIT_ABORTED: i32 = 130;
 
 /// How `--output` lays out converted records.
 #[derive(Clone, Copy)]

@@ -79,6 +79,7 @@ impl<'scope> ConnectSource<'scope> for Scope<'scope, u64> {
         let activator = self.activator_for(info.address.clone());
         let sync_activator = self.worker().sync_activator_for(info.address.to_vec());
 
+        job.spec.shared.wake_on_stop(sync_activator.clone());
         let mut state = SourceState::new(job);
         let mut tasks = Vec::new();
         let reader = OffsetStorageReader::new(offsets_map(&job.plan));
@@ -270,9 +271,17 @@ impl SourceState {
                 activator.activate();
             }
             let now = Instant::now();
-            let idle = self
-                .until_idle
-                .is_some_and(|d| drained_all && now.duration_since(self.last_record) >= d);
+            let stop = self.shared.stop_requested();
+            let idle = stop
+                || self
+                    .until_idle
+                    .is_some_and(|d| drained_all && now.duration_since(self.last_record) >= d);
+            if stop {
+                info!(
+                    worker_epoch = self.epoch,
+                    "stop requested: closing the last epoch"
+                );
+            }
             if now >= self.next_close || idle {
                 self.close_epoch(&c.parts, &mut outputs.parts);
                 if idle {
