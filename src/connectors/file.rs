@@ -31,6 +31,14 @@ pub const BATCH_SIZE_CONFIG: &str = "batch.size";
 /// Default of [`BATCH_SIZE_CONFIG`], as in Kafka.
 pub const DEFAULT_BATCH_SIZE: i32 = 2000;
 
+/// The longest line, in bytes, a task accepts (ours: Kafka's
+/// FileStreamSource has no limit and grows without bound on a file with no
+/// newline, such as `/dev/zero`).
+pub const MAX_RECORD_BYTES_CONFIG: &str = "max.record.bytes";
+/// Default of [`MAX_RECORD_BYTES_CONFIG`]: 1 MiB, Kafka's default largest
+/// message (`message.max.bytes`).
+pub const DEFAULT_MAX_RECORD_BYTES: i32 = 1 << 20;
+
 /// Source-partition key: the file name as configured (Kafka's `filename`).
 pub const FILENAME_FIELD: &str = "filename";
 /// Source-offset key: the byte position just after the last line read
@@ -133,6 +141,20 @@ impl FileStreamSource {
                 .default_value(&DEFAULT_BATCH_SIZE.to_string())
                 .validator(Validator::at_least(1.0)),
             )
+            .define(
+                ConfigKey::new(
+                    MAX_RECORD_BYTES_CONFIG,
+                    ConfigType::Int,
+                    Importance::Low,
+                    "The longest line in bytes (without its newline). A longer line, or a \
+                     file with no newline at all, fails the task with an error naming the \
+                     file and the line's byte offset, instead of growing memory without \
+                     bound. Not in Kafka's FileStreamSource, which has no limit; the \
+                     default is Kafka's default largest message, 1 MiB.",
+                )
+                .default_value(&DEFAULT_MAX_RECORD_BYTES.to_string())
+                .validator(Validator::at_least(1.0)),
+            )
     }
 }
 
@@ -205,6 +227,17 @@ enum FileSourceError {
         length: u64,
     },
     #[error(
+        "{who}: the line of file `{file}` that starts at byte {position} is longer than \
+         {max} bytes (max.record.bytes) with no newline yet; raise max.record.bytes, or \
+         check that the file is text"
+    )]
+    RecordTooLarge {
+        who: String,
+        file: String,
+        position: u64,
+        max: usize,
+    },
+    #[error(
         "{who}: restored offset {offset} of file `{file}` has no non-negative integer `position`"
     )]
     BadOffset {
@@ -234,6 +267,8 @@ struct LineReader {
     file: File,
     stop: StopToken,
     batch_size: usize,
+    /// `max.record.bytes`: the longest pending line.
+    max_record_bytes: usize,
     partition: SourcePartition,
     topic: Arc<str>,
     schema: SchemaRef,
@@ -256,6 +291,12 @@ impl SourceTask for FileStreamSourceTask {
         let topic = required(config.string(TOPIC_CONFIG), &who, TOPIC_CONFIG)?;
         let batch_size = required(config.int(BATCH_SIZE_CONFIG), &who, BATCH_SIZE_CONFIG)?;
         let batch_size = usize::try_from(batch_size).unwrap_or(1).max(1);
+        let max_record_bytes = required(
+            config.int(MAX_RECORD_BYTES_CONFIG),
+            &who,
+            MAX_RECORD_BYTES_CONFIG,
+        )?;
+        let max_record_bytes = usize::try_from(max_record_bytes).unwrap_or(1).max(1);
 
         let partition = SourcePartition::single(FILENAME_FIELD, file_name.as_str());
         let position = match context.offset_storage_reader().offset(&partition) {
@@ -311,6 +352,7 @@ impl SourceTask for FileStreamSourceTask {
             file,
             stop: context.stop_token().clone(),
             batch_size,
+            max_record_bytes,
             partition,
             topic: Arc::from(topic),
             schema: Schema::string(),
@@ -382,8 +424,16 @@ impl LineReader {
                     Value::String(line),
                 ));
             }
-            if records.len() >= self.batch_size || self.fill()? == 0 {
+            if records.len() >= self.batch_size {
                 return Ok(records);
+            }
+            match self.fill() {
+                Ok(0) => return Ok(records),
+                Ok(_) => {}
+                // The lines before the failure go out first; the next poll
+                // meets the failure again, with nothing before it.
+                Err(_) if !records.is_empty() => return Ok(records),
+                Err(e) => return Err(e),
             }
         }
     }
@@ -396,6 +446,15 @@ impl LineReader {
             self.end -= self.start;
             self.scan -= self.start;
             self.start = 0;
+        }
+        if self.end > self.max_record_bytes {
+            // Everything unread is one line without its newline.
+            return Err(FileSourceError::RecordTooLarge {
+                who: self.who.clone(),
+                file: self.file_name.clone(),
+                position: self.position,
+                max: self.max_record_bytes,
+            });
         }
         if self.end == self.buf.len() {
             // One line longer than the buffer: make room for the rest of it.
@@ -644,6 +703,49 @@ mod tests {
     }
 
     #[test]
+    fn a_line_longer_than_max_record_bytes_fails_naming_file_and_offset() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(b"short\n0123456789abcdef\n").unwrap();
+        f.write_all(&[b'x'; 40]).unwrap();
+        let name = f.path().display().to_string();
+        let mut p = props(&name);
+        p.insert(MAX_RECORD_BYTES_CONFIG.into(), "16".into());
+        let mut task = start_task(p, HashMap::new()).unwrap();
+        // A line of exactly the limit passes; the unterminated 40 bytes fail.
+        let mut seen = Vec::new();
+        let err = loop {
+            match task.poll() {
+                Ok(Some(batch)) => seen.extend(batch),
+                Ok(None) => panic!("the over-long line was held back without an error"),
+                Err(e) => break e.to_string(),
+            }
+        };
+        assert_eq!(
+            lines(&seen),
+            vec![("short".to_owned(), 6), ("0123456789abcdef".to_owned(), 23)]
+        );
+        assert!(err.contains(&name) && err.contains("byte 23"), "{err}");
+        assert!(
+            err.contains("max.record.bytes") && err.contains("16 bytes"),
+            "{err}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dev_zero_fails_within_the_limit_instead_of_growing() {
+        let mut task = start_task(props("/dev/zero"), HashMap::new()).unwrap();
+        let err = task.poll().unwrap_err().to_string();
+        assert!(err.contains("/dev/zero") && err.contains("byte 0"), "{err}");
+        let reader = task.reader.as_ref().unwrap();
+        assert!(
+            reader.buf.len() <= 2 * DEFAULT_MAX_RECORD_BYTES as usize,
+            "the buffer stayed bounded: {} bytes",
+            reader.buf.len()
+        );
+    }
+
+    #[test]
     fn file_source_holds_back_partial_line() {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(b"done\nhalf").unwrap();
@@ -662,7 +764,9 @@ mod tests {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         let long = "x".repeat(READ_BUFFER_BYTES * 2 + 17);
         writeln!(f, "a\n{long}\nb").unwrap();
-        let mut task = start_task(props(&f.path().display().to_string()), HashMap::new()).unwrap();
+        let mut p = props(&f.path().display().to_string());
+        p.insert(MAX_RECORD_BYTES_CONFIG.into(), (long.len() + 1).to_string());
+        let mut task = start_task(p, HashMap::new()).unwrap();
         let got = lines(&drain(&mut task));
         let ends: Vec<i64> = got.iter().map(|(_, p)| *p).collect();
         assert_eq!(got.len(), 3);
