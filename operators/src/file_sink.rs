@@ -96,6 +96,17 @@ pub trait ExactlyOnceBytesSink<'scope> {
         path: &Path,
         name: &str,
     ) -> Stream<'scope, u64, Vec<CheckpointPart>>;
+
+    /// Writes the blocks to standard output, in epoch order from worker 0,
+    /// through a large buffer; when an epoch completes the buffer is
+    /// flushed, and only then does the sink emit its checkpoint part (the
+    /// bytes delivered so far, under `name`). So no snapshot covers a
+    /// record that did not reach stdout. A write error fails the job; a
+    /// closed pipe (`| head`) too, and [`crate::JobSpec::output_closed`]
+    /// then tells the caller, which may exit quietly as Unix tools do.
+    /// Not exactly once: what a reader received after the last snapshot is
+    /// written again after a restore.
+    fn stdout_bytes(self, job: &Job, name: &str) -> Stream<'scope, u64, Vec<CheckpointPart>>;
 }
 
 impl<'scope> ExactlyOnceBytesSink<'scope> for Stream<'scope, u64, Vec<Vec<u8>>> {
@@ -105,111 +116,140 @@ impl<'scope> ExactlyOnceBytesSink<'scope> for Stream<'scope, u64, Vec<Vec<u8>>> 
         path: &Path,
         name: &str,
     ) -> Stream<'scope, u64, Vec<CheckpointPart>> {
-        let scope = self.scope();
-        let blocks = self;
-        let mut builder = OperatorBuilder::new(format!("ExactlyOnceFile({name})"), scope);
-        let mut input = builder.new_input(blocks, Exchange::new(|_: &Vec<u8>| 0u64));
-        let (mut output, parts) = builder.new_output::<Vec<CheckpointPart>>();
-        let shared = job.spec.shared.clone();
-        let mut writer = if job.index == 0 {
+        let writer = if job.index == 0 {
             match FileWriter::open(path, name, sinks_map(&job.plan).get(name)) {
-                Ok(w) => Some(w),
+                Ok(w) => Some(Box::new(w) as Box<dyn BlockWriter>),
                 Err(e) => {
-                    shared.fail(e);
+                    job.spec.shared.fail(e);
                     None
                 }
             }
         } else {
             None
         };
-        let start = job.plan.start_epoch;
-        builder.build(move |mut caps| {
-            let mut cap = caps.pop();
-            if let Some(c) = cap.as_mut() {
-                c.downgrade(&start);
-            }
-            // The epoch below which everything is written.
-            let mut written_below = start;
-            let mut stash: BTreeMap<u64, Vec<Vec<u8>>> = BTreeMap::new();
-            move |frontiers| {
-                let shared: &Arc<Shared> = &shared;
-                input.for_each(|time, data| {
-                    let t = *time.time();
-                    match writer.as_mut() {
-                        Some(w) if t == written_below && shared.failure().is_none() => {
-                            for block in data.iter() {
-                                if let Err(e) = w.write_block(block) {
-                                    shared.fail(e);
-                                }
+        block_sink(self, job, &format!("ExactlyOnceFile({name})"), writer)
+    }
+
+    fn stdout_bytes(self, job: &Job, name: &str) -> Stream<'scope, u64, Vec<CheckpointPart>> {
+        let writer = (job.index == 0).then(|| {
+            Box::new(StdoutWriter::new(name, job.spec.shared.clone())) as Box<dyn BlockWriter>
+        });
+        block_sink(self, job, &format!("Stdout({name})"), writer)
+    }
+}
+
+/// Where a block sink's bytes go: written in epoch order on worker 0,
+/// committed when an epoch completes.
+trait BlockWriter {
+    /// The sink's name in snapshots.
+    fn name(&self) -> &str;
+    /// Appends a block.
+    fn write_block(&mut self, block: &[u8]) -> Result<(), String>;
+    /// Makes everything written durable (or delivered); the new position
+    /// to record in the snapshot if it moved.
+    fn commit(&mut self) -> Result<Option<OffsetValue>, String>;
+}
+
+/// The operator behind [`ExactlyOnceBytesSink`]: sends blocks to worker 0,
+/// which writes them in epoch order, commits when an epoch completes, and
+/// only then emits its checkpoint part for that epoch.
+fn block_sink<'scope>(
+    blocks: Stream<'scope, u64, Vec<Vec<u8>>>,
+    job: &Job,
+    operator: &str,
+    mut writer: Option<Box<dyn BlockWriter>>,
+) -> Stream<'scope, u64, Vec<CheckpointPart>> {
+    let scope = blocks.scope();
+    let mut builder = OperatorBuilder::new(operator.to_owned(), scope);
+    let mut input = builder.new_input(blocks, Exchange::new(|_: &Vec<u8>| 0u64));
+    let (mut output, parts) = builder.new_output::<Vec<CheckpointPart>>();
+    let shared = job.spec.shared.clone();
+    let start = job.plan.start_epoch;
+    builder.build(move |mut caps| {
+        let mut cap = caps.pop();
+        if let Some(c) = cap.as_mut() {
+            c.downgrade(&start);
+        }
+        // The epoch below which everything is written.
+        let mut written_below = start;
+        let mut stash: BTreeMap<u64, Vec<Vec<u8>>> = BTreeMap::new();
+        move |frontiers| {
+            let shared: &Arc<Shared> = &shared;
+            input.for_each(|time, data| {
+                let t = *time.time();
+                match writer.as_mut() {
+                    Some(w) if t == written_below && shared.failure().is_none() => {
+                        for block in data.iter() {
+                            if let Err(e) = w.write_block(block) {
+                                shared.fail(e);
                             }
                         }
-                        _ => stash.entry(t).or_default().append(data),
                     }
-                });
-                if cap.is_none() || shared.failure().is_some() {
-                    return; // failed: hold the capability so no snapshot covers what is missing
+                    _ => stash.entry(t).or_default().append(data),
                 }
-                let frontier = frontiers[0].frontier().iter().next().copied();
-                let reached = frontier.unwrap_or(u64::MAX);
-                if reached <= written_below {
-                    return;
+            });
+            if cap.is_none() || shared.failure().is_some() {
+                return; // failed: hold the capability so no snapshot covers what is missing
+            }
+            let frontier = frontiers[0].frontier().iter().next().copied();
+            let reached = frontier.unwrap_or(u64::MAX);
+            if reached <= written_below {
+                return;
+            }
+            // Epochs below `reached` are complete: write them in order.
+            if let Some(w) = writer.as_mut() {
+                let done: Vec<u64> = stash.keys().copied().take_while(|e| *e < reached).collect();
+                for epoch in done {
+                    for block in stash.remove(&epoch).unwrap_or_default() {
+                        if let Err(e) = w.write_block(&block) {
+                            shared.fail(e);
+                            return;
+                        }
+                    }
                 }
-                // Epochs below `reached` are complete: write them in order.
-                if let Some(w) = writer.as_mut() {
-                    let done: Vec<u64> =
-                        stash.keys().copied().take_while(|e| *e < reached).collect();
-                    for epoch in done {
-                        for block in stash.remove(&epoch).unwrap_or_default() {
+                match w.commit() {
+                    Ok(Some(position)) => {
+                        let epoch = frontier.map_or(written_below, |f| f - 1);
+                        if let Some(c) = cap.as_mut() {
+                            c.downgrade(&epoch.max(*c.time()));
+                            output.activate().give(
+                                c,
+                                &mut vec![CheckpointPart::Sink(w.name().to_owned(), position)],
+                            );
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        shared.fail(e);
+                        return;
+                    }
+                }
+                // Records of the new current epoch may be written as they come.
+                if let Some(f) = frontier {
+                    if let Some(batches) = stash.remove(&f) {
+                        for block in batches {
                             if let Err(e) = w.write_block(&block) {
                                 shared.fail(e);
                                 return;
                             }
                         }
                     }
-                    match w.commit() {
-                        Ok(Some(position)) => {
-                            let epoch = frontier.map_or(written_below, |f| f - 1);
-                            if let Some(c) = cap.as_mut() {
-                                c.downgrade(&epoch.max(*c.time()));
-                                output.activate().give(
-                                    c,
-                                    &mut vec![CheckpointPart::Sink(w.name.clone(), position)],
-                                );
-                            }
-                        }
-                        Ok(None) => {}
-                        Err(e) => {
-                            shared.fail(e);
-                            return;
-                        }
-                    }
-                    // Records of the new current epoch may be written as they come.
-                    if let Some(f) = frontier {
-                        if let Some(batches) = stash.remove(&f) {
-                            for block in batches {
-                                if let Err(e) = w.write_block(&block) {
-                                    shared.fail(e);
-                                    return;
-                                }
-                            }
-                        }
-                    }
-                } else {
-                    stash.clear();
                 }
-                match frontier {
-                    Some(f) => {
-                        written_below = f;
-                        if let Some(c) = cap.as_mut() {
-                            c.downgrade(&f);
-                        }
-                    }
-                    None => cap = None,
-                }
+            } else {
+                stash.clear();
             }
-        });
-        parts
-    }
+            match frontier {
+                Some(f) => {
+                    written_below = f;
+                    if let Some(c) = cap.as_mut() {
+                        c.downgrade(&f);
+                    }
+                }
+                None => cap = None,
+            }
+        }
+    });
+    parts
 }
 
 struct FileWriter {
@@ -279,6 +319,12 @@ impl FileWriter {
             committed: keep,
         })
     }
+}
+
+impl BlockWriter for FileWriter {
+    fn name(&self) -> &str {
+        &self.name
+    }
 
     fn write_block(&mut self, block: &[u8]) -> Result<(), String> {
         self.out
@@ -306,6 +352,62 @@ impl FileWriter {
             "path".to_owned(),
             OffsetValue::String(self.path.display().to_string()),
         );
+        m.insert("length".to_owned(), OffsetValue::Int(self.committed as i64));
+        Ok(Some(OffsetValue::Map(m)))
+    }
+}
+
+/// Standard output as a sink: one large buffer, flushed per epoch.
+struct StdoutWriter {
+    name: String,
+    out: BufWriter<std::io::Stdout>,
+    position: u64,
+    committed: u64,
+    shared: Arc<Shared>,
+}
+
+impl StdoutWriter {
+    fn new(name: &str, shared: Arc<Shared>) -> Self {
+        StdoutWriter {
+            name: name.to_owned(),
+            out: BufWriter::with_capacity(1 << 20, std::io::stdout()),
+            position: 0,
+            committed: 0,
+            shared,
+        }
+    }
+
+    fn error(&self, op: &str, e: std::io::Error) -> String {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            self.shared.mark_output_closed();
+            format!("standard output: the reader closed the pipe ({op}); stopping without committing what it did not receive")
+        } else {
+            format!("standard output: {op}: {e}")
+        }
+    }
+}
+
+impl BlockWriter for StdoutWriter {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn write_block(&mut self, block: &[u8]) -> Result<(), String> {
+        self.out
+            .write_all(block)
+            .map_err(|e| self.error("write", e))?;
+        self.position += block.len() as u64;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<Option<OffsetValue>, String> {
+        if self.position == self.committed {
+            return Ok(None);
+        }
+        self.out.flush().map_err(|e| self.error("flush", e))?;
+        self.committed = self.position;
+        let mut m = BTreeMap::new();
+        m.insert("path".to_owned(), OffsetValue::String("-".to_owned()));
         m.insert("length".to_owned(), OffsetValue::Int(self.committed as i64));
         Ok(Some(OffsetValue::Map(m)))
     }

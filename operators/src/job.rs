@@ -130,6 +130,8 @@ pub(crate) struct Shared {
     pub(crate) stats: JobStats,
     /// Set by [`JobSpec::request_stop`]: sources close their last epoch.
     stop: std::sync::atomic::AtomicBool,
+    /// Set when standard output's reader went away (EPIPE).
+    output_closed: std::sync::atomic::AtomicBool,
     /// Wakes this process's source operators when a stop is requested.
     wakers: Mutex<Vec<timely::scheduling::SyncActivator>>,
 }
@@ -145,6 +147,10 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
+    pub(crate) fn mark_output_closed(&self) {
+        self.output_closed.store(true, Ordering::SeqCst);
+    }
+
     pub(crate) fn stop_requested(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
     }
@@ -293,6 +299,13 @@ impl JobSpec {
     /// ```
     pub fn request_stop(&self) {
         self.shared.request_stop();
+    }
+
+    /// Whether the job failed because standard output's reader closed the
+    /// pipe (see [`crate::ExactlyOnceBytesSink::stdout_bytes`]): a command
+    /// line tool exits quietly then, as `head` expects.
+    pub fn output_closed(&self) -> bool {
+        self.shared.output_closed.load(Ordering::SeqCst)
     }
 
     /// Whether [`JobSpec::request_stop`] was called.

@@ -1,6 +1,5 @@
 //! The `timely-connect` command line: run, validate, plugins, snapshots.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -8,18 +7,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use timely::dataflow::operators::Inspect;
 
 use timely::dataflow::operators::Concat;
 use timely_connect::config::common::connector_config_def;
 use timely_connect::config::load_properties;
 use timely_connect::connector::Registry;
+use timely_connect::data::json::write_text;
 use timely_connect::duration::parse_duration;
 use timely_connect::runtime::{write_dead_letter_json, EncodedRecord};
 use timely_connect::snapshot::{offsets_to_api_json, SnapshotStore};
 use timely_connect_operators::{
-    render_blocks, Checkpoint, ConnectSource, Encode, ExactlyOnceBytesSink, ExactlyOnceFileSink,
-    Job, JobSpec, RestoreMode,
+    render_blocks, Checkpoint, ConnectSource, Encode, ExactlyOnceBytesSink, Job, JobSpec,
+    RestoreMode,
 };
 
 /// Records are allocated on task threads and freed on worker threads;
@@ -443,8 +442,12 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     }
     let config = timely::Config::from_args(timely_args.into_iter())
         .map_err(|e| format!("timely arguments: {e}"))?;
-    let output = args.output.clone();
+    // `--output -` and no --output both mean standard output.
+    let output = args.output.clone().filter(|p| p.as_os_str() != "-");
     let dead_letter_output = args.dead_letter_output.clone();
+    if let Some(message) = output_clashes_with_input(&spec, [&output, &dead_letter_output]) {
+        return bad(message);
+    }
     let converted = spec.props.contains_key("value.converter");
     let framing = Framing {
         length_prefixed: args.output_framing == "length-prefixed",
@@ -464,35 +467,23 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             let source = scope.connect_source(&job);
             let mut parts = vec![source.parts];
             let mut dead_letters = source.dead_letters;
-            match &output {
-                Some(path) if converted => {
-                    let encoders = job.encoders().map_err(|e| e.to_string())?;
-                    let encoded = source.records.encode_with(&job, encoders);
-                    dead_letters = dead_letters.concat(encoded.dead_letters);
-                    let blocks = render_blocks(encoded.records, "RenderEncoded", move |r, b| {
-                        write_encoded(b, r, framing)
-                    });
-                    parts.push(blocks.exactly_once_bytes(&job, path, "output"));
-                }
-                Some(path) => parts.push(source.records.exactly_once_file(&job, path, "output")),
-                None => {
-                    source.records.inspect(|r| {
-                        let mut line = Vec::new();
-                        match &r.value {
-                            timely_connect::Value::String(s) => {
-                                line.extend_from_slice(s.as_bytes())
-                            }
-                            v => timely_connect::data::json::write_json(
-                                &mut line,
-                                v,
-                                r.value_schema.as_deref(),
-                            ),
-                        }
-                        line.push(b'\n');
-                        let _ = std::io::stdout().lock().write_all(&line);
-                    });
-                }
-            }
+            let blocks = if converted {
+                let encoders = job.encoders().map_err(|e| e.to_string())?;
+                let encoded = source.records.encode_with(&job, encoders);
+                dead_letters = dead_letters.concat(encoded.dead_letters);
+                render_blocks(encoded.records, "RenderEncoded", move |r, b| {
+                    write_encoded(b, r, framing)
+                })
+            } else {
+                render_blocks(source.records, "RenderLines", |r, block| {
+                    write_text(block, &r.value, r.value_schema.as_deref());
+                    block.push(b'\n');
+                })
+            };
+            parts.push(match &output {
+                Some(path) => blocks.exactly_once_bytes(&job, path, "output"),
+                None => blocks.stdout_bytes(&job, "output"),
+            });
             if let Some(path) = &dead_letter_output {
                 let lines = render_blocks(dead_letters, "RenderDeadLetters", |r, block| {
                     write_dead_letter_json(block, r);
@@ -519,6 +510,9 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     }
     let records = spec.stats().records.load(Ordering::Relaxed);
     match failure {
+        // The reader of stdout went away (`| head`): quiet, like Unix tools;
+        // nothing past what it received was committed.
+        Some(_) if spec.output_closed() => Ok(ExitCode::SUCCESS),
         Some(e) => Err(e),
         None => {
             eprintln!(
@@ -567,6 +561,26 @@ const EXIT_USAGE: u8 = 2;
 /// Exit code when a second signal aborted a graceful stop (128 + SIGINT,
 /// as shells report an interrupted command).
 const EXIT_ABORTED: i32 = 130;
+
+/// Refuses an output file that is the connector's input (`file=`): the
+/// job would read what it writes.
+fn output_clashes_with_input(spec: &JobSpec, outputs: [&Option<PathBuf>; 2]) -> Option<String> {
+    let input = spec.props.get("file")?;
+    let input = std::fs::canonicalize(input).ok()?;
+    outputs.into_iter().flatten().find_map(|out| {
+        // The output may not exist yet: compare its parent's real path.
+        let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
+        let dir = std::fs::canonicalize(parent.unwrap_or(Path::new("."))).ok()?;
+        let real = dir.join(out.file_name()?);
+        (real == input).then(|| {
+            format!(
+                "{} is the connector's input file (file={}); the job would read what it writes",
+                out.display(),
+                input.display()
+            )
+        })
+    })
+}
 
 /// How `--output` lays out converted records.
 #[derive(Clone, Copy)]
