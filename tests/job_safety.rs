@@ -368,3 +368,79 @@ fn snapshots_commands_find_the_directory_from_the_properties_file() {
     assert_ne!(code, Some(0));
     assert!(stderr.contains("--snapshot-dir"), "{stderr}");
 }
+
+#[test]
+fn offsets_export_alter_and_reset_steer_the_next_run_and_are_refused_while_it_runs() {
+    let dir = tempdir();
+    let input = dir.path().join("in.txt");
+    let lines: String = (1..=10).map(|i| format!("{i}\n")).collect();
+    std::fs::write(&input, &lines).unwrap();
+    let props = file_job(dir.path(), "steered", &input);
+    let snaps = dir.path().join("snaps");
+    let out = dir.path().join("out.txt");
+    run_ok(&run_args(&props, &snaps, &out), &[]);
+
+    let exported = run_ok(
+        &args!["offsets", "export", &props, "--snapshot-dir", &snaps],
+        &[],
+    );
+    let mut json: serde_json::Value = serde_json::from_str(&exported.stdout).unwrap();
+    assert_eq!(json["offsets"][0]["offset"]["position"], 21);
+
+    // KIP-875 alter: back to just after "3\n".
+    json["offsets"][0]["offset"]["position"] = 6.into();
+    let doc = dir.path().join("alter.json");
+    std::fs::write(&doc, json.to_string()).unwrap();
+    let altered = run_ok(
+        &args![
+            "offsets",
+            "alter",
+            &props,
+            "--snapshot-dir",
+            &snaps,
+            "--offsets",
+            &doc
+        ],
+        &[],
+    );
+    assert!(
+        altered.stderr.contains("wrote snapshot"),
+        "{}",
+        altered.stderr
+    );
+    run_ok(&run_args(&props, &snaps, &out), &[]);
+    let after_4: String = (4..=10).map(|i| format!("{i}\n")).collect();
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        format!("{lines}{after_4}")
+    );
+
+    run_ok(
+        &args!["offsets", "reset", &props, "--snapshot-dir", &snaps],
+        &[],
+    );
+    run_ok(&run_args(&props, &snaps, &out), &[]);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        format!("{lines}{after_4}{lines}")
+    );
+
+    // While a job runs on the directory, changes are refused, naming it.
+    let slow = slow_datagen(dir.path(), "busy");
+    let busy = dir.path().join("busy-snaps");
+    let job = Proc::spawn(
+        "busy",
+        &run_args(&slow, &busy, &dir.path().join("busy.jsonl")),
+        &[],
+    );
+    wait_for(&busy.join("snapshot-00000000000000000000.tcs"));
+    let refused = run_cli(&args!["offsets", "reset", "--snapshot-dir", &busy], &[]);
+    assert_eq!(refused.code(), Some(1), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(&format!("pid {}", job.pid()))
+            && refused.stderr.contains("while the job is stopped"),
+        "{}",
+        refused.stderr
+    );
+    job.kill();
+}

@@ -62,6 +62,51 @@ enum Command {
         #[command(subcommand)]
         action: SnapshotAction,
     },
+    /// Exports, alters or resets a stopped job's source offsets (Kafka's
+    /// KIP-875 JSON); a change is a new snapshot generation.
+    Offsets {
+        #[command(subcommand)]
+        action: OffsetsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum OffsetsAction {
+    /// Prints the newest valid snapshot's source offsets as KIP-875 JSON
+    /// (`{"offsets":[{"partition":{...},"offset":{...}}]}`).
+    Export {
+        /// The connector's .properties file (its snapshot directory is
+        /// found as `run` finds it).
+        config: Option<PathBuf>,
+        /// Snapshot directory.
+        #[arg(long)]
+        snapshot_dir: Option<PathBuf>,
+        /// Export this epoch instead of the newest.
+        #[arg(long)]
+        epoch: Option<u64>,
+    },
+    /// Sets the offsets of the partitions in a KIP-875 JSON file (`-`:
+    /// standard input; a `null` offset removes the partition's offset),
+    /// keeping the others. Refused while the job runs.
+    Alter {
+        /// The connector's .properties file.
+        config: Option<PathBuf>,
+        /// Snapshot directory.
+        #[arg(long)]
+        snapshot_dir: Option<PathBuf>,
+        /// The KIP-875 JSON document.
+        #[arg(long)]
+        offsets: PathBuf,
+    },
+    /// Removes every source offset, so the connector starts from scratch.
+    /// Refused while the job runs.
+    Reset {
+        /// The connector's .properties file.
+        config: Option<PathBuf>,
+        /// Snapshot directory.
+        #[arg(long)]
+        snapshot_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -187,6 +232,7 @@ fn main() -> ExitCode {
         Command::Validate { config } => validate(&config),
         Command::Plugins { markdown } => plugins(markdown),
         Command::Snapshots { action } => snapshots(action),
+        Command::Offsets { action } => offsets(action),
     };
     match result {
         Ok(code) => code,
@@ -378,6 +424,72 @@ fn snapshots(action: SnapshotAction) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn offsets(action: OffsetsAction) -> Result<ExitCode, String> {
+    use timely_connect::snapshot::{
+        change_offsets, offset_changes_from_api_json, OffsetChange, Owner,
+    };
+    let (config, snapshot_dir, change) = match action {
+        OffsetsAction::Export {
+            config,
+            snapshot_dir,
+            epoch,
+        } => {
+            return snapshots(SnapshotAction::Show {
+                config,
+                epoch,
+                snapshot_dir,
+            })
+        }
+        OffsetsAction::Reset {
+            config,
+            snapshot_dir,
+        } => (config, snapshot_dir, OffsetChange::Reset),
+        OffsetsAction::Alter {
+            config,
+            snapshot_dir,
+            offsets,
+        } => {
+            let text = if offsets.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+            } else {
+                std::fs::read_to_string(&offsets)
+            }
+            .map_err(|e| format!("{}: {e}", offsets.display()))?;
+            let json: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| format!("{}: not JSON: {e}", offsets.display()))?;
+            let changes = offset_changes_from_api_json(&json)
+                .map_err(|e| format!("{}: {e}", offsets.display()))?;
+            (config, snapshot_dir, OffsetChange::Alter(changes))
+        }
+    };
+    let dir = snapshot_dir_of(config.as_deref(), snapshot_dir)?;
+    let owner = match &config {
+        Some(path) => {
+            let spec = load_spec(path)?;
+            let (common, connector) = spec
+                .validate()
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let def = timely_connect::config::connector_config_def().merge(connector.config_def());
+            Some(Owner {
+                connector: common.name,
+                config: def.redact(&spec.props),
+            })
+        }
+        None => None,
+    };
+    let changed = change_offsets(&dir, owner.as_ref(), change).map_err(|e| e.to_string())?;
+    eprintln!(
+        "wrote snapshot {} ({} source offsets{}): {}",
+        changed.epoch,
+        changed.offsets,
+        changed
+            .from_epoch
+            .map_or(String::new(), |e| format!(", from snapshot {e}")),
+        changed.path.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run(args: RunArgs) -> Result<ExitCode, String> {

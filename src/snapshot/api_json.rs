@@ -51,6 +51,47 @@ pub fn offsets_to_api_json(offsets: &BTreeMap<SourcePartition, SourceOffset>) ->
 pub fn offsets_from_api_json(
     json: &Value,
 ) -> Result<BTreeMap<SourcePartition, SourceOffset>, SnapshotError> {
+    let mut offsets = BTreeMap::new();
+    for (i, (partition, offset)) in parse_entries(json)?.into_iter().enumerate() {
+        let Some(offset) = offset else {
+            return Err(shape_err(
+                format!("offsets[{i}].offset"),
+                format!("offset for partition {partition} is null (Kafka's reset form); an import needs an offset object"),
+            ));
+        };
+        offsets.insert(partition, offset);
+    }
+    Ok(offsets)
+}
+
+/// Reads offset changes in the shape of Kafka Connect's `PATCH
+/// /connectors/{name}/offsets` body (KIP-875): like
+/// [`offsets_from_api_json`], but a `null` offset means "remove this
+/// partition's offset" (`None`).
+///
+/// ```
+/// use timely_connect::snapshot::offset_changes_from_api_json;
+///
+/// let json = serde_json::json!({"offsets": [
+///     {"partition": {"filename": "a.txt"}, "offset": {"position": 7}},
+///     {"partition": {"filename": "b.txt"}, "offset": null},
+/// ]});
+/// let changes = offset_changes_from_api_json(&json)?;
+/// assert_eq!(changes[0].1.as_ref().and_then(|o| o.get_i64("position")), Some(7));
+/// assert!(changes[1].1.is_none());
+/// # Ok::<(), timely_connect::snapshot::SnapshotError>(())
+/// ```
+pub fn offset_changes_from_api_json(
+    json: &Value,
+) -> Result<Vec<(SourcePartition, Option<SourceOffset>)>, SnapshotError> {
+    parse_entries(json)
+}
+
+/// The entries of an offsets document, in order; `None` for a `null`
+/// offset. Refuses a partition named twice.
+fn parse_entries(
+    json: &Value,
+) -> Result<Vec<(SourcePartition, Option<SourceOffset>)>, SnapshotError> {
     let root = json
         .as_object()
         .ok_or_else(|| shape_err("$", format!("expected an object, found {}", kind(json))))?;
@@ -65,7 +106,8 @@ pub fn offsets_from_api_json(
         )
     })?;
 
-    let mut offsets = BTreeMap::new();
+    let mut offsets: Vec<(SourcePartition, Option<SourceOffset>)> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for (i, entry) in list.iter().enumerate() {
         let at = format!("offsets[{i}]");
         let entry = entry
@@ -80,25 +122,23 @@ pub fn offsets_from_api_json(
                 format!("expected an object, found {}", kind(partition)),
             )
         })?;
-        if offset.is_null() {
-            return Err(shape_err(
-                format!("{at}.offset"),
-                format!("offset for partition {partition} is null (Kafka's reset form); an import needs an offset object"),
-            ));
-        }
-        let offset = SourceOffset::from_json(offset).ok_or_else(|| {
-            shape_err(
-                format!("{at}.offset"),
-                format!("expected an object, found {}", kind(offset)),
-            )
-        })?;
-        if offsets.contains_key(&partition) {
+        let offset = if offset.is_null() {
+            None
+        } else {
+            Some(SourceOffset::from_json(offset).ok_or_else(|| {
+                shape_err(
+                    format!("{at}.offset"),
+                    format!("expected an object, found {}", kind(offset)),
+                )
+            })?)
+        };
+        if !seen.insert(partition.clone()) {
             return Err(shape_err(
                 format!("{at}.partition"),
                 format!("partition {partition} appears more than once"),
             ));
         }
-        offsets.insert(partition, offset);
+        offsets.push((partition, offset));
     }
     Ok(offsets)
 }
