@@ -143,7 +143,8 @@ fn rerun_with_restore_latest_after_append_adds_only_the_new_lines() {
         "rerun without new input",
     );
     assert!(
-        idle.stderr.contains("done: 0 records"),
+        idle.stderr.contains("done: nothing new since snapshot")
+            && idle.stderr.contains("the output was already complete"),
         "stderr:\n{}",
         idle.stderr
     );

@@ -88,9 +88,18 @@ pub struct JobStats {
     pub records: AtomicU64,
     /// Epoch of the newest durable snapshot, plus one (0: none yet).
     pub last_snapshot_plus_one: AtomicU64,
+    /// Epoch of the snapshot the job restored from, plus one (0: none).
+    pub restored_plus_one: AtomicU64,
 }
 
 impl JobStats {
+    /// The snapshot this run restored from, if any.
+    pub fn restored_from(&self) -> Option<u64> {
+        self.restored_plus_one
+            .load(Ordering::Relaxed)
+            .checked_sub(1)
+    }
+
     /// The newest durable snapshot's epoch written by this process, if any.
     pub fn last_snapshot(&self) -> Option<u64> {
         self.last_snapshot_plus_one
@@ -449,6 +458,12 @@ impl Job {
             return Err(JobError::Failed(message));
         }
         let plan = received.map_err(JobError::Failed)?;
+        if let Some(epoch) = plan.restored_from {
+            spec.shared
+                .stats
+                .restored_plus_one
+                .store(epoch.saturating_add(1), Ordering::Relaxed);
+        }
         Ok(Job {
             spec: spec.clone(),
             common,

@@ -627,13 +627,22 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         Some(_) if spec.output_closed() => Ok(ExitCode::SUCCESS),
         Some(e) => Err(e),
         None => {
-            eprintln!(
-                "done: {records} records from this process in {:.1}s; last snapshot epoch {}",
-                started.elapsed().as_secs_f64(),
-                spec.stats()
-                    .last_snapshot()
-                    .map_or("none".to_owned(), |e| e.to_string())
-            );
+            let stats = spec.stats();
+            let secs = started.elapsed().as_secs_f64();
+            match (stats.last_snapshot(), stats.restored_from()) {
+                (Some(epoch), _) => eprintln!(
+                    "done: {records} records from this process in {secs:.1}s; last snapshot epoch {epoch}"
+                ),
+                (None, Some(restored)) if records == 0 => eprintln!(
+                    "done: nothing new since snapshot {restored}; the output was already complete"
+                ),
+                (None, _) if records == 0 => {
+                    eprintln!("done: the source had no records; no snapshot was needed")
+                }
+                (None, _) => eprintln!(
+                    "done: {records} records from this process in {secs:.1}s; no snapshot was written"
+                ),
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

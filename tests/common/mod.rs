@@ -642,6 +642,10 @@ pub fn snapshot_files(dir: &Path) -> Vec<(u64, PathBuf)> {
 #[allow(dead_code)]
 pub fn records_done(stderr: &str) -> Option<u64> {
     let line = stderr.lines().rfind(|l| l.starts_with("done: "))?;
+    if line.starts_with("done: nothing new") || line.starts_with("done: the source had no records")
+    {
+        return Some(0);
+    }
     line["done: ".len()..]
         .split_whitespace()
         .next()?
