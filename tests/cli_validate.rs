@@ -258,3 +258,107 @@ fn snapshots_list_and_show_of_a_missing_dir_do_not_create_it() {
         list.all_output()
     );
 }
+
+#[test]
+fn unknown_keys_are_warned_with_the_nearest_known_key_by_validate_and_run() {
+    let dir = tempdir();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "a\n").unwrap();
+    let props = write_props(
+        &dir.path().join("typo.properties"),
+        &[
+            ("name", "typos"),
+            ("connector.class", "FileStreamSource"),
+            ("file", &input.display().to_string()),
+            ("topic", "t"),
+            ("batch.sise", "10"),
+            ("taks.max", "2"),
+            ("kafka.topic", "orders"),
+            ("value.converter.schemas.enable", "false"),
+        ],
+    );
+    let validated = run_cli(&args!["validate", &props], &[]);
+    assert_eq!(validated.code(), Some(0), "{}", validated.stderr);
+    for needle in [
+        "unknown key `batch.sise` is ignored; did you mean `batch.size`?",
+        "unknown key `taks.max` is ignored; did you mean `tasks.max`?",
+        "unknown key `kafka.topic` is ignored",
+    ] {
+        assert!(
+            validated.stderr.contains(needle),
+            "{needle}: {}",
+            validated.stderr
+        );
+    }
+    assert!(
+        !validated.stderr.contains("schemas.enable"),
+        "{}",
+        validated.stderr
+    );
+    assert!(
+        validated.stdout.contains("3 warning(s)"),
+        "{}",
+        validated.stdout
+    );
+
+    let ran = run_ok(
+        &args![
+            "run",
+            &props,
+            "--snapshot-dir",
+            dir.path().join("snaps"),
+            "--output",
+            dir.path().join("out.txt"),
+            "--until-idle",
+            "500ms"
+        ],
+        &[],
+    );
+    assert!(
+        ran.stderr.contains("did you mean `batch.size`?"),
+        "run logs the warnings: {}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn a_debezium_mode_this_connector_does_not_implement_is_refused_naming_the_key() {
+    let dir = tempdir();
+    let props = write_props(
+        &dir.path().join("pg.properties"),
+        &[
+            ("name", "pg"),
+            (
+                "connector.class",
+                "io.debezium.connector.postgresql.PostgresConnector",
+            ),
+            ("database.hostname", "127.0.0.1"),
+            ("database.user", "u"),
+            ("database.dbname", "d"),
+            ("topic.prefix", "p"),
+            ("decimal.handling.mode", "string"),
+            ("binary.handling.mode", "hex"),
+        ],
+    );
+    let validated = run_cli(&args!["validate", &props], &[]);
+    assert_eq!(validated.code(), Some(2), "{}", validated.stderr);
+    for needle in [
+        "decimal.handling.mode",
+        "precise",
+        "binary.handling.mode",
+        "bytes",
+    ] {
+        assert!(
+            validated.stderr.contains(needle),
+            "{needle}: {}",
+            validated.stderr
+        );
+    }
+    assert!(
+        !validated
+            .stderr
+            .contains("unknown key `decimal.handling.mode`"),
+        "a known key, refused for its value: {}",
+        validated.stderr
+    );
+}

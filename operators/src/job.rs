@@ -322,6 +322,22 @@ impl JobSpec {
         self.shared.stop_requested()
     }
 
+    /// Keys of the properties that neither the shared keys nor the
+    /// connector define (converters', transforms' and predicates' keys are
+    /// checked by them), each with the nearest known key. They do nothing;
+    /// [`Job::prepare`] logs them as warnings and `validate` prints them.
+    pub fn unknown_keys(&self) -> Vec<timely_connect::config::UnknownKey> {
+        let common = connector_config_def();
+        let own = self
+            .props
+            .get("connector.class")
+            .and_then(|class| self.registry.find(class))
+            .map(|plugin| plugin.create().config_def());
+        let mut defs = vec![&common];
+        defs.extend(own.as_ref());
+        timely_connect::config::unknown_keys(&self.props, &defs)
+    }
+
     /// Validates the configuration: the shared keys, the class, and the
     /// connector's own keys — every problem at once.
     pub fn validate(&self) -> Result<(CommonConfig, Box<dyn SourceConnector>), JobError> {
@@ -433,6 +449,11 @@ impl Job {
         let peers = worker.peers();
         // Every worker validates: a bad config fails everywhere, with the same message.
         let (common, mut connector) = spec.validate()?;
+        if index == 0 {
+            for unknown in spec.unknown_keys() {
+                warn!(connector = %common.name, "{unknown}");
+            }
+        }
         // Worker 0 owns the snapshot directory: it locks it for the job's
         // life before reading anything from it.
         let mut dir_lock = None;

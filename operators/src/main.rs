@@ -277,9 +277,16 @@ fn validate(config: &Path) -> Result<ExitCode, String> {
             return Ok(ExitCode::from(2));
         }
     };
+    let unknown = spec.unknown_keys();
+    for key in &unknown {
+        eprintln!("{}: warning: {key}", config.display());
+    }
     match spec.validate() {
         Ok(_) => {
-            println!("{}: valid", config.display());
+            match unknown.len() {
+                0 => println!("{}: valid", config.display()),
+                n => println!("{}: valid, with {n} warning(s)", config.display()),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

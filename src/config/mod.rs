@@ -4,6 +4,7 @@
 pub mod common;
 mod def;
 mod properties;
+mod unknown;
 
 pub use common::{connector_config_def, CommonConfig, ErrorHandling, ErrorTolerance};
 pub use def::{
@@ -11,6 +12,7 @@ pub use def::{
     ParsedConfig, Password, Validator, HIDDEN, MAX_FILE_NAME_BYTES,
 };
 pub use properties::{load_properties, parse_properties, ConfigError, Properties};
+pub use unknown::{unknown_keys, UnknownKey, DELEGATED_PREFIXES};
 
 /// Properties from `(key, value)` pairs, for tests.
 #[cfg(test)]

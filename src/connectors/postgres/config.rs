@@ -462,6 +462,50 @@ pub fn definition() -> ConfigDef {
             .validator(Validator::NonEmptyString)
             .group(events, 4),
         )
+        // Debezium's type-mapping modes: only the mapping this connector
+        // implements is accepted, so a Debezium file that asks for another
+        // fails validation instead of silently getting this one.
+        .define(mode_key(
+            "decimal.handling.mode",
+            "precise",
+            "How NUMERIC/DECIMAL columns are represented (Debezium's key). Only `precise` \
+             (Connect Decimal, or VariableScaleDecimal without a scale) is implemented; \
+             Debezium's `double` and `string` are refused.",
+            events,
+            5,
+        ))
+        .define(mode_key(
+            "time.precision.mode",
+            "adaptive",
+            "How temporal columns are represented (Debezium's key). Only `adaptive` is \
+             implemented; `adaptive_time_microseconds` and `connect` are refused.",
+            events,
+            6,
+        ))
+        .define(mode_key(
+            "binary.handling.mode",
+            "bytes",
+            "How BYTEA columns are represented (Debezium's key). Only `bytes` is \
+             implemented; `base64`, `base64-url-safe` and `hex` are refused.",
+            events,
+            7,
+        ))
+        .define(mode_key(
+            "interval.handling.mode",
+            "numeric",
+            "How INTERVAL columns are represented (Debezium's key). Only `numeric` \
+             (MicroDuration) is implemented; `string` is refused.",
+            events,
+            8,
+        ))
+}
+
+/// A Debezium mode key of which one value is implemented.
+fn mode_key(name: &str, only: &str, doc: &str, group: &str, order: i32) -> ConfigKey {
+    ConfigKey::new(name, ConfigType::String, Importance::Low, doc)
+        .default_value(only)
+        .validator(Validator::one_of(&[only]))
+        .group(group, order)
 }
 
 /// The task keys: the connector's and [`TASK_ROLE`].
