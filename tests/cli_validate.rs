@@ -362,3 +362,67 @@ fn a_debezium_mode_this_connector_does_not_implement_is_refused_naming_the_key()
         validated.stderr
     );
 }
+
+#[test]
+fn log_format_json_makes_every_stderr_line_a_json_object() {
+    let dir = tempdir();
+    let props = write_props(
+        &dir.path().join("gen.properties"),
+        &[
+            ("name", "jsonlogs"),
+            ("connector.class", "Datagen"),
+            ("quickstart", "users"),
+            ("max.messages", "2000"),
+            ("messages.per.second", "1500"),
+            ("mystery.key", "1"),
+        ],
+    );
+    let ran = run_ok(
+        &args![
+            "run",
+            &props,
+            "--log-format",
+            "json",
+            "--snapshot-dir",
+            dir.path().join("snaps"),
+            "--output",
+            dir.path().join("out.jsonl"),
+            "--until-idle",
+            "500ms"
+        ],
+        &[("RUST_LOG", "info")],
+    );
+    let events: Vec<serde_json::Value> = ran
+        .stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let message = |e: &serde_json::Value| e["message"].as_str().unwrap_or("").to_owned();
+    assert!(events
+        .iter()
+        .all(|e| e["level"].is_string() && e["timestamp"].is_string()));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["level"] == "WARN" && message(e).contains("mystery.key")),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        events.iter().any(|e| message(e).starts_with("records ")),
+        "progress: {}",
+        ran.stderr
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| message(e).starts_with("done: 2000 records")),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        events.len() > 5,
+        "RUST_LOG=info events are JSON too: {}",
+        ran.stderr
+    );
+}

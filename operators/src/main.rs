@@ -24,6 +24,29 @@ use timely_connect_operators::{
 /// Records are allocated on task threads and freed on worker threads;
 /// mimalloc handles that cross-thread pattern far better than glibc's
 /// allocator (see BENCHMARKS.md).
+/// Whether `--log-format json` is in force (set once in `main`).
+static JSON_LOGS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// Tells the user something on stderr: a plain line, or under
+/// `--log-format json` a JSON log event (so every stderr line parses).
+macro_rules! say {
+    (error, $($arg:tt)*) => { say!(@ ::tracing::Level::ERROR, $($arg)*) };
+    (warn, $($arg:tt)*) => { say!(@ ::tracing::Level::WARN, $($arg)*) };
+    (info, $($arg:tt)*) => { say!(@ ::tracing::Level::INFO, $($arg)*) };
+    (@ $level:expr, $($arg:tt)*) => {{
+        let message = format!($($arg)*);
+        if JSON_LOGS.get().copied().unwrap_or(false) {
+            match $level {
+                ::tracing::Level::ERROR => ::tracing::error!(target: "timely_connect::cli", "{message}"),
+                ::tracing::Level::WARN => ::tracing::warn!(target: "timely_connect::cli", "{message}"),
+                _ => ::tracing::info!(target: "timely_connect::cli", "{message}"),
+            }
+        } else {
+            eprintln!("{message}");
+        }
+    }};
+}
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -39,6 +62,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How logs and messages on stderr look: `text`, or `json` (one JSON
+    /// object per line, for log shippers).
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
 }
 
 #[derive(Subcommand)]
@@ -218,15 +245,28 @@ fn snapshot_dir_of(
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
     exit_when_a_peer_is_lost();
     let cli = Cli::parse();
+    let json = cli.log_format == "json";
+    let _ = JSON_LOGS.set(json);
+    // RUST_LOG as usual; the CLI's own messages always show.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "warn".into())
+        .add_directive(
+            "timely_connect::cli=info"
+                .parse()
+                .unwrap_or_else(|_| tracing::Level::INFO.into()),
+        );
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
     let result = match cli.command {
         Command::Run(args) => run(*args),
         Command::Validate { config } => validate(&config),
@@ -237,7 +277,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("error: {message}");
+            say!(error, "error: {message}");
             ExitCode::FAILURE
         }
     }
@@ -257,7 +297,7 @@ fn exit_when_a_peer_is_lost() {
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("");
         if message.starts_with("timely communication error") {
-            eprintln!("error: lost the connection to another process of the job ({message}); stopping. Restart every process with --restore latest.");
+            say!(error, "error: lost the connection to another process of the job ({message}); stopping. Restart every process with --restore latest.");
             std::process::exit(1);
         }
         default_hook(info);
@@ -273,13 +313,13 @@ fn validate(config: &Path) -> Result<ExitCode, String> {
     let spec = match load_spec(config) {
         Ok(spec) => spec,
         Err(e) => {
-            eprintln!("{e}");
+            say!(error, "{e}");
             return Ok(ExitCode::from(2));
         }
     };
     let unknown = spec.unknown_keys();
     for key in &unknown {
-        eprintln!("{}: warning: {key}", config.display());
+        say!(warn, "{}: warning: {key}", config.display());
     }
     match spec.validate() {
         Ok(_) => {
@@ -290,7 +330,7 @@ fn validate(config: &Path) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("{}: {e}", config.display());
+            say!(error, "{}: {e}", config.display());
             Ok(ExitCode::from(2))
         }
     }
@@ -487,7 +527,8 @@ fn offsets(action: OffsetsAction) -> Result<ExitCode, String> {
         None => None,
     };
     let changed = change_offsets(&dir, owner.as_ref(), change).map_err(|e| e.to_string())?;
-    eprintln!(
+    say!(
+        info,
         "wrote snapshot {} ({} source offsets{}): {}",
         changed.epoch,
         changed.offsets,
@@ -502,7 +543,7 @@ fn offsets(action: OffsetsAction) -> Result<ExitCode, String> {
 fn run(args: RunArgs) -> Result<ExitCode, String> {
     // A bad config or command line exits 2 before anything runs.
     let bad = |message: String| -> Result<ExitCode, String> {
-        eprintln!("error: {message}");
+        say!(error, "error: {message}");
         Ok(ExitCode::from(EXIT_USAGE))
     };
     let mut spec = match load_spec(&args.config) {
@@ -523,7 +564,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         }
     }
     if let Err(e) = spec.validate() {
-        eprintln!("{}: {e}", args.config.display());
+        say!(error, "{}: {e}", args.config.display());
         return Ok(ExitCode::from(EXIT_USAGE));
     }
     if let Some(i) = &args.until_idle {
@@ -637,16 +678,16 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             let stats = spec.stats();
             let secs = started.elapsed().as_secs_f64();
             match (stats.last_snapshot(), stats.restored_from()) {
-                (Some(epoch), _) => eprintln!(
+                (Some(epoch), _) => say!(info, 
                     "done: {records} records from this process in {secs:.1}s; last snapshot epoch {epoch}"
                 ),
-                (None, Some(restored)) if records == 0 => eprintln!(
+                (None, Some(restored)) if records == 0 => say!(info, 
                     "done: nothing new since snapshot {restored}; the output was already complete"
                 ),
                 (None, _) if records == 0 => {
-                    eprintln!("done: the source had no records; no snapshot was needed")
+                    say!(info, "done: the source had no records; no snapshot was needed")
                 }
-                (None, _) => eprintln!(
+                (None, _) => say!(info, 
                     "done: {records} records from this process in {secs:.1}s; no snapshot was written"
                 ),
             }
@@ -670,10 +711,10 @@ fn stop_on_signals(spec: &JobSpec) -> Result<(), String> {
             for signal in signals.forever() {
                 let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
                 if stopper.stop_requested() {
-                    eprintln!("{name} again: aborting at once; the last durable snapshot stands");
+                    say!(warn, "{name} again: aborting at once; the last durable snapshot stands");
                     std::process::exit(EXIT_ABORTED);
                 }
-                eprintln!(
+                say!(warn, 
                     "{name}: stopping in order (final snapshot, then commit); send it again to abort"
                 );
                 stopper.request_stop();
@@ -757,7 +798,10 @@ fn report_progress(spec: &JobSpec, done: &std::sync::atomic::AtomicBool) {
             .stats()
             .last_snapshot()
             .map_or("none".to_owned(), |e| e.to_string());
-        eprintln!("records {records}  rate {rate:.0}/s  last snapshot {snap}");
+        say!(
+            info,
+            "records {records}  rate {rate:.0}/s  last snapshot {snap}"
+        );
         last = (now, records);
     }
 }
