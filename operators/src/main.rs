@@ -678,16 +678,16 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             let stats = spec.stats();
             let secs = started.elapsed().as_secs_f64();
             match (stats.last_snapshot(), stats.restored_from()) {
-                (Some(epoch), _) => say!(info, 
+                (Some(epoch), _) => say!(info,
                     "done: {records} records from this process in {secs:.1}s; last snapshot epoch {epoch}"
                 ),
-                (None, Some(restored)) if records == 0 => say!(info, 
+                (None, Some(restored)) if records == 0 => say!(info,
                     "done: nothing new since snapshot {restored}; the output was already complete"
                 ),
                 (None, _) if records == 0 => {
                     say!(info, "done: the source had no records; no snapshot was needed")
                 }
-                (None, _) => say!(info, 
+                (None, _) => say!(info,
                     "done: {records} records from this process in {secs:.1}s; no snapshot was written"
                 ),
             }
@@ -714,7 +714,7 @@ fn stop_on_signals(spec: &JobSpec) -> Result<(), String> {
                     say!(warn, "{name} again: aborting at once; the last durable snapshot stands");
                     std::process::exit(EXIT_ABORTED);
                 }
-                say!(warn, 
+                say!(warn,
                     "{name}: stopping in order (final snapshot, then commit); send it again to abort"
                 );
                 stopper.request_stop();
