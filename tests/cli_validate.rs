@@ -426,3 +426,100 @@ fn log_format_json_makes_every_stderr_line_a_json_object() {
         ran.stderr
     );
 }
+
+#[test]
+fn config_providers_resolve_at_start_and_their_values_are_never_printed_or_stored() {
+    let dir = tempdir();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "a\nb\n").unwrap();
+    let secrets = dir.path().join("secrets.properties");
+    std::fs::write(&secrets, "topic=s3cr3t-topic-name\n").unwrap();
+    let secret_dir = dir.path().join("secret.d");
+    std::fs::create_dir(&secret_dir).unwrap();
+    std::fs::write(secret_dir.join("batch"), "s3cr3tbatch").unwrap();
+    let props = write_props(
+        &dir.path().join("provided.properties"),
+        &[
+            ("name", "provided"),
+            ("connector.class", "FileStreamSource"),
+            ("file", "${env:TC_TEST_INPUT}"),
+            ("topic", &format!("${{file:{}:topic}}", secrets.display())),
+        ],
+    );
+    let env = [("TC_TEST_INPUT", input.to_str().unwrap())];
+    let snaps = dir.path().join("snaps");
+    let out = dir.path().join("out.txt");
+    let ran = run_ok(
+        &args![
+            "run",
+            &props,
+            "--snapshot-dir",
+            &snaps,
+            "--output",
+            &out,
+            "--until-idle",
+            "500ms"
+        ],
+        &env,
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "a\nb\n");
+    assert!(!ran.stderr.contains("s3cr3t"), "{}", ran.stderr);
+    // A restart restores its own snapshot (same references) and goes on.
+    std::fs::write(&input, "a\nb\nc\n").unwrap();
+    run_ok(
+        &args![
+            "run",
+            &props,
+            "--snapshot-dir",
+            &snaps,
+            "--output",
+            &out,
+            "--until-idle",
+            "500ms"
+        ],
+        &env,
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "a\nb\nc\n");
+    for (_, path) in snapshot_files(&snaps) {
+        let bytes = std::fs::read(&path).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("s3cr3t-topic-name"),
+            "the snapshot stores the secret"
+        );
+        assert!(
+            text.contains("${file:"),
+            "the snapshot stores the reference"
+        );
+    }
+    // Without the variable: a config error naming the key, exit 2.
+    let missing = run_cli(&args!["validate", &props], &[]);
+    assert_eq!(missing.code(), Some(2), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("file") && missing.stderr.contains("TC_TEST_INPUT"),
+        "{}",
+        missing.stderr
+    );
+    // A provided value that fails validation is quoted as its reference.
+    let bad = write_props(
+        &dir.path().join("bad.properties"),
+        &[
+            ("name", "provided"),
+            ("connector.class", "FileStreamSource"),
+            ("file", &input.display().to_string()),
+            ("topic", "t"),
+            (
+                "batch.size",
+                &format!("${{directory:{}:batch}}", secret_dir.display()),
+            ),
+        ],
+    );
+    let refused = run_cli(&args!["validate", &bad], &[]);
+    assert_eq!(refused.code(), Some(2), "{}", refused.stderr);
+    assert!(refused.stderr.contains("batch.size"), "{}", refused.stderr);
+    assert!(
+        !refused.stderr.contains("s3cr3tbatch"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -126,6 +126,11 @@ pub struct JobSpec {
     /// Restore a snapshot written by another connector name, class or
     /// identity key value (refused by default).
     pub allow_foreign_snapshot: bool,
+    /// The values that came from config providers (`${env:…}`, …), to
+    /// show and store unresolved.
+    provided: timely_connect::config::Resolved,
+    /// Problems resolving config-provider references.
+    provider_issues: Vec<ConfigIssue>,
     /// Batches buffered between a task and its operator.
     pub channel_capacity: usize,
     /// Batches an operator drains per activation before yielding.
@@ -202,8 +207,20 @@ impl JobSpec {
     /// A job for `props` with the built-in connectors, no snapshots, restore
     /// from the latest snapshot once a directory is set.
     pub fn new(props: Properties) -> Self {
+        let (provided, provider_issues) = match timely_connect::config::resolve_providers(&props) {
+            Ok(resolved) => (resolved, Vec::new()),
+            Err(issues) => (
+                timely_connect::config::Resolved {
+                    props: props.clone(),
+                    ..Default::default()
+                },
+                issues,
+            ),
+        };
         JobSpec {
-            props,
+            props: provided.props.clone(),
+            provided,
+            provider_issues,
             registry: Registry::builtin(),
             snapshot_dir: None,
             snapshot_interval: None,
@@ -341,7 +358,7 @@ impl JobSpec {
     /// Validates the configuration: the shared keys, the class, and the
     /// connector's own keys — every problem at once.
     pub fn validate(&self) -> Result<(CommonConfig, Box<dyn SourceConnector>), JobError> {
-        let mut issues = Vec::new();
+        let mut issues = self.provider_issues.clone();
         let common = match connector_config_def().parse(&self.props) {
             Ok(parsed) => match CommonConfig::from_parsed(&parsed) {
                 Ok(c) => Some(c),
@@ -402,9 +419,22 @@ impl JobSpec {
             (Some(common), Some(connector)) if issues.is_empty() => Ok((common, connector)),
             _ => Err(JobError::Config {
                 connector: self.name().to_owned(),
-                issues,
+                // Never a secret a provider resolved: quote its reference.
+                issues: issues
+                    .into_iter()
+                    .map(|mut issue| {
+                        issue.message = self.provided.scrub(&issue.message);
+                        issue
+                    })
+                    .collect(),
             }),
         }
+    }
+
+    /// The properties as they may be shown or stored: values that came
+    /// from config providers as their references (`${env:…}`).
+    pub fn shown_props(&self) -> Properties {
+        self.provided.hide(&self.props)
     }
 }
 
@@ -656,14 +686,14 @@ fn plan_on_leader(
         .start(&spec.props)
         .map_err(|e| JobError::Connector {
             connector: name.clone(),
-            message: format!("start failed: {e}"),
+            message: spec.provided.scrub(&format!("start failed: {e}")),
         })?;
     plan.task_configs =
         connector
             .task_configs(common.tasks_max)
             .map_err(|e| JobError::Connector {
                 connector: name.clone(),
-                message: format!("task_configs failed: {e}"),
+                message: spec.provided.scrub(&format!("task_configs failed: {e}")),
             })?;
     if plan.task_configs.len() > common.tasks_max {
         return Err(JobError::Connector {
@@ -715,8 +745,10 @@ fn foreign_snapshot(
     }
     connector.identity_keys().iter().find_map(|key| {
         let stored = snap.config.get(*key)?;
-        let current = spec.props.get(*key).map_or("", String::as_str);
-        (stored != current).then(|| {
+        // As stored: a value from a config provider as its reference.
+        let shown = spec.shown_props();
+        let current = shown.get(*key).cloned().unwrap_or_default();
+        (*stored != current).then(|| {
             format!("it was written with {key}=`{stored}`, this job has {key}=`{current}`")
         })
     })
@@ -784,7 +816,7 @@ impl Job {
     /// stored in snapshots.
     pub(crate) fn redacted_props(&self) -> Properties {
         let def = connector_config_def().merge(self.connector.borrow().config_def());
-        def.redact(&self.spec.props)
+        def.redact(&self.spec.shown_props())
     }
 }
 

@@ -521,7 +521,7 @@ fn offsets(action: OffsetsAction) -> Result<ExitCode, String> {
             let def = timely_connect::config::connector_config_def().merge(connector.config_def());
             Some(Owner {
                 connector: common.name,
-                config: def.redact(&spec.props),
+                config: def.redact(&spec.shown_props()),
             })
         }
         None => None,

@@ -4,6 +4,7 @@
 pub mod common;
 mod def;
 mod properties;
+mod providers;
 mod unknown;
 
 pub use common::{connector_config_def, CommonConfig, ErrorHandling, ErrorTolerance};
@@ -12,6 +13,7 @@ pub use def::{
     ParsedConfig, Password, Validator, HIDDEN, MAX_FILE_NAME_BYTES,
 };
 pub use properties::{load_properties, parse_properties, ConfigError, Properties};
+pub use providers::{resolve_providers, Resolved, CONFIG_PROVIDERS};
 pub use unknown::{unknown_keys, UnknownKey, DELEGATED_PREFIXES};
 
 /// Properties from `(key, value)` pairs, for tests.

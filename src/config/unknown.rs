@@ -13,6 +13,8 @@ pub const DELEGATED_PREFIXES: &[&str] = &[
     "header.converter.",
     "transforms.",
     "predicates.",
+    // `config.providers` and `config.providers.<name>.class`.
+    "config.providers",
 ];
 
 /// Kafka Connect keys that mean something to a Connect worker talking to
