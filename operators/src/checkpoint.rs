@@ -201,8 +201,15 @@ impl Coordinator {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
         };
+        let started = std::time::Instant::now();
         match store.write(&snapshot) {
             Ok(path) => {
+                let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+                self.shared.metrics(&self.connector).record_snapshot(
+                    epoch,
+                    bytes,
+                    started.elapsed(),
+                );
                 debug!(epoch, file = %path.display(), "snapshot durable");
                 if frontier.is_none() {
                     info!(epoch, "final snapshot durable");

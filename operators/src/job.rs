@@ -144,6 +144,8 @@ pub(crate) struct Shared {
     pub(crate) stats: JobStats,
     /// Set by [`JobSpec::request_stop`]: sources close their last epoch.
     stop: std::sync::atomic::AtomicBool,
+    /// The job's metrics in this process (created on first use).
+    metrics: std::sync::OnceLock<Arc<timely_connect::runtime::JobMetrics>>,
     /// Set when standard output's reader went away (EPIPE).
     output_closed: std::sync::atomic::AtomicBool,
     /// Wakes this process's source operators when a stop is requested.
@@ -161,6 +163,12 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
+    pub(crate) fn metrics(&self, connector: &str) -> Arc<timely_connect::runtime::JobMetrics> {
+        self.metrics
+            .get_or_init(|| Arc::new(timely_connect::runtime::JobMetrics::new(connector)))
+            .clone()
+    }
+
     pub(crate) fn mark_output_closed(&self) {
         self.output_closed.store(true, Ordering::SeqCst);
     }
@@ -334,6 +342,13 @@ impl JobSpec {
         self.shared.output_closed.load(Ordering::SeqCst)
     }
 
+    /// This process's metrics of the job: Kafka Connect's source-task
+    /// counters per task and the job's snapshot and restore figures (see
+    /// [`timely_connect::runtime::JobMetrics`]).
+    pub fn metrics(&self) -> Arc<timely_connect::runtime::JobMetrics> {
+        self.shared.metrics(self.name())
+    }
+
     /// Whether [`JobSpec::request_stop`] was called.
     pub fn stop_requested(&self) -> bool {
         self.shared.stop_requested()
@@ -496,7 +511,11 @@ impl Job {
             {
                 Ok(lock) => {
                     dir_lock = lock;
-                    plan_on_leader(spec, &common, &mut *connector, peers).map_err(|e| e.to_string())
+                    let started = std::time::Instant::now();
+                    let plan = plan_on_leader(spec, &common, &mut *connector, peers)
+                        .map_err(|e| e.to_string());
+                    spec.metrics().record_restore(started.elapsed());
+                    plan
                 }
                 Err(e) => Err(e.to_string()),
             }

@@ -41,6 +41,7 @@ mod job;
 mod part;
 mod source;
 
+pub mod metrics_http;
 pub use checkpoint::Checkpoint;
 pub use encode::{Encode, EncodedStreams};
 pub use file_sink::{render_blocks, ExactlyOnceBytesSink, ExactlyOnceFileSink};

@@ -89,6 +89,12 @@ enum Command {
         #[command(subcommand)]
         action: SnapshotAction,
     },
+    /// Prints a running job's status and metrics (from its --metrics-addr).
+    Status {
+        /// The job's metrics address, e.g. 127.0.0.1:9464.
+        #[arg(long)]
+        metrics_addr: String,
+    },
     /// Exports, alters or resets a stopped job's source offsets (Kafka's
     /// KIP-875 JSON); a change is a new snapshot generation.
     Offsets {
@@ -188,6 +194,10 @@ struct RunArgs {
     /// Stop cleanly, with a final snapshot, once no record arrived for this long.
     #[arg(long)]
     until_idle: Option<String>,
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464) at
+    /// /metrics; off by default.
+    #[arg(long)]
+    metrics_addr: Option<std::net::SocketAddr>,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -273,6 +283,7 @@ fn main() -> ExitCode {
         Command::Plugins { markdown } => plugins(markdown),
         Command::Snapshots { action } => snapshots(action),
         Command::Offsets { action } => offsets(action),
+        Command::Status { metrics_addr } => status(&metrics_addr),
     };
     match result {
         Ok(code) => code,
@@ -473,6 +484,74 @@ fn snapshots(action: SnapshotAction) -> Result<ExitCode, String> {
     }
 }
 
+/// `status`: a running job's metrics, for a person.
+fn status(addr: &str) -> Result<ExitCode, String> {
+    let text = timely_connect_operators::metrics_http::scrape(addr)?;
+    // name{labels} value
+    let mut samples: Vec<(String, String, f64)> = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let (name, labels) = match series.split_once('{') {
+            Some((n, l)) => (n, l.trim_end_matches('}')),
+            None => (series, ""),
+        };
+        if let Ok(v) = value.parse::<f64>() {
+            samples.push((name.to_owned(), labels.to_owned(), v));
+        }
+    }
+    let get = |name: &str, labels: &str| {
+        samples
+            .iter()
+            .find(|(n, l, _)| n == name && l.starts_with(labels))
+            .map(|(_, _, v)| *v)
+    };
+    let label = |labels: &str, key: &str| {
+        labels.split(',').find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            (k == key).then(|| v.trim_matches('"').to_owned())
+        })
+    };
+    let mut tasks: Vec<(String, String, String)> = samples
+        .iter()
+        .filter(|(n, _, _)| n == "kafka_connect_connector_task_status")
+        .filter_map(|(_, l, _)| {
+            Some((
+                label(l, "connector")?,
+                label(l, "task")?,
+                label(l, "status")?,
+            ))
+        })
+        .collect();
+    tasks.sort();
+    let job = tasks.first().map(|t| t.0.clone()).unwrap_or_default();
+    println!("connector {job}");
+    match get("timely_connect_snapshot_last_epoch", "") {
+        Some(epoch) => println!(
+            "  last snapshot  epoch {epoch}, {:.1}s ago, {} bytes, written in {:.1} ms",
+            get("timely_connect_snapshot_last_age_seconds", "").unwrap_or(0.0),
+            get("timely_connect_snapshot_last_bytes", "").unwrap_or(0.0),
+            get("timely_connect_snapshot_last_duration_seconds", "").unwrap_or(0.0) * 1e3
+        ),
+        None => println!("  last snapshot  none yet"),
+    }
+    for (connector, task, state) in &tasks {
+        let l = format!("connector=\"{connector}\",task=\"{task}\"");
+        println!(
+            "  task {task}  {}  polled {}  written {}  {:.0} records/s  poll {:.2} ms/batch  commits {}  dead letters {}",
+            state.to_uppercase(),
+            get("kafka_connect_source_task_source_record_poll_total", &l).unwrap_or(0.0),
+            get("kafka_connect_source_task_source_record_write_total", &l).unwrap_or(0.0),
+            get("kafka_connect_source_task_source_record_poll_rate", &l).unwrap_or(0.0),
+            get("kafka_connect_source_task_poll_batch_avg_time_ms", &l).unwrap_or(0.0),
+            get("kafka_connect_connector_task_offset_commit_completion_total", &l).unwrap_or(0.0),
+            get("timely_connect_source_task_dead_letter_total", &l).unwrap_or(0.0),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn offsets(action: OffsetsAction) -> Result<ExitCode, String> {
     use timely_connect::snapshot::{
         change_offsets, offset_changes_from_api_json, OffsetChange, Owner,
@@ -620,6 +699,11 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     let progress = std::thread::spawn(move || report_progress(&progress_spec, &progress_done));
 
     stop_on_signals(&spec)?;
+    if let Some(addr) = args.metrics_addr {
+        let bound = timely_connect_operators::metrics_http::serve_metrics(addr, spec.metrics())
+            .map_err(|e| format!("--metrics-addr {addr}: {e}"))?;
+        say!(info, "metrics on http://{bound}/metrics");
+    }
     let worker_spec = spec.clone();
     let guards = timely::execute(config, move |worker| -> Result<(), String> {
         let job = Job::prepare(worker, &worker_spec).map_err(|e| e.to_string())?;

@@ -96,13 +96,15 @@ impl<'scope> ConnectSource<'scope> for Scope<'scope, u64> {
                 channel_capacity: job.spec.channel_capacity,
                 errors: job.common.errors,
                 processor: job.record_processor(),
+                metrics: Some(job.spec.shared.metrics(job.name()).task(task_id)),
             };
+            let task_metrics = spec.metrics.clone().unwrap_or_default();
             let task = job.connector.borrow().create_task();
             let wake = sync_activator.clone();
             match spawn_task(task, spec, move || {
                 let _ = wake.activate();
             }) {
-                Ok(handle) => tasks.push(TaskSlot::new(handle)),
+                Ok(handle) => tasks.push(TaskSlot::new(handle, task_metrics)),
                 Err(e) => state.fail(format!(
                     "connector `{}` task {task_id}: cannot start thread: {e}",
                     job.name()
@@ -166,14 +168,19 @@ struct Outputs {
 
 struct TaskSlot {
     handle: TaskHandle,
+    metrics: Option<std::sync::Arc<timely_connect::runtime::TaskMetrics>>,
     /// Sequence number of the last batch received.
     last_seq: u64,
 }
 
 impl TaskSlot {
-    fn new(handle: TaskHandle) -> Self {
+    fn new(
+        handle: TaskHandle,
+        metrics: std::sync::Arc<timely_connect::runtime::TaskMetrics>,
+    ) -> Self {
         TaskSlot {
             handle,
+            metrics: Some(metrics),
             last_seq: 0,
         }
     }
@@ -354,6 +361,11 @@ impl SourceState {
                             self.changed.insert(partition, (slot_index, offset));
                         }
                         emitted += records.len() as u64;
+                        if let Some(m) = &self.tasks[slot_index].metrics {
+                            m.written.fetch_add(records.len() as u64, Ordering::Relaxed);
+                            m.dead_letters
+                                .fetch_add(dead_letters.len() as u64, Ordering::Relaxed);
+                        }
                         if !records.is_empty() {
                             session.give(&caps.records, &mut records);
                         }

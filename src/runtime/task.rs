@@ -39,6 +39,8 @@ pub struct TaskSpec {
     /// What runs on each polled record before it is emitted (the
     /// connector's transforms); `None` emits records as polled.
     pub processor: Option<Box<dyn RecordProcessor>>,
+    /// Where the task counts polls and commits (metrics); `None`: nowhere.
+    pub metrics: Option<std::sync::Arc<super::TaskMetrics>>,
 }
 
 impl fmt::Debug for TaskSpec {
@@ -281,7 +283,14 @@ impl<W: Fn()> Runner<W> {
         }
     }
 
+    fn set_state(&self, state: super::TaskState) {
+        if let Some(m) = &self.spec.metrics {
+            m.set_state(state);
+        }
+    }
+
     fn fail(&self, failure: TaskFailure) {
+        self.set_state(super::TaskState::Failed);
         tracing::error!(connector = %failure.connector, task = failure.task_id, stage = failure.stage, cause = %failure.cause, "task failed");
         let _ = self.events.send(TaskEvent::Failed(failure));
         (self.wake)();
@@ -359,6 +368,7 @@ impl<W: Fn()> Runner<W> {
             self.fail(panic.unwrap_or_else(|| self.failure("start", e.to_string())));
             return;
         }
+        self.set_state(super::TaskState::Running);
         let keep_records = task.wants_commit_record();
         let mut kept: VecDeque<(u64, Vec<SourceRecord>)> = VecDeque::new();
         let mut backoff = Backoff::new(self.spec.retry);
@@ -371,11 +381,15 @@ impl<W: Fn()> Runner<W> {
             if self.stop.is_stopped() {
                 break;
             }
+            let polled_at = Instant::now();
             match self.guarded("poll", || task.poll()) {
                 Ok(Some(records)) => {
                     backoff.reset();
                     if records.is_empty() {
                         continue;
+                    }
+                    if let Some(m) = &self.spec.metrics {
+                        m.record_poll(records.len(), polled_at.elapsed());
                     }
                     if let Some(cause) = first_invalid(&records) {
                         self.fail(self.failure("poll", cause));
@@ -434,6 +448,14 @@ impl<W: Fn()> Runner<W> {
         if catch_unwind(AssertUnwindSafe(|| task.stop())).is_err() {
             warn!("task panicked in stop()");
         }
+        if self
+            .spec
+            .metrics
+            .as_ref()
+            .is_some_and(|m| m.state() != super::TaskState::Failed)
+        {
+            self.set_state(super::TaskState::Stopped);
+        }
         debug!("task thread ends");
     }
 
@@ -466,20 +488,39 @@ impl<W: Fn()> Runner<W> {
         kept: &mut VecDeque<(u64, Vec<SourceRecord>)>,
     ) -> Result<(), TaskFailure> {
         while let Ok(Control::Commit { offsets, up_to_seq }) = self.control.try_recv() {
-            context.set_committed(offsets);
-            while kept.front().is_some_and(|(s, _)| *s <= up_to_seq) {
-                if let Some((_, records)) = kept.pop_front() {
-                    for record in &records {
-                        self.guarded("commit_record", || task.commit_record(record))
-                            .map_err(|(e, p)| {
-                                p.unwrap_or_else(|| self.failure("commit_record", e.to_string()))
-                            })?;
-                    }
+            let started = Instant::now();
+            let result = self.commit(task, context, kept, offsets, up_to_seq);
+            if let Some(m) = &self.spec.metrics {
+                m.record_commit(started.elapsed(), result.is_ok());
+            }
+            result?;
+        }
+        Ok(())
+    }
+
+    /// One commit: `commit_record` for the kept records it covers, then
+    /// `commit`.
+    fn commit(
+        &self,
+        task: &mut dyn SourceTask,
+        context: &SourceTaskContext,
+        kept: &mut VecDeque<(u64, Vec<SourceRecord>)>,
+        offsets: Vec<(SourcePartition, SourceOffset)>,
+        up_to_seq: u64,
+    ) -> Result<(), TaskFailure> {
+        context.set_committed(offsets);
+        while kept.front().is_some_and(|(s, _)| *s <= up_to_seq) {
+            if let Some((_, records)) = kept.pop_front() {
+                for record in &records {
+                    self.guarded("commit_record", || task.commit_record(record))
+                        .map_err(|(e, p)| {
+                            p.unwrap_or_else(|| self.failure("commit_record", e.to_string()))
+                        })?;
                 }
             }
-            self.guarded("commit", || task.commit())
-                .map_err(|(e, p)| p.unwrap_or_else(|| self.failure("commit", e.to_string())))?;
         }
+        self.guarded("commit", || task.commit())
+            .map_err(|(e, p)| p.unwrap_or_else(|| self.failure("commit", e.to_string())))?;
         Ok(())
     }
 }
@@ -532,6 +573,7 @@ mod tests {
             channel_capacity: 4,
             errors: ErrorHandling::default(),
             processor: None,
+            metrics: None,
         };
         let handle = spawn_task(Box::new(BadRecordTask), spec, || {}).expect("spawn");
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -625,6 +667,7 @@ mod tests {
             channel_capacity: 4,
             errors,
             processor: Some(Box::new(Picky)),
+            metrics: None,
         }
     }
 
