@@ -166,19 +166,16 @@ fn foreign_snapshots_are_refused_unless_allowed() {
     let changed = file_job(dir.path(), "files", &two);
     let refused = run_cli(&run_args(&changed, &snaps, &out), &[]);
     assert_eq!(refused.code(), Some(1), "{}", refused.stderr);
-    for needle in [
-        "refusing to restore",
-        "snapshot-",
-        &format!("file=`{}`", one.display()),
-        &format!("file=`{}`", two.display()),
-        "--allow-foreign-snapshot",
-    ] {
-        assert!(
-            refused.stderr.contains(needle),
-            "{needle}: {}",
-            refused.stderr
-        );
-    }
+    assert_mentions(
+        &refused.stderr,
+        &[
+            "refusing to restore",
+            "snapshot-",
+            &format!("file=`{}`", one.display()),
+            &format!("file=`{}`", two.display()),
+            "--allow-foreign-snapshot",
+        ],
+    );
     // Nothing was written: the output still holds the first job's lines.
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "a\nb\nc\n");
 

@@ -406,6 +406,13 @@ impl Proc {
     }
 }
 
+/// Fails the test unless `text` contains every one of `needles`.
+pub fn assert_mentions(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "`{needle}` is not in:\n{text}");
+    }
+}
+
 /// stderr without the once-a-second progress lines, at most its last 60 lines.
 pub fn stderr_digest(stderr: &str) -> String {
     let mut kept: Vec<&str> = stderr
