@@ -215,6 +215,12 @@ fn render(view: &JobView, rates: &mut Rates) -> String {
     );
     job_gauge(
         &mut registry,
+        "timely_connect_records_in_flight",
+        "Records emitted into the dataflow that no durable snapshot covers yet.",
+        view.records_in_flight as f64,
+    );
+    job_gauge(
+        &mut registry,
         "timely_connect_restore_duration_seconds",
         "Time to read the snapshot and plan the tasks at start.",
         view.restore_seconds,

@@ -198,6 +198,8 @@ struct TaskCommit {
 /// snapshot of that epoch to become durable.
 struct PendingCommit {
     epoch: u64,
+    /// Records emitted in the epoch.
+    records: u64,
     by_task: Vec<TaskCommit>,
 }
 
@@ -218,6 +220,9 @@ struct SourceState {
     connector: String,
     failed: bool,
     closed: bool,
+    /// Records emitted in the open epoch.
+    open_records: u64,
+    metrics: std::sync::Arc<timely_connect::runtime::JobMetrics>,
 }
 
 impl SourceState {
@@ -239,6 +244,8 @@ impl SourceState {
             connector: job.name().to_owned(),
             failed: false,
             closed: false,
+            open_records: 0,
+            metrics: job.spec.shared.metrics(job.name()),
         }
     }
 
@@ -384,6 +391,7 @@ impl SourceState {
             }
             if !any || budget == 0 {
                 if emitted > 0 {
+                    self.open_records += emitted;
                     self.last_record = Instant::now();
                     self.shared
                         .stats
@@ -420,6 +428,7 @@ impl SourceState {
         parts_out.activate().give(parts_cap, &mut part);
         self.pending.push_back(PendingCommit {
             epoch: self.epoch,
+            records: std::mem::take(&mut self.open_records),
             by_task,
         });
     }
@@ -431,6 +440,7 @@ impl SourceState {
                 break;
             }
             if let Some(done) = self.pending.pop_front() {
+                self.metrics.record_durable(done.records);
                 for c in done.by_task {
                     self.tasks[c.slot].handle.commit(c.offsets, c.up_to_seq);
                 }

@@ -124,6 +124,8 @@ pub struct JobMetrics {
     last_snapshot_bytes: AtomicU64,
     last_snapshot_nanos: AtomicU64,
     restore_nanos: AtomicU64,
+    /// Records emitted whose snapshot is durable.
+    durable_records: AtomicU64,
 }
 
 /// A point-in-time copy of a task's counters.
@@ -170,6 +172,8 @@ pub struct JobView {
     pub last_snapshot_seconds: f64,
     /// How long the restore took at start.
     pub restore_seconds: f64,
+    /// Records emitted into the dataflow that no durable snapshot covers yet.
+    pub records_in_flight: u64,
 }
 
 fn now_ms() -> u64 {
@@ -198,6 +202,7 @@ impl JobMetrics {
             last_snapshot_bytes: AtomicU64::new(0),
             last_snapshot_nanos: AtomicU64::new(0),
             restore_nanos: AtomicU64::new(0),
+            durable_records: AtomicU64::new(0),
         }
     }
 
@@ -218,6 +223,11 @@ impl JobMetrics {
             .store(took.as_nanos() as u64, Ordering::Relaxed);
     }
 
+    /// Counts records whose snapshot became durable (they leave "in flight").
+    pub fn record_durable(&self, records: u64) {
+        self.durable_records.fetch_add(records, Ordering::Relaxed);
+    }
+
     /// Records how long the restore took.
     pub fn record_restore(&self, took: Duration) {
         self.restore_nanos
@@ -229,6 +239,7 @@ impl JobMetrics {
         let tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let last_ms = load(&self.last_snapshot_ms);
+        let written: u64 = tasks.values().map(|t| load(&t.written)).sum();
         JobView {
             connector: self.connector.clone(),
             tasks: tasks
@@ -256,6 +267,7 @@ impl JobMetrics {
             last_snapshot_bytes: load(&self.last_snapshot_bytes),
             last_snapshot_seconds: load(&self.last_snapshot_nanos) as f64 / 1e9,
             restore_seconds: load(&self.restore_nanos) as f64 / 1e9,
+            records_in_flight: written.saturating_sub(load(&self.durable_records)),
         }
     }
 }
