@@ -211,3 +211,45 @@ fn an_output_that_is_the_input_file_is_refused() {
     }
     assert_eq!(std::fs::read_to_string(&input).unwrap().lines().count(), 10);
 }
+
+#[test]
+fn a_stdout_write_error_other_than_a_closed_pipe_fails_the_job_with_1_and_commits_nothing() {
+    let dir = tempdir();
+    let input = big_input(dir.path(), 1000);
+    let props = write_props(
+        &dir.path().join("file.properties"),
+        &[
+            ("name", "full"),
+            ("connector.class", "FileStreamSource"),
+            ("file", &input.display().to_string()),
+            ("topic", "lines"),
+        ],
+    );
+    let snaps = dir.path().join("snaps");
+    // /dev/full: every write fails with ENOSPC.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = Command::new(bin())
+        .args(args![
+            "run",
+            &props,
+            "--snapshot-dir",
+            &snaps,
+            "--output",
+            "-",
+            "--until-idle",
+            "1s"
+        ])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("standard output"), "{stderr}");
+    assert!(
+        newest_snapshot(&snaps).is_none_or(|(s, _)| s.offsets.is_empty()),
+        "no snapshot covers records that were never written"
+    );
+}
