@@ -215,3 +215,38 @@ fn bad_command_lines_exit_2_and_help_documents_the_exit_codes() {
         help.stdout
     );
 }
+
+#[test]
+fn a_signal_to_one_process_stops_the_whole_multi_process_job_in_order() {
+    let s = setup("cluster");
+    // Process 0 runs the file's only task; signal the other process.
+    let mut procs = spawn_cluster(s._dir.path(), &s.args(), 2, 1, &[]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::metadata(&s.out).map_or(0, |m| m.len()) == 0
+        || snapshot_files(&s.snaps).is_empty()
+    {
+        assert!(Instant::now() < deadline, "the job never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(procs[1].pid(), libc::SIGTERM);
+    let finished = wait_cluster(std::mem::take(&mut procs), Duration::from_secs(60));
+    for (i, f) in finished.iter().enumerate() {
+        assert_eq!(
+            f.code(),
+            Some(0),
+            "process {i}: {}",
+            stderr_digest(&f.stderr)
+        );
+    }
+    let out = read(&s.out);
+    let input = read(&s.input);
+    assert!((out.len() as u64) < input_len(&s.input), "stopped mid-run");
+    assert!(input.starts_with(&out));
+    assert_eq!(snapshot_position(&s.snaps), out.len() as i64);
+    let restored = wait_cluster(
+        spawn_cluster(s._dir.path(), &s.args(), 2, 1, &[]),
+        Duration::from_secs(60),
+    );
+    assert!(restored.iter().all(|f| f.success()));
+    assert_same_bytes(&input, &read(&s.out), "output after restore");
+}

@@ -188,7 +188,7 @@ impl Shared {
         }
     }
 
-    fn request_stop(&self) {
+    pub(crate) fn request_stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
         let wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
         for w in wakers.iter() {
@@ -304,8 +304,8 @@ impl JobSpec {
     /// source had not yet emitted are not in the snapshot, so a restore
     /// reads them again — and nothing it already emitted.
     ///
-    /// In a multi-process job, request the stop in every process (as a
-    /// supervisor that signals each process does).
+    /// In a multi-process job a stop requested in one process reaches
+    /// every worker of every process, so the whole job stops in order.
     ///
     /// ```
     /// use std::time::Duration;
@@ -482,6 +482,18 @@ pub struct Job {
     pub(crate) peers: usize,
     /// Held by worker 0 for the job's life (see [`DirLock`]).
     _dir_lock: Option<DirLock>,
+    /// Tells every worker of every process that a stop was requested here.
+    stop_broadcast: RefCell<StopBroadcast>,
+}
+
+/// A one-message dataflow that carries a stop request (a signal to one
+/// process) to every worker of the job, so that all processes stop in
+/// order together.
+struct StopBroadcast {
+    input: Option<
+        timely::dataflow::InputHandle<u64, timely::container::CapacityContainerBuilder<Vec<usize>>>,
+    >,
+    sent: bool,
 }
 
 impl Job {
@@ -543,6 +555,7 @@ impl Job {
             index,
             peers,
             _dir_lock: dir_lock,
+            stop_broadcast: RefCell::new(stop_broadcast(worker, spec)),
         })
     }
 
@@ -637,12 +650,35 @@ impl Job {
             if let Some(f) = self.failure() {
                 return Err(self.abandon(worker, f));
             }
+            self.forward_stop();
             worker.step_or_park(Some(Duration::from_millis(500)));
         }
+        self.stop_broadcast.borrow_mut().input = None; // closes it
         if let Some(f) = self.failure() {
             return Err(self.abandon(worker, f));
         }
         Ok(())
+    }
+
+    /// Once a stop was requested in this process, tells every worker of
+    /// the job (once).
+    fn forward_stop(&self) {
+        if !self.spec.stop_requested() {
+            return;
+        }
+        let mut broadcast = self.stop_broadcast.borrow_mut();
+        if broadcast.sent {
+            return;
+        }
+        broadcast.sent = true;
+        if let Some(mut input) = broadcast.input.take() {
+            for target in 0..self.peers {
+                input.send(target);
+            }
+            // Closing the input (dropping it) pushes the message out now;
+            // a flush alone leaves it in the exchange's buffer.
+            drop(input);
+        }
     }
 
     fn abandon(&self, worker: &mut Worker, failure: String) -> JobError {
@@ -773,6 +809,28 @@ fn foreign_snapshot(
     })
 }
 
+/// Builds the dataflow that carries a stop request to every worker: a
+/// worker that receives one requests the stop in its own process.
+fn stop_broadcast(worker: &mut Worker, spec: &JobSpec) -> StopBroadcast {
+    let shared = spec.shared.clone();
+    let input = worker.dataflow::<u64, _, _>(|scope| {
+        let (input, stream) = scope.new_input::<Vec<usize>>();
+        stream
+            .exchange(|target: &usize| *target as u64)
+            .inspect(move |_| {
+                if !shared.stop_requested() {
+                    info!("stop requested by another process of the job");
+                    shared.request_stop();
+                }
+            });
+        input
+    });
+    StopBroadcast {
+        input: Some(input),
+        sent: false,
+    }
+}
+
 /// Sends worker 0's plan to every worker through a one-shot dataflow.
 fn broadcast_plan(
     worker: &mut Worker,
@@ -842,6 +900,10 @@ impl Job {
 impl Drop for Job {
     /// Stops the connector (started on worker 0 only) once the job's handle goes.
     fn drop(&mut self) {
+        // Close the stop dataflow's input, so the worker can finish.
+        if let Ok(mut broadcast) = self.stop_broadcast.try_borrow_mut() {
+            broadcast.input = None;
+        }
         if self.index == 0 {
             if let Ok(mut connector) = self.connector.try_borrow_mut() {
                 connector.stop();
