@@ -93,3 +93,64 @@ fn the_platform_class_path_holds_no_connector() {
         );
     }
 }
+
+#[test]
+fn plugins_lists_the_java_connectors_with_version_and_plugin_path_from_an_embedded_jvm() {
+    let out = Command::new(env!("CARGO_BIN_EXE_timely-connect"))
+        .arg("plugins")
+        .env("TIMELY_CONNECT_JAVA_DIR", java_dir())
+        .output()
+        .expect("run the CLI");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (class, version, plugin) in [
+        (
+            "org.apache.kafka.connect.file.FileStreamSourceConnector",
+            "4.3.0",
+            "kafka-connect-file",
+        ),
+        (
+            "io.debezium.connector.postgresql.PostgresConnector",
+            "3.6.3.Final",
+            "debezium-connector-postgres",
+        ),
+        (
+            "io.debezium.connector.mysql.MySqlConnector",
+            "3.6.3.Final",
+            "debezium-connector-mysql",
+        ),
+        (
+            "io.debezium.connector.mongodb.MongoDbConnector",
+            "3.6.3.Final",
+            "debezium-connector-mongodb",
+        ),
+    ] {
+        let line = format!(
+            "  {class}  {version}  {}",
+            java_dir().join("plugins").join(plugin).display()
+        );
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "`{line}` not in:\n{stdout}"
+        );
+    }
+    // A plugin.path of its own: only what is there.
+    let empty = std::env::temp_dir().join(format!("tc-empty-plugins-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_timely-connect"))
+        .args(["plugins", "--plugin-path"])
+        .arg(&empty)
+        .env("TIMELY_CONNECT_JAVA_DIR", java_dir())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("java connectors (plugin.path"), "{stdout}");
+    assert!(
+        !stdout.contains("FileStreamSourceConnector  4.3.0"),
+        "{stdout}"
+    );
+}

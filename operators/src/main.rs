@@ -78,11 +78,16 @@ enum Command {
         /// The connector's .properties file.
         config: PathBuf,
     },
-    /// Lists the connectors and their configuration keys.
+    /// Lists the connectors and their configuration keys, and the Java
+    /// connectors found on the plugin path.
     Plugins {
-        /// Print the reference as Markdown.
+        /// Print the reference as Markdown (built-in connectors only).
         #[arg(long)]
         markdown: bool,
+        /// Kafka's plugin.path: directories whose children are plugins
+        /// (default: the plugins/ that scripts/install-java-plugins.sh made).
+        #[arg(long, value_delimiter = ',')]
+        plugin_path: Vec<PathBuf>,
     },
     /// Lists or shows snapshots.
     Snapshots {
@@ -280,7 +285,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(*args),
         Command::Validate { config } => validate(&config),
-        Command::Plugins { markdown } => plugins(markdown),
+        Command::Plugins {
+            markdown,
+            plugin_path,
+        } => plugins(markdown, &plugin_path),
         Command::Snapshots { action } => snapshots(action),
         Command::Offsets { action } => offsets(action),
         Command::Status { metrics_addr } => status(&metrics_addr),
@@ -347,7 +355,7 @@ fn validate(config: &Path) -> Result<ExitCode, String> {
     }
 }
 
-fn plugins(markdown: bool) -> Result<ExitCode, String> {
+fn plugins(markdown: bool, plugin_path: &[PathBuf]) -> Result<ExitCode, String> {
     let registry = Registry::builtin();
     let mut out = String::new();
     if markdown {
@@ -418,8 +426,62 @@ fn plugins(markdown: bool) -> Result<ExitCode, String> {
             out.push_str(&format!("  {}\n", p.class));
         }
     }
+    if !markdown {
+        out.push_str(&java_plugins(plugin_path));
+    }
     print!("{out}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The Java connectors on the plugin path, one line each: class, version()
+/// and plugin.
+#[cfg(feature = "jvm")]
+fn java_plugins(plugin_path: &[PathBuf]) -> String {
+    use timely_connect_jvm as jvm;
+    let dir = jvm::default_java_dir();
+    let plugin_path = if plugin_path.is_empty() {
+        vec![dir.join("plugins")]
+    } else {
+        plugin_path.to_vec()
+    };
+    let shown = plugin_path
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut out = format!("java connectors (plugin.path {shown}):\n");
+    let options = jvm::JvmOptions {
+        class_path: jvm::jars_in(&dir.join("platform")),
+        options: Vec::new(),
+    };
+    let vm = match jvm::jvm(&options) {
+        Ok(vm) => vm,
+        Err(e) => {
+            out.push_str(&format!("  none: {e}\n"));
+            return out;
+        }
+    };
+    let (found, failures) = jvm::list_connectors(vm, &jvm::plugin_locations(&plugin_path));
+    for c in &found {
+        out.push_str(&format!(
+            "  {}  {}  {}\n",
+            c.class,
+            c.version,
+            c.plugin.display()
+        ));
+    }
+    for (plugin, e) in failures {
+        out.push_str(&format!("  failed to load {}: {e}\n", plugin.display()));
+    }
+    if found.is_empty() {
+        out.push_str("  none\n");
+    }
+    out
+}
+
+#[cfg(not(feature = "jvm"))]
+fn java_plugins(_plugin_path: &[PathBuf]) -> String {
+    "java connectors: not available (built without the `jvm` feature)\n".to_owned()
 }
 
 fn snapshots(action: SnapshotAction) -> Result<ExitCode, String> {

@@ -1,0 +1,507 @@
+//! The JVM bridge's first part: one embedded JVM per process, started on
+//! first use with `libjvm` loaded at run time (from `JAVA_HOME`, else the
+//! `java` on `PATH`; never linked), and Kafka Connect's plugin discovery —
+//! each plugin (a directory of jars, an uber-jar, or a directory of classes
+//! under a `plugin.path` entry) in a class loader of its own over the
+//! worker's platform class path, its source connectors found through
+//! `META-INF/services/org.apache.kafka.connect.source.SourceConnector`.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use jni::objects::{JObject, JValue};
+use jni::{jni_sig, jni_str, Env, InitArgsBuilder, JNIVersion, JavaVM};
+
+/// Why the JVM could not be used.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum JvmError {
+    /// No JVM was found.
+    #[error("no JVM found: {0}. Set JAVA_HOME to a JDK 17 or newer, or put its `java` on PATH")]
+    NotFound(String),
+    /// The JVM did not start.
+    #[error("the JVM did not start ({libjvm}): {message}")]
+    Start {
+        /// The library loaded.
+        libjvm: String,
+        /// Why.
+        message: String,
+    },
+    /// A call into Java failed; the Java exception, if any, is described.
+    #[error("{0}")]
+    Java(String),
+}
+
+/// How the JVM starts.
+#[derive(Clone, Debug, Default)]
+pub struct JvmOptions {
+    /// The worker's platform class path (jars and directories).
+    pub class_path: Vec<PathBuf>,
+    /// Options from the `jvm.options` key and `TIMELY_CONNECT_JVM_OPTIONS`,
+    /// after the defaults (later options win).
+    pub options: Vec<String>,
+}
+
+/// Where `scripts/install-java-plugins.sh` puts the worker's jars
+/// (`platform/`) and the connector plugins (`plugins/`):
+/// `$TIMELY_CONNECT_JAVA_DIR`, else `~/.local/share/timely-connect/java`.
+pub fn default_java_dir() -> PathBuf {
+    match std::env::var_os("TIMELY_CONNECT_JAVA_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+            .join(".local/share/timely-connect/java"),
+    }
+}
+
+/// The jars of a directory (the platform class path), sorted.
+pub fn jars_in(dir: &Path) -> Vec<PathBuf> {
+    let mut jars: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "jar"))
+                .collect()
+        })
+        .unwrap_or_default();
+    jars.sort();
+    jars
+}
+
+/// The options every JVM gets first: a bounded heap, `-Xrs` (the JVM must
+/// not take our SIGINT/SIGTERM), no perf-data file.
+pub const DEFAULT_OPTIONS: &[&str] = &["-Xmx1g", "-Xrs", "-XX:-UsePerfData"];
+
+/// The `libjvm` to load: `$JAVA_HOME/lib/server/libjvm.so` when `JAVA_HOME`
+/// is set (an error naming it if that file is missing), else the one of
+/// the `java` on `PATH`, symlinks resolved.
+pub fn locate_libjvm() -> Result<PathBuf, JvmError> {
+    let lib = |home: &Path| {
+        [
+            "lib/server/libjvm.so",
+            "jre/lib/server/libjvm.so",
+            "lib/server/libjvm.dylib",
+        ]
+        .iter()
+        .map(|p| home.join(p))
+        .find(|p| p.is_file())
+    };
+    if let Some(home) = std::env::var_os("JAVA_HOME") {
+        let home = PathBuf::from(home);
+        return lib(&home).ok_or_else(|| {
+            JvmError::NotFound(format!(
+                "JAVA_HOME={} has no lib/server/libjvm.so",
+                home.display()
+            ))
+        });
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let java = dir.join("java");
+        if java.is_file() {
+            let real = std::fs::canonicalize(&java).unwrap_or(java);
+            // .../bin/java → ...
+            if let Some(found) = real.parent().and_then(Path::parent).and_then(lib) {
+                return Ok(found);
+            }
+        }
+    }
+    Err(JvmError::NotFound(
+        "JAVA_HOME is not set and no `java` with a libjvm is on PATH".to_owned(),
+    ))
+}
+
+static JVM: OnceLock<Result<JavaVM, JvmError>> = OnceLock::new();
+
+/// The process's JVM, started on the first call with `options` (later
+/// calls get the same JVM; it is never destroyed).
+pub fn jvm(options: &JvmOptions) -> Result<&'static JavaVM, JvmError> {
+    JVM.get_or_init(|| start(options))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+fn start(options: &JvmOptions) -> Result<JavaVM, JvmError> {
+    let libjvm = locate_libjvm()?;
+    let class_path = std::env::join_paths(&options.class_path)
+        .map_err(|e| JvmError::Java(format!("class path: {e}")))?;
+    let mut builder = InitArgsBuilder::new().version(JNIVersion::V1_8);
+    for option in DEFAULT_OPTIONS {
+        builder = builder.option(*option);
+    }
+    builder = builder.option(format!(
+        "-Djava.class.path={}",
+        class_path.to_string_lossy()
+    ));
+    for option in &options.options {
+        builder = builder.option(option.clone());
+    }
+    let start_error = |message: String| JvmError::Start {
+        libjvm: libjvm.display().to_string(),
+        message,
+    };
+    let args = builder.build().map_err(|e| start_error(e.to_string()))?;
+    let vm =
+        JavaVM::with_libjvm(args, || Ok(libjvm.clone())).map_err(|e| start_error(e.to_string()))?;
+    tracing::info!(libjvm = %libjvm.display(), "JVM started");
+    Ok(vm)
+}
+
+/// One plugin under a `plugin.path` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginLocation {
+    /// The plugin directory, uber-jar or class directory.
+    pub path: PathBuf,
+    /// What its class loader reads: its jars, or the directory itself.
+    pub urls: Vec<PathBuf>,
+}
+
+/// Kafka Connect's plugin layout: every child of each `plugin.path`
+/// directory is one plugin — a directory of jars, a jar, or a directory of
+/// classes. Sorted by path.
+///
+/// ```
+/// use timely_connect_jvm::plugin_locations;
+///
+/// let root = tempfile::tempdir()?;
+/// std::fs::create_dir(root.path().join("debezium-connector-postgres"))?;
+/// std::fs::write(root.path().join("debezium-connector-postgres/a.jar"), b"")?;
+/// std::fs::write(root.path().join("debezium-connector-postgres/b.jar"), b"")?;
+/// std::fs::write(root.path().join("uber.jar"), b"")?;
+/// std::fs::create_dir(root.path().join("classes"))?;
+/// let found = plugin_locations(&[root.path().to_path_buf()]);
+/// let urls: Vec<usize> = found.iter().map(|p| p.urls.len()).collect();
+/// assert_eq!(found.len(), 3); // classes/, debezium-connector-postgres/, uber.jar
+/// assert_eq!(urls, vec![1, 2, 1]);
+/// assert_eq!(found[0].urls[0], root.path().join("classes")); // a directory of classes
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn plugin_locations(plugin_path: &[PathBuf]) -> Vec<PluginLocation> {
+    let mut found = Vec::new();
+    for root in plugin_path {
+        let Ok(entries) = std::fs::read_dir(root) else {
+            tracing::warn!(path = %root.display(), "plugin.path entry is not a readable directory");
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_file() && path.extension().is_some_and(|e| e == "jar") {
+                found.push(PluginLocation {
+                    urls: vec![path.clone()],
+                    path,
+                });
+            } else if path.is_dir() {
+                let mut jars: Vec<PathBuf> = std::fs::read_dir(&path)
+                    .map(|r| {
+                        r.flatten()
+                            .map(|e| e.path())
+                            .filter(|p| p.extension().is_some_and(|e| e == "jar"))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                jars.sort();
+                let urls = if jars.is_empty() {
+                    vec![path.clone()]
+                } else {
+                    jars
+                };
+                found.push(PluginLocation { path, urls });
+            }
+        }
+    }
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    found
+}
+
+/// A Java source connector found in a plugin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JavaConnector {
+    /// Its class name.
+    pub class: String,
+    /// What its `version()` returned.
+    pub version: String,
+    /// The plugin it was loaded from.
+    pub plugin: PathBuf,
+}
+
+/// Loads each plugin in a class loader of its own (parent: the platform
+/// class path) and lists the source connectors it declares as services,
+/// with their `version()`. A plugin that fails to load is reported, not
+/// fatal: its error is in the second list.
+pub fn list_connectors(
+    vm: &JavaVM,
+    plugins: &[PluginLocation],
+) -> (Vec<JavaConnector>, Vec<(PathBuf, JvmError)>) {
+    let mut connectors = Vec::new();
+    let mut failures = Vec::new();
+    for plugin in plugins {
+        let result = vm.attach_current_thread(
+            |env| -> Result<Result<Vec<JavaConnector>, JvmError>, jni::errors::Error> {
+                env.with_local_frame(64, |env| Ok(scan_plugin(env, plugin)))
+            },
+        );
+        match result {
+            Ok(Ok(found)) => connectors.extend(found),
+            Ok(Err(e)) => failures.push((plugin.path.clone(), e)),
+            Err(e) => failures.push((plugin.path.clone(), JvmError::Java(e.to_string()))),
+        }
+    }
+    connectors.sort_by(|a, b| a.class.cmp(&b.class));
+    (connectors, failures)
+}
+
+/// Describes and clears a pending Java exception after a failed call.
+fn java_error(env: &mut Env, what: &str, e: jni::errors::Error) -> JvmError {
+    if env.exception_check() {
+        if let Some(throwable) = env.exception_occurred() {
+            env.exception_clear();
+            let text = env
+                .call_method(
+                    &throwable,
+                    jni_str!("toString"),
+                    jni_sig!("()Ljava/lang/String;"),
+                    &[],
+                )
+                .and_then(|v| v.l())
+                .ok()
+                .and_then(|s| {
+                    let s = jni::objects::JString::cast_local(env, s).ok()?;
+                    s.try_to_string(env).ok()
+                });
+            return JvmError::Java(format!("{what}: {}", text.unwrap_or_else(|| e.to_string())));
+        }
+        env.exception_clear();
+    }
+    JvmError::Java(format!("{what}: {e}"))
+}
+
+fn string_of(env: &mut Env, obj: JObject) -> Option<String> {
+    let s = jni::objects::JString::cast_local(env, obj).ok()?;
+    s.try_to_string(env).ok()
+}
+
+fn scan_plugin(env: &mut Env, plugin: &PluginLocation) -> Result<Vec<JavaConnector>, JvmError> {
+    let place = plugin.path.display().to_string();
+    macro_rules! j {
+        ($what:expr, $call:expr) => {
+            match $call {
+                Ok(v) => v,
+                Err(e) => return Err(java_error(env, &format!("plugin {place}: {}", $what), e)),
+            }
+        };
+    }
+    // URL[] of the plugin's jars.
+    let url_class = j!("URL", env.find_class(jni_str!("java/net/URL")));
+    let urls = j!(
+        "URL[]",
+        env.new_object_array(plugin.urls.len() as i32, &url_class, JObject::null())
+    );
+    for (i, path) in plugin.urls.iter().enumerate() {
+        let text = j!("path", env.new_string(path.display().to_string()));
+        let file = j!(
+            "File",
+            env.new_object(
+                jni_str!("java/io/File"),
+                jni_sig!("(Ljava/lang/String;)V"),
+                &[JValue::Object(&text)]
+            )
+        );
+        let uri = j!(
+            "toURI",
+            env.call_method(&file, jni_str!("toURI"), jni_sig!("()Ljava/net/URI;"), &[])
+                .and_then(|v| v.l())
+        );
+        let url = j!(
+            "toURL",
+            env.call_method(&uri, jni_str!("toURL"), jni_sig!("()Ljava/net/URL;"), &[])
+                .and_then(|v| v.l())
+        );
+        j!("URL[i]", urls.set_element(env, i, &url));
+    }
+    let system = j!(
+        "system loader",
+        env.call_static_method(
+            jni_str!("java/lang/ClassLoader"),
+            jni_str!("getSystemClassLoader"),
+            jni_sig!("()Ljava/lang/ClassLoader;"),
+            &[]
+        )
+        .and_then(|v| v.l())
+    );
+    let loader = j!(
+        "URLClassLoader",
+        env.new_object(
+            jni_str!("java/net/URLClassLoader"),
+            jni_sig!("([Ljava/net/URL;Ljava/lang/ClassLoader;)V"),
+            &[JValue::Object(&urls), JValue::Object(&system)]
+        )
+    );
+    // Plugin code runs with its own loader as the context loader, as Kafka
+    // Connect does (Debezium resolves class-typed defaults through it).
+    let thread = j!(
+        "currentThread",
+        env.call_static_method(
+            jni_str!("java/lang/Thread"),
+            jni_str!("currentThread"),
+            jni_sig!("()Ljava/lang/Thread;"),
+            &[]
+        )
+        .and_then(|v| v.l())
+    );
+    j!(
+        "setContextClassLoader",
+        env.call_method(
+            &thread,
+            jni_str!("setContextClassLoader"),
+            jni_sig!("(Ljava/lang/ClassLoader;)V"),
+            &[JValue::Object(&loader)]
+        )
+    );
+
+    // The service files the plugin's jars declare. (ServiceLoader itself
+    // refuses a caller without a Java frame, as a JNI thread is.)
+    let resource = j!(
+        "name",
+        env.new_string("META-INF/services/org.apache.kafka.connect.source.SourceConnector")
+    );
+    let resources = j!(
+        "getResources",
+        env.call_method(
+            &loader,
+            jni_str!("getResources"),
+            jni_sig!("(Ljava/lang/String;)Ljava/util/Enumeration;"),
+            &[JValue::Object(&resource)]
+        )
+        .and_then(|v| v.l())
+    );
+    let mut names = Vec::new();
+    loop {
+        let more = j!(
+            "hasMoreElements",
+            env.call_method(
+                &resources,
+                jni_str!("hasMoreElements"),
+                jni_sig!("()Z"),
+                &[]
+            )
+            .and_then(|v| v.z())
+        );
+        if !more {
+            break;
+        }
+        let url = j!(
+            "nextElement",
+            env.call_method(
+                &resources,
+                jni_str!("nextElement"),
+                jni_sig!("()Ljava/lang/Object;"),
+                &[]
+            )
+            .and_then(|v| v.l())
+        );
+        let stream = j!(
+            "openStream",
+            env.call_method(
+                &url,
+                jni_str!("openStream"),
+                jni_sig!("()Ljava/io/InputStream;"),
+                &[]
+            )
+            .and_then(|v| v.l())
+        );
+        let bytes = j!(
+            "readAllBytes",
+            env.call_method(&stream, jni_str!("readAllBytes"), jni_sig!("()[B"), &[])
+                .and_then(|v| v.l())
+        );
+        j!(
+            "close",
+            env.call_method(&stream, jni_str!("close"), jni_sig!("()V"), &[])
+        );
+        let text = j!(
+            "service file",
+            env.new_object(
+                jni_str!("java/lang/String"),
+                jni_sig!("([B)V"),
+                &[JValue::Object(&bytes)]
+            )
+        );
+        let text = string_of(env, text).unwrap_or_default();
+        for line in text.lines() {
+            let name = line.split('#').next().unwrap_or("").trim();
+            if !name.is_empty() && !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for name in names {
+        let jname = j!("name", env.new_string(&name));
+        let class = j!(
+            format!("loading {name}"),
+            env.call_static_method(
+                jni_str!("java/lang/Class"),
+                jni_str!("forName"),
+                jni_sig!("(Ljava/lang/String;ZLjava/lang/ClassLoader;)Ljava/lang/Class;"),
+                &[
+                    JValue::Object(&jname),
+                    JValue::Bool(true),
+                    JValue::Object(&loader)
+                ]
+            )
+            .and_then(|v| v.l())
+        );
+        // Only connectors this plugin's own loader defined (not the parent's).
+        let defined_by = j!(
+            "getClassLoader",
+            env.call_method(
+                &class,
+                jni_str!("getClassLoader"),
+                jni_sig!("()Ljava/lang/ClassLoader;"),
+                &[]
+            )
+            .and_then(|v| v.l())
+        );
+        if !j!("same loader", env.is_same_object(&defined_by, &loader)) {
+            continue;
+        }
+        let constructor = j!(
+            format!("{name}: public no-argument constructor"),
+            env.call_method(
+                &class,
+                jni_str!("getDeclaredConstructor"),
+                jni_sig!("([Ljava/lang/Class;)Ljava/lang/reflect/Constructor;"),
+                &[JValue::Object(&JObject::null())]
+            )
+            .and_then(|v| v.l())
+        );
+        let connector = j!(
+            format!("{name}: constructor"),
+            env.call_method(
+                &constructor,
+                jni_str!("newInstance"),
+                jni_sig!("([Ljava/lang/Object;)Ljava/lang/Object;"),
+                &[JValue::Object(&JObject::null())]
+            )
+            .and_then(|v| v.l())
+        );
+        let version = j!(
+            format!("{name}.version()"),
+            env.call_method(
+                &connector,
+                jni_str!("version"),
+                jni_sig!("()Ljava/lang/String;"),
+                &[]
+            )
+            .and_then(|v| v.l())
+        );
+        found.push(JavaConnector {
+            class: name,
+            version: if version.is_null() {
+                "null".to_owned()
+            } else {
+                string_of(env, version).unwrap_or_default()
+            },
+            plugin: plugin.path.clone(),
+        });
+    }
+    Ok(found)
+}

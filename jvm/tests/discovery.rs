@@ -1,0 +1,74 @@
+//! A real embedded JVM (libjvm loaded at run time through JNI) discovers
+//! the Java source connectors that `scripts/install-java-plugins.sh`
+//! installed, each in a class loader of its own, with its `version()`.
+
+use std::path::PathBuf;
+
+use timely_connect_jvm::{jvm, list_connectors, plugin_locations, JvmOptions};
+
+fn java_dir() -> PathBuf {
+    std::env::var_os("TIMELY_CONNECT_JAVA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+                .join(".local/share/timely-connect/java")
+        })
+}
+
+#[test]
+fn the_embedded_jvm_finds_each_plugin_s_connectors_in_its_own_loader() {
+    let dir = java_dir();
+    let platform: Vec<PathBuf> = std::fs::read_dir(dir.join("platform"))
+        .expect("run scripts/install-java-plugins.sh first")
+        .map(|e| e.unwrap().path())
+        .collect();
+    let vm = jvm(&JvmOptions {
+        class_path: platform,
+        options: vec![],
+    })
+    .expect("the JVM starts");
+    let plugins = plugin_locations(&[dir.join("plugins")]);
+    assert_eq!(plugins.len(), 4, "{plugins:?}");
+    let (found, failures) = list_connectors(vm, &plugins);
+    assert!(failures.is_empty(), "{failures:?}");
+    let summary: Vec<(String, String, String)> = found
+        .iter()
+        .map(|c| {
+            (
+                c.class.clone(),
+                c.version.clone(),
+                c.plugin.file_name().unwrap().to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    for (class, version, plugin) in [
+        (
+            "org.apache.kafka.connect.file.FileStreamSourceConnector",
+            "4.3.0",
+            "kafka-connect-file",
+        ),
+        (
+            "io.debezium.connector.postgresql.PostgresConnector",
+            "3.6.3.Final",
+            "debezium-connector-postgres",
+        ),
+        (
+            "io.debezium.connector.mysql.MySqlConnector",
+            "3.6.3.Final",
+            "debezium-connector-mysql",
+        ),
+        (
+            "io.debezium.connector.mongodb.MongoDbConnector",
+            "3.6.3.Final",
+            "debezium-connector-mongodb",
+        ),
+    ] {
+        assert!(
+            summary.contains(&(class.to_owned(), version.to_owned(), plugin.to_owned())),
+            "{class} {version} from {plugin} not in {summary:?}"
+        );
+    }
+    // The same JVM is returned on later calls (one per process).
+    let again = jvm(&JvmOptions::default()).unwrap();
+    assert!(std::ptr::eq(vm, again));
+}
