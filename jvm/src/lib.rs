@@ -66,6 +66,39 @@ pub fn jars_in(dir: &Path) -> Vec<PathBuf> {
     jars
 }
 
+/// The environment variable whose whitespace-separated JVM options are
+/// added after [`JvmOptions::options`] (so they win).
+pub const JVM_OPTIONS_ENV: &str = "TIMELY_CONNECT_JVM_OPTIONS";
+
+/// A system property of the running JVM (`System.getProperty`).
+pub fn system_property(vm: &JavaVM, name: &str) -> Result<Option<String>, JvmError> {
+    let result = vm.attach_current_thread(
+        |env| -> Result<Result<Option<String>, JvmError>, jni::errors::Error> {
+            env.with_local_frame(8, |env| {
+                let key = env.new_string(name)?;
+                let value = match env
+                    .call_static_method(
+                        jni_str!("java/lang/System"),
+                        jni_str!("getProperty"),
+                        jni_sig!("(Ljava/lang/String;)Ljava/lang/String;"),
+                        &[JValue::Object(&key)],
+                    )
+                    .and_then(|v| v.l())
+                {
+                    Ok(v) => v,
+                    Err(e) => return Ok(Err(java_error(env, "System.getProperty", e))),
+                };
+                Ok(Ok(if value.is_null() {
+                    None
+                } else {
+                    string_of(env, value)
+                }))
+            })
+        },
+    );
+    result.map_err(|e| JvmError::Java(e.to_string()))?
+}
+
 /// The options every JVM gets first: a bounded heap, `-Xrs` (the JVM must
 /// not take our SIGINT/SIGTERM), no perf-data file.
 pub const DEFAULT_OPTIONS: &[&str] = &["-Xmx1g", "-Xrs", "-XX:-UsePerfData"];
@@ -131,8 +164,14 @@ fn start(options: &JvmOptions) -> Result<JavaVM, JvmError> {
         "-Djava.class.path={}",
         class_path.to_string_lossy()
     ));
-    for option in &options.options {
-        builder = builder.option(option.clone());
+    let from_env = std::env::var(JVM_OPTIONS_ENV).unwrap_or_default();
+    for option in options
+        .options
+        .iter()
+        .map(String::as_str)
+        .chain(from_env.split_whitespace())
+    {
+        builder = builder.option(option.to_owned());
     }
     let start_error = |message: String| JvmError::Start {
         libjvm: libjvm.display().to_string(),
