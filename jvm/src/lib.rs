@@ -1,10 +1,30 @@
-//! The JVM bridge's first part: one embedded JVM per process, started on
-//! first use with `libjvm` loaded at run time (from `JAVA_HOME`, else the
-//! `java` on `PATH`; never linked), and Kafka Connect's plugin discovery —
-//! each plugin (a directory of jars, an uber-jar, or a directory of classes
-//! under a `plugin.path` entry) in a class loader of its own over the
-//! worker's platform class path, its source connectors found through
-//! `META-INF/services/org.apache.kafka.connect.source.SourceConnector`.
+//! The JVM bridge: unmodified Java Kafka Connect source connectors run as
+//! timely-connect connectors.
+//!
+//! - One embedded JVM per process, started on first use with `libjvm`
+//!   loaded at run time (from `JAVA_HOME`, else the `java` on `PATH`; never
+//!   linked), never destroyed.
+//! - A small Java shim (`java/`, compiled by `build.rs` and embedded) that
+//!   hosts connectors and tasks; Rust calls it through one static method
+//!   with byte-array messages, one crossing per poll.
+//! - Kafka Connect's plugin discovery and isolation: each plugin (a
+//!   directory of jars, an uber-jar, or a directory of classes under a
+//!   `plugin.path` entry) in a child-first class loader of its own over the
+//!   worker class path, with Kafka's parent-first exceptions.
+//! - [`install`] makes a [`timely_connect::connector::Registry`] resolve
+//!   Java connector classes.
+
+mod bridge;
+mod codec;
+mod connector;
+mod logging;
+
+pub use bridge::{shim_dir, Bridge, CallError, JavaException};
+pub use codec::{BatchDecoder, CodecError, Reader, Writer};
+pub use connector::{install, resolve, JavaSettings, JavaSourceConnector, JavaSourceTask};
+
+/// The stack of the thread that calls a Java task's `stop()` from outside.
+pub(crate) const STOPPER_STACK_BYTES: usize = 1 << 20;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -154,7 +174,10 @@ pub fn jvm(options: &JvmOptions) -> Result<&'static JavaVM, JvmError> {
 
 fn start(options: &JvmOptions) -> Result<JavaVM, JvmError> {
     let libjvm = locate_libjvm()?;
-    let class_path = std::env::join_paths(&options.class_path)
+    // Every JVM we start carries the shim and its SLF4J provider.
+    let mut class_path_entries = options.class_path.clone();
+    class_path_entries.push(bridge::shim_dir()?);
+    let class_path = std::env::join_paths(&class_path_entries)
         .map_err(|e| JvmError::Java(format!("class path: {e}")))?;
     let mut builder = InitArgsBuilder::new().version(JNIVersion::V1_8);
     for option in DEFAULT_OPTIONS {
@@ -164,6 +187,8 @@ fn start(options: &JvmOptions) -> Result<JavaVM, JvmError> {
         "-Djava.class.path={}",
         class_path.to_string_lossy()
     ));
+    builder = builder.option("-Dslf4j.provider=io.timelyconnect.bridge.Slf4jProvider");
+    builder = builder.option("-Dslf4j.internal.verbosity=WARN");
     let from_env = std::env::var(JVM_OPTIONS_ENV).unwrap_or_default();
     for option in options
         .options
@@ -261,30 +286,58 @@ pub struct JavaConnector {
     pub plugin: PathBuf,
 }
 
-/// Loads each plugin in a class loader of its own (parent: the platform
-/// class path) and lists the source connectors it declares as services,
-/// with their `version()`. A plugin that fails to load is reported, not
-/// fatal: its error is in the second list.
+/// Loads each plugin in a class loader of its own (child-first, over the
+/// worker class path) and lists the source connectors it holds — those its
+/// service files declare, else those a scan of its classes finds — with
+/// their `version()`. A plugin that fails to load is reported, not fatal:
+/// its error is in the second list.
 pub fn list_connectors(
-    vm: &JavaVM,
+    bridge: &Bridge,
     plugins: &[PluginLocation],
 ) -> (Vec<JavaConnector>, Vec<(PathBuf, JvmError)>) {
-    let mut connectors = Vec::new();
-    let mut failures = Vec::new();
-    for plugin in plugins {
-        let result = vm.attach_current_thread(
-            |env| -> Result<Result<Vec<JavaConnector>, JvmError>, jni::errors::Error> {
-                env.with_local_frame(64, |env| Ok(scan_plugin(env, plugin)))
-            },
-        );
-        match result {
-            Ok(Ok(found)) => connectors.extend(found),
-            Ok(Err(e)) => failures.push((plugin.path.clone(), e)),
-            Err(e) => failures.push((plugin.path.clone(), JvmError::Java(e.to_string()))),
+    let mut w = codec::Writer::default();
+    connector::write_locations(&mut w, plugins);
+    let reply = match bridge.call(bridge::Op::List, 0, &w.buf) {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                Vec::new(),
+                vec![(PathBuf::from("plugin.path"), JvmError::Java(e.to_string()))],
+            )
         }
+    };
+    let mut r = codec::Reader::new(&reply);
+    let mut read = || -> Result<_, codec::CodecError> {
+        let mut connectors = Vec::new();
+        for _ in 0..r.varint()? {
+            let class = r.str()?;
+            let version = r.str()?;
+            let plugin = PathBuf::from(r.str()?);
+            if r.u8()? == 0 {
+                connectors.push(JavaConnector {
+                    class,
+                    version,
+                    plugin,
+                });
+            }
+        }
+        let mut failures = Vec::new();
+        for _ in 0..r.varint()? {
+            let plugin = PathBuf::from(r.str()?);
+            failures.push((plugin, JvmError::Java(r.str()?)));
+        }
+        Ok((connectors, failures))
+    };
+    match read() {
+        Ok((mut connectors, failures)) => {
+            connectors.sort_by(|a, b| a.class.cmp(&b.class));
+            (connectors, failures)
+        }
+        Err(e) => (
+            Vec::new(),
+            vec![(PathBuf::from("plugin.path"), JvmError::Java(e.to_string()))],
+        ),
     }
-    connectors.sort_by(|a, b| a.class.cmp(&b.class));
-    (connectors, failures)
 }
 
 /// Describes and clears a pending Java exception after a failed call.
@@ -315,232 +368,4 @@ fn java_error(env: &mut Env, what: &str, e: jni::errors::Error) -> JvmError {
 fn string_of(env: &mut Env, obj: JObject) -> Option<String> {
     let s = jni::objects::JString::cast_local(env, obj).ok()?;
     s.try_to_string(env).ok()
-}
-
-fn scan_plugin(env: &mut Env, plugin: &PluginLocation) -> Result<Vec<JavaConnector>, JvmError> {
-    let place = plugin.path.display().to_string();
-    macro_rules! j {
-        ($what:expr, $call:expr) => {
-            match $call {
-                Ok(v) => v,
-                Err(e) => return Err(java_error(env, &format!("plugin {place}: {}", $what), e)),
-            }
-        };
-    }
-    // URL[] of the plugin's jars.
-    let url_class = j!("URL", env.find_class(jni_str!("java/net/URL")));
-    let urls = j!(
-        "URL[]",
-        env.new_object_array(plugin.urls.len() as i32, &url_class, JObject::null())
-    );
-    for (i, path) in plugin.urls.iter().enumerate() {
-        let text = j!("path", env.new_string(path.display().to_string()));
-        let file = j!(
-            "File",
-            env.new_object(
-                jni_str!("java/io/File"),
-                jni_sig!("(Ljava/lang/String;)V"),
-                &[JValue::Object(&text)]
-            )
-        );
-        let uri = j!(
-            "toURI",
-            env.call_method(&file, jni_str!("toURI"), jni_sig!("()Ljava/net/URI;"), &[])
-                .and_then(|v| v.l())
-        );
-        let url = j!(
-            "toURL",
-            env.call_method(&uri, jni_str!("toURL"), jni_sig!("()Ljava/net/URL;"), &[])
-                .and_then(|v| v.l())
-        );
-        j!("URL[i]", urls.set_element(env, i, &url));
-    }
-    let system = j!(
-        "system loader",
-        env.call_static_method(
-            jni_str!("java/lang/ClassLoader"),
-            jni_str!("getSystemClassLoader"),
-            jni_sig!("()Ljava/lang/ClassLoader;"),
-            &[]
-        )
-        .and_then(|v| v.l())
-    );
-    let loader = j!(
-        "URLClassLoader",
-        env.new_object(
-            jni_str!("java/net/URLClassLoader"),
-            jni_sig!("([Ljava/net/URL;Ljava/lang/ClassLoader;)V"),
-            &[JValue::Object(&urls), JValue::Object(&system)]
-        )
-    );
-    // Plugin code runs with its own loader as the context loader, as Kafka
-    // Connect does (Debezium resolves class-typed defaults through it).
-    let thread = j!(
-        "currentThread",
-        env.call_static_method(
-            jni_str!("java/lang/Thread"),
-            jni_str!("currentThread"),
-            jni_sig!("()Ljava/lang/Thread;"),
-            &[]
-        )
-        .and_then(|v| v.l())
-    );
-    j!(
-        "setContextClassLoader",
-        env.call_method(
-            &thread,
-            jni_str!("setContextClassLoader"),
-            jni_sig!("(Ljava/lang/ClassLoader;)V"),
-            &[JValue::Object(&loader)]
-        )
-    );
-
-    // The service files the plugin's jars declare. (ServiceLoader itself
-    // refuses a caller without a Java frame, as a JNI thread is.)
-    let resource = j!(
-        "name",
-        env.new_string("META-INF/services/org.apache.kafka.connect.source.SourceConnector")
-    );
-    let resources = j!(
-        "getResources",
-        env.call_method(
-            &loader,
-            jni_str!("getResources"),
-            jni_sig!("(Ljava/lang/String;)Ljava/util/Enumeration;"),
-            &[JValue::Object(&resource)]
-        )
-        .and_then(|v| v.l())
-    );
-    let mut names = Vec::new();
-    loop {
-        let more = j!(
-            "hasMoreElements",
-            env.call_method(
-                &resources,
-                jni_str!("hasMoreElements"),
-                jni_sig!("()Z"),
-                &[]
-            )
-            .and_then(|v| v.z())
-        );
-        if !more {
-            break;
-        }
-        let url = j!(
-            "nextElement",
-            env.call_method(
-                &resources,
-                jni_str!("nextElement"),
-                jni_sig!("()Ljava/lang/Object;"),
-                &[]
-            )
-            .and_then(|v| v.l())
-        );
-        let stream = j!(
-            "openStream",
-            env.call_method(
-                &url,
-                jni_str!("openStream"),
-                jni_sig!("()Ljava/io/InputStream;"),
-                &[]
-            )
-            .and_then(|v| v.l())
-        );
-        let bytes = j!(
-            "readAllBytes",
-            env.call_method(&stream, jni_str!("readAllBytes"), jni_sig!("()[B"), &[])
-                .and_then(|v| v.l())
-        );
-        j!(
-            "close",
-            env.call_method(&stream, jni_str!("close"), jni_sig!("()V"), &[])
-        );
-        let text = j!(
-            "service file",
-            env.new_object(
-                jni_str!("java/lang/String"),
-                jni_sig!("([B)V"),
-                &[JValue::Object(&bytes)]
-            )
-        );
-        let text = string_of(env, text).unwrap_or_default();
-        for line in text.lines() {
-            let name = line.split('#').next().unwrap_or("").trim();
-            if !name.is_empty() && !names.iter().any(|n| n == name) {
-                names.push(name.to_owned());
-            }
-        }
-    }
-    let mut found = Vec::new();
-    for name in names {
-        let jname = j!("name", env.new_string(&name));
-        let class = j!(
-            format!("loading {name}"),
-            env.call_static_method(
-                jni_str!("java/lang/Class"),
-                jni_str!("forName"),
-                jni_sig!("(Ljava/lang/String;ZLjava/lang/ClassLoader;)Ljava/lang/Class;"),
-                &[
-                    JValue::Object(&jname),
-                    JValue::Bool(true),
-                    JValue::Object(&loader)
-                ]
-            )
-            .and_then(|v| v.l())
-        );
-        // Only connectors this plugin's own loader defined (not the parent's).
-        let defined_by = j!(
-            "getClassLoader",
-            env.call_method(
-                &class,
-                jni_str!("getClassLoader"),
-                jni_sig!("()Ljava/lang/ClassLoader;"),
-                &[]
-            )
-            .and_then(|v| v.l())
-        );
-        if !j!("same loader", env.is_same_object(&defined_by, &loader)) {
-            continue;
-        }
-        let constructor = j!(
-            format!("{name}: public no-argument constructor"),
-            env.call_method(
-                &class,
-                jni_str!("getDeclaredConstructor"),
-                jni_sig!("([Ljava/lang/Class;)Ljava/lang/reflect/Constructor;"),
-                &[JValue::Object(&JObject::null())]
-            )
-            .and_then(|v| v.l())
-        );
-        let connector = j!(
-            format!("{name}: constructor"),
-            env.call_method(
-                &constructor,
-                jni_str!("newInstance"),
-                jni_sig!("([Ljava/lang/Object;)Ljava/lang/Object;"),
-                &[JValue::Object(&JObject::null())]
-            )
-            .and_then(|v| v.l())
-        );
-        let version = j!(
-            format!("{name}.version()"),
-            env.call_method(
-                &connector,
-                jni_str!("version"),
-                jni_sig!("()Ljava/lang/String;"),
-                &[]
-            )
-            .and_then(|v| v.l())
-        );
-        found.push(JavaConnector {
-            class: name,
-            version: if version.is_null() {
-                "null".to_owned()
-            } else {
-                string_of(env, version).unwrap_or_default()
-            },
-            plugin: plugin.path.clone(),
-        });
-    }
-    Ok(found)
 }

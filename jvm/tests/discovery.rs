@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use timely_connect_jvm::{jvm, list_connectors, plugin_locations, JvmOptions};
+use timely_connect_jvm::{jvm, list_connectors, plugin_locations, Bridge, JvmOptions};
 
 fn java_dir() -> PathBuf {
     std::env::var_os("TIMELY_CONNECT_JAVA_DIR")
@@ -22,14 +22,15 @@ fn the_embedded_jvm_finds_each_plugin_s_connectors_in_its_own_loader() {
         .expect("run scripts/install-java-plugins.sh first")
         .map(|e| e.unwrap().path())
         .collect();
-    let vm = jvm(&JvmOptions {
+    let options = JvmOptions {
         class_path: platform,
         options: vec![],
-    })
-    .expect("the JVM starts");
+    };
+    let vm = jvm(&options).expect("the JVM starts");
+    let bridge = Bridge::get(&options).expect("the bridge's classes load");
     let plugins = plugin_locations(&[dir.join("plugins")]);
     assert_eq!(plugins.len(), 4, "{plugins:?}");
-    let (found, failures) = list_connectors(vm, &plugins);
+    let (found, failures) = list_connectors(bridge, &plugins);
     assert!(failures.is_empty(), "{failures:?}");
     let summary: Vec<(String, String, String)> = found
         .iter()

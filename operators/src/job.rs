@@ -229,7 +229,7 @@ impl JobSpec {
             props: provided.props.clone(),
             provided,
             provider_issues,
-            registry: Registry::builtin(),
+            registry: default_registry(),
             snapshot_dir: None,
             snapshot_interval: None,
             restore: RestoreMode::Latest,
@@ -363,7 +363,7 @@ impl JobSpec {
         let own = self
             .props
             .get("connector.class")
-            .and_then(|class| self.registry.find(class))
+            .and_then(|class| self.registry.resolve(class, &self.props).ok())
             .map(|plugin| plugin.create().config_def());
         let mut defs = vec![&common];
         defs.extend(own.as_ref());
@@ -410,23 +410,15 @@ impl JobSpec {
         }
         let mut connector = None;
         if let Some(class) = self.props.get("connector.class") {
-            match self.registry.find(class) {
-                Some(plugin) => {
+            match self.registry.resolve(class, &self.props) {
+                Ok(plugin) => {
                     let c = plugin.create();
                     issues.extend(c.validate(&self.props));
                     connector = Some(c);
                 }
-                None => issues.push(ConfigIssue {
+                Err(message) => issues.push(ConfigIssue {
                     key: "connector.class".to_owned(),
-                    message: format!(
-                        "unknown connector class `{class}`; known: {}",
-                        self.registry
-                            .plugins()
-                            .iter()
-                            .map(|p| p.class.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
+                    message,
                 }),
             }
         }
@@ -451,6 +443,17 @@ impl JobSpec {
     pub fn shown_props(&self) -> Properties {
         self.provided.hide(&self.props)
     }
+}
+
+/// The registry a [`JobSpec`] starts with: the built-in connectors,
+/// converters and transforms, and — with the `jvm` feature — Java
+/// connectors from `plugin.path` through the embedded JVM.
+pub fn default_registry() -> Registry {
+    #[allow(unused_mut)]
+    let mut registry = Registry::builtin();
+    #[cfg(feature = "jvm")]
+    timely_connect_jvm::install(&mut registry);
+    registry
 }
 
 /// What worker 0 decides at start and sends to every worker: where to

@@ -45,6 +45,6 @@ pub mod metrics_http;
 pub use checkpoint::Checkpoint;
 pub use encode::{Encode, EncodedStreams};
 pub use file_sink::{render_blocks, ExactlyOnceBytesSink, ExactlyOnceFileSink};
-pub use job::{Job, JobError, JobSpec, JobStats, Plan, RestoreMode};
+pub use job::{default_registry, Job, JobError, JobSpec, JobStats, Plan, RestoreMode};
 pub use part::CheckpointPart;
 pub use source::{ConnectSource, SourceStreams};

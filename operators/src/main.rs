@@ -77,6 +77,10 @@ enum Command {
     Validate {
         /// The connector's .properties file.
         config: PathBuf,
+        /// Kafka's plugin.path for Java connectors (overrides the file's
+        /// `plugin.path`).
+        #[arg(long, value_delimiter = ',')]
+        plugin_path: Vec<PathBuf>,
     },
     /// Lists the connectors and their configuration keys, and the Java
     /// connectors found on the plugin path.
@@ -203,6 +207,10 @@ struct RunArgs {
     /// /metrics; off by default.
     #[arg(long)]
     metrics_addr: Option<std::net::SocketAddr>,
+    /// Kafka's plugin.path for Java connectors: directories whose
+    /// children are plugins (overrides the file's `plugin.path`).
+    #[arg(long, value_delimiter = ',')]
+    plugin_path: Vec<PathBuf>,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -241,7 +249,7 @@ fn snapshot_dir_of(
         return Ok(dir);
     }
     let config = config.ok_or("give the connector's .properties file or --snapshot-dir")?;
-    let spec = load_spec(config)?;
+    let spec = load_spec(config, &[])?;
     match spec.props.get("name") {
         Some(name) => {
             if let Err(timely_connect_operators::JobError::Config { issues, .. }) = spec.validate()
@@ -284,7 +292,10 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Run(args) => run(*args),
-        Command::Validate { config } => validate(&config),
+        Command::Validate {
+            config,
+            plugin_path,
+        } => validate(&config, &plugin_path),
         Command::Plugins {
             markdown,
             plugin_path,
@@ -323,13 +334,21 @@ fn exit_when_a_peer_is_lost() {
     }));
 }
 
-fn load_spec(config: &Path) -> Result<JobSpec, String> {
-    let props = load_properties(config).map_err(|e| e.to_string())?;
+fn load_spec(config: &Path, plugin_path: &[PathBuf]) -> Result<JobSpec, String> {
+    let mut props = load_properties(config).map_err(|e| e.to_string())?;
+    if !plugin_path.is_empty() {
+        let joined = plugin_path
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        props.insert("plugin.path".to_owned(), joined);
+    }
     Ok(JobSpec::new(props))
 }
 
-fn validate(config: &Path) -> Result<ExitCode, String> {
-    let spec = match load_spec(config) {
+fn validate(config: &Path, plugin_path: &[PathBuf]) -> Result<ExitCode, String> {
+    let spec = match load_spec(config, plugin_path) {
         Ok(spec) => spec,
         Err(e) => {
             say!(error, "{e}");
@@ -450,18 +469,15 @@ fn java_plugins(plugin_path: &[PathBuf]) -> String {
         .collect::<Vec<_>>()
         .join(",");
     let mut out = format!("java connectors (plugin.path {shown}):\n");
-    let options = jvm::JvmOptions {
-        class_path: jvm::jars_in(&dir.join("platform")),
-        options: Vec::new(),
-    };
-    let vm = match jvm::jvm(&options) {
-        Ok(vm) => vm,
+    let settings = jvm::JavaSettings::from_props(&Default::default());
+    let bridge = match settings.bridge() {
+        Ok(bridge) => bridge,
         Err(e) => {
             out.push_str(&format!("  none: {e}\n"));
             return out;
         }
     };
-    let (found, failures) = jvm::list_connectors(vm, &jvm::plugin_locations(&plugin_path));
+    let (found, failures) = jvm::list_connectors(bridge, &jvm::plugin_locations(&plugin_path));
     for c in &found {
         out.push_str(&format!(
             "  {}  {}  {}\n",
@@ -655,7 +671,7 @@ fn offsets(action: OffsetsAction) -> Result<ExitCode, String> {
     let dir = snapshot_dir_of(config.as_deref(), snapshot_dir)?;
     let owner = match &config {
         Some(path) => {
-            let spec = load_spec(path)?;
+            let spec = load_spec(path, &[])?;
             let (common, connector) = spec
                 .validate()
                 .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -687,7 +703,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         say!(error, "error: {message}");
         Ok(ExitCode::from(EXIT_USAGE))
     };
-    let mut spec = match load_spec(&args.config) {
+    let mut spec = match load_spec(&args.config, &args.plugin_path) {
         Ok(spec) => spec,
         Err(e) => return bad(e),
     };

@@ -43,7 +43,17 @@ pub const ERRORS_LOG_ENABLE_CONFIG: &str = "errors.log.enable";
 /// `errors.log.include.messages`: include the record in those logs.
 pub const ERRORS_LOG_INCLUDE_MESSAGES_CONFIG: &str = "errors.log.include.messages";
 
+/// Which implementation runs `connector.class`: `auto`, `native` or `jvm`.
+pub const CONNECTOR_RUNTIME_CONFIG: &str = "connector.runtime";
+/// Kafka Connect's `plugin.path`: directories of Java connector plugins.
+pub const PLUGIN_PATH_CONFIG: &str = "plugin.path";
+/// The embedded JVM's options.
+pub const JVM_OPTIONS_CONFIG: &str = "jvm.options";
+/// The embedded JVM's worker class path (the Connect API's jars).
+pub const JVM_CLASSPATH_CONFIG: &str = "jvm.classpath";
+
 const COMMON_GROUP: &str = "Common";
+const JAVA_GROUP: &str = "Java connectors";
 const ERROR_GROUP: &str = "Error Handling";
 const SNAPSHOT_GROUP: &str = "Snapshots";
 const TRANSFORMS_GROUP: &str = "Transforms";
@@ -75,6 +85,59 @@ pub fn connector_config_def() -> ConfigDef {
             )
             .validator(Validator::NonEmptyString)
             .group(COMMON_GROUP, 2),
+        )
+        .define(
+            ConfigKey::new(
+                CONNECTOR_RUNTIME_CONFIG,
+                ConfigType::String,
+                Importance::Medium,
+                "Which implementation runs `connector.class` when both a native Rust connector \
+                 and a Java one answer to it (FileStreamSource, the PostgreSQL connector): `auto` \
+                 picks the native one and logs so, `native` requires it, `jvm` runs the Java \
+                 connector's jar in the embedded JVM.",
+            )
+            .default_value("auto")
+            .validator(Validator::one_of(&["auto", "native", "jvm"]))
+            .group(JAVA_GROUP, 1),
+        )
+        .define(
+            ConfigKey::new(
+                PLUGIN_PATH_CONFIG,
+                ConfigType::List,
+                Importance::Medium,
+                "Directories of Java connector plugins, as Kafka Connect's `plugin.path`: each \
+                 child directory of jars, each uber-jar and each directory of classes is one \
+                 plugin with a class loader of its own. Empty: the `plugins/` directory that \
+                 scripts/install-java-plugins.sh fills. The `--plugin-path` flag overrides it.",
+            )
+            .default_value("")
+            .group(JAVA_GROUP, 2),
+        )
+        .define(
+            ConfigKey::new(
+                JVM_CLASSPATH_CONFIG,
+                ConfigType::List,
+                Importance::Low,
+                "The embedded JVM's worker class path: jars, directories of classes, or \
+                 directories whose jars are all taken (a Kafka distribution's `libs/`). It must \
+                 hold the Connect API, kafka-clients and SLF4J. Empty: the `platform/` directory \
+                 that scripts/install-java-plugins.sh fills.",
+            )
+            .default_value("")
+            .group(JAVA_GROUP, 3),
+        )
+        .define(
+            ConfigKey::new(
+                JVM_OPTIONS_CONFIG,
+                ConfigType::String,
+                Importance::Low,
+                "Options for the embedded JVM, separated by spaces, after the defaults \
+                 (`-Xmx1g -Xrs -XX:-UsePerfData`) and before those of the \
+                 TIMELY_CONNECT_JVM_OPTIONS environment variable. The JVM starts once per \
+                 process, with the options of the first Java connector.",
+            )
+            .default_value("")
+            .group(JAVA_GROUP, 4),
         )
         .define(
             ConfigKey::new(

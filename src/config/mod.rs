@@ -14,7 +14,7 @@ pub use def::{
 };
 pub use properties::{load_properties, parse_properties, ConfigError, Properties};
 pub use providers::{resolve_providers, Resolved, CONFIG_PROVIDERS};
-pub use unknown::{unknown_keys, UnknownKey, DELEGATED_PREFIXES};
+pub use unknown::{nearest, unknown_keys, UnknownKey, DELEGATED_PREFIXES};
 
 /// Properties from `(key, value)` pairs, for tests.
 #[cfg(test)]

@@ -109,7 +109,13 @@ pub fn unknown_keys(props: &Properties, defs: &[&ConfigDef]) -> Vec<UnknownKey> 
 
 /// The candidate closest to `key` by edit distance, if it is close: at
 /// most a third of the key's length, and at least 1, edits away.
-fn nearest(key: &str, candidates: &[&str]) -> Option<String> {
+///
+/// ```
+/// use timely_connect::config::nearest;
+/// assert_eq!(nearest("tasks.mx", &["tasks.max", "topic"]).as_deref(), Some("tasks.max"));
+/// assert_eq!(nearest("zzz", &["tasks.max"]), None);
+/// ```
+pub fn nearest(key: &str, candidates: &[&str]) -> Option<String> {
     let limit = (key.chars().count() / 3).max(1);
     candidates
         .iter()

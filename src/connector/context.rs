@@ -2,6 +2,7 @@
 //! stop token.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -102,6 +103,7 @@ pub struct SourceTaskContext {
     configs: Properties,
     reader: OffsetStorageReader,
     committed: Arc<Mutex<HashMap<SourcePartition, SourceOffset>>>,
+    committed_polls: Arc<AtomicU64>,
     stop: StopToken,
 }
 
@@ -120,6 +122,7 @@ impl SourceTaskContext {
             configs,
             reader,
             committed: Arc::default(),
+            committed_polls: Arc::default(),
             stop,
         }
     }
@@ -146,6 +149,20 @@ impl SourceTaskContext {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// How many of this task's non-empty polls (counted from 1, in order)
+    /// the newest durable snapshot covers. Updated by the framework just
+    /// before it calls [`crate::SourceTask::commit`]; a task that keeps
+    /// per-poll state to acknowledge (the JVM bridge) uses it instead of
+    /// [`crate::SourceTask::commit_record`].
+    pub fn committed_polls(&self) -> u64 {
+        self.committed_polls.load(Ordering::SeqCst)
+    }
+
+    /// Records that the first `polls` non-empty polls are durable (called by the framework).
+    pub fn set_committed_polls(&self, polls: u64) {
+        self.committed_polls.fetch_max(polls, Ordering::SeqCst);
     }
 
     /// Records offsets as durable (called by the framework).

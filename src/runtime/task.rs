@@ -174,6 +174,10 @@ impl Drop for TaskHandle {
     }
 }
 
+/// The stack of each task thread: 8 MiB, as a JVM's main thread gets,
+/// since Java connectors run their code on it.
+pub const TASK_STACK_BYTES: usize = 8 << 20;
+
 /// Starts `task` on a thread of its own. `wake` is called after every event
 /// the thread sends (the operator's `SyncActivator`).
 pub fn spawn_task(
@@ -187,16 +191,20 @@ pub fn spawn_task(
     let task_id = spec.task_id;
     let thread_stop = stop.clone();
     let name = format!("{}-task-{}", spec.connector, spec.task_id);
-    let thread = std::thread::Builder::new().name(name).spawn(move || {
-        let runner = Runner {
-            spec,
-            events: event_tx,
-            control: control_rx,
-            stop: thread_stop,
-            wake,
-        };
-        runner.run(task);
-    })?;
+    // Large enough for connectors that run deep (the JVM bridge's Java tasks run on it).
+    let thread = std::thread::Builder::new()
+        .name(name)
+        .stack_size(TASK_STACK_BYTES)
+        .spawn(move || {
+            let runner = Runner {
+                spec,
+                events: event_tx,
+                control: control_rx,
+                stop: thread_stop,
+                wake,
+            };
+            runner.run(task);
+        })?;
     Ok(TaskHandle {
         task_id,
         events: event_rx,
@@ -509,6 +517,7 @@ impl<W: Fn()> Runner<W> {
         up_to_seq: u64,
     ) -> Result<(), TaskFailure> {
         context.set_committed(offsets);
+        context.set_committed_polls(up_to_seq);
         while kept.front().is_some_and(|(s, _)| *s <= up_to_seq) {
             if let Some((_, records)) = kept.pop_front() {
                 for record in &records {

@@ -1,0 +1,81 @@
+package io.timelyconnect.bridge;
+
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.metrics.PluginMetrics;
+import org.apache.kafka.connect.source.SourceRecord;
+import org.apache.kafka.connect.source.SourceTask;
+import org.apache.kafka.connect.source.SourceTaskContext;
+import org.apache.kafka.connect.storage.OffsetStorageReader;
+
+/**
+ * A Java SourceTask and its context. Each non-empty poll's records are
+ * kept until Rust says a durable snapshot covers that poll; only then are
+ * they given to commitRecord, in order, followed by commit().
+ */
+final class TaskHost implements SourceTaskContext {
+    final SourceTask task;
+    final ClassLoader loader;
+    final String context;
+    private Map<String, String> configs = Map.of();
+    private OffsetStorageReader reader = new OffsetReader();
+    private final RecordEncoder encoder = new RecordEncoder();
+    private final ArrayDeque<List<SourceRecord>> uncommitted = new ArrayDeque<>();
+    private long sequence;
+    final java.util.concurrent.atomic.AtomicBoolean stopped = new java.util.concurrent.atomic.AtomicBoolean();
+
+    TaskHost(SourceTask task, ClassLoader loader, String context) {
+        this.task = task;
+        this.loader = loader;
+        this.context = context;
+    }
+
+    @Override
+    public Map<String, String> configs() {
+        return configs;
+    }
+
+    @Override
+    public OffsetStorageReader offsetStorageReader() {
+        return reader;
+    }
+
+    @Override
+    public PluginMetrics pluginMetrics() {
+        return null;
+    }
+
+    void start(Map<String, String> configs, OffsetReader reader) {
+        this.configs = configs;
+        this.reader = reader;
+        task.initialize(this);
+        task.start(configs);
+    }
+
+    /** One poll's records, encoded; null when there are none. */
+    byte[] poll() throws InterruptedException {
+        List<SourceRecord> records = task.poll();
+        if (records == null || records.isEmpty()) {
+            return null;
+        }
+        byte[] batch = encoder.encode(records);
+        uncommitted.addLast(records);
+        return batch;
+    }
+
+    /** The first {@code polls} kept polls are durable: acknowledge their records, then commit. */
+    void commit(long polls) throws InterruptedException {
+        for (long i = 0; i < polls && !uncommitted.isEmpty(); i++) {
+            for (SourceRecord r : uncommitted.pollFirst()) {
+                TopicPartition tp = new TopicPartition(r.topic() == null ? "" : r.topic(),
+                        r.kafkaPartition() == null ? 0 : r.kafkaPartition());
+                long ts = r.timestamp() == null ? -1L : r.timestamp();
+                task.commitRecord(r, new RecordMetadata(tp, sequence++, 0, ts, -1, -1));
+            }
+        }
+        task.commit();
+    }
+}
