@@ -2,6 +2,7 @@
 //! binary with real files and real processes, each test in its own tempdir.
 #![allow(dead_code)]
 
+pub mod java;
 pub mod pg;
 
 use std::collections::HashMap;
