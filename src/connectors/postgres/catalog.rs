@@ -248,7 +248,6 @@ pub fn model(
     table: &str,
     columns: &[CatalogColumn],
     key_names: &[String],
-    version: i32,
 ) -> TableModel {
     let mut captured = Vec::new();
     let mut positions = Vec::new();
@@ -264,15 +263,7 @@ pub fn model(
         .iter()
         .filter_map(|k| captured.iter().position(|c| &c.name == k))
         .collect();
-    TableModel::new(
-        &config.prefix,
-        schema,
-        table,
-        captured,
-        positions,
-        key,
-        version,
-    )
+    TableModel::new(&config.prefix, schema, table, captured, positions, key)
 }
 
 /// Makes sure the publication exists as `publication.autocreate.mode` asks.

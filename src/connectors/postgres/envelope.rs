@@ -44,6 +44,7 @@ pub fn source_schema() -> SchemaRef {
         .get_or_init(|| {
             SchemaBuilder::struct_()
                 .name(SOURCE_SCHEMA_NAME)
+                .version(1)
                 .field("version", Schema::string())
                 .field("connector", Schema::string())
                 .field("name", Schema::string())
@@ -54,17 +55,24 @@ pub fn source_schema() -> SchemaRef {
                         .optional()
                         .name(ENUM)
                         .version(1)
-                        .parameter("allowed", "true,last,false,incremental")
+                        .parameter(
+                            "allowed",
+                            "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental",
+                        )
                         .default_value(Value::String("false".into()))
                         .build(),
                 )
                 .field("db", Schema::string())
                 .field("sequence", Schema::optional_string())
+                .field("ts_us", Schema::optional_int64())
+                .field("ts_ns", Schema::optional_int64())
                 .field("schema", Schema::string())
                 .field("table", Schema::string())
                 .field("txId", Schema::optional_int64())
                 .field("lsn", Schema::optional_int64())
                 .field("xmin", Schema::optional_int64())
+                .field("origin", Schema::optional_string())
+                .field("origin_lsn", Schema::optional_int64())
                 .build()
         })
         .clone()
@@ -97,7 +105,8 @@ pub struct SourceInfo {
     pub db: Arc<str>,
     /// Commit time (streaming) or read time (snapshot), ms since the epoch.
     pub ts_ms: i64,
-    /// `"true"`, `"last"` or `"false"`.
+    /// `"first"`, `"first_in_data_collection"`, `"true"`,
+    /// `"last_in_data_collection"`, `"last"` or `"false"`.
     pub snapshot: &'static str,
     /// `["<last commit lsn>","<lsn>"]`, as Debezium writes it.
     pub sequence: Option<String>,
@@ -158,7 +167,9 @@ pub struct RowError {
 impl TableModel {
     /// The model of `schema.table` with `columns` (captured, in order),
     /// read from tuples at `positions`, keyed by `key`, for topic prefix
-    /// `prefix`. `version` is set on the Value and Envelope schemas.
+    /// `prefix`. As Debezium's: a `NOT NULL` column's field is required
+    /// (a value the tuple lacks gets its type's fallback, see
+    /// [`TableModel::row`]); the Envelope schema has version 2.
     pub fn new(
         prefix: &str,
         schema: &str,
@@ -166,19 +177,14 @@ impl TableModel {
         columns: Vec<ColumnType>,
         positions: Vec<usize>,
         key: Vec<usize>,
-        version: i32,
     ) -> TableModel {
         let topic = format!("{prefix}.{schema}.{table}");
         let mut value = SchemaBuilder::struct_()
             .optional()
-            .name(&format!("{topic}.Value"))
-            .version(version);
+            .name(&format!("{topic}.Value"));
         for (i, c) in columns.iter().enumerate() {
-            // Key columns are required; every other column is optional so a
-            // delete's key-only `before` (REPLICA IDENTITY DEFAULT) and
-            // NaN numerics can be null.
-            let required = key.contains(&i);
-            value = value.field(&c.name, super::types::schema_of(&c.kind, !required));
+            let optional = c.nullable && !key.contains(&i);
+            value = value.field(&c.name, super::types::schema_of(&c.kind, optional));
         }
         let value_schema = value.build();
         let key_schema = (!key.is_empty()).then(|| {
@@ -193,13 +199,15 @@ impl TableModel {
         });
         let envelope_schema = SchemaBuilder::struct_()
             .name(&format!("{topic}.Envelope"))
-            .version(version)
+            .version(2)
             .field("before", value_schema.clone())
             .field("after", value_schema.clone())
             .field("source", source_schema())
+            .field("transaction", transaction_schema())
             .field("op", Schema::string())
             .field("ts_ms", Schema::optional_int64())
-            .field("transaction", transaction_schema())
+            .field("ts_us", Schema::optional_int64())
+            .field("ts_ns", Schema::optional_int64())
             .build();
         TableModel {
             schema: schema.to_owned(),
@@ -241,16 +249,17 @@ impl TableModel {
                 .get(self.positions[i])
                 .copied()
                 .ok_or_else(|| self.error(column, "missing from the tuple".to_owned()))?;
+            let field = &self.value_schema.fields[i].schema;
             let value = match cell {
-                Cell::Null => Value::Null,
+                Cell::Null => fallback(field),
                 Cell::Unchanged => match column.kind {
                     Kind::Text | Kind::Json | Kind::Xml | Kind::Fallback { .. } => {
                         Value::String(UNAVAILABLE_VALUE.to_owned())
                     }
                     Kind::Bytes => Value::Bytes(UNAVAILABLE_VALUE.as_bytes().to_vec()),
-                    _ => Value::Null,
+                    _ => fallback(field),
                 },
-                Cell::Text(text) => decode_as(&column.kind, text, !self.key.contains(&i))
+                Cell::Text(text) => decode_as(&column.kind, text, field.optional)
                     .map_err(|e| self.error(column, e.to_string()))?,
             };
             values
@@ -318,6 +327,13 @@ impl TableModel {
                 source.sequence.clone().map_or(Value::Null, Value::String),
             )
         })
+        .and_then(|s| s.put("ts_us", Value::Int64(source.ts_ms.saturating_mul(1_000))))
+        .and_then(|s| {
+            s.put(
+                "ts_ns",
+                Value::Int64(source.ts_ms.saturating_mul(1_000_000)),
+            )
+        })
         .and_then(|s| s.put("schema", Value::String(self.schema.clone())))
         .and_then(|s| s.put("table", Value::String(self.table.clone())))
         .and_then(|s| s.put("txId", source.tx_id.map_or(Value::Null, Value::Int64)))
@@ -329,8 +345,44 @@ impl TableModel {
             .and_then(|e| e.put("source", Value::Struct(s)))
             .and_then(|e| e.put("op", Value::String(op.code().to_owned())))
             .and_then(|e| e.put("ts_ms", Value::Int64(now_ms)))
+            .and_then(|e| e.put("ts_us", Value::Int64(now_ms.saturating_mul(1_000))))
+            .and_then(|e| e.put("ts_ns", Value::Int64(now_ms.saturating_mul(1_000_000))))
             .map_err(fail)?;
         Ok(Value::Struct(e))
+    }
+}
+
+/// What Debezium puts in a required field whose value the tuple lacks (a
+/// delete's key-only `before`, an unchanged TOASTed value): null where the
+/// field is optional, else zero, false, the empty string, empty bytes or
+/// an empty array.
+fn fallback(field: &Schema) -> Value {
+    use crate::data::SchemaType;
+    if field.optional {
+        return Value::Null;
+    }
+    match field.schema_type {
+        SchemaType::Int8 => Value::Int8(0),
+        SchemaType::Int16 => Value::Int16(0),
+        SchemaType::Int32 => Value::Int32(0),
+        SchemaType::Int64 => Value::Int64(0),
+        SchemaType::Float32 => Value::Float32(0.0),
+        SchemaType::Float64 => Value::Float64(0.0),
+        SchemaType::Boolean => Value::Boolean(false),
+        SchemaType::String => Value::String(String::new()),
+        SchemaType::Bytes
+            if field.name.as_deref() == Some(crate::data::LogicalType::Decimal.name()) =>
+        {
+            Value::Bytes(vec![0])
+        }
+        SchemaType::Bytes => Value::Bytes(Vec::new()),
+        SchemaType::Array => Value::Array(Vec::new()),
+        SchemaType::Map => Value::Map(Vec::new()),
+        SchemaType::Struct => Struct::from_parts(
+            Arc::new(field.clone()),
+            field.fields.iter().map(|f| fallback(&f.schema)).collect(),
+        )
+        .map_or(Value::Null, Value::Struct),
     }
 }
 
@@ -353,7 +405,7 @@ mod tests {
             ColumnType::new("name", oid::TEXT, -1, true, &reg),
             ColumnType::new("price", oid::NUMERIC, (8 << 16 | 2) + 4, false, &reg),
         ];
-        TableModel::new("shop", "public", "items", columns, vec![0, 1, 2], key, 1)
+        TableModel::new("shop", "public", "items", columns, vec![0, 1, 2], key)
     }
 
     #[test]
@@ -376,8 +428,19 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["before", "after", "source", "op", "ts_ms", "transaction"]
+            [
+                "before",
+                "after",
+                "source",
+                "transaction",
+                "op",
+                "ts_ms",
+                "ts_us",
+                "ts_ns"
+            ]
         );
+        assert_eq!(m.envelope_schema.version, Some(2));
+        assert_eq!(m.value_schema.version, None);
         let row = m
             .row(&[Cell::Text("7"), Cell::Null, Cell::Text("1.50")])
             .unwrap();

@@ -69,6 +69,27 @@ struct Pending {
     done: bool,
     /// The snapshot's last record.
     last: bool,
+    /// The first record of its table (read from the table's start).
+    first_in_table: bool,
+    /// The snapshot's first record.
+    first: bool,
+}
+
+impl Pending {
+    /// Debezium's `source.snapshot` marker of the record.
+    fn marker(&self) -> &'static str {
+        if self.last {
+            "last"
+        } else if self.first {
+            "first"
+        } else if self.done {
+            "last_in_data_collection"
+        } else if self.first_in_table {
+            "first_in_data_collection"
+        } else {
+            "true"
+        }
+    }
 }
 
 /// One table to read.
@@ -102,9 +123,14 @@ pub struct Snapshotter {
     db: Arc<str>,
     prefix: String,
     committed: bool,
-    /// Whether the very last record is marked `last` (not when several
-    /// tasks share the snapshot: none of them knows which record is last).
+    /// Whether the very last record is marked `last` and the very first
+    /// `first` (not when several tasks share the snapshot: none of them
+    /// knows which records those are).
     mark_last: bool,
+    /// Whether a record was read yet.
+    started: bool,
+    /// Whether the current table has given a record yet.
+    table_started: bool,
 }
 
 /// The type name a resume literal of `type_oid` is cast to, and whether the
@@ -175,7 +201,6 @@ impl Snapshotter {
                 &info.table,
                 &columns,
                 &key_names,
-                1,
             );
             let mut key = Vec::new();
             for &i in &model.key {
@@ -235,6 +260,8 @@ impl Snapshotter {
             prefix: config.prefix.clone(),
             committed: false,
             mark_last: true,
+            started: false,
+            table_started: false,
             placeholder: Arc::from("pending"),
         })
     }
@@ -268,6 +295,7 @@ impl Snapshotter {
                     });
                 };
                 self.open(&job)?;
+                self.table_started = false;
                 self.current = Some(job);
             }
             let Some(job) = self.current.take() else {
@@ -289,7 +317,11 @@ impl Snapshotter {
             let finished = rows.len() < self.fetch_size;
             let qualified: Arc<str> = Arc::from(job.info.qualified());
             for row in &rows {
-                let record = self.record(&job, &qualified, row, progress)?;
+                let mut record = self.record(&job, &qualified, row, progress)?;
+                record.first_in_table = !self.table_started && job.after.is_none();
+                record.first = !self.started && self.mark_last && record.first_in_table;
+                self.table_started = true;
+                self.started = true;
                 if let Some(prev) = self.pending.replace(record) {
                     out.push(prev);
                 }
@@ -350,7 +382,17 @@ impl Snapshotter {
         }
         out.into_iter()
             .map(|p| {
+                let marker = p.marker();
                 let mut r = p.record;
+                if marker != "true" {
+                    if let Value::Struct(envelope) = &mut r.value {
+                        if let Some(Value::Struct(mut source)) = envelope.get("source").cloned() {
+                            if source.put("snapshot", Value::String(marker.into())).is_ok() {
+                                let _ = envelope.put("source", Value::Struct(source));
+                            }
+                        }
+                    }
+                }
                 if let Some(o) = offsets.get(&p.table) {
                     r.source_offset = o.clone();
                 }
@@ -450,7 +492,7 @@ impl Snapshotter {
             db: self.db.clone(),
             ts_ms: self.ts_ms,
             snapshot: "true",
-            sequence: None,
+            sequence: Some(format!("[null,\"{}\"]", self.cp)),
             tx_id: self.xmin,
             lsn: Some(self.cp as i64),
         };
@@ -471,25 +513,16 @@ impl Snapshotter {
             upto,
             done: false,
             last: false,
+            first_in_table: false,
+            first: false,
         })
     }
 
     /// Marks a held-back record as its table's last (`done`) and, with
-    /// `last`, as the snapshot's very last (`source.snapshot` "last",
-    /// `last_snapshot_record`).
+    /// `last`, as the snapshot's very last (`last_snapshot_record`).
     fn finish(&self, mut p: Pending, last: bool) -> Pending {
         p.done = true;
         p.last = last;
-        if last {
-            if let Value::Struct(envelope) = &mut p.record.value {
-                if let Some(Value::Struct(source)) = envelope.get("source").cloned() {
-                    let mut source = source;
-                    if source.put("snapshot", Value::String("last".into())).is_ok() {
-                        let _ = envelope.put("source", Value::Struct(source));
-                    }
-                }
-            }
-        }
         p
     }
 

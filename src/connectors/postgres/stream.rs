@@ -74,6 +74,9 @@ pub struct StreamState {
     pub emitted: StreamPosition,
     /// The flush LSN last confirmed to the server.
     pub flushed: u64,
+    /// The commit LSN of the last transaction received whole since the
+    /// connector started (the first half of `source.sequence`).
+    pub last_commit: Option<u64>,
     /// Columns and version of each table's schema, to bump versions on change.
     versions: HashMap<String, (Shape, i32)>,
     /// Drops changes the snapshot already holds.
@@ -99,6 +102,7 @@ impl StreamState {
         StreamState {
             emitted,
             flushed,
+            last_commit: None,
             versions: HashMap::new(),
             filter,
             registry,
@@ -323,7 +327,13 @@ impl Streamer {
                     ts_us: pg_time_to_unix_us(commit_time_us),
                 });
             }
-            PgOutput::Commit { .. } => self.tx = None,
+            PgOutput::Commit { .. } => {
+                // Debezium's lastCommitLsn: the position of the COMMIT
+                // message (the transaction's end).
+                if self.tx.take().is_some() {
+                    state.last_commit = Some(lsn);
+                }
+            }
             PgOutput::Relation(body) => self.relation(config, state, body)?,
             PgOutput::Insert { relation_id, new } => self.change(
                 config,
@@ -412,19 +422,17 @@ impl Streamer {
             .iter()
             .map(|c| (c.name.clone(), c.type_oid, c.typmod))
             .collect();
-        let version = match state.versions.get_mut(&qualified) {
+        match state.versions.get_mut(&qualified) {
             Some((old, v)) if *old != shape => {
                 *v += 1;
                 *old = shape;
                 tracing::info!(table = %qualified, version = *v, "table schema changed");
-                *v
             }
-            Some((_, v)) => *v,
+            Some(_) => {}
             None => {
                 state.versions.insert(qualified.clone(), (shape, 1));
-                1
             }
-        };
+        }
         let model = catalog::model(
             config,
             &state.registry,
@@ -432,7 +440,6 @@ impl Streamer {
             &body.name,
             &columns,
             &key,
-            version,
         );
         self.relations.insert(
             body.id,
@@ -519,7 +526,12 @@ impl Streamer {
             db: state.db.clone(),
             ts_ms: tx.ts_us / 1000,
             snapshot: "false",
-            sequence: Some(format!("[\"{}\",\"{}\"]", state.emitted.commit, op_lsn)),
+            // Debezium's `[lastCommitLsn, lsn]`: the commit of the last
+            // transaction received whole in this session, else null.
+            sequence: Some(match state.last_commit {
+                Some(c) => format!("[\"{c}\",\"{op_lsn}\"]"),
+                None => format!("[null,\"{op_lsn}\"]"),
+            }),
             tx_id: Some(i64::from(tx.xid)),
             lsn: Some(op_lsn as i64),
         };

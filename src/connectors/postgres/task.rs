@@ -883,7 +883,6 @@ fn key_kinds(
         &table.table,
         &columns,
         &key,
-        1,
     );
     let kinds: Vec<_> = model
         .key
