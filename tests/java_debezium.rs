@@ -261,12 +261,12 @@ fn debezium_postgres_connector_through_the_bridge_gives_the_native_connector_s_e
     assert!(java.len() > 150, "{}", java.len());
     let mut differences = std::collections::BTreeMap::new();
     for (i, (j, n)) in java.iter().zip(&native).enumerate() {
-        diff(&format!("key"), &j.0, &n.0, &mut |path, a, b| {
+        diff("key", &j.0, &n.0, &mut |path, a, b| {
             differences
                 .entry(path)
                 .or_insert_with(|| format!("event {i}: java {a} native {b}"));
         });
-        diff(&format!("value"), &j.1, &n.1, &mut |path, a, b| {
+        diff("value", &j.1, &n.1, &mut |path, a, b| {
             differences
                 .entry(path)
                 .or_insert_with(|| format!("event {i}: java {a} native {b}"));
