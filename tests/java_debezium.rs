@@ -289,3 +289,198 @@ fn debezium_postgres_connector_through_the_bridge_gives_the_native_connector_s_e
     );
     assert_eq!(java.len(), native.len());
 }
+
+/// The slot's confirmed flush LSN.
+fn confirmed_flush(pg: &PgCluster, slot: &str) -> Option<u64> {
+    let text = pg.psql(&format!(
+        "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '{slot}'"
+    ));
+    let (hi, lo) = text.trim().split_once('/')?;
+    Some((u64::from_str_radix(hi, 16).ok()? << 32) | u64::from_str_radix(lo, 16).ok()?)
+}
+
+/// The furthest position Debezium may acknowledge from the newest durable
+/// snapshot's offset: its `lsn_commit`, `lsn_proc` or `lsn`.
+fn durable_lsn(snaps: &Path) -> Option<u64> {
+    let f = run_cli(&args!["snapshots", "show", "--snapshot-dir", snaps], &[]);
+    let json: Json = serde_json::from_str(&f.stdout).ok()?;
+    json["offsets"]
+        .as_array()?
+        .iter()
+        .flat_map(|e| {
+            ["lsn_commit", "lsn_proc", "lsn"]
+                .into_iter()
+                .filter_map(|k| e["offset"][k].as_u64())
+        })
+        .max()
+}
+
+/// Replays the output per id: each id created once, each update adds 1 to
+/// `v` (none lost, none repeated), deletes end it; returns the final rows.
+fn replay(path: &Path) -> std::collections::BTreeMap<i64, i64> {
+    let mut rows = std::collections::BTreeMap::new();
+    let text = String::from_utf8(read(path)).unwrap();
+    for (n, line) in text.lines().enumerate() {
+        let e: Json = serde_json::from_str(line).unwrap();
+        let Some(op) = e.get("op").and_then(Json::as_str) else {
+            continue; // a tombstone
+        };
+        let row = if e["after"].is_null() {
+            &e["before"]
+        } else {
+            &e["after"]
+        };
+        let id = row["id"].as_i64().unwrap();
+        let v = e["after"]["v"].as_i64();
+        match op {
+            "r" | "c" => assert!(
+                rows.insert(id, v.unwrap()).is_none(),
+                "line {n}: id {id} created twice"
+            ),
+            "u" => {
+                let prev = rows.get(&id).copied();
+                assert_eq!(
+                    prev.map(|p| p + 1),
+                    v,
+                    "line {n}: id {id} update lost or repeated"
+                );
+                rows.insert(id, v.unwrap());
+            }
+            "d" => assert!(
+                rows.remove(&id).is_some(),
+                "line {n}: delete of absent {id}"
+            ),
+            other => panic!("line {n}: op {other}"),
+        }
+    }
+    rows
+}
+
+#[test]
+fn debezium_postgres_connector_killed_while_streaming_keeps_exactly_once_and_the_slot_behind() {
+    let pg = PgCluster::start();
+    let master = Rng::seed_from_env_or_clock();
+    let trials = std::env::var("KILL_TRIALS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2u64);
+    for trial in 0..trials {
+        let seed = master.wrapping_add(trial.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng = Rng::new(seed);
+        let dir = tempdir();
+        let table = format!("load{trial}");
+        pg.psql(&format!(
+            "CREATE TABLE {table} (id bigint PRIMARY KEY, v int NOT NULL);
+             INSERT INTO {table} SELECT g, 0 FROM generate_series(1, 2000) g;"
+        ));
+        let slot = format!("dbzkill{trial}");
+        let props_path = props(
+            &pg,
+            dir.path(),
+            "jvm",
+            &[
+                ("slot.name", &slot),
+                ("publication.name", &format!("pubkill{trial}")),
+                ("table.include.list", &format!("public\\.{table}")),
+                // Acknowledgements reach the server within 300 ms (default 10 s).
+                ("status.update.interval.ms", "300"),
+            ],
+        );
+        // Plain JSON values (no schema) for the replay below.
+        let text = std::fs::read_to_string(&props_path)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.contains("converter"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&props_path, text).unwrap();
+        let snaps = dir.path().join("snaps-jvm");
+        let out = dir.path().join("out-jvm.jsonl");
+        let args = args![
+            "run",
+            &props_path,
+            "--snapshot-dir",
+            &snaps,
+            "--snapshot-interval",
+            "100ms",
+            "--output",
+            &out,
+            "--until-idle",
+            "4s",
+        ];
+        // The initial snapshot completes and is durable first (Debezium
+        // restarts an interrupted snapshot from the beginning).
+        let mut job = Proc::spawn("dbz", &args, &[]);
+        wait_for_lines(&mut job, &out, 2000);
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = job.kill();
+        let slot_after_snapshot = confirmed_flush(&pg, &slot).unwrap_or(0);
+        // The load: updates (+1), inserts and deletes in many transactions.
+        let mut sql = String::new();
+        let mut next = 2001;
+        for _ in 0..80 {
+            sql.push_str("BEGIN;");
+            for _ in 0..rng.range(1, 20) {
+                match rng.below(6) {
+                    0 => {
+                        sql.push_str(&format!("INSERT INTO {table} VALUES ({next}, 0);"));
+                        next += 1;
+                    }
+                    1 => sql.push_str(&format!(
+                        "DELETE FROM {table} WHERE id = {};",
+                        rng.range(1, next)
+                    )),
+                    _ => sql.push_str(&format!(
+                        "UPDATE {table} SET v = v + 1 WHERE id = {};",
+                        rng.range(1, next)
+                    )),
+                }
+            }
+            sql.push_str("COMMIT; SELECT pg_sleep(0.03);");
+        }
+        let mut log = vec![format!("trial {trial} seed {seed}")];
+        std::thread::scope(|s| {
+            let writer = s.spawn(|| pg.psql(&sql));
+            let mut kills = 0;
+            while !writer.is_finished() || kills == 0 {
+                let job = Proc::spawn("dbz", &args, &[]);
+                let at = rng.range(800, 2500);
+                std::thread::sleep(Duration::from_millis(at));
+                let _ = job.kill();
+                kills += 1;
+                log.push(format!("SIGKILL after {at} ms"));
+                if let (Some(confirmed), Some(durable)) =
+                    (confirmed_flush(&pg, &slot), durable_lsn(&snaps))
+                {
+                    assert!(
+                        confirmed <= durable,
+                        "{log:?}: slot confirmed {confirmed:X} past the durable snapshot's {durable:X}"
+                    );
+                }
+            }
+            writer.join().unwrap();
+        });
+        run_ok(&args, &[]);
+        // Debezium did acknowledge: commit() reached it after durable snapshots.
+        let slot_at_end = confirmed_flush(&pg, &slot).unwrap_or(0);
+        assert!(
+            slot_at_end > slot_after_snapshot,
+            "{log:?}: the slot never advanced ({slot_at_end:X})"
+        );
+        let expected: std::collections::BTreeMap<i64, i64> = pg
+            .psql(&format!("SELECT id, v FROM {table} ORDER BY id"))
+            .lines()
+            .filter_map(|l| {
+                let (a, b) = l.split_once('|')?;
+                Some((a.parse().ok()?, b.parse().ok()?))
+            })
+            .collect();
+        let got = replay(&out);
+        assert_eq!(got.len(), expected.len(), "{log:?}");
+        assert!(
+            got == expected,
+            "{log:?}: replayed output differs from the table"
+        );
+        eprintln!("{}", log.join("; "));
+    }
+}
