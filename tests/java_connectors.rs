@@ -427,3 +427,77 @@ fn validate_merges_the_java_connector_s_own_config_errors() {
         ],
     );
 }
+
+#[test]
+fn debezium_mysql_and_mongodb_connectors_load_validate_and_name_the_closed_port() {
+    let dir = tempdir();
+    let port = free_port().to_string();
+    let history = dir.path().join("history.dat");
+    let mysql = write_props(
+        &dir.path().join("mysql.properties"),
+        &[
+            ("name", "my"),
+            (
+                "connector.class",
+                "io.debezium.connector.mysql.MySqlConnector",
+            ),
+            ("database.hostname", "127.0.0.1"),
+            ("database.port", &port),
+            ("database.user", "root"),
+            ("database.password", "secret"),
+            ("database.server.id", "5401"),
+            ("topic.prefix", "m"),
+            (
+                "schema.history.internal",
+                "io.debezium.storage.file.history.FileSchemaHistory",
+            ),
+            (
+                "schema.history.internal.file.filename",
+                &history.display().to_string(),
+            ),
+        ],
+    );
+    let mongo = write_props(
+        &dir.path().join("mongo.properties"),
+        &[
+            ("name", "mg"),
+            ("connector.class", "MongoDb"),
+            (
+                "mongodb.connection.string",
+                &format!("mongodb://127.0.0.1:{port}/?serverSelectionTimeoutMS=1500"),
+            ),
+            ("topic.prefix", "g"),
+        ],
+    );
+    for (props, needles) in [
+        (
+            &mysql,
+            vec![
+                "database.hostname: Error during connection validation",
+                "Connection refused",
+            ],
+        ),
+        (
+            &mongo,
+            vec![
+                "mongodb.connection.string: Unable to connect",
+                "Connection refused",
+            ],
+        ),
+    ] {
+        let f = run_cli(
+            &args!["validate", props, "--plugin-path", plugin_path()],
+            &[],
+        );
+        assert_eq!(f.code(), Some(2), "{}", f.stderr);
+        assert_mentions(&f.stderr, &needles);
+        let snaps = dir.path().join(format!("snaps-{}", unique()));
+        let f = run_cli(
+            &args!["run", props, "--snapshot-dir", &snaps, "--until-idle", "1s"],
+            &[],
+        );
+        assert_eq!(f.code(), Some(2), "{}", f.stderr);
+        assert_mentions(&f.stderr, &needles);
+        assert!(snapshot_files(&snaps).is_empty());
+    }
+}

@@ -12,7 +12,7 @@ use timely_connect::config::common::{
 use timely_connect::config::{ConfigIssue, ConfigKey, ConfigType, Importance};
 use timely_connect::connector::registry::Plugin;
 use timely_connect::connector::{Registry, SourceConnector, SourceTask, SourceTaskContext};
-use timely_connect::data::SourceRecord;
+use timely_connect::data::{SourceOffset, SourcePartition, SourceRecord};
 use timely_connect::{ConfigDef, ConnectError, Properties};
 
 use crate::bridge::{Bridge, CallError, JavaException, Op};
@@ -121,6 +121,18 @@ pub(crate) fn write_locations(w: &mut Writer, locations: &[PluginLocation]) {
         w.str(&loc.path.display().to_string());
         let urls: Vec<String> = loc.urls.iter().map(|u| u.display().to_string()).collect();
         w.strs(urls.iter().map(String::as_str));
+    }
+}
+
+/// Writes `(partition, offset)` pairs for the shim's offset reader.
+fn write_offsets<'a>(
+    w: &mut Writer,
+    offsets: impl ExactSizeIterator<Item = (&'a SourcePartition, &'a SourceOffset)>,
+) {
+    w.varint(offsets.len() as u64);
+    for (partition, offset) in offsets {
+        w.offset_map(partition.map());
+        w.u8(6).offset_map(&offset.to_map());
     }
 }
 
@@ -342,9 +354,19 @@ impl JavaSourceConnector {
     }
 
     fn call(&self, op: Op, args: impl FnOnce(&mut Writer)) -> Result<Vec<u8>, ConnectError> {
+        self.call_as(&self.name, op, args)
+    }
+
+    /// A call whose Java logs name connector `name`.
+    fn call_as(
+        &self,
+        name: &str,
+        op: Op,
+        args: impl FnOnce(&mut Writer),
+    ) -> Result<Vec<u8>, ConnectError> {
         let handle = self.handle()?;
         let mut w = Writer::default();
-        w.str(&self.name);
+        w.str(name);
         args(&mut w);
         self.bridge.call(op, handle, &w.buf).map_err(connect_error)
     }
@@ -371,7 +393,8 @@ impl SourceConnector for JavaSourceConnector {
     }
 
     fn validate(&self, props: &Properties) -> Vec<ConfigIssue> {
-        let reply = match self.call(Op::Validate, |w| {
+        let name = props.get("name").map_or("", String::as_str);
+        let reply = match self.call_as(name, Op::Validate, |w| {
             w.props(props);
         }) {
             Ok(r) => r,
@@ -526,12 +549,7 @@ impl SourceTask for JavaSourceTask {
         self.handle = Some(handle);
         let mut w = Writer::default();
         w.props(&config);
-        let offsets = context.offset_storage_reader().all();
-        w.varint(offsets.len() as u64);
-        for (partition, offset) in offsets {
-            w.offset_map(partition.map());
-            w.u8(6).offset_map(&offset.to_map());
-        }
+        write_offsets(&mut w, context.offset_storage_reader().all().iter());
         self.bridge
             .call(Op::TaskStart, handle, &w.buf)
             .map_err(connect_error)?;
@@ -586,6 +604,14 @@ impl SourceTask for JavaSourceTask {
         let mut w = Writer::default();
         w.varint(durable.saturating_sub(self.acked));
         self.acked = self.acked.max(durable);
+        // What the snapshot made durable: the task's OffsetStorageReader
+        // answers with it from now on, as Kafka's offset store would.
+        let committed = self
+            .context
+            .as_ref()
+            .map(SourceTaskContext::committed_offsets)
+            .unwrap_or_default();
+        write_offsets(&mut w, committed.iter());
         self.bridge
             .call(Op::Commit, handle, &w.buf)
             .map(|_| ())

@@ -177,7 +177,7 @@ public final class Bridge {
             case COMMIT: {
                 TaskHost h = get(handle, TaskHost.class);
                 enter(h.loader, h.context);
-                h.commit(in.varint());
+                h.commit(in.varint(), in);
                 return null;
             }
             case TASK_STOP: {

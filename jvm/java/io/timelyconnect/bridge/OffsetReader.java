@@ -3,20 +3,29 @@ package io.timelyconnect.bridge;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.kafka.connect.storage.OffsetStorageReader;
 
 /**
- * The offsets restored from the job's last snapshot, answered the way
+ * The offsets of the job's newest durable snapshot, answered the way
  * Kafka's offset store answers them: a partition is looked up by value
  * (after the integer and float widening a JSON round trip does), and
- * integers come back as Long.
+ * integers come back as Long. It starts with the restored offsets and is
+ * brought up to date at each commit, as Kafka's store is when offsets are
+ * flushed (Debezium's PostgreSQL task acknowledges its slot from what this
+ * reader returns).
  */
 final class OffsetReader implements OffsetStorageReader {
-    private final Map<Object, Map<String, Object>> offsets = new HashMap<>();
+    private final Map<Object, Map<String, Object>> offsets = new ConcurrentHashMap<>();
 
     OffsetReader() {}
 
     OffsetReader(In in) {
+        update(in);
+    }
+
+    /** Reads `count, (partition map, tagged offset)*` and stores them. */
+    void update(In in) {
         int n = (int) in.varint();
         for (int i = 0; i < n; i++) {
             Map<String, Object> partition = Codec.readOffsetMap(in);

@@ -21,7 +21,7 @@ final class TaskHost implements SourceTaskContext {
     final ClassLoader loader;
     final String context;
     private Map<String, String> configs = Map.of();
-    private OffsetStorageReader reader = new OffsetReader();
+    private OffsetReader reader = new OffsetReader();
     private final RecordEncoder encoder = new RecordEncoder();
     private final ArrayDeque<List<SourceRecord>> uncommitted = new ArrayDeque<>();
     private long sequence;
@@ -66,8 +66,13 @@ final class TaskHost implements SourceTaskContext {
         return batch;
     }
 
-    /** The first {@code polls} kept polls are durable: acknowledge their records, then commit. */
-    void commit(long polls) throws InterruptedException {
+    /**
+     * The first {@code polls} kept polls are durable, with the offsets
+     * {@code in} holds: update the reader, acknowledge their records, then
+     * commit.
+     */
+    void commit(long polls, In in) throws InterruptedException {
+        reader.update(in);
         for (long i = 0; i < polls && !uncommitted.isEmpty(); i++) {
             for (SourceRecord r : uncommitted.pollFirst()) {
                 TopicPartition tp = new TopicPartition(r.topic() == null ? "" : r.topic(),
