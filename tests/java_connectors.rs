@@ -474,7 +474,7 @@ fn debezium_mysql_and_mongodb_connectors_load_validate_and_name_the_closed_port(
             &mysql,
             vec![
                 "database.hostname: Error during connection validation",
-                "Connection refused",
+                "Failed to establish connection with the database",
             ],
         ),
         (

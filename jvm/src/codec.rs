@@ -311,11 +311,7 @@ impl BatchDecoder {
                 .cloned()
                 .ok_or_else(|| bad("partition reference"))?,
         };
-        let offset = match r.offset_value()? {
-            OffsetValue::Map(m) => self.offset(m),
-            OffsetValue::Null => SourceOffset::from_map(BTreeMap::new()),
-            _ => return Err(bad("offset is not a map")),
-        };
+        let offset = self.offset(r)?;
         let topic: Arc<str> = match r.varint()? {
             0 => Arc::from(""),
             1 => {
@@ -363,19 +359,40 @@ impl BatchDecoder {
         })
     }
 
-    /// The common single-integer offset without a map allocation.
-    fn offset(&mut self, m: BTreeMap<String, OffsetValue>) -> SourceOffset {
-        if m.len() == 1 {
-            if let Some((k, OffsetValue::Int(i))) = m.iter().next() {
-                let key = self
-                    .offset_keys
-                    .entry(k.clone())
-                    .or_insert_with(|| SourceOffset::key(k))
-                    .clone();
-                return SourceOffset::int(&key, *i);
+    /// A record's offset; the common shape, one integer under one key
+    /// (`{"position": 42}`), without allocating: the key is interned.
+    fn offset(&mut self, r: &mut Reader) -> Result<SourceOffset, CodecError> {
+        match r.u8()? {
+            0 => Ok(SourceOffset::from_map(BTreeMap::new())),
+            6 => {
+                let n = r.len()?;
+                if n == 1 {
+                    let mark = r.pos;
+                    let key = r.bytes()?;
+                    if r.u8()? == 2 {
+                        let value = r.i64()?;
+                        let key = std::str::from_utf8(key).map_err(|_| bad("key is not UTF-8"))?;
+                        let interned = match self.offset_keys.get(key) {
+                            Some(k) => k.clone(),
+                            None => {
+                                let k = SourceOffset::key(key);
+                                self.offset_keys.insert(key.to_owned(), k.clone());
+                                k
+                            }
+                        };
+                        return Ok(SourceOffset::int(&interned, value));
+                    }
+                    r.pos = mark;
+                }
+                let mut m = BTreeMap::new();
+                for _ in 0..n {
+                    let k = r.str()?;
+                    m.insert(k, r.offset_value()?);
+                }
+                Ok(SourceOffset::from_map(m))
             }
+            _ => Err(bad("offset is not a map")),
         }
-        SourceOffset::from_map(m)
     }
 
     fn schema_ref(&mut self, r: &mut Reader) -> Result<Option<SchemaRef>, CodecError> {

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crossbeam_channel::{bounded, Receiver, SendTimeoutError, Sender};
+
 use timely_connect::config::common::{
     JVM_CLASSPATH_CONFIG, JVM_OPTIONS_CONFIG, PLUGIN_PATH_CONFIG,
 };
@@ -481,6 +483,8 @@ impl SourceConnector for JavaSourceConnector {
             acked: 0,
             done: Arc::new(AtomicBool::new(false)),
             settings: self.settings.clone(),
+            batches: None,
+            poller: None,
         })
     }
 
@@ -514,6 +518,47 @@ pub struct JavaSourceTask {
     acked: u64,
     done: Arc<AtomicBool>,
     settings: JavaSettings,
+    /// Batches the poller thread got from Java's `poll()`.
+    batches: Option<Receiver<Result<Vec<u8>, CallError>>>,
+    poller: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The stack of the thread that runs a Java task's `poll()`: 8 MiB, as a
+/// JVM's main thread gets.
+const POLLER_STACK_BYTES: usize = 8 << 20;
+
+/// Runs Java's `poll()` in a loop on a thread of its own, so the next
+/// batch is read and encoded in Java while Rust decodes and processes the
+/// previous one (Kafka Connect, too, calls `commitRecord` and `commit` on
+/// other threads than `poll`). Two batches at most wait.
+fn poller(
+    bridge: &'static Bridge,
+    handle: i64,
+    done: Arc<AtomicBool>,
+    token: timely_connect::connector::StopToken,
+    tx: Sender<Result<Vec<u8>, CallError>>,
+) {
+    let stopping = || done.load(Ordering::SeqCst) || token.is_stopped();
+    while !stopping() {
+        let reply = bridge.call(Op::Poll, handle, &[]);
+        let fatal = match &reply {
+            Ok(r) if r.first() != Some(&1) => continue, // nothing now
+            Ok(_) => false,
+            Err(CallError::Java(j)) => j.kind != "retriable",
+            Err(_) => true,
+        };
+        let mut item = reply;
+        loop {
+            match tx.send_timeout(item, Duration::from_millis(100)) {
+                Ok(()) => break,
+                Err(SendTimeoutError::Timeout(back)) if !stopping() => item = back,
+                Err(_) => return,
+            }
+        }
+        if fatal {
+            return;
+        }
+    }
 }
 
 impl JavaSourceTask {
@@ -575,23 +620,40 @@ impl SourceTask for JavaSourceTask {
             .map_err(|e| {
                 ConnectError::Fatal(format!("cannot start the task's stop thread: {e}"))
             })?;
+        let (tx, rx) = bounded(2);
+        let (done, token) = (self.done.clone(), context.stop_token().clone());
+        let bridge = self.bridge;
+        let poller = std::thread::Builder::new()
+            .name(format!(
+                "{}-task-{}-poll",
+                context.connector, context.task_id
+            ))
+            .stack_size(POLLER_STACK_BYTES)
+            .spawn(move || poller(bridge, handle, done, token, tx))
+            .map_err(|e| {
+                ConnectError::Fatal(format!("cannot start the task's poll thread: {e}"))
+            })?;
+        self.batches = Some(rx);
+        self.poller = Some(poller);
         self.context = Some(context);
         Ok(())
     }
 
     fn poll(&mut self) -> Result<Option<Vec<SourceRecord>>, ConnectError> {
-        let handle = self.handle()?;
-        let reply = self
-            .bridge
-            .call(Op::Poll, handle, &[])
-            .map_err(connect_error)?;
-        match reply.split_first() {
-            Some((1, batch)) => self
+        let Some(batches) = &self.batches else {
+            return Err(ConnectError::Fatal(
+                "the Java task was not started".to_owned(),
+            ));
+        };
+        match batches.recv_timeout(Duration::from_millis(250)) {
+            Ok(Ok(reply)) => self
                 .decoder
-                .decode(batch)
+                .decode(reply.get(1..).unwrap_or_default())
                 .map(Some)
                 .map_err(|e| ConnectError::Fatal(e.to_string())),
-            _ => Ok(None),
+            Ok(Err(e)) => Err(connect_error(e)),
+            // Nothing yet, or the poller has stopped (the task is stopping).
+            Err(_) => Ok(None),
         }
     }
 
@@ -623,6 +685,11 @@ impl SourceTask for JavaSourceTask {
         if let Some(handle) = self.handle.take() {
             if let Err(e) = self.bridge.call(Op::TaskStop, handle, &[]) {
                 tracing::warn!(error = %e, "Java task stop() failed");
+            }
+            // The poller returns once Java's poll() does; then the handle goes.
+            self.batches = None;
+            if let Some(poller) = self.poller.take() {
+                let _ = poller.join();
             }
             let _ = self.bridge.call(Op::Release, handle, &[]);
         }

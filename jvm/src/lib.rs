@@ -123,6 +123,9 @@ pub fn system_property(vm: &JavaVM, name: &str) -> Result<Option<String>, JvmErr
 /// not take our SIGINT/SIGTERM), no perf-data file.
 pub const DEFAULT_OPTIONS: &[&str] = &["-Xmx1g", "-Xrs", "-XX:-UsePerfData"];
 
+/// The collector every JVM gets unless its options choose another.
+pub const DEFAULT_GC: &str = "-XX:+UseSerialGC";
+
 /// The `libjvm` to load: `$JAVA_HOME/lib/server/libjvm.so` when `JAVA_HOME`
 /// is set (an error naming it if that file is missing), else the one of
 /// the `java` on `PATH`, symlinks resolved.
@@ -190,12 +193,23 @@ fn start(options: &JvmOptions) -> Result<JavaVM, JvmError> {
     builder = builder.option("-Dslf4j.provider=io.timelyconnect.bridge.Slf4jProvider");
     builder = builder.option("-Dslf4j.internal.verbosity=WARN");
     let from_env = std::env::var(JVM_OPTIONS_ENV).unwrap_or_default();
-    for option in options
+    let given: Vec<&str> = options
         .options
         .iter()
         .map(String::as_str)
         .chain(from_env.split_whitespace())
+        .collect();
+    // The serial collector unless the user picks one (two would conflict):
+    // a connector host allocates many short-lived objects, and on a few
+    // cores the serial young collection beats G1's concurrent work (see
+    // BENCHMARKS.md).
+    if !given
+        .iter()
+        .any(|o| o.starts_with("-XX:+Use") && o.ends_with("GC"))
     {
+        builder = builder.option(DEFAULT_GC);
+    }
+    for option in given {
         builder = builder.option(option.to_owned());
     }
     let start_error = |message: String| JvmError::Start {

@@ -67,7 +67,10 @@ impl fmt::Display for UnknownKey {
 
 /// The keys of `props` that none of `defs` defines and that are not under
 /// [`DELEGATED_PREFIXES`], in key order, each with the nearest defined key
-/// when one is close (a few edits away).
+/// when one is close (a few edits away). A key under a defined key
+/// (`<defined>.<more>`, as Debezium's `schema.history.internal.*` settings
+/// are under `schema.history.internal`) counts as known: connectors pass
+/// such sub-keys on to what the defined key names.
 ///
 /// ```
 /// use timely_connect::config::{connector_config_def, unknown_keys, Properties};
@@ -76,6 +79,7 @@ impl fmt::Display for UnknownKey {
 /// props.insert("name".into(), "n".into());
 /// props.insert("task.max".into(), "4".into());
 /// props.insert("value.converter.schemas.enable".into(), "false".into());
+/// props.insert("connector.class.extra".into(), "a sub-key".into());
 /// let unknown = unknown_keys(&props, &[&connector_config_def()]);
 /// assert_eq!(unknown.len(), 1);
 /// assert_eq!(unknown[0].to_string(), "unknown key `task.max` is ignored; did you mean `tasks.max`?");
@@ -88,6 +92,11 @@ pub fn unknown_keys(props: &Properties, defs: &[&ConfigDef]) -> Vec<UnknownKey> 
     let mut unknown: Vec<UnknownKey> = props
         .keys()
         .filter(|key| !known.contains(&key.as_str()))
+        .filter(|key| {
+            !known.iter().any(|k| {
+                key.len() > k.len() + 1 && key.starts_with(k) && key.as_bytes()[k.len()] == b'.'
+            })
+        })
         .filter(|key| !DELEGATED_PREFIXES.iter().any(|p| key.starts_with(p)))
         .map(|key| {
             let kafka_only = KAFKA_ONLY_KEYS.contains(&key.as_str())

@@ -56,24 +56,8 @@ final class Out {
     }
 
     void str(String s) {
-        // ASCII fast path: no intermediate array.
-        int n = s.length();
-        boolean ascii = true;
-        for (int i = 0; i < n; i++) {
-            if (s.charAt(i) >= 0x80) {
-                ascii = false;
-                break;
-            }
-        }
-        if (ascii) {
-            varint(n);
-            room(n);
-            for (int i = 0; i < n; i++) {
-                buf[len++] = (byte) s.charAt(i);
-            }
-        } else {
-            bytes(s.getBytes(StandardCharsets.UTF_8));
-        }
+        // The JDK encodes Latin-1-only strings with an intrinsic copy.
+        bytes(s.getBytes(StandardCharsets.UTF_8));
     }
 
     /** A string that may be null: a presence byte first. */

@@ -25,12 +25,30 @@ final class TaskHost implements SourceTaskContext {
     private final RecordEncoder encoder = new RecordEncoder();
     private final ArrayDeque<List<SourceRecord>> uncommitted = new ArrayDeque<>();
     private long sequence;
+    /** Whether the task overrides commitRecord: only then are records kept until durable. */
+    private final boolean keepsRecords;
+
     final java.util.concurrent.atomic.AtomicBoolean stopped = new java.util.concurrent.atomic.AtomicBoolean();
 
     TaskHost(SourceTask task, ClassLoader loader, String context) {
         this.task = task;
         this.loader = loader;
         this.context = context;
+        this.keepsRecords = overrides(task.getClass(), "commitRecord", SourceRecord.class, RecordMetadata.class)
+                || overrides(task.getClass(), "commitRecord", SourceRecord.class);
+    }
+
+    /** Whether {@code type} or a superclass below SourceTask declares the method. */
+    private static boolean overrides(Class<?> type, String name, Class<?>... params) {
+        for (Class<?> c = type; c != null && c != SourceTask.class; c = c.getSuperclass()) {
+            try {
+                c.getDeclaredMethod(name, params);
+                return true;
+            } catch (NoSuchMethodException e) {
+                // Look further up.
+            }
+        }
+        return false;
     }
 
     @Override
@@ -62,7 +80,11 @@ final class TaskHost implements SourceTaskContext {
             return null;
         }
         byte[] batch = encoder.encode(records);
-        uncommitted.addLast(records);
+        if (keepsRecords) {
+            synchronized (uncommitted) {
+                uncommitted.addLast(records);
+            }
+        }
         return batch;
     }
 
@@ -73,8 +95,15 @@ final class TaskHost implements SourceTaskContext {
      */
     void commit(long polls, In in) throws InterruptedException {
         reader.update(in);
-        for (long i = 0; i < polls && !uncommitted.isEmpty(); i++) {
-            for (SourceRecord r : uncommitted.pollFirst()) {
+        for (long i = 0; i < polls; i++) {
+            List<SourceRecord> durable;
+            synchronized (uncommitted) {
+                durable = uncommitted.pollFirst();
+            }
+            if (durable == null) {
+                break;
+            }
+            for (SourceRecord r : durable) {
                 TopicPartition tp = new TopicPartition(r.topic() == null ? "" : r.topic(),
                         r.kafkaPartition() == null ? 0 : r.kafkaPartition());
                 long ts = r.timestamp() == null ? -1L : r.timestamp();
