@@ -34,28 +34,41 @@ final class RecordEncoder {
     private final Map<Map<String, ?>, Integer> partitions = new HashMap<>();
     private final Map<String, Integer> topics = new HashMap<>();
     private final IdentityHashMap<Schema, Integer> schemas = new IdentityHashMap<>();
+    /** The last partition seen and its number: connectors often repeat one. */
+    private Map<String, ?> lastPartition;
+    private int lastPartitionId;
+    /** UTF-8 of offset keys (usually one constant string per connector), by identity. */
+    private final IdentityHashMap<String, byte[]> keyBytes = new IdentityHashMap<>();
+    /** The size of the last batch, to size the next one's buffer. */
+    private int lastSize = 4096;
 
     byte[] encode(List<SourceRecord> records) {
-        Out out = new Out(64 + records.size() * 64);
+        Out out = new Out(lastSize + lastSize / 8);
         boolean reset = partitions.size() > MAX_INTERNED || topics.size() > MAX_INTERNED
-                || schemas.size() > MAX_INTERNED;
+                || schemas.size() > MAX_INTERNED || keyBytes.size() > MAX_INTERNED;
         if (reset) {
             partitions.clear();
             topics.clear();
             schemas.clear();
+            keyBytes.clear();
+            lastPartition = null;
         }
         out.u8(reset ? 1 : 0);
         out.varint(records.size());
         for (SourceRecord r : records) {
             record(out, r);
         }
-        return out.toArray();
+        byte[] batch = out.toArray();
+        lastSize = batch.length;
+        return batch;
     }
 
     private void record(Out out, SourceRecord r) {
         Map<String, ?> partition = r.sourcePartition();
         if (partition == null) {
             out.varint(0);
+        } else if (partition == lastPartition || partition.equals(lastPartition)) {
+            out.varint(lastPartitionId + 2);
         } else {
             Integer id = partitions.get(partition);
             if (id != null) {
@@ -63,11 +76,13 @@ final class RecordEncoder {
             } else {
                 out.varint(1);
                 Codec.offsetMap(out, partition);
-                partitions.put(partition, partitions.size());
+                id = partitions.size();
+                partitions.put(partition, id);
             }
+            lastPartition = partition;
+            lastPartitionId = id;
         }
-        Map<String, ?> offset = r.sourceOffset();
-        Codec.offsetValue(out, offset);
+        offset(out, r.sourceOffset());
         String topic = r.topic();
         if (topic == null) {
             out.varint(0);
@@ -107,6 +122,29 @@ final class RecordEncoder {
                 schemaRef(out, h.schema());
                 value(out, h.schema(), h.value());
             }
+        }
+    }
+
+    /** As {@link Codec#offsetValue}, with each key's UTF-8 computed once. */
+    private void offset(Out out, Map<String, ?> offset) {
+        if (offset == null) {
+            out.u8(0);
+            return;
+        }
+        out.u8(6);
+        out.varint(offset.size());
+        for (Map.Entry<String, ?> e : offset.entrySet()) {
+            String k = e.getKey();
+            if (k == null) {
+                throw new IllegalArgumentException("a source offset has a null key");
+            }
+            byte[] b = keyBytes.get(k);
+            if (b == null) {
+                b = k.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                keyBytes.put(k, b);
+            }
+            out.bytes(b);
+            Codec.offsetValue(out, e.getValue());
         }
     }
 
