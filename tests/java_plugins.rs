@@ -5,6 +5,8 @@
 //! own plugin directory through a class loader of its own over the
 //! platform class path, and asks each for its `version()` and `config()`.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -153,4 +155,28 @@ fn plugins_lists_the_java_connectors_with_version_and_plugin_path_from_an_embedd
         !stdout.contains("FileStreamSourceConnector  4.3.0"),
         "{stdout}"
     );
+}
+
+#[test]
+fn the_generated_reference_has_each_java_connector_s_own_keys() {
+    let f = common::run_ok(&args!["plugins", "--markdown"], &[]);
+    let java = f
+        .stdout
+        .split("\n# Java connectors\n")
+        .nth(1)
+        .expect("a Java connectors section");
+    for needle in [
+        "## `org.apache.kafka.connect.file.FileStreamSourceConnector`",
+        "Version 4.3.0, plugin `kafka-connect-file`",
+        "| `batch.size` | INT | `2000` |",
+        "## `io.debezium.connector.postgresql.PostgresConnector`",
+        "| `slot.name` |",
+        "## `io.debezium.connector.mysql.MySqlConnector`",
+        "## `io.debezium.connector.mongodb.MongoDbConnector`",
+    ] {
+        assert!(
+            java.contains(needle),
+            "`{needle}` missing from the Java reference"
+        );
+    }
 }

@@ -85,7 +85,8 @@ enum Command {
     /// Lists the connectors and their configuration keys, and the Java
     /// connectors found on the plugin path.
     Plugins {
-        /// Print the reference as Markdown (built-in connectors only).
+        /// Print the reference as Markdown (built-in connectors, then the
+        /// Java connectors on the plugin path).
         #[arg(long)]
         markdown: bool,
         /// Kafka's plugin.path: directories whose children are plugins
@@ -431,6 +432,7 @@ fn plugins(markdown: bool, plugin_path: &[PathBuf]) -> Result<ExitCode, String> 
         }
         out.push_str("\n# Transforms and predicates\n\n");
         out.push_str(&registry.transforms().to_markdown());
+        out.push_str(&java_reference(plugin_path));
     } else {
         out.push_str("\nconverters:\n");
         for class in &classes {
@@ -493,6 +495,54 @@ fn java_plugins(plugin_path: &[PathBuf]) -> String {
         out.push_str("  none\n");
     }
     out
+}
+
+/// The generated reference of the Java source connectors on the plugin
+/// path: each one's version, plugin and the keys of its own `ConfigDef`.
+#[cfg(feature = "jvm")]
+fn java_reference(plugin_path: &[PathBuf]) -> String {
+    use timely_connect_jvm as jvm;
+    let mut props = timely_connect::Properties::new();
+    if !plugin_path.is_empty() {
+        let joined: Vec<String> = plugin_path
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        props.insert("plugin.path".to_owned(), joined.join(","));
+    }
+    props.insert("connector.runtime".to_owned(), "jvm".to_owned());
+    let settings = jvm::JavaSettings::from_props(&props);
+    let mut out = String::from(
+        "\n# Java connectors\n\nRun through the embedded JVM (see [java-connectors.md](java-connectors.md)); found on the plugin path that `scripts/install-java-plugins.sh` fills. Their keys come from each connector's own `ConfigDef`.\n",
+    );
+    let bridge = match settings.bridge() {
+        Ok(b) => b,
+        Err(e) => {
+            out.push_str(&format!("\nNot listed: {e}\n"));
+            return out;
+        }
+    };
+    let (found, _) = jvm::list_connectors(bridge, &settings.locations());
+    for c in found {
+        let plugin = c.plugin.file_name().map_or_else(
+            || c.plugin.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        out.push_str(&format!(
+            "\n## `{}`\n\nVersion {}, plugin `{plugin}`.\n\n",
+            c.class, c.version
+        ));
+        match jvm::resolve(&c.class, &props) {
+            Ok(p) => out.push_str(&p.create().config_def().to_markdown()),
+            Err(e) => out.push_str(&format!("Its keys could not be read: {e}\n")),
+        }
+    }
+    out
+}
+
+#[cfg(not(feature = "jvm"))]
+fn java_reference(_plugin_path: &[PathBuf]) -> String {
+    String::new()
 }
 
 #[cfg(not(feature = "jvm"))]
