@@ -501,3 +501,110 @@ fn debezium_mysql_and_mongodb_connectors_load_validate_and_name_the_closed_port(
         assert!(snapshot_files(&snaps).is_empty());
     }
 }
+
+#[test]
+fn a_connector_s_task_reconfiguration_request_restarts_its_tasks_from_a_final_snapshot() {
+    let dir = tempdir();
+    let names = dir.path().join("names.txt");
+    std::fs::write(&names, "a\n").unwrap();
+    let props = write_props(
+        &dir.path().join("reconf.properties"),
+        &[
+            ("name", "reconf"),
+            (
+                "connector.class",
+                "com.example.tc.ReconfiguringSourceConnector",
+            ),
+            ("names.file", &names.display().to_string()),
+        ],
+    );
+    let out = dir.path().join("out.txt");
+    let mut job = Proc::spawn(
+        "reconf",
+        &args![
+            "run",
+            &props,
+            "--snapshot-dir",
+            dir.path().join("snaps"),
+            "--output",
+            &out,
+            "--until-idle",
+            "3s",
+            "--plugin-path",
+            plugin_path()
+        ],
+        &[],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while read_lines(&out) < 3 {
+        assert!(
+            std::time::Instant::now() < deadline && !job.has_exited(),
+            "no records"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // A new name: the connector asks for new task configs.
+    std::fs::write(&names, "a\nb\n").unwrap();
+    let f = job
+        .wait_timeout(std::time::Duration::from_secs(60))
+        .unwrap_or_else(|f| panic!("did not stop: {}", f.stderr));
+    assert!(f.success(), "{}", stderr_digest(&f.stderr));
+    assert_mentions(
+        &f.stderr,
+        &["restarting: the connector asked for new task configurations"],
+    );
+    let text = String::from_utf8(read(&out)).unwrap();
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        ["a-0", "a-1", "a-2", "b-0", "b-1", "b-2"],
+        "a's records once (resumed from the final snapshot), then b's"
+    );
+}
+
+#[test]
+fn a_connector_s_raised_error_fails_the_job_naming_it() {
+    let dir = tempdir();
+    let names = dir.path().join("names.txt");
+    std::fs::write(&names, "a\n").unwrap();
+    let props = write_props(
+        &dir.path().join("raise.properties"),
+        &[
+            ("name", "raise"),
+            ("connector.class", "ReconfiguringSource"),
+            ("names.file", &names.display().to_string()),
+        ],
+    );
+    let out = dir.path().join("out.txt");
+    let job = Proc::spawn(
+        "raise",
+        &args![
+            "run",
+            &props,
+            "--snapshot-dir",
+            dir.path().join("snaps"),
+            "--output",
+            &out,
+            "--until-idle",
+            "10s",
+            "--plugin-path",
+            plugin_path()
+        ],
+        &[],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    std::fs::write(&names, "a\nboom\n").unwrap();
+    let f = job
+        .wait_timeout(std::time::Duration::from_secs(30))
+        .unwrap_or_else(|f| panic!("did not stop: {}", f.stderr));
+    assert_eq!(f.code(), Some(1), "{}", stderr_digest(&f.stderr));
+    assert_mentions(
+        &f.stderr,
+        &["connector `raise` raised an error: org.apache.kafka.connect.errors.ConnectException: the names file says boom"],
+    );
+}
+
+fn read_lines(path: &Path) -> usize {
+    std::fs::read(path)
+        .map(|b| b.iter().filter(|c| **c == b'\n').count())
+        .unwrap_or(0)
+}

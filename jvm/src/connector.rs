@@ -13,7 +13,9 @@ use timely_connect::config::common::{
 };
 use timely_connect::config::{ConfigIssue, ConfigKey, ConfigType, Importance};
 use timely_connect::connector::registry::Plugin;
-use timely_connect::connector::{Registry, SourceConnector, SourceTask, SourceTaskContext};
+use timely_connect::connector::{
+    ConnectorRequests, Registry, SourceConnector, SourceTask, SourceTaskContext,
+};
 use timely_connect::data::{SourceOffset, SourcePartition, SourceRecord};
 use timely_connect::{ConfigDef, ConnectError, Properties};
 
@@ -486,6 +488,25 @@ impl SourceConnector for JavaSourceConnector {
             batches: None,
             poller: None,
         })
+    }
+
+    fn context_requests(&mut self) -> ConnectorRequests {
+        if self.stopped || self.found.is_err() {
+            return ConnectorRequests::default();
+        }
+        let reply = match self.call(Op::ConnectorState, |_| {}) {
+            Ok(r) => r,
+            Err(e) => {
+                return ConnectorRequests {
+                    reconfigure: false,
+                    error: Some(e.to_string()),
+                }
+            }
+        };
+        let mut r = Reader::new(&reply);
+        let reconfigure = r.u8().unwrap_or(0) != 0;
+        let error = r.opt_str().unwrap_or(None);
+        ConnectorRequests { reconfigure, error }
     }
 
     fn stop(&mut self) {

@@ -148,6 +148,9 @@ pub(crate) struct Shared {
     metrics: std::sync::OnceLock<Arc<timely_connect::runtime::JobMetrics>>,
     /// Set when standard output's reader went away (EPIPE).
     output_closed: std::sync::atomic::AtomicBool,
+    /// Set with the stop when the connector asked for new task configs:
+    /// the job is to start again once it has stopped.
+    restart: std::sync::atomic::AtomicBool,
     /// Wakes this process's source operators when a stop is requested.
     wakers: Mutex<Vec<timely::scheduling::SyncActivator>>,
 }
@@ -175,6 +178,16 @@ impl Shared {
 
     pub(crate) fn stop_requested(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn restart_requested(&self) -> bool {
+        self.restart.load(Ordering::SeqCst)
+    }
+
+    /// A stop after which the job starts again.
+    pub(crate) fn request_restart(&self) {
+        self.restart.store(true, Ordering::SeqCst);
+        self.request_stop();
     }
 
     /// Registers a source operator to wake when a stop is requested.
@@ -354,6 +367,29 @@ impl JobSpec {
         self.shared.stop_requested()
     }
 
+    /// Whether the job stopped because its connector asked for new task
+    /// configurations (Kafka's `requestTaskReconfiguration`): the job took
+    /// a final snapshot, and the caller is to run it again (a new
+    /// [`JobSpec`] from the same properties), which restores from that
+    /// snapshot and asks the connector for its task configs anew. The CLI
+    /// does so by itself.
+    pub fn restart_requested(&self) -> bool {
+        self.shared.restart_requested()
+    }
+
+    /// Makes this spec ready to run again after a restart request: the
+    /// stop and restart requests are cleared (the metrics and counters
+    /// go on).
+    pub fn reset_after_restart(&self) {
+        self.shared.stop.store(false, Ordering::SeqCst);
+        self.shared.restart.store(false, Ordering::SeqCst);
+        self.shared
+            .wakers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// Keys of the properties that neither the shared keys nor the
     /// connector define (converters', transforms' and predicates' keys are
     /// checked by them), each with the nearest known key. They do nothing;
@@ -494,7 +530,10 @@ pub struct Job {
 /// order together.
 struct StopBroadcast {
     input: Option<
-        timely::dataflow::InputHandle<u64, timely::container::CapacityContainerBuilder<Vec<usize>>>,
+        timely::dataflow::InputHandle<
+            u64,
+            timely::container::CapacityContainerBuilder<Vec<(usize, bool)>>,
+        >,
     >,
     sent: bool,
 }
@@ -649,9 +688,14 @@ impl Job {
     /// On failure the worker's dataflows are dropped, so that Timely does not
     /// wait for epochs that will never close; the last snapshot is untouched.
     pub fn run(&self, worker: &mut Worker) -> Result<(), JobError> {
+        let mut asked = std::time::Instant::now();
         while !self.is_done() {
             if let Some(f) = self.failure() {
                 return Err(self.abandon(worker, f));
+            }
+            if self.index == 0 && asked.elapsed() >= Duration::from_secs(1) {
+                asked = std::time::Instant::now();
+                self.connector_requests();
             }
             self.forward_stop();
             worker.step_or_park(Some(Duration::from_millis(500)));
@@ -661,6 +705,25 @@ impl Job {
             return Err(self.abandon(worker, f));
         }
         Ok(())
+    }
+
+    /// Acts on what the connector asked (worker 0 runs it): an error fails
+    /// the job; new task configs stop it with a final snapshot, to start
+    /// again.
+    fn connector_requests(&self) {
+        let requests = self.connector.borrow_mut().context_requests();
+        if let Some(error) = requests.error {
+            self.spec.shared.fail(format!(
+                "connector `{}` raised an error: {error}",
+                self.name()
+            ));
+        } else if requests.reconfigure && !self.spec.stop_requested() {
+            info!(
+                connector = %self.name(),
+                "the connector requested task reconfiguration: stopping with a final snapshot to start its tasks again with new configs"
+            );
+            self.spec.shared.request_restart();
+        }
     }
 
     /// Once a stop was requested in this process, tells every worker of
@@ -675,8 +738,9 @@ impl Job {
         }
         broadcast.sent = true;
         if let Some(mut input) = broadcast.input.take() {
+            let restart = self.spec.shared.restart_requested();
             for target in 0..self.peers {
-                input.send(target);
+                input.send((target, restart));
             }
             // Closing the input (dropping it) pushes the message out now;
             // a flush alone leaves it in the exchange's buffer.
@@ -817,11 +881,14 @@ fn foreign_snapshot(
 fn stop_broadcast(worker: &mut Worker, spec: &JobSpec) -> StopBroadcast {
     let shared = spec.shared.clone();
     let input = worker.dataflow::<u64, _, _>(|scope| {
-        let (input, stream) = scope.new_input::<Vec<usize>>();
+        let (input, stream) = scope.new_input::<Vec<(usize, bool)>>();
         stream
-            .exchange(|target: &usize| *target as u64)
-            .inspect(move |_| {
-                if !shared.stop_requested() {
+            .exchange(|(target, _): &(usize, bool)| *target as u64)
+            .inspect(move |(_, restart)| {
+                if *restart && !shared.restart_requested() {
+                    info!("restart requested by another process of the job");
+                    shared.request_restart();
+                } else if !shared.stop_requested() {
                     info!("stop requested by another process of the job");
                     shared.request_stop();
                 }

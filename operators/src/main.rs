@@ -832,44 +832,58 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("--metrics-addr {addr}: {e}"))?;
         say!(info, "metrics on http://{bound}/metrics");
     }
-    let worker_spec = spec.clone();
-    let guards = timely::execute(config, move |worker| -> Result<(), String> {
-        let job = Job::prepare(worker, &worker_spec).map_err(|e| e.to_string())?;
-        worker.dataflow::<u64, _, _>(|scope| -> Result<(), String> {
-            let source = scope.connect_source(&job);
-            let mut parts = vec![source.parts];
-            let mut dead_letters = source.dead_letters;
-            let blocks = if converted {
-                let encoders = job.encoders().map_err(|e| e.to_string())?;
-                let encoded = source.records.encode_with(&job, encoders);
-                dead_letters = dead_letters.concat(encoded.dead_letters);
-                render_blocks(encoded.records, "RenderEncoded", move |r, b| {
-                    write_encoded(b, r, framing)
-                })
-            } else {
-                render_blocks(source.records, "RenderLines", |r, block| {
-                    write_text(block, &r.value, r.value_schema.as_deref());
-                    block.push(b'\n');
-                })
-            };
-            parts.push(match &output {
-                Some(path) => blocks.exactly_once_bytes(&job, path, "output"),
-                None => blocks.stdout_bytes(&job, "output"),
-            });
-            if let Some(path) = &dead_letter_output {
-                let lines = render_blocks(dead_letters, "RenderDeadLetters", |r, block| {
-                    write_dead_letter_json(block, r);
-                    block.push(b'\n');
+    // A connector's request for new task configurations stops the job with
+    // a final snapshot; it then starts again from that snapshot.
+    let results = loop {
+        let worker_spec = spec.clone();
+        let (output, dead_letter_output) = (output.clone(), dead_letter_output.clone());
+        let guards = timely::execute(config.clone(), move |worker| -> Result<(), String> {
+            let job = Job::prepare(worker, &worker_spec).map_err(|e| e.to_string())?;
+            worker.dataflow::<u64, _, _>(|scope| -> Result<(), String> {
+                let source = scope.connect_source(&job);
+                let mut parts = vec![source.parts];
+                let mut dead_letters = source.dead_letters;
+                let blocks = if converted {
+                    let encoders = job.encoders().map_err(|e| e.to_string())?;
+                    let encoded = source.records.encode_with(&job, encoders);
+                    dead_letters = dead_letters.concat(encoded.dead_letters);
+                    render_blocks(encoded.records, "RenderEncoded", move |r, b| {
+                        write_encoded(b, r, framing)
+                    })
+                } else {
+                    render_blocks(source.records, "RenderLines", |r, block| {
+                        write_text(block, &r.value, r.value_schema.as_deref());
+                        block.push(b'\n');
+                    })
+                };
+                parts.push(match &output {
+                    Some(path) => blocks.exactly_once_bytes(&job, path, "output"),
+                    None => blocks.stdout_bytes(&job, "output"),
                 });
-                parts.push(lines.exactly_once_bytes(&job, path, "dead-letter-output"));
-            }
-            scope.checkpoint(&job, parts);
-            Ok(())
-        })?;
-        job.run(worker).map_err(|e| e.to_string())
-    })
-    .map_err(|e| format!("cannot start timely: {e}"))?;
-    let results = guards.join();
+                if let Some(path) = &dead_letter_output {
+                    let lines = render_blocks(dead_letters, "RenderDeadLetters", |r, block| {
+                        write_dead_letter_json(block, r);
+                        block.push(b'\n');
+                    });
+                    parts.push(lines.exactly_once_bytes(&job, path, "dead-letter-output"));
+                }
+                scope.checkpoint(&job, parts);
+                Ok(())
+            })?;
+            job.run(worker).map_err(|e| e.to_string())
+        })
+        .map_err(|e| format!("cannot start timely: {e}"))?;
+        let results = guards.join();
+        if spec.restart_requested() && results.iter().all(|r| matches!(r, Ok(Ok(())))) {
+            say!(
+                info,
+                "restarting: the connector asked for new task configurations"
+            );
+            spec.reset_after_restart();
+            continue;
+        }
+        break results;
+    };
     done.store(true, Ordering::Relaxed);
     let _ = progress.join();
     let mut failure = None;

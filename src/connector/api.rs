@@ -55,8 +55,27 @@ pub trait SourceConnector: Send {
     /// A new, unstarted task (Kafka's `taskClass()`).
     fn create_task(&self) -> Box<dyn SourceTask>;
 
+    /// What the connector asked of the framework since the last call
+    /// (Kafka's `ConnectorContext`): new task configurations, or to fail.
+    /// Polled about once a second on the worker that runs the connector.
+    /// Default: nothing.
+    fn context_requests(&mut self) -> ConnectorRequests {
+        ConnectorRequests::default()
+    }
+
     /// Stops the connector. Called once, after its tasks are stopped.
     fn stop(&mut self) {}
+}
+
+/// What a connector asked of the framework (see
+/// [`SourceConnector::context_requests`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnectorRequests {
+    /// `requestTaskReconfiguration()`: the job stops with a final snapshot
+    /// and starts again, so `task_configs` runs anew.
+    pub reconfigure: bool,
+    /// `raiseError(e)`: the job fails with this error.
+    pub error: Option<String>,
 }
 
 /// A source task: reads records from its share of the source.

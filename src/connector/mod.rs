@@ -6,7 +6,7 @@ mod context;
 mod error;
 pub mod registry;
 
-pub use api::{SourceConnector, SourceTask, TaskConfig};
+pub use api::{ConnectorRequests, SourceConnector, SourceTask, TaskConfig};
 pub use context::{OffsetStorageReader, SourceTaskContext, StopToken};
 pub use error::ConnectError;
 pub use registry::Registry;

@@ -132,6 +132,7 @@ public final class Bridge {
             }
             case CONNECTOR_STATE: {
                 ConnectorHost h = get(handle, ConnectorHost.class);
+                in.str(); // the connector's name, unused
                 out.u8(h.reconfigurationRequested ? 1 : 0);
                 h.reconfigurationRequested = false;
                 Exception e = h.raised;
