@@ -528,13 +528,14 @@ pub struct Job {
 /// A one-message dataflow that carries a stop request (a signal to one
 /// process) to every worker of the job, so that all processes stop in
 /// order together.
+/// The broadcast's input: `(target worker, restart)` messages.
+type StopInput = timely::dataflow::InputHandle<
+    u64,
+    timely::container::CapacityContainerBuilder<Vec<(usize, bool)>>,
+>;
+
 struct StopBroadcast {
-    input: Option<
-        timely::dataflow::InputHandle<
-            u64,
-            timely::container::CapacityContainerBuilder<Vec<(usize, bool)>>,
-        >,
-    >,
+    input: Option<StopInput>,
     sent: bool,
 }
 
