@@ -375,6 +375,41 @@ fn each_bad_java_connector_input_is_one_clear_error_before_any_record() {
             "caused by java.lang.IllegalArgumentException: bad row 17",
         ],
     );
+    // A plugin whose jar is not a jar: named as failing to load, and the
+    // other plugins still searched.
+    let broken = d.join("broken-plugins");
+    std::fs::create_dir_all(broken.join("broken")).unwrap();
+    std::fs::write(
+        broken.join("broken/connector.jar"),
+        b"this is not a zip file",
+    )
+    .unwrap();
+    let props = file("com.example.Missing", &[]);
+    let snaps = d.join("snaps-broken");
+    let f = run_cli(
+        &args![
+            "run",
+            &props,
+            "--snapshot-dir",
+            &snaps,
+            "--until-idle",
+            "1s",
+            "--plugin-path",
+            format!("{},{}", broken.display(), plugin_path())
+        ],
+        &[],
+    );
+    assert_eq!(f.code(), Some(2), "{}", f.stderr);
+    assert_mentions(
+        &f.stderr,
+        &[
+            "unknown connector class `com.example.Missing`",
+            &format!("plugin {} failed to load", broken.join("broken").display()),
+            "org.apache.kafka.connect.file.FileStreamSourceConnector",
+        ],
+    );
+    assert!(snapshot_files(&snaps).is_empty());
+
     // No JVM: the error names JAVA_HOME, and nothing runs.
     let props = file(
         "org.apache.kafka.connect.file.FileStreamSourceConnector",

@@ -255,7 +255,8 @@ fn resolve_error(class: &str, settings: &JavaSettings, e: CallError) -> String {
                 ));
             }
             for f in failures {
-                msg.push_str(&format!("; plugin {} failed to load", &f[1..]));
+                let (plugin, why) = f[1..].split_once(": ").unwrap_or((&f[1..], ""));
+                msg.push_str(&format!("; plugin {plugin} failed to load: {why}"));
             }
             msg
         }

@@ -120,7 +120,7 @@ final class Plugins {
                         }
                     }
                 } catch (java.io.IOException e) {
-                    throw new IllegalArgumentException("plugin " + loc.path + ": cannot read " + url + ": " + e.getMessage(), e);
+                    throw new IllegalArgumentException("cannot read " + url + " (" + e.getMessage() + ")", e);
                 }
             }
         }
