@@ -410,6 +410,25 @@ fn each_bad_java_connector_input_is_one_clear_error_before_any_record() {
     );
     assert!(snapshot_files(&snaps).is_empty());
 
+    // A worker class path without the Connect API: named, with the fix.
+    bad_input(
+        d,
+        "no-connect-api",
+        &file(
+            "org.apache.kafka.connect.file.FileStreamSourceConnector",
+            &[
+                ("connector.runtime", "jvm"),
+                ("jvm.classpath", "/nonexistent/libs"),
+            ],
+        ),
+        2,
+        &[
+            "the JVM's class path has no Kafka Connect API",
+            "/nonexistent/libs",
+            "jvm.classpath",
+        ],
+    );
+
     // No JVM: the error names JAVA_HOME, and nothing runs.
     let props = file(
         "org.apache.kafka.connect.file.FileStreamSourceConnector",
@@ -642,4 +661,61 @@ fn read_lines(path: &Path) -> usize {
     std::fs::read(path)
         .map(|b| b.iter().filter(|c| **c == b'\n').count())
         .unwrap_or(0)
+}
+
+#[test]
+fn runtime_auto_picks_the_native_connector_and_java_logs_reach_ours_with_the_connector_s_name() {
+    let dir = tempdir();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "one\ntwo\n").unwrap();
+    for (runtime, needles) in [
+        (
+            "auto",
+            vec![
+                "connector.class runs on the native connector",
+                "native=FileStreamSource",
+            ],
+        ),
+        (
+            "jvm",
+            vec![
+                "JVM started",
+                // FileStreamSourceConnector's own SLF4J line, with our fields.
+                "Starting file source connector reading from",
+                "connector=logs",
+                "logger=org.apache.kafka.connect.file.FileStreamSourceConnector",
+            ],
+        ),
+    ] {
+        let props = write_props(
+            &dir.path().join(format!("{runtime}.properties")),
+            &[
+                ("name", "logs"),
+                (
+                    "connector.class",
+                    "org.apache.kafka.connect.file.FileStreamSourceConnector",
+                ),
+                ("connector.runtime", runtime),
+                ("file", &input.display().to_string()),
+                ("topic", "t"),
+            ],
+        );
+        let f = run_ok(
+            &args![
+                "run",
+                &props,
+                "--snapshot-dir",
+                dir.path().join(format!("snaps-{runtime}")),
+                "--output",
+                dir.path().join(format!("out-{runtime}.txt")),
+                "--until-idle",
+                "1s"
+            ],
+            &[("RUST_LOG", "info")],
+        );
+        assert_mentions(&f.stderr, &needles);
+        if runtime == "auto" {
+            assert!(!f.stderr.contains("JVM started"), "auto started a JVM");
+        }
+    }
 }

@@ -144,6 +144,22 @@ impl Bridge {
         BRIDGE
             .get_or_init(|| {
                 let vm = crate::jvm(options)?;
+                // The Connect API must be on the worker class path.
+                vm.attach_current_thread(|env| -> Result<_, jni::errors::Error> {
+                    env.find_class(jni_str!("org/apache/kafka/connect/source/SourceConnector"))
+                        .map(drop)
+                })
+                .map_err(|_| {
+                    JvmError::Java(format!(
+                        "the JVM's class path has no Kafka Connect API (org.apache.kafka.connect.source.SourceConnector): {}; set jvm.classpath to a Kafka distribution's libs/, or run scripts/install-java-plugins.sh",
+                        options
+                            .class_path
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?;
                 let class = vm
                     .attach_current_thread(|env| -> Result<_, jni::errors::Error> {
                         let class = env.find_class(jni_str!("io/timelyconnect/bridge/Bridge"))?;

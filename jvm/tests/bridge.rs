@@ -61,6 +61,13 @@ fn first_records(registry: &Registry, p: &Properties) -> Vec<timely_connect::dat
     let mut connector = plugin.create();
     connector.start(p).expect("start");
     let configs = connector.task_configs(1).expect("taskConfigs");
+    // What Kafka's worker adds to each task config.
+    assert!(configs[0].contains_key("task.class"), "{configs:?}");
+    assert_eq!(configs[0].get("name"), p.get("name"));
+    assert!(
+        configs[0]["connector.class"].contains('.'),
+        "the full class name"
+    );
     let mut task = connector.create_task();
     let context = SourceTaskContext::new(
         &p["name"],
