@@ -30,6 +30,19 @@ use timely_connect::connector::{OffsetStorageReader, Registry, SourceTaskContext
 use timely_connect::data::Value;
 use timely_connect::Properties;
 
+/// This process's CPU time (user + system), in ms.
+fn cpu_ms() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<u64> = after
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // Fields 14 and 15 (utime, stime) are the 12th and 13th after the ')'.
+    let ticks = f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0);
+    ticks * 1000 / 100
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -98,13 +111,15 @@ fn trickle(pg: &pg::PgCluster, name: &str, rate: u64, secs: u64, first_id: u64) 
 }
 
 /// Runs the connector through the bridge until `want` events; returns
-/// (first event ms, last event ms) from start and the latencies.
+/// (first event ms, last event ms) from start, the latencies and the
+/// process's CPU time (ms) meanwhile.
 fn bridge(
     p: &[(String, String)],
     want: usize,
     during: impl FnOnce() + Send,
-) -> (i64, i64, Vec<i64>) {
+) -> (i64, i64, Vec<i64>, u64) {
     let start = now_ms();
+    let cpu_start = cpu_ms();
     let props: Properties = p.iter().cloned().collect();
     let mut registry = Registry::builtin();
     timely_connect_jvm::install(&mut registry);
@@ -122,14 +137,24 @@ fn bridge(
         OffsetStorageReader::default(),
         StopToken::new(),
     );
-    task.start(context).expect("task start");
+    task.start(context.clone()).expect("task start");
     let writer = std::thread::scope(|s| {
         let w = s.spawn(during);
         let mut lat = Vec::with_capacity(want);
         let (mut first, mut last) = (0, 0);
         let deadline = Instant::now() + Duration::from_secs(300);
+        // As the job does after each durable snapshot (here every second):
+        // the polls so far are committed (commitRecord, then commit), as the
+        // engine commits its offsets every second.
+        let (mut polls, mut committed_at) = (0u64, Instant::now());
         while lat.len() < want && Instant::now() < deadline {
+            if committed_at.elapsed() >= Duration::from_secs(1) {
+                context.set_committed_polls(polls);
+                task.commit().expect("commit");
+                committed_at = Instant::now();
+            }
             if let Some(batch) = task.poll().expect("poll") {
+                polls += 1;
                 let now = now_ms();
                 for r in &batch {
                     let ts = r
@@ -152,9 +177,10 @@ fn bridge(
         let _ = w.join();
         (first, last, lat)
     });
+    let cpu = cpu_ms() - cpu_start;
     task.stop();
     connector.stop();
-    writer
+    (writer.0, writer.1, writer.2, cpu)
 }
 
 fn engine(
@@ -162,7 +188,7 @@ fn engine(
     p: &[(String, String)],
     want: usize,
     during: impl FnOnce(),
-) -> (i64, i64, Vec<i64>) {
+) -> (i64, i64, Vec<i64>, u64) {
     let java = timely_connect_jvm::default_java_dir().join("engine");
     let file = dir.join(format!("{}.properties", p[0].1));
     let text: String = p
@@ -171,7 +197,8 @@ fn engine(
         .map(|(k, v)| format!("{k}={}\n", v.replace('\\', "\\\\")))
         .collect();
     std::fs::write(&file, text).expect("write properties");
-    let child = Command::new("java")
+    let child = Command::new("/usr/bin/time")
+        .args(["-f", "cpu %U %S", "java"])
         .arg("-Xmx1g")
         .arg("-cp")
         .arg(format!(
@@ -183,7 +210,7 @@ fn engine(
         .arg(&file)
         .arg(want.to_string())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("java");
     std::thread::sleep(Duration::from_millis(100));
@@ -195,7 +222,18 @@ fn engine(
     let first = head.next().and_then(|v| v.parse().ok()).unwrap_or(0);
     let last = head.next().and_then(|v| v.parse().ok()).unwrap_or(0);
     let lat = lines.filter_map(|l| l.parse().ok()).collect();
-    (first, last, lat)
+    let err = String::from_utf8_lossy(&out.stderr);
+    let cpu = err
+        .lines()
+        .rfind(|l| l.starts_with("cpu "))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .filter_map(|x| x.parse::<f64>().ok())
+                .sum::<f64>()
+        })
+        .map_or(0, |s| (s * 1000.0) as u64);
+    (first, last, lat, cpu)
 }
 
 fn pct(v: &mut [i64], p: f64) -> i64 {
@@ -236,8 +274,8 @@ fn main() {
         .start();
     println!("{rows} rows backlog (transactions of 1000); latency: {rate} single-row transactions/s for {secs} s");
     println!(
-        "{:<8} {:>14} {:>14} {:>12} {:>9} {:>9}",
-        "", "events/s", "steady ev/s", "first event", "p50 ms", "p99 ms"
+        "{:<8} {:>14} {:>14} {:>12} {:>12} {:>9} {:>9}",
+        "", "events/s", "steady ev/s", "first event", "CPU µs/ev", "p50 ms", "p99 ms"
     );
     let mut rates = Vec::new();
     for variant in ["bridge", "engine"] {
@@ -246,7 +284,7 @@ fn main() {
         prepare(&pg, &name);
         load(&pg, &name, rows);
         let p = props(&pg, &name);
-        let (first, last, _) = if variant == "bridge" {
+        let (first, last, _, cpu) = if variant == "bridge" {
             bridge(&p, rows as usize, || {})
         } else {
             engine(dir.path(), &p, rows as usize, || {})
@@ -258,7 +296,7 @@ fn main() {
         prepare(&pg, &name);
         let p = props(&pg, &name);
         let want = (rate * secs) as usize;
-        let (_, _, mut lat) = if variant == "bridge" {
+        let (_, _, mut lat, _) = if variant == "bridge" {
             bridge(&p, want, || {
                 std::thread::sleep(Duration::from_secs(2));
                 trickle(&pg, &name, rate, secs, 1)
@@ -276,8 +314,9 @@ fn main() {
             lat.iter().max()
         );
         println!(
-            "{variant:<8} {all:>14.0} {steady:>14.0} {:>9} ms {:>9} {:>9}",
+            "{variant:<8} {all:>14.0} {steady:>14.0} {:>9} ms {:>12.1} {:>9} {:>9}",
             first,
+            cpu as f64 * 1000.0 / rows as f64,
             pct(&mut lat, 0.5),
             pct(&mut lat, 0.99)
         );
