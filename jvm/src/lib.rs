@@ -124,7 +124,7 @@ pub fn system_property(vm: &JavaVM, name: &str) -> Result<Option<String>, JvmErr
 pub const DEFAULT_OPTIONS: &[&str] = &["-Xmx1g", "-Xrs", "-XX:-UsePerfData"];
 
 /// The collector every JVM gets unless its options choose another.
-pub const DEFAULT_GC: &str = "-XX:+UseSerialGC";
+pub const DEFAULT_GC: &str = "-XX:+UseParallelGC";
 
 /// The `libjvm` to load: `$JAVA_HOME/lib/server/libjvm.so` when `JAVA_HOME`
 /// is set (an error naming it if that file is missing), else the one of
@@ -199,9 +199,10 @@ fn start(options: &JvmOptions) -> Result<JavaVM, JvmError> {
         .map(String::as_str)
         .chain(from_env.split_whitespace())
         .collect();
-    // The serial collector unless the user picks one (two would conflict):
-    // a connector host allocates many short-lived objects, and on a few
-    // cores the serial young collection beats G1's concurrent work (see
+    // The throughput collector unless the user picks one (two would
+    // conflict): connectors allocate many short-lived objects, and on a few
+    // cores G1's concurrent work takes CPU from the connector's own threads
+    // (Debezium's PostgreSQL connector: 1.16x the events/s of G1; see
     // BENCHMARKS.md).
     if !given
         .iter()

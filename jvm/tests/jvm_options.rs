@@ -7,12 +7,12 @@ fn options_from_the_environment_reach_the_jvm() {
     unsafe { std::env::set_var("TIMELY_CONNECT_JVM_OPTIONS", "-Dtc.probe=42 -Dtc.other=x") };
     let vm = timely_connect_jvm::jvm(&timely_connect_jvm::JvmOptions {
         class_path: vec![],
-        // A collector of the user's replaces the default serial one (two
+        // A collector of the user's replaces the default one (two
         // collectors would stop the JVM from starting).
         options: vec![
             "-Dtc.probe=1".to_owned(),
             "-Dtc.key=from-key".to_owned(),
-            "-XX:+UseParallelGC".to_owned(),
+            "-XX:+UseG1GC".to_owned(),
         ],
     })
     .expect("the JVM starts");

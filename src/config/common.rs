@@ -132,7 +132,7 @@ pub fn connector_config_def() -> ConfigDef {
                 ConfigType::String,
                 Importance::Low,
                 "Options for the embedded JVM, separated by spaces, after the defaults \
-                 (`-Xmx1g -Xrs -XX:-UsePerfData`, and `-XX:+UseSerialGC` unless a collector \
+                 (`-Xmx1g -Xrs -XX:-UsePerfData`, and `-XX:+UseParallelGC` unless a collector \
                  is chosen) and before those of the TIMELY_CONNECT_JVM_OPTIONS environment \
                  variable. The JVM starts once per process, with the options of the first \
                  Java connector.",
