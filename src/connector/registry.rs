@@ -182,7 +182,18 @@ impl Registry {
             },
             "auto" | "" => {
                 if let Some(p) = self.find(class) {
-                    if p.class != class {
+                    // Said once per class and process (a job resolves its
+                    // class several times: validate, unknown keys, prepare).
+                    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+                    let first = {
+                        let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+                        let first = !said.iter().any(|c| c == class);
+                        if first {
+                            said.push(class.to_owned());
+                        }
+                        first
+                    };
+                    if p.class != class && first {
                         tracing::info!(
                             connector_class = class,
                             native = %p.class,
