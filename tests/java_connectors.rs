@@ -719,3 +719,42 @@ fn runtime_auto_picks_the_native_connector_and_java_logs_reach_ours_with_the_con
         }
     }
 }
+
+#[test]
+fn jvm_classpath_takes_a_directory_of_jars_as_a_kafka_distribution_s_libs() {
+    let dir = tempdir();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "x\ny\n").unwrap();
+    // A copy of the worker's jars in a directory of its own, as libs/.
+    let libs = dir.path().join("kafka/libs");
+    copy_dir(&common::java::java_dir().join("platform"), &libs);
+    let props = write_props(
+        &dir.path().join("libs.properties"),
+        &[
+            ("name", "libs"),
+            (
+                "connector.class",
+                "org.apache.kafka.connect.file.FileStreamSourceConnector",
+            ),
+            ("connector.runtime", "jvm"),
+            ("jvm.classpath", &libs.display().to_string()),
+            ("file", &input.display().to_string()),
+            ("topic", "t"),
+        ],
+    );
+    let out = dir.path().join("out.txt");
+    run_ok(
+        &args![
+            "run",
+            &props,
+            "--snapshot-dir",
+            dir.path().join("snaps"),
+            "--output",
+            &out,
+            "--until-idle",
+            "1s"
+        ],
+        &[],
+    );
+    assert_eq!(read(&out), b"x\ny\n");
+}
