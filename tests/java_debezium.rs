@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::pg::PgCluster;
+use common::pg::{PgCluster, TYPED_COLUMNS, TYPED_VALUES};
 use common::*;
 use serde_json::Value as Json;
 
@@ -177,28 +177,9 @@ fn diff(path: &str, a: &Json, b: &Json, report: &mut dyn FnMut(String, String, S
     }
 }
 
-/// Every type the native connector maps (as in tests/pg_cdc.rs; the one
-/// value where the two differ on purpose, an `infinity` date, which
-/// Debezium 3.6.3 turns into an overflowed -622191234 and we into
-/// i32::MAX, is replaced by an ordinary date below).
-const TYPED_COLUMNS: &str = "
-    c_smallint smallint, c_int int, c_bigint bigint, c_real real, c_double double precision,
-    c_num numeric(10,3), c_num_free numeric, c_nan numeric, c_bool boolean, c_text text,
-    c_varchar varchar(10), c_char char(3), c_bytea bytea, c_date date, c_inf_date date,
-    c_time time, c_time3 time(3), c_ts timestamp, c_ts3 timestamp(3), c_tstz timestamptz,
-    c_timetz timetz, c_interval interval, c_uuid uuid, c_json json, c_jsonb jsonb,
-    c_int_arr int[], c_text_arr text[], c_enum mood, c_money money, c_inet inet,
-    c_bit bit(1), c_bits bit(10)";
-
-const TYPED_VALUES: &str = "
-    -5, 42, 9007199254740993, 1.5, 2.25,
-    12.345, 12.3400, 'NaN', true, 'héllo',
-    'v', 'ab', '\\x00ff', '2024-02-29', 'infinity',
-    '13:45:00.25', '00:00:01.5', '1970-01-02 00:00:00.000001', '1970-01-01 00:00:01.5', '2024-01-31 15:45:00.25+02',
-    '10:15:30.5+01', '1 day 01:00:00', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": 1}', '{\"a\": 1}',
-    '{1,NULL,3}', '{x,\"y z\"}', 'ok', 12.34, '10.0.0.1',
-    B'1', B'1000000001'";
-
+/// The common typed row, with the one value where the two connectors
+/// differ on purpose replaced: an `infinity` date, which Debezium 3.6.3
+/// turns into an overflowed -622191234 and we into i32::MAX.
 fn typed_values() -> String {
     TYPED_VALUES.replace("'infinity'", "'2030-12-31'")
 }

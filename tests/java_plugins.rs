@@ -7,18 +7,9 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
+use common::java::java_dir;
 
-fn java_dir() -> PathBuf {
-    match std::env::var_os("TIMELY_CONNECT_JAVA_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let home = std::env::var_os("HOME").expect("HOME is set");
-            PathBuf::from(home).join(".local/share/timely-connect/java")
-        }
-    }
-}
+use std::process::Command;
 
 #[test]
 fn installed_plugins_load_in_isolated_class_loaders_on_a_real_jvm() {

@@ -16,7 +16,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use timely_connect::connector::{OffsetStorageReader, Registry, SourceTaskContext, StopToken};
 use timely_connect::Properties;
@@ -223,5 +223,4 @@ fn main() {
         bridge / engine,
         bridge / native
     );
-    let _ = Duration::ZERO;
 }

@@ -95,7 +95,7 @@ pub fn shim_dir() -> Result<PathBuf, JvmError> {
             hash = hash.wrapping_mul(0x0100_0000_01b3);
         }
     }
-    let uid = unsafe_free_uid();
+    let uid = user_id();
     let dir = std::env::temp_dir().join(format!("timely-connect-shim-{uid}-{hash:016x}"));
     if dir.is_dir() {
         return Ok(dir);
@@ -128,9 +128,9 @@ pub fn shim_dir() -> Result<PathBuf, JvmError> {
     Ok(dir)
 }
 
-/// The user's id from the environment-independent `/proc/self` owner, so
-/// two users never share a shim directory.
-fn unsafe_free_uid() -> u32 {
+/// The user's id (the owner of `/proc/self`), so two users never share a
+/// shim directory.
+fn user_id() -> u32 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self")
         .map(|m| m.uid())

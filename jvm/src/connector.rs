@@ -375,11 +375,6 @@ impl JavaSourceConnector {
         args(&mut w);
         self.bridge.call(op, handle, &w.buf).map_err(connect_error)
     }
-
-    /// The plugin the connector was loaded from.
-    pub fn plugin(&self) -> Option<&str> {
-        self.found.as_ref().ok().map(|f| f.plugin.as_str())
-    }
 }
 
 impl SourceConnector for JavaSourceConnector {

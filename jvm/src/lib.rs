@@ -268,15 +268,7 @@ pub fn plugin_locations(plugin_path: &[PathBuf]) -> Vec<PluginLocation> {
                     path,
                 });
             } else if path.is_dir() {
-                let mut jars: Vec<PathBuf> = std::fs::read_dir(&path)
-                    .map(|r| {
-                        r.flatten()
-                            .map(|e| e.path())
-                            .filter(|p| p.extension().is_some_and(|e| e == "jar"))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                jars.sort();
+                let jars = jars_in(&path);
                 let urls = if jars.is_empty() {
                     vec![path.clone()]
                 } else {

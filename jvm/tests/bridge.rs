@@ -4,21 +4,13 @@
 //! `SourceRecord` crosses JNI intact (key, schemas with names, versions,
 //! docs and parameters, headers, timestamp, Kafka partition).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use timely_connect::connector::{OffsetStorageReader, Registry, SourceTaskContext, StopToken};
 use timely_connect::data::{SchemaType, Value};
 use timely_connect::Properties;
-
-fn java_dir() -> PathBuf {
-    std::env::var_os("TIMELY_CONNECT_JAVA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME"))
-                .join(".local/share/timely-connect/java")
-        })
-}
+use timely_connect_jvm::default_java_dir as java_dir;
 
 /// The test plugins of tests/java/plugins, compiled into `root`.
 fn compile_plugins(root: &Path) {

@@ -4,16 +4,9 @@
 
 use std::path::PathBuf;
 
-use timely_connect_jvm::{jvm, list_connectors, plugin_locations, Bridge, JvmOptions};
-
-fn java_dir() -> PathBuf {
-    std::env::var_os("TIMELY_CONNECT_JAVA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME"))
-                .join(".local/share/timely-connect/java")
-        })
-}
+use timely_connect_jvm::{
+    default_java_dir as java_dir, jvm, list_connectors, plugin_locations, Bridge, JvmOptions,
+};
 
 #[test]
 fn the_embedded_jvm_finds_each_plugin_s_connectors_in_its_own_loader() {

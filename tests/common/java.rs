@@ -9,11 +9,7 @@ use std::sync::OnceLock;
 
 /// `$TIMELY_CONNECT_JAVA_DIR`, else `~/.local/share/timely-connect/java`.
 pub fn java_dir() -> PathBuf {
-    match std::env::var_os("TIMELY_CONNECT_JAVA_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
-            .join(".local/share/timely-connect/java"),
-    }
+    timely_connect_jvm::default_java_dir()
 }
 
 /// The installed plugins (`plugins/`): Kafka's file connector and Debezium's.

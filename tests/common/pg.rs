@@ -35,6 +35,27 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Columns of every type the native PostgreSQL connector maps (the
+/// `mood` enum must exist).
+pub const TYPED_COLUMNS: &str = "
+    c_smallint smallint, c_int int, c_bigint bigint, c_real real, c_double double precision,
+    c_num numeric(10,3), c_num_free numeric, c_nan numeric, c_bool boolean, c_text text,
+    c_varchar varchar(10), c_char char(3), c_bytea bytea, c_date date, c_inf_date date,
+    c_time time, c_time3 time(3), c_ts timestamp, c_ts3 timestamp(3), c_tstz timestamptz,
+    c_timetz timetz, c_interval interval, c_uuid uuid, c_json json, c_jsonb jsonb,
+    c_int_arr int[], c_text_arr text[], c_enum mood, c_money money, c_inet inet,
+    c_bit bit(1), c_bits bit(10)";
+
+/// One row of values for [`TYPED_COLUMNS`].
+pub const TYPED_VALUES: &str = "
+    -5, 42, 9007199254740993, 1.5, 2.25,
+    12.345, 12.3400, 'NaN', true, 'héllo',
+    'v', 'ab', '\\x00ff', '2024-02-29', 'infinity',
+    '13:45:00.25', '00:00:01.5', '1970-01-02 00:00:00.000001', '1970-01-01 00:00:01.5', '2024-01-31 15:45:00.25+02',
+    '10:15:30.5+01', '1 day 01:00:00', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": 1}', '{\"a\": 1}',
+    '{1,NULL,3}', '{x,\"y z\"}', 'ok', 12.34, '10.0.0.1',
+    B'1', B'1000000001'";
+
 /// The superuser's name in every test cluster.
 pub const SUPERUSER: &str = "postgres";
 /// The superuser's password in every test cluster.
