@@ -320,28 +320,49 @@ static ESCAPES: [u8; 128] = {
     t
 };
 
-/// Appends `s` as a quoted JSON string, escaped as Jackson escapes it.
+/// Appends `s` as a quoted JSON string, escaped as Jackson escapes it:
+/// control characters, `"` and `\\` escaped, other characters of the Basic
+/// Multilingual Plane as they are, and characters beyond it (emoji and the
+/// like) as an escaped UTF-16 surrogate pair (`\uD83D\uDE00` for 😀), as
+/// Jackson's UTF-8 generator writes them.
 pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    fn push_u16(out: &mut Vec<u8>, unit: u32) {
+        out.extend_from_slice(b"\\u");
+        for shift in [12, 8, 4, 0] {
+            out.push(HEX[((unit >> shift) & 0xf) as usize]);
+        }
+    }
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b >= 0xF0 {
+            // A four-byte UTF-8 sequence: a character outside the BMP.
+            out.extend_from_slice(&bytes[start..i]);
+            let c = s[i..].chars().next().map_or(0, u32::from) - 0x1_0000;
+            push_u16(out, 0xD800 + (c >> 10));
+            push_u16(out, 0xDC00 + (c & 0x3FF));
+            i += 4;
+            start = i;
+            continue;
+        }
         let esc = if b < 0x80 { ESCAPES[usize::from(b)] } else { 0 };
+        i += 1;
         if esc == 0 {
             continue;
         }
-        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(&bytes[start..i - 1]);
         if esc == b'u' {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xf)]);
+            push_u16(out, u32::from(b));
         } else {
             out.push(b'\\');
             out.push(esc);
         }
-        start = i + 1;
+        start = i;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');

@@ -12,7 +12,7 @@
 //! | INT8 … INT64                     | `42`                                                     |
 //! | FLOAT32 / FLOAT64                | Java's `Float.toString` / `Double.toString`: `1.0`, `1.0E7`, `1.0E-4`; `"NaN"`, `"Infinity"`, `"-Infinity"` quoted |
 //! | BOOLEAN                          | `true`                                                   |
-//! | STRING                           | escaped as Jackson does (`\u001F`, upper-case hex; `/` and non-ASCII as they are) |
+//! | STRING                           | escaped as Jackson does (`\u001F`, upper-case hex; `/` and non-ASCII as they are, except characters outside the Basic Multilingual Plane: an escaped UTF-16 surrogate pair, `\uD83D\uDE00`) |
 //! | BYTES                            | base64 string (standard alphabet, padded)                |
 //! | ARRAY                            | array                                                    |
 //! | MAP, STRING keys                 | object                                                   |
@@ -55,9 +55,19 @@
 //!   unscaled values.
 //! - A struct value without a schema is written with its own schema
 //!   (Kafka fails with "Mismatching schema").
-//! - Schema parameters come out sorted by key (our [`Schema`] keeps them in
-//!   a `BTreeMap`; Kafka keeps insertion order). Logical types have one
-//!   parameter at most, so their output is the same.
+//! - Where Kafka rejects the same input, our error carries Kafka's words
+//!   (so a search for them finds the Kafka documentation and threads),
+//!   after the path of the field: "Converting byte[] to Kafka Connect data
+//!   failed due to serialization error", "JsonConverter with
+//!   schemas.enable requires \"schema\" and \"payload\" fields …", "null
+//!   value for field that is required and has no default value",
+//!   "Mismatching schema", "Schema must contain 'type' field", "Unknown
+//!   schema type", "Array schema did not specify the element type", "Map
+//!   schema did not specify the key type", "Struct schema's \"fields\"
+//!   argument is not an array.", "Schema parameters must have string
+//!   values.". A value of the wrong type is "expected INT32, got STRING"
+//!   (Kafka names a Java class: "Invalid type for INT32: class
+//!   java.lang.String").
 //! - The schema cache is cleared when it reaches `schemas.cache.size`
 //!   entries rather than evicting the least recently used one.
 //! - Doubles and floats follow the JDK 19+ `Double.toString` specification
@@ -750,7 +760,13 @@ fn write_value(
         }
         Value::Struct(st) => {
             if !std::ptr::eq(&**st.schema(), schema) && **st.schema() != *schema {
-                return Err(mismatch(path, schema.to_string(), st.schema().to_string()));
+                return Err(invalid(
+                    path,
+                    format!(
+                        "Mismatching schema: the struct's schema is {}, the field's is {schema}",
+                        st.schema()
+                    ),
+                ));
             }
             write_struct(s, out, st, path)?;
         }

@@ -111,6 +111,55 @@ fn booleans_strings_and_bytes() {
 }
 
 #[test]
+fn characters_beyond_the_bmp_are_escaped_surrogate_pairs_as_jackson_writes_them() {
+    // 😀 is U+1F600: Jackson writes "\uD83D\uDE00"; é and ☃ (BMP) stay raw.
+    assert_eq!(
+        plain(&Schema::string(), "a😀é☃🎉z"),
+        r#""a\uD83D\uDE00é☃\uD83C\uDF89z""#
+    );
+    // Field names and map keys are strings too.
+    let schema = SchemaBuilder::struct_()
+        .field(
+            "k😀",
+            SchemaBuilder::map(Schema::string(), Schema::string()).build(),
+        )
+        .build();
+    let mut v = Struct::new(schema.clone());
+    v.put(
+        "k😀",
+        Value::Map(vec![(Value::from("𝄞"), Value::from("x"))]),
+    )
+    .unwrap();
+    assert_eq!(
+        plain(&schema, v),
+        r#"{"k\uD83D\uDE00":{"\uD834\uDD1E":"x"}}"#
+    );
+    // And they read back as the characters they stand for.
+    let mut c = conv(&[("schemas.enable", "false")]);
+    let back = read(&mut c, r#""a\uD83D\uDE00""#).unwrap();
+    assert_eq!(back.value, Value::from("a😀"));
+}
+
+#[test]
+fn schema_parameters_keep_insertion_order_as_kafka_does() {
+    let s = SchemaBuilder::string()
+        .name("n")
+        .parameter("zeta", "1")
+        .parameter("alpha", "2")
+        .parameter("mid", "3")
+        .build();
+    assert_eq!(
+        json(&s, Value::from("y")),
+        r#"{"schema":{"type":"string","optional":false,"name":"n","parameters":{"zeta":"1","alpha":"2","mid":"3"}},"payload":"y"}"#
+    );
+    // Reading keeps the order of the text, so the schema writes back the same.
+    let text = r#"{"schema":{"type":"string","optional":false,"name":"n","parameters":{"b":"1","a":"2"}},"payload":"y"}"#;
+    let mut c = conv(&[]);
+    let back = read(&mut c, text).unwrap();
+    assert_eq!(json_with(&mut c, back.schema.as_deref(), &back.value), text);
+}
+
+#[test]
 fn arrays_and_string_keyed_maps() {
     let arr = SchemaBuilder::array(Schema::int32()).build();
     assert_eq!(
@@ -389,9 +438,55 @@ fn struct_with_other_schema_is_rejected() {
         .from_connect("t", Some(&row_schema()), &v, &mut Vec::new())
         .unwrap_err();
     assert!(
-        matches!(err, ConvertError::Data(DataError::TypeMismatch { .. })),
+        matches!(err, ConvertError::Data(DataError::Invalid { .. })),
         "{err}"
     );
+    assert!(err.to_string().contains("Mismatching schema"), "{err}");
+}
+
+/// For the inputs Kafka's `JsonConverter` rejects too, our message holds
+/// Kafka's words, so a user searching for them finds what Kafka users wrote.
+#[test]
+fn errors_for_inputs_kafka_rejects_carry_kafkas_text() {
+    let mut c = JsonConverter::new();
+    let mut write_err = |schema: &Schema, value: Value| {
+        c.from_connect("t", Some(schema), &value, &mut Vec::new())
+            .unwrap_err()
+            .to_string()
+    };
+    let cases_write = [
+        (
+            write_err(&Schema::string(), Value::Null),
+            "null value for field that is required and has no default value",
+        ),
+        (
+            write_err(
+                &row_schema(),
+                Value::Struct(Struct::new(
+                    SchemaBuilder::struct_().field("z", Schema::int8()).build(),
+                )),
+            ),
+            "Mismatching schema",
+        ),
+    ];
+    let mut c = JsonConverter::new();
+    let mut read_err = |text: &str| read(&mut c, text).unwrap_err().to_string();
+    let cases_read = [
+        (read_err("{"), "Converting byte[] to Kafka Connect data failed due to serialization error"),
+        (read_err(r#"{"payload":1}"#), "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration."),
+        (read_err(r#"{"schema":{"optional":false},"payload":1}"#), "Schema must contain 'type' field"),
+        (read_err(r#"{"schema":{"type":"nope"},"payload":1}"#), "Unknown schema type: nope"),
+        (read_err(r#"{"schema":{"type":"array"},"payload":[]}"#), "Array schema did not specify the element type"),
+        (read_err(r#"{"schema":{"type":"map","values":{"type":"int8"}},"payload":{}}"#), "Map schema did not specify the key type"),
+        (read_err(r#"{"schema":{"type":"map","keys":{"type":"int8"}},"payload":{}}"#), "Map schema did not specify the value type"),
+        (read_err(r#"{"schema":{"type":"struct","fields":{}},"payload":{}}"#), "Struct schema's \"fields\" argument is not an array."),
+        (read_err(r#"{"schema":{"type":"struct","fields":[{"type":"int8"}]},"payload":{}}"#), "Struct schema's field name not specified properly"),
+        (read_err(r#"{"schema":{"type":"int8","parameters":{"a":1}},"payload":1}"#), "Schema parameters must have string values."),
+        (read_err(r#"{"schema":{"type":"int64","optional":false},"payload":null}"#), "null value for field that is required and has no default value"),
+    ];
+    for (got, kafka) in cases_write.iter().chain(cases_read.iter()) {
+        assert!(got.contains(kafka), "`{got}` lacks Kafka's text `{kafka}`");
+    }
 }
 
 // ------------------------------------------------------------- reading

@@ -21,5 +21,5 @@ mod value;
 pub use logical::{Date, Decimal, LogicalType, Time, Timestamp};
 pub use offset::{OffsetValue, SourceOffset, SourcePartition};
 pub use record::{Header, SourceRecord};
-pub use schema::{Field, Schema, SchemaBuilder, SchemaRef, SchemaType};
+pub use schema::{Field, Parameters, Schema, SchemaBuilder, SchemaRef, SchemaType};
 pub use value::{DataError, Struct, Value};

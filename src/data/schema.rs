@@ -1,7 +1,6 @@
 //! Connect schemas: the type of a key or value, with optionality, defaults,
 //! names, versions, docs and parameters, as in Kafka's `connect.data.Schema`.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -111,8 +110,10 @@ pub struct Schema {
     pub version: Option<i32>,
     /// Documentation.
     pub doc: Option<String>,
-    /// Free-form parameters (Decimal keeps its `scale` here).
-    pub parameters: BTreeMap<String, String>,
+    /// Free-form parameters (Decimal keeps its `scale` here), in the order
+    /// they were added, as Kafka's `LinkedHashMap` keeps them (equality
+    /// ignores the order, as Java's map equality does).
+    pub parameters: Parameters,
     /// Fields, for STRUCT.
     pub fields: Vec<Field>,
     /// Key schema, for MAP.
@@ -120,6 +121,9 @@ pub struct Schema {
     /// Value schema, for MAP and ARRAY.
     pub value_schema: Option<SchemaRef>,
 }
+
+/// A schema's parameters: a map that keeps insertion order.
+pub type Parameters = indexmap::IndexMap<String, String>;
 
 /// Defines a pair of functions returning shared, process-wide primitive
 /// schemas (one allocation each, cloned as an `Arc`).
@@ -157,7 +161,7 @@ impl Schema {
             name: None,
             version: None,
             doc: None,
-            parameters: BTreeMap::new(),
+            parameters: Parameters::new(),
             fields: Vec::new(),
             key_schema: None,
             value_schema: None,

@@ -229,7 +229,7 @@ mod tests {
         let err = s.put("id", Value::Null).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "field `id`: null value for a required INT64 schema"
+            "field `id`: null value for field that is required and has no default value (INT64)"
         );
     }
 
@@ -253,7 +253,7 @@ mod tests {
         let err = s.validate().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "field `inner`: null value for a required STRUCT schema"
+            "field `inner`: null value for field that is required and has no default value (STRUCT)"
         );
     }
 
@@ -267,12 +267,12 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "field `inner.n`: null value for a required INT32 schema"
+            "field `inner.n`: null value for field that is required and has no default value (INT32)"
         );
         let err = check_value(&schema, &Value::Struct(s), "value").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "field `value.id`: null value for a required INT64 schema"
+            "field `value.id`: null value for field that is required and has no default value (INT64)"
         );
     }
 

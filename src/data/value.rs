@@ -350,7 +350,9 @@ pub enum DataError {
         actual: String,
     },
     /// `null` where the schema is required.
-    #[error("field `{field}`: null value for a required {expected} schema")]
+    #[error(
+        "field `{field}`: null value for field that is required and has no default value ({expected})"
+    )]
     NullForRequired {
         /// Field path.
         field: String,

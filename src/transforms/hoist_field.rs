@@ -131,7 +131,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "field `value.line`: null value for a required STRING schema"
+            "field `value.line`: null value for field that is required and has no default value (STRING)"
         );
     }
 

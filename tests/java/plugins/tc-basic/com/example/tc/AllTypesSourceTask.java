@@ -28,6 +28,9 @@ public class AllTypesSourceTask extends SourceTask {
             .build();
     static final Schema VALUE = SchemaBuilder.struct().name("com.example.AllTypes").version(7).doc("every type")
             .parameter("origin", "test")
+            // Kafka keeps parameters in insertion order, not sorted.
+            .parameter("zeta", "added second")
+            .parameter("alpha", "added third")
             .field("i8", Schema.INT8_SCHEMA)
             .field("i16", Schema.INT16_SCHEMA)
             .field("i32", Schema.INT32_SCHEMA)
@@ -101,9 +104,9 @@ public class AllTypesSourceTask extends SourceTask {
                     .put("f32", 1.5f * i)
                     .put("f64", -0.25 * i)
                     .put("flag", i % 2 == 0)
-                    .put("text", "caf\u00e9 \"" + i + "\"\n\u2603")
+                    .put("text", "caf\u00e9 \"" + i + "\"\n\u2603 \uD83D\uDE00")
                     .put("blob", new byte[] {0, (byte) 255, (byte) i})
-                    .put("tags", List.of("x" + i, "y"))
+                    .put("tags", List.of("x" + i, "y\uD83C\uDF89"))
                     .put("counts", counts)
                     .put("inner", new Struct(INNER).put("label", "in" + i).put("weight", i % 3 == 0 ? null : 0.5 * i))
                     .put("maybe", i % 2 == 0 ? null : "set")
