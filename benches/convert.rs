@@ -70,9 +70,7 @@ use timely_connect_operators::timely_connect::transforms::{TransformChain, Trans
 use timely_connect_operators::timely_connect::{
     ConnectError, Properties, SourceConnector, SourceTask, SourceTaskContext,
 };
-use timely_connect_operators::{
-    Checkpoint, ConnectSource, Encode, ExactlyOnceBytesSink, Job, JobSpec,
-};
+use timely_connect_operators::{Checkpoint, ConnectSource, ExactlyOnceBytesSink, Job, JobSpec};
 
 /// Distinct records cycled through by the micro benchmarks and the
 /// in-bench connector.
@@ -823,7 +821,8 @@ fn run_file(input: &Path, out_dir: &Path, lines: u64, output: Output) -> Run {
     let spec = JobSpec::new(props)
         .snapshot_dir(&snapshots)
         .snapshot_interval(Duration::from_secs(1))
-        .until_idle(UNTIL_IDLE);
+        .until_idle(UNTIL_IDLE)
+        .encode(output != Output::Text);
     let counter = Arc::new(Counter::default());
     let sink_counter = counter.clone();
     let job_spec = spec.clone();
@@ -842,10 +841,9 @@ fn run_file(input: &Path, out_dir: &Path, lines: u64, output: Output) -> Run {
                     block.push(b'\n');
                 })
             } else {
-                // As the CLI does with value.converter set and lines framing.
-                let encoders = job.encoders().expect("encoders");
-                let encoded = source.records.encode_with(&job, encoders);
-                render_counted(encoded.records, c, lines, |r: &EncodedRecord, block| {
+                // As the CLI does with value.converter set and lines framing:
+                // the tasks convert (JobSpec::encode).
+                render_counted(source.encoded, c, lines, |r: &EncodedRecord, block| {
                     block.extend_from_slice(r.value.as_deref().unwrap_or_default());
                     block.push(b'\n');
                 })
@@ -883,7 +881,7 @@ fn pipeline_file(lines: u64, reps: usize) {
     let started = Instant::now();
     generate(&input, lines);
     println!(
-        "\npipeline: FileStreamSource -> [encode_with] -> render -> exactly_once_bytes, \
+        "\npipeline: FileStreamSource -> [encode in task] -> render -> exactly_once_bytes, \
          1 worker, snapshots 1 s, {lines} lines x {LINE_BYTES} B (generated in {:.1} s)",
         started.elapsed().as_secs_f64()
     );

@@ -26,8 +26,11 @@ const AVRO: &str = "io.confluent.connect.avro.AvroConverter";
 
 /// A JSON string as Jackson (and so Kafka's JsonConverter) writes it:
 /// `"` and `\` escaped, `\b \t \n \f \r` short, every other control
-/// character as `\u00XX` with upper-case hex; `/`, DEL and non-ASCII as
-/// they are. Written independently of the crate's escaper on purpose.
+/// character as `\u00XX` with upper-case hex; `/`, DEL and other
+/// characters of the Basic Multilingual Plane as they are; characters
+/// beyond it as their UTF-16 surrogate pair, each `\uXXXX` (Jackson's
+/// UTF-8 generator does so). Written independently of the crate's escaper
+/// on purpose.
 fn jackson_string(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
@@ -40,6 +43,12 @@ fn jackson_string(s: &str) -> String {
             '\u{c}' => out.push_str("\\f"),
             '\r' => out.push_str("\\r"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c if (c as u32) > 0xFFFF => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{:04X}", unit));
+                }
+            }
             c => out.push(c),
         }
     }
@@ -641,6 +650,53 @@ fn conversion_failures_become_dead_letters_or_fail_the_job() {
         b"",
         "no converted output from a failed conversion"
     );
+}
+
+/// A conversion failure in task 1's record names task 1 in its dead
+/// letter, as Kafka's `__connect.errors.task.id` header does; the
+/// connector's name and the record's source position come with it.
+#[test]
+fn converter_dead_letters_name_the_task_whose_record_failed() {
+    let dir = tempdir();
+    let props = datagen_users_props(
+        dir.path(),
+        "users-bytes",
+        &[("value.converter", BYTE_ARRAY), ("errors.tolerance", "all")],
+    );
+    let dlq = dir.path().join("dlq.jsonl");
+    let dlq_arg = dlq.to_str().expect("utf-8 path");
+    run_ok(
+        &run_args(
+            dir.path(),
+            &props,
+            &["--dead-letter-output", dlq_arg, "--workers", "1"],
+        ),
+        &[],
+    );
+    let dead = dead_letters(&dlq);
+    assert_eq!(
+        dead.len() as u64,
+        USERS,
+        "every struct value fails ByteArrayConverter"
+    );
+    let mut tasks_seen = std::collections::BTreeSet::new();
+    for d in &dead {
+        let h = &d["headers"];
+        assert_eq!(h["__connect.errors.stage"], "VALUE_CONVERTER", "{d}");
+        assert_eq!(h["__connect.errors.connector.name"], "users-bytes");
+        let partition: serde_json::Value = serde_json::from_str(
+            h["__connect.errors.source.partition"]
+                .as_str()
+                .unwrap_or("null"),
+        )
+        .expect("source partition JSON");
+        // Datagen gives partition p to task p % tasks (2 tasks here).
+        let p = partition["partition"].as_u64().expect("partition number");
+        let task = h["__connect.errors.task.id"].as_u64().expect("task id");
+        assert_eq!(task, p % 2, "task id of a record from partition {p}: {d}");
+        tasks_seen.insert(task);
+    }
+    assert_eq!(tasks_seen.len(), 2, "both tasks' failures are there");
 }
 
 // ------------------------------------------------------------ exactly once

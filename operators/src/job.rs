@@ -135,6 +135,9 @@ pub struct JobSpec {
     pub channel_capacity: usize,
     /// Batches an operator drains per activation before yielding.
     pub drain_budget: usize,
+    /// Convert records to bytes with the connector's converters on the
+    /// tasks' threads (see [`JobSpec::encode`]).
+    pub encode: bool,
     pub(crate) shared: Arc<Shared>,
 }
 
@@ -250,6 +253,7 @@ impl JobSpec {
             allow_foreign_snapshot: false,
             channel_capacity: 16,
             drain_budget: 64,
+            encode: false,
             shared: Arc::default(),
         }
     }
@@ -282,6 +286,46 @@ impl JobSpec {
     /// class or identity key value (see [`JobError::ForeignSnapshot`]).
     pub fn allow_foreign_snapshot(mut self, allow: bool) -> Self {
         self.allow_foreign_snapshot = allow;
+        self
+    }
+
+    /// Converts each record to bytes with the connector's `key.converter`,
+    /// `value.converter` and `header.converter`, on the task's own thread
+    /// after its transforms, as Kafka Connect's worker does before it
+    /// produces a record. The source's [`SourceStreams::encoded`] stream
+    /// then carries the bytes and its `records` stream stays empty. A
+    /// record a converter fails on is handled by `errors.tolerance` like a
+    /// transform failure: a dead letter naming its task, or the job fails.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use timely::dataflow::operators::Inspect;
+    /// use timely_connect_operators::{Checkpoint, ConnectSource, Job, JobSpec};
+    ///
+    /// let mut props = timely_connect::Properties::new();
+    /// for (k, v) in [("name", "gen"), ("connector.class", "Datagen"), ("quickstart", "users"),
+    ///                ("max.messages", "5"), ("value.converter", "JsonConverter"),
+    ///                ("value.converter.schemas.enable", "false")] {
+    ///     props.insert(k.into(), v.into());
+    /// }
+    /// let spec = JobSpec::new(props).encode(true).until_idle(Duration::from_millis(200));
+    /// timely::execute(timely::Config::thread(), move |worker| {
+    ///     let job = Job::prepare(worker, &spec).unwrap();
+    ///     worker.dataflow::<u64, _, _>(|scope| {
+    ///         let source = scope.connect_source(&job);
+    ///         source.encoded.inspect(|r| {
+    ///             let json = r.value.as_deref().unwrap();
+    ///             assert!(json.starts_with(b"{\"registered_date\"") || json.starts_with(b"{"));
+    ///         });
+    ///         scope.checkpoint(&job, vec![source.parts]);
+    ///     });
+    ///     job.run(worker).unwrap();
+    /// }).unwrap();
+    /// ```
+    ///
+    /// [`SourceStreams::encoded`]: crate::SourceStreams::encoded
+    pub fn encode(mut self, encode: bool) -> Self {
+        self.encode = encode;
         self
     }
 

@@ -35,7 +35,6 @@
 pub use timely_connect;
 
 mod checkpoint;
-mod encode;
 mod file_sink;
 mod job;
 mod part;
@@ -43,7 +42,6 @@ mod source;
 
 pub mod metrics_http;
 pub use checkpoint::Checkpoint;
-pub use encode::{Encode, EncodedStreams};
 pub use file_sink::{render_blocks, ExactlyOnceBytesSink, ExactlyOnceFileSink};
 pub use job::{default_registry, Job, JobError, JobSpec, JobStats, Plan, RestoreMode};
 pub use part::CheckpointPart;

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
-use timely::dataflow::operators::Concat;
 use timely_connect::config::common::connector_config_def;
 use timely_connect::config::load_properties;
 use timely_connect::connector::Registry;
@@ -17,8 +16,7 @@ use timely_connect::duration::parse_duration;
 use timely_connect::runtime::{write_dead_letter_json, EncodedRecord};
 use timely_connect::snapshot::{offsets_to_api_json, SnapshotStore};
 use timely_connect_operators::{
-    render_blocks, Checkpoint, ConnectSource, Encode, ExactlyOnceBytesSink, Job, JobSpec,
-    RestoreMode,
+    render_blocks, Checkpoint, ConnectSource, ExactlyOnceBytesSink, Job, JobSpec, RestoreMode,
 };
 
 /// Records are allocated on task threads and freed on worker threads;
@@ -816,6 +814,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         return bad(message);
     }
     let converted = spec.props.contains_key("value.converter");
+    let spec = spec.encode(converted);
     let framing = Framing {
         length_prefixed: args.output_framing == "length-prefixed",
         with_key: args.output_key,
@@ -842,12 +841,9 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             worker.dataflow::<u64, _, _>(|scope| -> Result<(), String> {
                 let source = scope.connect_source(&job);
                 let mut parts = vec![source.parts];
-                let mut dead_letters = source.dead_letters;
+                let dead_letters = source.dead_letters;
                 let blocks = if converted {
-                    let encoders = job.encoders().map_err(|e| e.to_string())?;
-                    let encoded = source.records.encode_with(&job, encoders);
-                    dead_letters = dead_letters.concat(encoded.dead_letters);
-                    render_blocks(encoded.records, "RenderEncoded", move |r, b| {
+                    render_blocks(source.encoded, "RenderEncoded", move |r, b| {
                         write_encoded(b, r, framing)
                     })
                 } else {

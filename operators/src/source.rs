@@ -13,7 +13,7 @@ use tracing::{debug, info};
 
 use timely_connect::connector::OffsetStorageReader;
 use timely_connect::data::{SourceOffset, SourcePartition, SourceRecord};
-use timely_connect::runtime::{spawn_task, TaskEvent, TaskHandle, TaskSpec};
+use timely_connect::runtime::{spawn_task, EncodedRecord, TaskEvent, TaskHandle, TaskSpec};
 
 use crate::job::{offsets_map, Job};
 use crate::part::CheckpointPart;
@@ -21,12 +21,17 @@ use crate::part::CheckpointPart;
 /// The streams of a source: its records, its dead letters, and its
 /// checkpoint parts (tie them to [`crate::Checkpoint::checkpoint`]).
 pub struct SourceStreams<'scope> {
-    /// Records, at the epoch in which they were emitted.
+    /// Records, at the epoch in which they were emitted (empty when the
+    /// job converts them: [`crate::JobSpec::encode`]).
     pub records: Stream<'scope, u64, Vec<SourceRecord>>,
-    /// Records that failed a transform under `errors.tolerance=all`, as
-    /// they were polled, with Kafka's `__connect.errors.*` context headers
-    /// (see [`timely_connect::runtime::headers`]). Their offsets count as
-    /// read, in the same epoch.
+    /// Records as bytes, when the job converts them
+    /// ([`crate::JobSpec::encode`]); empty otherwise.
+    pub encoded: Stream<'scope, u64, Vec<EncodedRecord>>,
+    /// Records that failed a transform (as they were polled) or a converter
+    /// (as the transforms left them) under `errors.tolerance=all`, with
+    /// Kafka's `__connect.errors.*` context headers (see
+    /// [`timely_connect::runtime::headers`]), the task's among them. Their
+    /// offsets count as read, in the same epoch.
     pub dead_letters: Stream<'scope, u64, Vec<SourceRecord>>,
     /// For each epoch this worker closed: the offsets that changed in it.
     pub parts: Stream<'scope, u64, Vec<CheckpointPart>>,
@@ -74,6 +79,7 @@ impl<'scope> ConnectSource<'scope> for Scope<'scope, u64> {
         let mut builder = OperatorBuilder::new(format!("ConnectSource({})", job.name()), *self);
         let info = builder.operator_info();
         let (records_out, records) = builder.new_output::<Vec<SourceRecord>>();
+        let (encoded_out, encoded) = builder.new_output::<Vec<EncodedRecord>>();
         let (dead_out, dead_letters) = builder.new_output::<Vec<SourceRecord>>();
         let (parts_out, parts) = builder.new_output::<Vec<CheckpointPart>>();
         let activator = self.activator_for(info.address.clone());
@@ -87,6 +93,17 @@ impl<'scope> ConnectSource<'scope> for Scope<'scope, u64> {
             if task_id % job.peers != job.index {
                 continue;
             }
+            let encoders = if job.spec.encode {
+                match job.encoders() {
+                    Ok(e) => Some(e),
+                    Err(e) => {
+                        state.fail(format!("task {task_id}: {e}"));
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
             let spec = TaskSpec {
                 connector: job.name().to_owned(),
                 task_id,
@@ -96,6 +113,7 @@ impl<'scope> ConnectSource<'scope> for Scope<'scope, u64> {
                 channel_capacity: job.spec.channel_capacity,
                 errors: job.common.errors,
                 processor: job.record_processor(),
+                encoders,
                 metrics: Some(job.spec.shared.metrics(job.name()).task(task_id)),
             };
             let task_metrics = spec.metrics.clone().unwrap_or_default();
@@ -122,14 +140,17 @@ impl<'scope> ConnectSource<'scope> for Scope<'scope, u64> {
         builder.build_reschedule(move |mut caps| {
             let parts_cap = caps.pop();
             let dead_cap = caps.pop();
+            let encoded_cap = caps.pop();
             let records_cap = caps.pop();
-            let mut caps = match (records_cap, dead_cap, parts_cap) {
-                (Some(mut r), Some(mut d), Some(mut p)) => {
+            let mut caps = match (records_cap, encoded_cap, dead_cap, parts_cap) {
+                (Some(mut r), Some(mut e), Some(mut d), Some(mut p)) => {
                     r.downgrade(&state.epoch);
+                    e.downgrade(&state.epoch);
                     d.downgrade(&state.epoch);
                     p.downgrade(&state.epoch);
                     Some(Caps {
                         records: r,
+                        encoded: e,
                         dead: d,
                         parts: p,
                     })
@@ -138,6 +159,7 @@ impl<'scope> ConnectSource<'scope> for Scope<'scope, u64> {
             };
             let mut outputs = Outputs {
                 records: records_out,
+                encoded: encoded_out,
                 dead: dead_out,
                 parts: parts_out,
             };
@@ -146,6 +168,7 @@ impl<'scope> ConnectSource<'scope> for Scope<'scope, u64> {
         });
         SourceStreams {
             records,
+            encoded,
             dead_letters,
             parts,
         }
@@ -155,6 +178,7 @@ impl<'scope> ConnectSource<'scope> for Scope<'scope, u64> {
 /// The operator's capabilities, one per output, all at the open epoch.
 struct Caps {
     records: Capability<u64>,
+    encoded: Capability<u64>,
     dead: Capability<u64>,
     parts: Capability<u64>,
 }
@@ -162,6 +186,7 @@ struct Caps {
 /// The operator's outputs.
 struct Outputs {
     records: Output<u64, Vec<SourceRecord>>,
+    encoded: Output<u64, Vec<EncodedRecord>>,
     dead: Output<u64, Vec<SourceRecord>>,
     parts: Output<u64, Vec<CheckpointPart>>,
 }
@@ -306,6 +331,7 @@ impl SourceState {
                     tracing::trace!(epoch = self.epoch, "epoch closed");
                     self.epoch += 1;
                     c.records.downgrade(&self.epoch);
+                    c.encoded.downgrade(&self.epoch);
                     c.dead.downgrade(&self.epoch);
                     c.parts.downgrade(&self.epoch);
                     self.next_close = now + self.interval;
@@ -345,6 +371,7 @@ impl SourceState {
     /// Drains task channels within the budget. Returns whether all were empty.
     fn drain(&mut self, caps: &Caps, outputs: &mut Outputs) -> bool {
         let mut session = outputs.records.activate();
+        let mut encoded_session = outputs.encoded.activate();
         let mut dead_session = outputs.dead.activate();
         let mut budget = self.drain_budget;
         let mut emitted = 0u64;
@@ -358,6 +385,7 @@ impl SourceState {
                     Some(TaskEvent::Batch {
                         seq,
                         mut records,
+                        mut encoded,
                         offsets,
                         mut dead_letters,
                     }) => {
@@ -367,14 +395,18 @@ impl SourceState {
                         for (partition, offset) in offsets {
                             self.changed.insert(partition, (slot_index, offset));
                         }
-                        emitted += records.len() as u64;
+                        let written = (records.len() + encoded.len()) as u64;
+                        emitted += written;
                         if let Some(m) = &self.tasks[slot_index].metrics {
-                            m.written.fetch_add(records.len() as u64, Ordering::Relaxed);
+                            m.written.fetch_add(written, Ordering::Relaxed);
                             m.dead_letters
                                 .fetch_add(dead_letters.len() as u64, Ordering::Relaxed);
                         }
                         if !records.is_empty() {
                             session.give(&caps.records, &mut records);
+                        }
+                        if !encoded.is_empty() {
+                            encoded_session.give(&caps.encoded, &mut encoded);
                         }
                         if !dead_letters.is_empty() {
                             dead_session.give(&caps.dead, &mut dead_letters);
@@ -382,6 +414,7 @@ impl SourceState {
                     }
                     Some(TaskEvent::Failed(failure)) => {
                         drop(session);
+                        drop(encoded_session);
                         drop(dead_session);
                         self.fail(failure.to_string());
                         return true;

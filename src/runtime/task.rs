@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, unbounded, Receiver, SendTimeoutError, Sender, TryRecvError};
 use tracing::{debug, info_span, warn};
 
+use super::encode::{EncodedRecord, Encoders};
 use super::errors::{
     dead_letter, log_failure, FailureContext, RecordPosition, RecordProcessor, StageFailure,
 };
@@ -39,6 +40,12 @@ pub struct TaskSpec {
     /// What runs on each polled record before it is emitted (the
     /// connector's transforms); `None` emits records as polled.
     pub processor: Option<Box<dyn RecordProcessor>>,
+    /// The task's converters. With them, each record is converted to bytes
+    /// on the task's thread after its transforms, as Kafka Connect's worker
+    /// does, and batches carry [`EncodedRecord`]s instead of records; a
+    /// conversion failure goes through the same `errors.tolerance` path as
+    /// a transform failure. `None`: records are emitted as records.
+    pub encoders: Option<Encoders>,
     /// Where the task counts polls and commits (metrics); `None`: nowhere.
     pub metrics: Option<std::sync::Arc<super::TaskMetrics>>,
 }
@@ -50,6 +57,7 @@ impl fmt::Debug for TaskSpec {
             .field("task_id", &self.task_id)
             .field("errors", &self.errors)
             .field("processor", &self.processor.is_some())
+            .field("encoders", &self.encoders)
             .finish_non_exhaustive()
     }
 }
@@ -68,6 +76,14 @@ pub struct TaskFailure {
     pub cause: String,
 }
 
+/// What one polled batch became.
+#[derive(Default)]
+struct Processed {
+    records: Vec<SourceRecord>,
+    encoded: Vec<EncodedRecord>,
+    dead_letters: Vec<SourceRecord>,
+}
+
 /// What a task thread sends to its operator.
 #[derive(Debug)]
 pub enum TaskEvent {
@@ -75,14 +91,18 @@ pub enum TaskEvent {
     Batch {
         /// The batch's sequence number.
         seq: u64,
-        /// The records to emit (after transforms).
+        /// The records to emit (after transforms); empty when the task
+        /// converts records ([`TaskSpec::encoders`]).
         records: Vec<SourceRecord>,
+        /// The records as bytes, when the task converts them; empty otherwise.
+        encoded: Vec<EncodedRecord>,
         /// The last offset of each source partition the polled batch read,
         /// in batch order, including records that transforms dropped or
         /// that went to the dead-letter stream.
         offsets: Vec<(SourcePartition, SourceOffset)>,
-        /// Records that failed a transform under `errors.tolerance=all`, as
-        /// they were polled, with Kafka's `__connect.errors.*` headers.
+        /// Records that failed a transform (as they were polled) or a
+        /// converter (as the transforms left them) under
+        /// `errors.tolerance=all`, with Kafka's `__connect.errors.*` headers.
         dead_letters: Vec<SourceRecord>,
     },
     /// The task failed; no more events follow.
@@ -304,49 +324,92 @@ impl<W: Fn()> Runner<W> {
         (self.wake)();
     }
 
-    /// Runs the processor on each record: returns the records to emit and
-    /// the dead letters, or the failure that ends the task
-    /// (`errors.tolerance=none`).
+    /// Runs each record through the transforms and then the converters
+    /// (either may be absent): returns what to emit and the dead letters,
+    /// or the failure that ends the task (`errors.tolerance=none`). This is
+    /// the one place record-level failures are handled.
     fn process(
         &self,
-        processor: &mut dyn RecordProcessor,
+        mut processor: Option<&mut Box<dyn RecordProcessor>>,
+        mut encoders: Option<&mut Encoders>,
         records: Vec<SourceRecord>,
-    ) -> Result<(Vec<SourceRecord>, Vec<SourceRecord>), TaskFailure> {
+    ) -> Result<Processed, TaskFailure> {
         let tolerate = self.spec.errors.tolerance == ErrorTolerance::All;
         let context = FailureContext {
             connector: &self.spec.connector,
             task_id: self.spec.task_id,
         };
-        let mut out = Vec::with_capacity(records.len());
-        let mut dead = Vec::new();
+        let mut done = Processed::default();
+        if encoders.is_some() {
+            done.encoded.reserve(records.len());
+        } else {
+            done.records.reserve(records.len());
+        }
         for record in records {
-            // Keep what a failure report needs: the whole record only when it
-            // may go to the dead-letter stream or into a log.
-            let original = (tolerate || self.spec.errors.log_enable).then(|| record.clone());
-            // Only the position's reference counts: its text is made if the
-            // record fails (formatting it for every record cost more than a
-            // typical transform).
-            let position = (!tolerate).then(|| RecordPosition::of(&record));
-            match catch_unwind(AssertUnwindSafe(|| processor.process(record))) {
-                Ok(Ok(Some(r))) => out.push(r),
-                Ok(Ok(None)) => {}
-                Ok(Err(failure)) => {
-                    if let Some(original) = &original {
-                        log_failure(&self.spec.errors, &context, original, &failure);
-                    }
-                    match original {
-                        Some(original) if tolerate => {
-                            dead.push(dead_letter(original, &context, &failure))
+            let record = match processor.as_deref_mut() {
+                None => record,
+                Some(p) => {
+                    // Keep what a failure report needs: the whole record only
+                    // when it may go to the dead-letter stream or into a log.
+                    let original =
+                        (tolerate || self.spec.errors.log_enable).then(|| record.clone());
+                    // Only the position's reference counts: its text is made if
+                    // the record fails (formatting it for every record cost more
+                    // than a typical transform).
+                    let position = (!tolerate).then(|| RecordPosition::of(&record));
+                    match catch_unwind(AssertUnwindSafe(|| p.process(record))) {
+                        Ok(Ok(Some(r))) => r,
+                        Ok(Ok(None)) => continue,
+                        Ok(Err(failure)) => {
+                            self.tolerate(&context, original, position, &failure, &mut done)?;
+                            continue;
                         }
-                        _ => return Err(self.record_failure(&failure, position)),
+                        Err(payload) => {
+                            return Err(self.failure("transform", panic_message(payload)));
+                        }
                     }
                 }
+            };
+            let Some(e) = encoders.as_deref_mut() else {
+                done.records.push(record);
+                continue;
+            };
+            match catch_unwind(AssertUnwindSafe(|| e.encode(&record))) {
+                Ok(Ok(encoded)) => done.encoded.push(encoded),
+                Ok(Err(failure)) => {
+                    let position = (!tolerate).then(|| RecordPosition::of(&record));
+                    self.tolerate(&context, Some(record), position, &failure, &mut done)?;
+                }
                 Err(payload) => {
-                    return Err(self.failure("transform", panic_message(payload)));
+                    return Err(self.failure("convert", panic_message(payload)));
                 }
             }
         }
-        Ok((out, dead))
+        Ok(done)
+    }
+
+    /// A record failed a stage: logs it as `errors.log.enable` asks, and
+    /// under `errors.tolerance=all` keeps it as a dead letter; under `none`
+    /// returns the failure that ends the task.
+    fn tolerate(
+        &self,
+        context: &FailureContext<'_>,
+        record: Option<SourceRecord>,
+        position: Option<RecordPosition>,
+        failure: &StageFailure,
+        done: &mut Processed,
+    ) -> Result<(), TaskFailure> {
+        if let Some(record) = &record {
+            log_failure(&self.spec.errors, context, record, failure);
+        }
+        match record {
+            Some(record) if self.spec.errors.tolerance == ErrorTolerance::All => {
+                done.dead_letters
+                    .push(dead_letter(record, context, failure));
+                Ok(())
+            }
+            _ => Err(self.record_failure(failure, position)),
+        }
     }
 
     fn record_failure(
@@ -358,11 +421,16 @@ impl<W: Fn()> Runner<W> {
             Some(p) => format!("{failure} ({}; errors.tolerance=none)", p.describe()),
             None => failure.to_string(),
         };
-        self.failure("transform", cause)
+        let stage = match failure.stage {
+            super::Stage::Transformation => "transform",
+            _ => "convert",
+        };
+        self.failure(stage, cause)
     }
 
     fn run(mut self, mut task: Box<dyn SourceTask>) {
         let mut processor = self.spec.processor.take();
+        let mut encoders = self.spec.encoders.take();
         let span = info_span!("task", connector = %self.spec.connector, task = self.spec.task_id);
         let _enter = span.enter();
         let context = SourceTaskContext::new(
@@ -408,21 +476,26 @@ impl<W: Fn()> Runner<W> {
                         kept.push_back((seq, records.clone()));
                     }
                     let offsets = batch_offsets(&records);
-                    let (records, dead_letters) = match processor.as_deref_mut() {
-                        None => (records, Vec::new()),
-                        Some(p) => match self.process(p, records) {
+                    let processed = if processor.is_none() && encoders.is_none() {
+                        Processed {
+                            records,
+                            ..Processed::default()
+                        }
+                    } else {
+                        match self.process(processor.as_mut(), encoders.as_mut(), records) {
                             Ok(processed) => processed,
                             Err(f) => {
                                 self.fail(f);
                                 break;
                             }
-                        },
+                        }
                     };
                     let batch = TaskEvent::Batch {
                         seq,
-                        records,
+                        records: processed.records,
+                        encoded: processed.encoded,
                         offsets,
-                        dead_letters,
+                        dead_letters: processed.dead_letters,
                     };
                     if !self.send(batch) {
                         break;
@@ -582,6 +655,7 @@ mod tests {
             channel_capacity: 4,
             errors: ErrorHandling::default(),
             processor: None,
+            encoders: None,
             metrics: None,
         };
         let handle = spawn_task(Box::new(BadRecordTask), spec, || {}).expect("spawn");
@@ -676,6 +750,7 @@ mod tests {
             channel_capacity: 4,
             errors,
             processor: Some(Box::new(Picky)),
+            encoders: None,
             metrics: None,
         }
     }
@@ -756,6 +831,121 @@ mod tests {
                 );
                 assert!(text.contains("cannot take 4"), "{text}");
                 assert!(text.contains(r#"at offset {"n":4}"#), "{text}");
+            }
+            TaskEvent::Batch { .. } => panic!("a batch with a failing record was emitted"),
+        }
+    }
+
+    /// Writes INT64 values as decimal text; fails on 6.
+    struct NoSix;
+
+    impl crate::convert::Converter for NoSix {
+        fn config_def(&self) -> crate::config::ConfigDef {
+            crate::config::ConfigDef::new()
+        }
+        fn configure(
+            &mut self,
+            _: &crate::config::Properties,
+            _: bool,
+        ) -> Result<(), Vec<crate::config::ConfigIssue>> {
+            Ok(())
+        }
+        fn from_connect(
+            &mut self,
+            _: &str,
+            _: Option<&Schema>,
+            value: &Value,
+            out: &mut Vec<u8>,
+        ) -> Result<bool, crate::convert::ConvertError> {
+            match value.as_i64() {
+                Some(6) => Err(crate::convert::ConvertError::Serialization("no six".into())),
+                Some(n) => {
+                    out.extend_from_slice(n.to_string().as_bytes());
+                    Ok(true)
+                }
+                None => Ok(false),
+            }
+        }
+        fn to_connect(
+            &mut self,
+            _: &str,
+            _: Option<&[u8]>,
+        ) -> Result<crate::convert::SchemaAndValue, crate::convert::ConvertError> {
+            Err(crate::convert::ConvertError::Serialization(
+                "write-only".into(),
+            ))
+        }
+    }
+
+    fn with_no_six(mut spec: TaskSpec) -> TaskSpec {
+        spec.encoders = Some(Encoders {
+            value: Some(super::super::Role {
+                class: "NoSix".into(),
+                converter: Box::new(NoSix),
+            }),
+            ..Encoders::default()
+        });
+        spec
+    }
+
+    fn header<'a>(record: &'a SourceRecord, key: &str) -> Option<&'a Value> {
+        record
+            .headers
+            .iter()
+            .find(|h| h.key == key)
+            .map(|h| &h.value)
+    }
+
+    /// Converters run on the task's thread after the transforms, and a
+    /// conversion failure takes the same path as a transform failure: a
+    /// dead letter (the record as the transforms left it) naming the task.
+    #[test]
+    fn conversion_failures_share_the_tolerance_path_and_name_the_task() {
+        let errors = ErrorHandling {
+            tolerance: ErrorTolerance::All,
+            ..Default::default()
+        };
+        let spec = with_no_six(spec_with(errors));
+        let handle = spawn_task(Box::new(FiveRecords { polled: false }), spec, || {}).unwrap();
+        match first_event(&handle) {
+            TaskEvent::Batch {
+                records,
+                encoded,
+                offsets,
+                dead_letters,
+                ..
+            } => {
+                assert!(records.is_empty(), "converted batches carry bytes only");
+                let values: Vec<_> = encoded.iter().map(|r| r.value.clone()).collect();
+                assert_eq!(values, [Some(b"2".to_vec())], "1 doubled; 3 doubled is 6");
+                assert_eq!(offsets[0].1.get_i64("n"), Some(5));
+                let dead: Vec<_> = dead_letters.iter().map(|r| r.value.clone()).collect();
+                assert_eq!(dead, [Value::Int64(6), Value::Int64(4), Value::Int64(5)]);
+                let stage = |r| header(r, crate::runtime::headers::STAGE).cloned();
+                assert_eq!(
+                    stage(&dead_letters[0]),
+                    Some(Value::from("VALUE_CONVERTER"))
+                );
+                assert_eq!(stage(&dead_letters[1]), Some(Value::from("TRANSFORMATION")));
+                for d in &dead_letters {
+                    assert_eq!(
+                        header(d, crate::runtime::headers::TASK_ID),
+                        Some(&Value::Int32(1)),
+                        "the task's id"
+                    );
+                }
+            }
+            TaskEvent::Failed(f) => panic!("task failed: {f}"),
+        }
+        // Not tolerated: the task fails in `convert`, naming converter and record.
+        let spec = with_no_six(spec_with(ErrorHandling::default()));
+        let handle = spawn_task(Box::new(FiveRecords { polled: false }), spec, || {}).unwrap();
+        match first_event(&handle) {
+            TaskEvent::Failed(f) => {
+                let text = f.to_string();
+                assert!(text.contains("task 1 failed in convert"), "{text}");
+                assert!(text.contains("NoSix failed in VALUE_CONVERTER"), "{text}");
+                assert!(text.contains(r#"at offset {"n":3}"#), "{text}");
             }
             TaskEvent::Batch { .. } => panic!("a batch with a failing record was emitted"),
         }
