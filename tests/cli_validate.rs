@@ -319,6 +319,7 @@ fn unknown_keys_are_warned_with_the_nearest_known_key_by_validate_and_run() {
 }
 
 #[test]
+#[cfg(feature = "postgres")]
 fn a_debezium_mode_this_connector_does_not_implement_is_refused_naming_the_key() {
     let dir = tempdir();
     let props = write_props(

@@ -8,13 +8,13 @@
 //! `commit_record()` it checks the record is the next one it returned from
 //! `poll()` and that the newest durable snapshot covers it.
 
-#[path = "support/mod.rs"]
-mod support;
+#[path = "common/counter.rs"]
+mod counter;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use support::{counter_offsets, newest_snapshot, props, registry, run_job, Events, Log};
+use counter::{counter_offsets, newest_snapshot, props, registry, run_job, Events, Log};
 use timely_connect_operators::JobSpec;
 
 const PARTITIONS: i64 = 4;

@@ -1,16 +1,17 @@
-//! The synchronous PostgreSQL client (`timely_connect::connectors::postgres::wire`)
+//! The synchronous PostgreSQL client (the `timely-connect-pgwire` crate)
 //! against a real PostgreSQL cluster started by `tests/common/pg.rs`: auth,
 //! simple queries, streamed rows, replication slots, exported snapshots,
 //! `pgoutput` decoding, standby status, restarts.
 //!
 //! Needs the PostgreSQL server binaries (`scripts/install-postgres.sh`).
 
-mod common;
+#[path = "common/pg.rs"]
+mod pg;
 
 use std::time::{Duration, Instant};
 
-use common::pg::PgCluster;
-use timely_connect::connectors::postgres::wire::{
+use pg::PgCluster;
+use timely_connect_pgwire::{
     Lsn, PgConfig, PgConnection, PgError, PgOutput, ReplicationConnection, ReplicationMessage,
     ReplicationStream, SnapshotAction, TupleValue,
 };

@@ -3,13 +3,13 @@
 //! snapshotted (DESIGN.md invariants 1, 2 and 6; "A failed task must not drop
 //! its capability").
 
-#[path = "support/mod.rs"]
-mod support;
+#[path = "common/counter.rs"]
+mod counter;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use support::{
+use counter::{
     counter_offsets, dir_contents, newest_snapshot, props, registry, run_job, Log, Watchdog,
 };
 use timely_connect::snapshot::SnapshotStore;
@@ -43,7 +43,7 @@ fn assert_names(error: &str, parts: &[&str]) {
 }
 
 /// Max n per partition among `records` at epochs `<= epoch`.
-fn cut(records: &[support::Seen], epoch: u64) -> BTreeMap<i64, i64> {
+fn cut(records: &[counter::Seen], epoch: u64) -> BTreeMap<i64, i64> {
     let mut out = BTreeMap::new();
     for r in records.iter().filter(|r| r.epoch <= epoch) {
         let e = out.entry(r.partition).or_insert(r.n);

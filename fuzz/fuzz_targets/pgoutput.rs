@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use timely_connect::connectors::postgres::wire::pgoutput::PgOutput;
+use timely_connect_pgwire::pgoutput::PgOutput;
 
 fuzz_target!(|data: &[u8]| {
     let _ = PgOutput::decode(&bytes::Bytes::copy_from_slice(data));

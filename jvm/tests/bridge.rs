@@ -147,9 +147,19 @@ fn conflicting_plugins_run_side_by_side_and_records_cross_intact() {
     assert_eq!(schema.name.as_deref(), Some("com.example.AllTypes"));
     assert_eq!(schema.version, Some(7));
     assert_eq!(schema.doc.as_deref(), Some("every type"));
+    // Parameters cross in Java's (insertion) order.
+    let params: Vec<(&str, &str)> = schema
+        .parameters
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     assert_eq!(
-        schema.parameters.get("origin").map(String::as_str),
-        Some("test")
+        params,
+        [
+            ("origin", "test"),
+            ("zeta", "added second"),
+            ("alpha", "added third")
+        ]
     );
     let dflt = &schema.field("dflt").unwrap().schema;
     assert_eq!(dflt.default, Some(Value::Int32(42)));
@@ -167,7 +177,7 @@ fn conflicting_plugins_run_side_by_side_and_records_cross_intact() {
     assert_eq!(v.get("i8"), Some(&Value::Int8(-99)));
     assert_eq!(
         v.get("text"),
-        Some(&Value::from("caf\u{e9} \"1\"\n\u{2603}"))
+        Some(&Value::from("caf\u{e9} \"1\"\n\u{2603} \u{1F600}"))
     );
     assert_eq!(v.get("blob"), Some(&Value::Bytes(vec![0, 255, 1])));
     assert_eq!(v.get("day"), Some(&Value::Int32(19_001)));

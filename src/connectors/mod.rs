@@ -13,12 +13,14 @@ use crate::connector::{ConnectError, Registry};
 
 pub mod datagen;
 pub mod file;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 
 /// Registers every built-in connector.
 pub fn register_builtin(registry: &mut Registry) {
     file::register(registry);
     datagen::register(registry);
+    #[cfg(feature = "postgres")]
     postgres::register(registry);
 }
 

@@ -14,6 +14,7 @@
 //!   `value.converter` and `header.converter` checked once, then
 //!   instantiated per worker.
 
+#[cfg(feature = "avro")]
 pub mod avro;
 
 use std::sync::Arc;

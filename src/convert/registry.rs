@@ -106,6 +106,7 @@ impl ConverterRegistry {
             &["SimpleHeaderConverter"],
             Arc::new(|| Box::new(SimpleHeaderConverter::new())),
         );
+        #[cfg(feature = "avro")]
         r.register(
             "io.confluent.connect.avro.AvroConverter",
             &["AvroConverter"],

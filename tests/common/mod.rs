@@ -1,7 +1,13 @@
 //! Helpers shared by the system tests: they drive the real `timely-connect`
 //! binary with real files and real processes, each test in its own tempdir.
+//!
+//! The folder holds every test helper: `pg.rs` (throw-away PostgreSQL
+//! clusters), `java.rs` (the installed Java plugins and the test plugins),
+//! and `counter.rs` (an in-process counting connector for the library-level
+//! tests, included by path where needed).
 #![allow(dead_code)]
 
+#[cfg(feature = "jvm")]
 pub mod java;
 pub mod pg;
 

@@ -22,7 +22,7 @@ pub mod snapshot;
 pub mod stream;
 pub mod task;
 pub mod types;
-pub mod wire;
+pub use timely_connect_pgwire as wire;
 
 pub use task::{PostgresCdc, PostgresCdcTask, CLASS, DEBEZIUM_CLASS};
 

@@ -1,4 +1,5 @@
-//! Test connectors and helpers shared by `commit_order.rs` and `task_failure.rs`.
+//! Test connectors and helpers shared by `commit_order.rs` and `task_failure.rs`
+//! (included by path, apart from the CLI helpers in `mod.rs`).
 //!
 //! `CounterSource` emits, for each source partition `{"p": k}`, the records
 //! `n = 0, 1, 2, …` with offset `{"n": n}`, round-robin over the partitions of

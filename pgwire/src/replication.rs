@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use bytes::BufMut;
 use postgres_protocol::message::backend::Message;
 
-use super::conn::{Column, SimpleResult};
 use super::pgoutput::PgOutput;
+use super::rows::{Column, SimpleResult};
 use super::transport::{Backend, RowsTo, ShutdownHandle, Wire};
 use super::{pg_now_us, quote_literal, Lsn, PgConfig, PgError};
 

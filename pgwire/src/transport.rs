@@ -13,7 +13,7 @@ use postgres_protocol::authentication::{md5_hash, sasl};
 use postgres_protocol::message::backend::{ErrorFields, Message, RowDescriptionBody};
 use postgres_protocol::message::frontend;
 
-use super::conn::{Column, SimpleResult};
+use super::rows::{Column, SimpleResult};
 use super::{PgConfig, PgError};
 
 /// Size of one socket read; the read buffer grows by at least this much.

@@ -1,3 +1,5 @@
+//! # timely-connect-pgwire
+//!
 //! A small synchronous PostgreSQL client: ordinary sessions (simple-query
 //! protocol, streamed result rows for snapshots) and logical-replication
 //! sessions (slot management, `START_REPLICATION`, `pgoutput` decoding,
@@ -31,14 +33,15 @@
 //! - [`Lsn`], [`PgError`].
 //!
 //! Files: `transport.rs` (socket, buffers, startup/auth, framing, query
-//! loop), `conn.rs` (ordinary sessions), `replication.rs` (replication
+//! loop), `rows.rs` (columns and simple-query results), `conn.rs`
+//! (ordinary sessions), `replication.rs` (replication
 //! sessions and the stream), `pgoutput.rs`, `lsn.rs`, `error.rs`.
 //!
 //! # Example
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use timely_connect::connectors::postgres::wire::*;
+//! use timely_connect_pgwire::*;
 //!
 //! # fn main() -> Result<(), PgError> {
 //! let cfg = PgConfig::new("127.0.0.1", 5432, "postgres", "app").with_password("secret");
@@ -103,17 +106,20 @@
 //! those, so decoding a change allocates only its value vector. A value kept
 //! alive keeps its (up to ~64 KiB) read block alive: copy what you keep.
 
+#![warn(missing_docs)]
+
 mod conn;
 mod error;
 mod lsn;
 pub mod pgoutput;
 mod replication;
+mod rows;
 mod transport;
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use conn::{Column, PgConnection, SimpleResult};
+pub use conn::PgConnection;
 pub use error::PgError;
 pub use lsn::{Lsn, ParseLsnError};
 pub use pgoutput::{PgOutput, RelationBody, RelationColumn, TupleValue};
@@ -121,6 +127,7 @@ pub use replication::{
     ReplicationConnection, ReplicationMessage, ReplicationStream, SlotInfo, SnapshotAction,
     SystemInfo,
 };
+pub use rows::{Column, SimpleResult};
 pub use transport::{CancelToken, ShutdownHandle};
 
 /// Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01 UTC).
