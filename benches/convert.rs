@@ -51,10 +51,10 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::Stream;
 
+use timely_connect_operators::timely_connect::api::TaskConfig;
 use timely_connect_operators::timely_connect::config::{
     ConfigDef, ConfigKey, ConfigType, Importance,
 };
-use timely_connect_operators::timely_connect::connector::{Registry, TaskConfig};
 use timely_connect_operators::timely_connect::convert::avro::AvroConverter;
 use timely_connect_operators::timely_connect::convert::{Converter, JsonConverter};
 use timely_connect_operators::timely_connect::data::json::write_text;
@@ -65,6 +65,7 @@ use timely_connect_operators::timely_connect::data::{
     Decimal, Schema, SchemaBuilder, SchemaRef, SourceOffset, SourcePartition, SourceRecord, Struct,
     Value,
 };
+use timely_connect_operators::timely_connect::plugins::PluginSet;
 use timely_connect_operators::timely_connect::runtime::EncodedRecord;
 use timely_connect_operators::timely_connect::transforms::{TransformChain, TransformRegistry};
 use timely_connect_operators::timely_connect::{
@@ -620,7 +621,7 @@ fn run_orders(records: u64, transforms: bool) -> Run {
     if transforms {
         chain_props(&mut props);
     }
-    let mut registry = Registry::builtin();
+    let mut registry = PluginSet::builtin();
     registry.register("BenchOrders", &[], "Bench records.", || {
         Box::new(Orders::default())
     });

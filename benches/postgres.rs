@@ -60,7 +60,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use timely::dataflow::operators::Inspect;
-use timely_connect_operators::timely_connect::connector::{
+use timely_connect_operators::timely_connect::api::{
     OffsetStorageReader, SourceConnector, SourceTaskContext, StopToken,
 };
 use timely_connect_operators::timely_connect::connectors::postgres::wire::{

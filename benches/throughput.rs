@@ -41,7 +41,7 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::operators::Input;
 use timely::dataflow::{InputHandle, Stream};
-use timely_connect_operators::timely_connect::connector::{
+use timely_connect_operators::timely_connect::api::{
     OffsetStorageReader, SourceConnector, SourceTaskContext, StopToken,
 };
 use timely_connect_operators::timely_connect::connectors::file::FileStreamSource;

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use timely::dataflow::operators::Inspect;
+use timely_connect::api::TaskConfig;
 use timely_connect::config::{ConfigDef, ConfigKey, ConfigType, Importance, Validator};
-use timely_connect::connector::{Registry, TaskConfig};
 use timely_connect::data::{Schema, SourceOffset, SourcePartition, SourceRecord, Value};
+use timely_connect::plugins::PluginSet;
 use timely_connect::{ConnectError, Properties, SourceConnector, SourceTask, SourceTaskContext};
 use timely_connect_operators::{Checkpoint, ConnectSource, Job, JobSpec};
 
@@ -110,7 +111,7 @@ impl SourceTask for CounterTask {
 }
 
 fn main() {
-    let mut registry = Registry::builtin();
+    let mut registry = PluginSet::builtin();
     registry.register("Counter", &[], "Counts upwards.", || {
         Box::new(Counter::default())
     });

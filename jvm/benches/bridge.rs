@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use timely_connect::connector::{OffsetStorageReader, Registry, SourceTaskContext, StopToken};
+use timely_connect::api::{OffsetStorageReader, SourceTaskContext, StopToken};
+use timely_connect::plugins::PluginSet;
 use timely_connect::Properties;
 
 fn java_dir() -> PathBuf {
@@ -41,7 +42,7 @@ fn peak_rss_kb() -> u64 {
 /// prints `first_ms total_ms rss_kb`.
 fn poll_loop(runtime: &str, file: &Path, lines: u64) {
     let started = Instant::now();
-    let mut registry = Registry::builtin();
+    let mut registry = PluginSet::builtin();
     timely_connect_jvm::install(&mut registry);
     let props: Properties = [
         ("name", "bench"),

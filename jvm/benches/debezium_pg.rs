@@ -26,8 +26,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use timely_connect::connector::{OffsetStorageReader, Registry, SourceTaskContext, StopToken};
+use timely_connect::api::{OffsetStorageReader, SourceTaskContext, StopToken};
 use timely_connect::data::Value;
+use timely_connect::plugins::PluginSet;
 use timely_connect::Properties;
 
 /// This process's CPU time (user + system), in ms.
@@ -118,7 +119,7 @@ fn bridge(
     let start = now_ms();
     let cpu_start = cpu_ms();
     let props: Properties = p.iter().cloned().collect();
-    let mut registry = Registry::builtin();
+    let mut registry = PluginSet::builtin();
     timely_connect_jvm::install(&mut registry);
     let plugin = registry
         .resolve(&props["connector.class"], &props)

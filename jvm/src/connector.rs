@@ -8,15 +8,14 @@ use std::time::Duration;
 
 use crossbeam_channel::{bounded, Receiver, SendTimeoutError, Sender};
 
+use timely_connect::api::ConnectorPlugin;
+use timely_connect::api::{ConnectorRequests, SourceConnector, SourceTask, SourceTaskContext};
 use timely_connect::config::common::{
     JVM_CLASSPATH_CONFIG, JVM_OPTIONS_CONFIG, PLUGIN_PATH_CONFIG,
 };
 use timely_connect::config::{ConfigIssue, ConfigKey, ConfigType, Importance};
-use timely_connect::connector::registry::Plugin;
-use timely_connect::connector::{
-    ConnectorRequests, Registry, SourceConnector, SourceTask, SourceTaskContext,
-};
 use timely_connect::data::{SourceOffset, SourcePartition, SourceRecord};
+use timely_connect::plugins::PluginSet;
 use timely_connect::{ConfigDef, ConnectError, Properties};
 
 use crate::bridge::{Bridge, CallError, JavaException, Op};
@@ -268,12 +267,12 @@ fn resolve_error(class: &str, settings: &JavaSettings, e: CallError) -> String {
 /// Makes the registry run Java connectors: classes no native connector
 /// answers to (or any, with `connector.runtime=jvm`) are looked up under
 /// `plugin.path` in the embedded JVM.
-pub fn install(registry: &mut Registry) {
+pub fn install(registry: &mut PluginSet) {
     registry.set_resolver(Arc::new(resolve));
 }
 
 /// Finds `class` among the Java plugins `props` point at.
-pub fn resolve(class: &str, props: &Properties) -> Result<Plugin, String> {
+pub fn resolve(class: &str, props: &Properties) -> Result<ConnectorPlugin, String> {
     let settings = JavaSettings::from_props(props);
     let bridge = settings.bridge()?;
     let locations = settings.locations();
@@ -296,7 +295,7 @@ pub fn resolve(class: &str, props: &Properties) -> Result<Plugin, String> {
         found.class, found.version, found.plugin
     );
     let class = full.clone();
-    Ok(Plugin::new(&full, &aliases, &summary, move || {
+    Ok(ConnectorPlugin::new(&full, &aliases, &summary, move || {
         Box::new(JavaSourceConnector::new(
             bridge,
             settings.clone(),
@@ -552,7 +551,7 @@ fn poller(
     bridge: &'static Bridge,
     handle: i64,
     done: Arc<AtomicBool>,
-    token: timely_connect::connector::StopToken,
+    token: timely_connect::api::StopToken,
     tx: Sender<Result<Vec<u8>, CallError>>,
 ) {
     let stopping = || done.load(Ordering::SeqCst) || token.is_stopped();

@@ -11,7 +11,7 @@
 //!   directory of jars, an uber-jar, or a directory of classes under a
 //!   `plugin.path` entry) in a child-first class loader of its own over the
 //!   worker class path, with Kafka's parent-first exceptions.
-//! - [`install`] makes a [`timely_connect::connector::Registry`] resolve
+//! - [`install`] makes a [`timely_connect::plugins::PluginSet`] resolve
 //!   Java connector classes.
 
 mod bridge;

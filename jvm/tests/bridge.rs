@@ -7,8 +7,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use timely_connect::connector::{OffsetStorageReader, Registry, SourceTaskContext, StopToken};
+use timely_connect::api::{OffsetStorageReader, SourceTaskContext, StopToken};
 use timely_connect::data::{SchemaType, Value};
+use timely_connect::plugins::PluginSet;
 use timely_connect::Properties;
 use timely_connect_jvm::default_java_dir as java_dir;
 
@@ -47,7 +48,7 @@ fn props(entries: &[(&str, &str)]) -> Properties {
         .collect()
 }
 
-fn first_records(registry: &Registry, p: &Properties) -> Vec<timely_connect::data::SourceRecord> {
+fn first_records(registry: &PluginSet, p: &Properties) -> Vec<timely_connect::data::SourceRecord> {
     let class = &p["connector.class"];
     let plugin = registry.resolve(class, p).expect("resolves");
     let mut connector = plugin.create();
@@ -85,7 +86,7 @@ fn first_records(registry: &Registry, p: &Properties) -> Vec<timely_connect::dat
 fn conflicting_plugins_run_side_by_side_and_records_cross_intact() {
     let root = tempfile::tempdir().unwrap();
     compile_plugins(root.path());
-    let mut registry = Registry::builtin();
+    let mut registry = PluginSet::builtin();
     timely_connect_jvm::install(&mut registry);
     let path = root.path().display().to_string();
 

@@ -15,11 +15,12 @@ use timely::dataflow::operators::{Exchange, Input, Inspect, Probe};
 use timely::worker::Worker;
 use tracing::{info, warn};
 
+use timely_connect::api::{SourceConnector, TaskConfig};
 use timely_connect::config::common::{connector_config_def, CommonConfig, MIN_SNAPSHOT_INTERVAL};
 use timely_connect::config::{ConfigIssue, Properties};
-use timely_connect::connector::{Registry, SourceConnector, TaskConfig};
 use timely_connect::convert::ConverterConfig;
 use timely_connect::data::{OffsetValue, SourceOffset, SourcePartition};
+use timely_connect::plugins::PluginSet;
 use timely_connect::runtime::{Encoders, Role};
 use timely_connect::runtime::{RetryPolicy, TaskFailure};
 use timely_connect::snapshot::{DirLock, Snapshot, SnapshotError, SnapshotStore};
@@ -114,7 +115,7 @@ pub struct JobSpec {
     /// The connector's properties (`name`, `connector.class`, …).
     pub props: Properties,
     /// Where connectors are looked up.
-    pub registry: Registry,
+    pub registry: PluginSet,
     /// Snapshot directory; `None` runs without snapshots.
     pub snapshot_dir: Option<PathBuf>,
     /// Overrides `snapshot.interval.ms`.
@@ -330,7 +331,7 @@ impl JobSpec {
     }
 
     /// Uses `registry` to find connectors.
-    pub fn registry(mut self, registry: Registry) -> Self {
+    pub fn registry(mut self, registry: PluginSet) -> Self {
         self.registry = registry;
         self
     }
@@ -528,9 +529,9 @@ impl JobSpec {
 /// The registry a [`JobSpec`] starts with: the built-in connectors,
 /// converters and transforms, and — with the `jvm` feature — Java
 /// connectors from `plugin.path` through the embedded JVM.
-pub fn default_registry() -> Registry {
+pub fn default_registry() -> PluginSet {
     #[allow(unused_mut)]
-    let mut registry = Registry::builtin();
+    let mut registry = PluginSet::builtin();
     #[cfg(feature = "jvm")]
     timely_connect_jvm::install(&mut registry);
     registry

@@ -10,9 +10,9 @@ use clap::{Parser, Subcommand};
 
 use timely_connect::config::common::connector_config_def;
 use timely_connect::config::load_properties;
-use timely_connect::connector::Registry;
 use timely_connect::data::json::write_text;
 use timely_connect::duration::parse_duration;
+use timely_connect::plugins::PluginSet;
 use timely_connect::runtime::{write_dead_letter_json, EncodedRecord};
 use timely_connect::snapshot::{offsets_to_api_json, SnapshotStore};
 use timely_connect_operators::{
@@ -374,7 +374,7 @@ fn validate(config: &Path, plugin_path: &[PathBuf]) -> Result<ExitCode, String> 
 }
 
 fn plugins(markdown: bool, plugin_path: &[PathBuf]) -> Result<ExitCode, String> {
-    let registry = Registry::builtin();
+    let registry = PluginSet::builtin();
     let mut out = String::new();
     if markdown {
         out.push_str("# Connectors\n\n## Keys every connector shares\n\n");

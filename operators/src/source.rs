@@ -11,7 +11,7 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::{Scope, Stream};
 use tracing::{debug, info};
 
-use timely_connect::connector::OffsetStorageReader;
+use timely_connect::api::OffsetStorageReader;
 use timely_connect::data::{SourceOffset, SourcePartition, SourceRecord};
 use timely_connect::runtime::{spawn_task, EncodedRecord, TaskEvent, TaskHandle, TaskSpec};
 

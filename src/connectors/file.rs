@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use memchr::memchr;
 
-use crate::config::{ConfigDef, ConfigKey, ConfigType, Importance, Properties, Validator};
-use crate::connector::{
-    ConnectError, Registry, SourceConnector, SourceTask, SourceTaskContext, StopToken, TaskConfig,
+use crate::api::{
+    ConnectError, ConnectorPlugin, SourceConnector, SourceTask, SourceTaskContext, StopToken,
+    TaskConfig,
 };
+use crate::config::{ConfigDef, ConfigKey, ConfigType, Importance, Properties, Validator};
 use crate::data::{Schema, SchemaRef, SourceOffset, SourcePartition, SourceRecord, Value};
 
 use super::{describe, describe_task, parse_config, required};
@@ -51,13 +52,13 @@ const READ_BUFFER_BYTES: usize = 1 << 20;
 const EOF_WAIT: Duration = Duration::from_millis(100);
 
 /// Registers [`FileStreamSource`] under [`CLASS`] and [`KAFKA_CLASS`].
-pub(crate) fn register(registry: &mut Registry) {
-    registry.register(
+pub(crate) fn plugin() -> ConnectorPlugin {
+    ConnectorPlugin::new(
         CLASS,
         &[KAFKA_CLASS],
         "Reads the lines of a file, following it as it grows.",
         || Box::new(FileStreamSource::default()),
-    );
+    )
 }
 
 /// Reads a file line by line, following it as it grows, like Kafka's
@@ -72,7 +73,7 @@ pub(crate) fn register(registry: &mut Registry) {
 /// ```
 /// use std::io::Write;
 /// use timely_connect::config::parse_properties;
-/// use timely_connect::connector::{OffsetStorageReader, StopToken};
+/// use timely_connect::api::{OffsetStorageReader, StopToken};
 /// use timely_connect::connectors::file::FileStreamSource;
 /// use timely_connect::{SourceConnector, SourceTaskContext};
 ///
@@ -520,7 +521,7 @@ mod tests {
     use std::io::Write;
 
     use super::*;
-    use crate::connector::OffsetStorageReader;
+    use crate::api::OffsetStorageReader;
 
     fn props(file: &str) -> Properties {
         [("name", "lines"), ("file", file), ("topic", "lines")]
@@ -816,7 +817,7 @@ mod tests {
 
     #[test]
     fn file_source_is_registered_with_kafka_alias() {
-        let registry = Registry::builtin();
+        let registry = crate::plugins::PluginSet::builtin();
         assert!(registry.find(CLASS).is_some());
         assert!(registry.find(KAFKA_CLASS).is_some());
     }

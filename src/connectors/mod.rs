@@ -1,5 +1,6 @@
 //! Built-in connectors, one module each. Adding one touches nothing but its
-//! own module and one line in [`register_builtin`].
+//! own module and one line in [`builtin`]; [`crate::plugins::PluginSet`]
+//! takes them from there.
 //!
 //! - [`file::FileStreamSource`]: the lines of a (growing) file, offsets
 //!   compatible with Kafka's `FileStreamSourceConnector`.
@@ -8,20 +9,22 @@
 //! - [`postgres::PostgresCdc`]: PostgreSQL change data capture through
 //!   logical replication (pgoutput), Debezium-compatible.
 
+use crate::api::{ConnectError, ConnectorPlugin};
 use crate::config::{ConfigDef, ConfigIssue, ParsedConfig, Properties};
-use crate::connector::{ConnectError, Registry};
 
 pub mod datagen;
 pub mod file;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 
-/// Registers every built-in connector.
-pub fn register_builtin(registry: &mut Registry) {
-    file::register(registry);
-    datagen::register(registry);
-    #[cfg(feature = "postgres")]
-    postgres::register(registry);
+/// Every built-in connector, as a plugin.
+pub fn builtin() -> Vec<ConnectorPlugin> {
+    vec![
+        file::plugin(),
+        datagen::plugin(),
+        #[cfg(feature = "postgres")]
+        postgres::plugin(),
+    ]
 }
 
 /// Names a connector (and task) in messages: ``FileStreamSource connector `name` task 0``.

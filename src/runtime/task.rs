@@ -15,10 +15,10 @@ use super::errors::{
     dead_letter, log_failure, FailureContext, RecordPosition, RecordProcessor, StageFailure,
 };
 use super::retry::{Backoff, RetryPolicy};
-use crate::config::{ErrorHandling, ErrorTolerance};
-use crate::connector::{
+use crate::api::{
     ConnectError, OffsetStorageReader, SourceTask, SourceTaskContext, StopToken, TaskConfig,
 };
+use crate::config::{ErrorHandling, ErrorTolerance};
 use crate::data::{SourceOffset, SourcePartition, SourceRecord};
 
 /// What the framework needs to run one task.

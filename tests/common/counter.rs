@@ -19,11 +19,12 @@ use std::time::{Duration, Instant};
 
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::operators::{Inspect, Probe};
-use timely_connect::config::{ConfigDef, Properties};
-use timely_connect::connector::{
-    ConnectError, Registry, SourceConnector, SourceTask, SourceTaskContext, TaskConfig,
+use timely_connect::api::{
+    ConnectError, SourceConnector, SourceTask, SourceTaskContext, TaskConfig,
 };
+use timely_connect::config::{ConfigDef, Properties};
 use timely_connect::data::{SourceOffset, SourcePartition, SourceRecord, Value};
+use timely_connect::plugins::PluginSet;
 use timely_connect::snapshot::{Snapshot, SnapshotStore};
 use timely_connect_operators::{Checkpoint, ConnectSource, Job, JobSpec};
 
@@ -90,8 +91,8 @@ impl Log {
 }
 
 /// A registry holding only `CounterSource`, logging into `log`.
-pub fn registry(log: &Arc<Log>) -> Registry {
-    let mut registry = Registry::empty();
+pub fn registry(log: &Arc<Log>) -> PluginSet {
+    let mut registry = PluginSet::empty();
     let log = log.clone();
     registry.register(
         CLASS,

@@ -12,11 +12,12 @@ use std::time::{Duration, Instant};
 use quickstart::Generator;
 pub use quickstart::Quickstart;
 
+use crate::api::{
+    ConnectError, ConnectorPlugin, SourceConnector, SourceTask, SourceTaskContext, StopToken,
+    TaskConfig,
+};
 use crate::config::{
     ConfigDef, ConfigIssue, ConfigKey, ConfigType, Importance, ParsedConfig, Properties, Validator,
-};
-use crate::connector::{
-    ConnectError, Registry, SourceConnector, SourceTask, SourceTaskContext, StopToken, TaskConfig,
 };
 use crate::data::{SourceOffset, SourcePartition, SourceRecord};
 
@@ -59,13 +60,13 @@ const FINISHED_WAIT: Duration = Duration::from_millis(100);
 const MAX_PACING_WAIT: Duration = Duration::from_millis(100);
 
 /// Registers [`Datagen`] under [`CLASS`] and [`CONFLUENT_CLASS`].
-pub(crate) fn register(registry: &mut Registry) {
-    registry.register(
+pub(crate) fn plugin() -> ConnectorPlugin {
+    ConnectorPlugin::new(
         CLASS,
         &[CONFLUENT_CLASS],
         "Generates reproducible orders or users records over fixed partitions.",
         || Box::new(Datagen::default()),
-    );
+    )
 }
 
 /// Generates records of a [`Quickstart`] over a fixed number of source
@@ -81,7 +82,7 @@ pub(crate) fn register(registry: &mut Registry) {
 ///
 /// ```
 /// use timely_connect::config::parse_properties;
-/// use timely_connect::connector::{OffsetStorageReader, StopToken};
+/// use timely_connect::api::{OffsetStorageReader, StopToken};
 /// use timely_connect::connectors::datagen::Datagen;
 /// use timely_connect::{SourceConnector, SourceTaskContext};
 ///

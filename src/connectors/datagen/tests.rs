@@ -1,7 +1,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::*;
-use crate::connector::OffsetStorageReader;
+use crate::api::OffsetStorageReader;
 use crate::data::{Decimal, SchemaType, Value};
 
 fn props(pairs: &[(&str, &str)]) -> Properties {
@@ -356,7 +356,7 @@ fn datagen_task_rejects_foreign_partition() {
 
 #[test]
 fn datagen_is_registered_with_confluent_alias() {
-    let registry = Registry::builtin();
+    let registry = crate::plugins::PluginSet::builtin();
     assert!(registry.find(CLASS).is_some());
     assert!(registry.find(CONFLUENT_CLASS).is_some());
 }

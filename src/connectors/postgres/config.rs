@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use regex::{Regex, RegexBuilder};
 
+use crate::api::ConnectError;
 use crate::config::{
     ConfigDef, ConfigIssue, ConfigKey, ConfigType, Importance, ParsedConfig, Properties, Validator,
 };
-use crate::connector::ConnectError;
 
 use crate::connectors::{config_error, required};
 

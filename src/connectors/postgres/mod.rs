@@ -27,6 +27,6 @@ pub use timely_connect_pgwire as wire;
 pub use task::{PostgresCdc, PostgresCdcTask, CLASS, DEBEZIUM_CLASS};
 
 /// Registers [`PostgresCdc`].
-pub(crate) fn register(registry: &mut crate::connector::Registry) {
-    task::register(registry);
+pub(crate) fn plugin() -> crate::api::ConnectorPlugin {
+    task::plugin()
 }

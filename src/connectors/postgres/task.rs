@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::config::{ConfigDef, ConfigIssue, Properties};
-use crate::connector::{
-    ConnectError, Registry, SourceConnector, SourceTask, SourceTaskContext, StopToken, TaskConfig,
+use crate::api::{
+    ConnectError, ConnectorPlugin, SourceConnector, SourceTask, SourceTaskContext, StopToken,
+    TaskConfig,
 };
+use crate::config::{ConfigDef, ConfigIssue, Properties};
 use crate::data::{OffsetValue, SourceRecord};
 
 use super::catalog::{self, CatalogError, TableInfo};
@@ -34,13 +35,13 @@ pub const DEBEZIUM_CLASS: &str = "io.debezium.connector.postgresql.PostgresConne
 const POLL_BUDGET: Duration = Duration::from_millis(100);
 
 /// Registers [`PostgresCdc`] under [`CLASS`] and [`DEBEZIUM_CLASS`].
-pub(crate) fn register(registry: &mut Registry) {
-    registry.register(
+pub(crate) fn plugin() -> ConnectorPlugin {
+    ConnectorPlugin::new(
         CLASS,
         &[DEBEZIUM_CLASS],
         "Captures PostgreSQL row changes through logical replication (pgoutput), as Debezium.",
         || Box::new(PostgresCdc::default()),
-    );
+    )
 }
 
 /// Change data capture from PostgreSQL with Debezium's keys, events and

@@ -123,6 +123,6 @@ pub trait SourceTask: Send {
 
     /// Releases resources. Called on the task's thread after the last `poll`.
     /// To interrupt a blocking `poll` from another thread the framework fires
-    /// the context's [`crate::connector::StopToken`].
+    /// the context's [`crate::api::StopToken`].
     fn stop(&mut self) {}
 }

@@ -1,0 +1,14 @@
+//! The connector API, mirroring Kafka Connect's `SourceConnector` and
+//! `SourceTask` ([`traits`]), the context a task runs in ([`context`]) and
+//! the connector's error type. Which connectors exist, and how a job finds
+//! one by class name, is [`crate::plugins`]'s business.
+
+mod context;
+mod error;
+mod plugin;
+mod traits;
+
+pub use context::{OffsetStorageReader, SourceTaskContext, StopToken};
+pub use error::ConnectError;
+pub use plugin::{ConnectorFactory, ConnectorPlugin};
+pub use traits::{ConnectorRequests, SourceConnector, SourceTask, TaskConfig};
