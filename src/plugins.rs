@@ -243,6 +243,99 @@ impl PluginSet {
         all
     }
 
+    /// The reference of every native plugin in Markdown, as
+    /// `docs/connectors.md` has it: the keys every connector shares, then
+    /// each connector (summary, aliases, keys), each converter's keys, and
+    /// the transforms and predicates with theirs.
+    ///
+    /// ```
+    /// let md = timely_connect::PluginSet::builtin().reference_markdown();
+    /// assert!(md.starts_with("# Connectors\n"));
+    /// assert!(md.contains("\n## FileStreamSource\n"));
+    /// assert!(md.contains("## `org.apache.kafka.connect.json.JsonConverter`"));
+    /// ```
+    pub fn reference_markdown(&self) -> String {
+        let mut out = String::from("# Connectors\n\n## Keys every connector shares\n\n");
+        out.push_str(&crate::config::common::connector_config_def().to_markdown());
+        for plugin in &self.plugins {
+            out.push_str(&format!("\n## {}\n\n{}\n\n", plugin.class, plugin.summary));
+            if !plugin.aliases.is_empty() {
+                let aliases: Vec<String> =
+                    plugin.aliases.iter().map(|a| format!("`{a}`")).collect();
+                out.push_str(&format!(
+                    "Also accepted as `connector.class`: {}\n\n",
+                    aliases.join(", ")
+                ));
+            }
+            out.push_str(&plugin.create().config_def().to_markdown());
+        }
+        out.push_str("\n# Converters\n\n");
+        for class in self.converter_classes() {
+            out.push_str(&format!("## `{class}`\n\n"));
+            let keys = match self.converters.find(class) {
+                Some(make) => make().config_def().to_markdown(),
+                None => self
+                    .converters
+                    .find_header(class)
+                    .map(|make| make().config_def().to_markdown())
+                    .unwrap_or_default(),
+            };
+            if keys.is_empty() {
+                out.push_str("No configuration keys.\n\n");
+            } else {
+                out.push_str(&keys);
+            }
+        }
+        out.push_str("\n# Transforms and predicates\n\n");
+        out.push_str(&self.transforms.to_markdown());
+        out
+    }
+
+    /// A plain-text listing of the native plugins, one per line (the CLI's
+    /// `plugins`): connectors with their summaries and aliases, then the
+    /// converter, transform and predicate classes.
+    ///
+    /// ```
+    /// let text = timely_connect::PluginSet::builtin().listing();
+    /// assert!(text.lines().any(|l| l.starts_with("Datagen ")));
+    /// assert!(text.contains("\nconverters:\n"));
+    /// ```
+    pub fn listing(&self) -> String {
+        let mut out = String::new();
+        for plugin in &self.plugins {
+            out.push_str(&format!("{:<20} {}\n", plugin.class, plugin.summary));
+            for a in &plugin.aliases {
+                out.push_str(&format!("{:<20}   alias: {a}\n", ""));
+            }
+        }
+        out.push_str("\nconverters:\n");
+        for class in self.converter_classes() {
+            out.push_str(&format!("  {class}\n"));
+        }
+        out.push_str("transforms:\n");
+        for t in self.transforms.transforms() {
+            out.push_str(&format!("  {}\n", t.class));
+        }
+        out.push_str("predicates:\n");
+        for p in self.transforms.predicates() {
+            out.push_str(&format!("  {}\n", p.class));
+        }
+        out
+    }
+
+    /// Every converter and header converter class, sorted, once each.
+    fn converter_classes(&self) -> Vec<&str> {
+        let c = &self.converters;
+        let mut classes: Vec<&str> = c
+            .names()
+            .chain(c.header_names())
+            .filter_map(|n| c.class_of(n))
+            .collect();
+        classes.sort_unstable();
+        classes.dedup();
+        classes
+    }
+
     /// The converter tables, for reading a job's converter keys
     /// ([`crate::convert::ConverterConfig::from_properties`]).
     pub fn converters(&self) -> &ConverterRegistry {

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
-use timely_connect::config::common::connector_config_def;
 use timely_connect::config::load_properties;
 use timely_connect::data::json::write_text;
 use timely_connect::duration::parse_duration;
@@ -375,79 +374,11 @@ fn validate(config: &Path, plugin_path: &[PathBuf]) -> Result<ExitCode, String> 
 
 fn plugins(markdown: bool, plugin_path: &[PathBuf]) -> Result<ExitCode, String> {
     let registry = PluginSet::builtin();
-    let mut out = String::new();
-    if markdown {
-        out.push_str("# Connectors\n\n## Keys every connector shares\n\n");
-        out.push_str(&connector_config_def().to_markdown());
-    }
-    for plugin in registry.plugins() {
-        if markdown {
-            out.push_str(&format!("\n## {}\n\n{}\n\n", plugin.class, plugin.summary));
-            if !plugin.aliases.is_empty() {
-                out.push_str(&format!(
-                    "Also accepted as `connector.class`: {}\n\n",
-                    plugin
-                        .aliases
-                        .iter()
-                        .map(|a| format!("`{a}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            out.push_str(&plugin.create().config_def().to_markdown());
-        } else {
-            out.push_str(&format!("{:<20} {}\n", plugin.class, plugin.summary));
-            for a in &plugin.aliases {
-                out.push_str(&format!("{:<20}   alias: {a}\n", ""));
-            }
-        }
-    }
-    // Converters, transforms and predicates.
-    let converters = registry.converters();
-    let mut classes: Vec<&str> = converters
-        .names()
-        .chain(converters.header_names())
-        .filter_map(|n| converters.class_of(n))
-        .collect();
-    classes.sort_unstable();
-    classes.dedup();
-    if markdown {
-        out.push_str("\n# Converters\n\n");
-        for class in &classes {
-            out.push_str(&format!("## `{class}`\n\n"));
-            let keys = match converters.find(class) {
-                Some(make) => make().config_def().to_markdown(),
-                None => converters
-                    .find_header(class)
-                    .map(|make| make().config_def().to_markdown())
-                    .unwrap_or_default(),
-            };
-            if keys.is_empty() {
-                out.push_str("No configuration keys.\n\n");
-            } else {
-                out.push_str(&keys);
-            }
-        }
-        out.push_str("\n# Transforms and predicates\n\n");
-        out.push_str(&registry.transforms().to_markdown());
-        out.push_str(&java_reference(plugin_path));
+    let out = if markdown {
+        registry.reference_markdown() + &java_reference(plugin_path)
     } else {
-        out.push_str("\nconverters:\n");
-        for class in &classes {
-            out.push_str(&format!("  {class}\n"));
-        }
-        out.push_str("transforms:\n");
-        for t in registry.transforms().transforms() {
-            out.push_str(&format!("  {}\n", t.class));
-        }
-        out.push_str("predicates:\n");
-        for p in registry.transforms().predicates() {
-            out.push_str(&format!("  {}\n", p.class));
-        }
-    }
-    if !markdown {
-        out.push_str(&java_plugins(plugin_path));
-    }
+        registry.listing() + &java_plugins(plugin_path)
+    };
     print!("{out}");
     Ok(ExitCode::SUCCESS)
 }
