@@ -15,7 +15,7 @@ use timely_connect::config::Properties;
 use timely_connect::data::{OffsetValue, SourceOffset, SourcePartition};
 use timely_connect::snapshot::{Snapshot, SnapshotStore};
 
-use crate::job::{sinks_map, Job, Shared};
+use crate::job::{Job, Shared};
 use crate::part::CheckpointPart;
 
 /// Ties checkpoint parts to durable snapshots.
@@ -123,7 +123,7 @@ impl Coordinator {
     fn new(job: &Job) -> Self {
         let leader = job.index == 0;
         let mut store_error = None;
-        let store = match (&job.spec.snapshot_dir, leader) {
+        let store = match (&job.spec.config.snapshot_dir, leader) {
             (Some(dir), true) => match SnapshotStore::open(dir, job.common.snapshot_retain) {
                 Ok(s) => Some(s),
                 Err(e) => {
@@ -139,7 +139,7 @@ impl Coordinator {
             start_epoch: job.plan.start_epoch,
             stash: BTreeMap::new(),
             offsets: job.plan.offsets.iter().cloned().collect(),
-            sinks: sinks_map(&job.plan),
+            sinks: job.plan.sinks_map(),
             dirty_epoch: None,
             connector: job.name().to_owned(),
             config: job.redacted_props(),

@@ -18,7 +18,7 @@ use timely_connect::data::json::write_text;
 use timely_connect::data::{OffsetValue, SourceRecord};
 use timely_connect::snapshot::lock_exclusive;
 
-use crate::job::{sinks_map, Job, Shared};
+use crate::job::{Job, Shared};
 use crate::part::CheckpointPart;
 
 /// Writes records to a file exactly once across crashes and restarts.
@@ -117,7 +117,7 @@ impl<'scope> ExactlyOnceBytesSink<'scope> for Stream<'scope, u64, Vec<Vec<u8>>> 
         name: &str,
     ) -> Stream<'scope, u64, Vec<CheckpointPart>> {
         let writer = if job.index == 0 {
-            match FileWriter::open(path, name, sinks_map(&job.plan).get(name)) {
+            match FileWriter::open(path, name, job.plan.sinks_map().get(name)) {
                 Ok(w) => Some(Box::new(w) as Box<dyn BlockWriter>),
                 Err(e) => {
                     job.spec.shared.fail(e);

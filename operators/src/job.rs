@@ -2,85 +2,27 @@
 //! and the loop that drives a worker until the job stops or fails.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::operators::{Exchange, Input, Inspect, Probe};
 use timely::worker::Worker;
 use tracing::{info, warn};
 
-use timely_connect::api::{SourceConnector, TaskConfig};
-use timely_connect::config::common::{connector_config_def, CommonConfig, MIN_SNAPSHOT_INTERVAL};
-use timely_connect::config::{ConfigIssue, Properties};
+use timely_connect::api::SourceConnector;
+use timely_connect::config::common::CommonConfig;
+use timely_connect::config::Properties;
 use timely_connect::convert::ConverterConfig;
-use timely_connect::data::{OffsetValue, SourceOffset, SourcePartition};
 use timely_connect::plugins::PluginSet;
+use timely_connect::runtime::RetryPolicy;
 use timely_connect::runtime::{Encoders, Role};
-use timely_connect::runtime::{RetryPolicy, TaskFailure};
-use timely_connect::snapshot::{DirLock, Snapshot, SnapshotError, SnapshotStore};
+pub use timely_connect::runtime::{JobConfig, JobError, Plan, RestoreMode};
+use timely_connect::snapshot::DirLock;
 use timely_connect::transforms::TransformChain;
-
-/// Which snapshot a job starts from (`--restore`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RestoreMode {
-    /// The newest snapshot whose checksum holds; a fresh start if there is none.
-    Latest,
-    /// A fresh start, ignoring snapshots (new snapshots still get higher epochs).
-    None,
-    /// The snapshot of this epoch; an error if it is missing or corrupt.
-    Epoch(u64),
-}
-
-/// Why a job could not start or did not finish.
-#[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    /// The connector's configuration has problems (all of them listed).
-    #[error("connector `{connector}` has an invalid configuration:\n{}", issues.iter().map(|i| format!("  - {i}")).collect::<Vec<_>>().join("\n"))]
-    Config {
-        /// The connector's name (or `<unnamed>`).
-        connector: String,
-        /// Every problem found.
-        issues: Vec<ConfigIssue>,
-    },
-    /// The snapshot store failed.
-    #[error("snapshot store: {0}")]
-    Snapshot(#[from] SnapshotError),
-    /// The connector failed to start or to plan its tasks.
-    #[error("connector `{connector}`: {message}")]
-    Connector {
-        /// The connector's name.
-        connector: String,
-        /// What went wrong.
-        message: String,
-    },
-    /// A task failed; the last snapshot is untouched.
-    #[error("{0}")]
-    Task(#[from] TaskFailure),
-    /// The snapshot to restore was written by another connector (another
-    /// `name`, `connector.class`, or value of an identity key such as the
-    /// file source's `file`); its offsets would be applied to other data.
-    #[error(
-        "refusing to restore {}: {what}. Its offsets would not mean the same here: start \
-         fresh with --restore none (or another --snapshot-dir), or pass \
-         --allow-foreign-snapshot to restore it anyway",
-        path.display()
-    )]
-    ForeignSnapshot {
-        /// The snapshot file.
-        path: PathBuf,
-        /// What differs, with the stored and the current value.
-        what: String,
-    },
-    /// Another part of the job failed (a sink, the coordinator, another worker).
-    #[error("{0}")]
-    Failed(String),
-}
 
 /// Counters a job updates while it runs, shared by every worker of a process.
 #[derive(Debug, Default)]
@@ -109,29 +51,15 @@ impl JobStats {
     }
 }
 
-/// Everything a job needs, shared by all workers of a process (cheap to clone).
+/// Everything a job needs, shared by all workers of a process (cheap to clone):
+/// its [`JobConfig`] (properties, plugins, snapshot settings) and how the
+/// Timely side runs it.
 #[derive(Clone)]
 pub struct JobSpec {
-    /// The connector's properties (`name`, `connector.class`, …).
-    pub props: Properties,
-    /// Where connectors are looked up.
-    pub registry: PluginSet,
-    /// Snapshot directory; `None` runs without snapshots.
-    pub snapshot_dir: Option<PathBuf>,
-    /// Overrides `snapshot.interval.ms`.
-    pub snapshot_interval: Option<Duration>,
-    /// Which snapshot to start from.
-    pub restore: RestoreMode,
+    /// The connector's configuration, plugins and snapshot settings.
+    pub config: JobConfig,
     /// Stop cleanly, with a final snapshot, after this long without records.
     pub until_idle: Option<Duration>,
-    /// Restore a snapshot written by another connector name, class or
-    /// identity key value (refused by default).
-    pub allow_foreign_snapshot: bool,
-    /// The values that came from config providers (`${env:…}`, …), to
-    /// show and store unresolved.
-    provided: timely_connect::config::Resolved,
-    /// Problems resolving config-provider references.
-    provider_issues: Vec<ConfigIssue>,
     /// Batches buffered between a task and its operator.
     pub channel_capacity: usize,
     /// Batches an operator drains per activation before yielding.
@@ -232,26 +160,9 @@ impl JobSpec {
     /// A job for `props` with the built-in connectors, no snapshots, restore
     /// from the latest snapshot once a directory is set.
     pub fn new(props: Properties) -> Self {
-        let (provided, provider_issues) = match timely_connect::config::resolve_providers(&props) {
-            Ok(resolved) => (resolved, Vec::new()),
-            Err(issues) => (
-                timely_connect::config::Resolved {
-                    props: props.clone(),
-                    ..Default::default()
-                },
-                issues,
-            ),
-        };
         JobSpec {
-            props: provided.props.clone(),
-            provided,
-            provider_issues,
-            registry: default_registry(),
-            snapshot_dir: None,
-            snapshot_interval: None,
-            restore: RestoreMode::Latest,
+            config: JobConfig::new(props, default_registry()),
             until_idle: None,
-            allow_foreign_snapshot: false,
             channel_capacity: 16,
             drain_budget: 64,
             encode: false,
@@ -261,19 +172,19 @@ impl JobSpec {
 
     /// Sets the snapshot directory.
     pub fn snapshot_dir(mut self, dir: impl AsRef<Path>) -> Self {
-        self.snapshot_dir = Some(dir.as_ref().to_path_buf());
+        self.config.snapshot_dir = Some(dir.as_ref().to_path_buf());
         self
     }
 
     /// Sets the snapshot interval.
     pub fn snapshot_interval(mut self, interval: Duration) -> Self {
-        self.snapshot_interval = Some(interval);
+        self.config.snapshot_interval = Some(interval);
         self
     }
 
     /// Sets the restore mode.
     pub fn restore(mut self, mode: RestoreMode) -> Self {
-        self.restore = mode;
+        self.config.restore = mode;
         self
     }
 
@@ -286,7 +197,7 @@ impl JobSpec {
     /// Allows restoring a snapshot written by another connector name,
     /// class or identity key value (see [`JobError::ForeignSnapshot`]).
     pub fn allow_foreign_snapshot(mut self, allow: bool) -> Self {
-        self.allow_foreign_snapshot = allow;
+        self.config.allow_foreign_snapshot = allow;
         self
     }
 
@@ -332,16 +243,13 @@ impl JobSpec {
 
     /// Uses `registry` to find connectors.
     pub fn registry(mut self, registry: PluginSet) -> Self {
-        self.registry = registry;
+        self.config.registry = registry;
         self
     }
 
     /// The connector's name.
     pub fn name(&self) -> &str {
-        self.props
-            .get("name")
-            .map(String::as_str)
-            .unwrap_or("<unnamed>")
+        self.config.name()
     }
 
     /// Counters shared by this process's workers.
@@ -435,94 +343,22 @@ impl JobSpec {
             .clear();
     }
 
-    /// Keys of the properties that neither the shared keys nor the
-    /// connector define (converters', transforms' and predicates' keys are
-    /// checked by them), each with the nearest known key. They do nothing;
-    /// [`Job::prepare`] logs them as warnings and `validate` prints them.
+    /// Keys nothing reads, each with the nearest known key
+    /// ([`JobConfig::unknown_keys`]); [`Job::prepare`] logs them.
     pub fn unknown_keys(&self) -> Vec<timely_connect::config::UnknownKey> {
-        let common = connector_config_def();
-        let own = self
-            .props
-            .get("connector.class")
-            .and_then(|class| self.registry.resolve(class, &self.props).ok())
-            .map(|plugin| plugin.create().config_def());
-        let mut defs = vec![&common];
-        defs.extend(own.as_ref());
-        timely_connect::config::unknown_keys(&self.props, &defs)
+        self.config.unknown_keys()
     }
 
-    /// Validates the configuration: the shared keys, the class, and the
-    /// connector's own keys — every problem at once.
+    /// Validates the configuration, every problem at once
+    /// ([`JobConfig::validate`]).
     pub fn validate(&self) -> Result<(CommonConfig, Box<dyn SourceConnector>), JobError> {
-        let mut issues = self.provider_issues.clone();
-        let common = match connector_config_def().parse(&self.props) {
-            Ok(parsed) => match CommonConfig::from_parsed(&parsed) {
-                Ok(c) => Some(c),
-                Err(issue) => {
-                    issues.push(issue);
-                    None
-                }
-            },
-            Err(mut errs) => {
-                issues.append(&mut errs);
-                None
-            }
-        };
-        if let Some(interval) = self.snapshot_interval {
-            if interval < MIN_SNAPSHOT_INTERVAL {
-                issues.push(ConfigIssue::new(
-                    "snapshot.interval.ms",
-                    format!(
-                        "the snapshot interval must be at least {} ms, got {} ms (--snapshot-interval)",
-                        MIN_SNAPSHOT_INTERVAL.as_millis(),
-                        interval.as_millis()
-                    ),
-                ));
-            }
-        }
-        if let Err(mut errs) = TransformChain::from_config(&self.props, self.registry.transforms())
-        {
-            issues.append(&mut errs);
-        }
-        if let Err(mut errs) =
-            ConverterConfig::from_properties(&self.props, self.registry.converters())
-        {
-            issues.append(&mut errs);
-        }
-        let mut connector = None;
-        if let Some(class) = self.props.get("connector.class") {
-            match self.registry.resolve(class, &self.props) {
-                Ok(plugin) => {
-                    let c = plugin.create();
-                    issues.extend(c.validate(&self.props));
-                    connector = Some(c);
-                }
-                Err(message) => issues.push(ConfigIssue {
-                    key: "connector.class".to_owned(),
-                    message,
-                }),
-            }
-        }
-        match (common, connector) {
-            (Some(common), Some(connector)) if issues.is_empty() => Ok((common, connector)),
-            _ => Err(JobError::Config {
-                connector: self.name().to_owned(),
-                // Never a secret a provider resolved: quote its reference.
-                issues: issues
-                    .into_iter()
-                    .map(|mut issue| {
-                        issue.message = self.provided.scrub(&issue.message);
-                        issue
-                    })
-                    .collect(),
-            }),
-        }
+        self.config.validate()
     }
 
-    /// The properties as they may be shown or stored: values that came
-    /// from config providers as their references (`${env:…}`).
+    /// The properties as they may be shown or stored
+    /// ([`JobConfig::shown_props`]).
     pub fn shown_props(&self) -> Properties {
-        self.provided.hide(&self.props)
+        self.config.shown_props()
     }
 }
 
@@ -535,24 +371,6 @@ pub fn default_registry() -> PluginSet {
     #[cfg(feature = "jvm")]
     timely_connect_jvm::install(&mut registry);
     registry
-}
-
-/// What worker 0 decides at start and sends to every worker: where to
-/// resume from and which tasks exist.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Plan {
-    /// Task configurations, from `task_configs(tasks.max)`; task `i` runs on worker `i % workers`.
-    pub task_configs: Vec<TaskConfig>,
-    /// Restored source offsets.
-    pub offsets: Vec<(SourcePartition, SourceOffset)>,
-    /// Restored sink positions.
-    pub sinks: Vec<(String, OffsetValue)>,
-    /// The snapshot restored from, if any.
-    pub restored_from: Option<u64>,
-    /// The first epoch of this run (above every snapshot on disk).
-    pub start_epoch: u64,
-    /// This run's execution number (one more than the restored snapshot's).
-    pub execution: u64,
 }
 
 /// One worker's handle on a prepared job.
@@ -604,6 +422,7 @@ impl Job {
         let mut dir_lock = None;
         let planned: Result<Plan, String> = if index == 0 {
             match spec
+                .config
                 .snapshot_dir
                 .as_deref()
                 .map(DirLock::acquire)
@@ -612,7 +431,9 @@ impl Job {
                 Ok(lock) => {
                     dir_lock = lock;
                     let started = std::time::Instant::now();
-                    let plan = plan_on_leader(spec, &common, &mut *connector, peers)
+                    let plan = spec
+                        .config
+                        .plan(&common, &mut *connector, peers)
                         .map_err(|e| e.to_string());
                     spec.metrics().record_restore(started.elapsed());
                     plan
@@ -660,6 +481,7 @@ impl Job {
     /// The snapshot interval in force.
     pub fn snapshot_interval(&self) -> Duration {
         self.spec
+            .config
             .snapshot_interval
             .unwrap_or(self.common.snapshot_interval)
     }
@@ -677,8 +499,11 @@ impl Job {
         &self,
     ) -> Option<Box<dyn timely_connect::runtime::RecordProcessor>> {
         // The configuration was validated in `prepare`, so this builds.
-        let chain =
-            TransformChain::from_config(&self.spec.props, self.spec.registry.transforms()).ok()?;
+        let chain = TransformChain::from_config(
+            &self.spec.config.props,
+            self.spec.config.registry.transforms(),
+        )
+        .ok()?;
         if chain.is_empty() {
             None
         } else {
@@ -695,9 +520,11 @@ impl Job {
             connector: self.name().to_owned(),
             issues,
         };
-        let config =
-            ConverterConfig::from_properties(&self.spec.props, self.spec.registry.converters())
-                .map_err(invalid)?;
+        let config = ConverterConfig::from_properties(
+            &self.spec.config.props,
+            self.spec.config.registry.converters(),
+        )
+        .map_err(invalid)?;
         let issues = |e: timely_connect::config::InvalidConfig| invalid(e.issues);
         let key = config.key_converter().map_err(issues)?;
         let value = config.value_converter().map_err(issues)?;
@@ -802,126 +629,6 @@ impl Job {
     }
 }
 
-fn plan_on_leader(
-    spec: &JobSpec,
-    common: &CommonConfig,
-    connector: &mut dyn SourceConnector,
-    workers: usize,
-) -> Result<Plan, JobError> {
-    let name = common.name.clone();
-    let mut plan = Plan {
-        execution: 1,
-        ..Plan::default()
-    };
-    if let Some(dir) = &spec.snapshot_dir {
-        let store = SnapshotStore::open(dir, common.snapshot_retain)?;
-        let restored = match spec.restore {
-            RestoreMode::None => None,
-            RestoreMode::Latest => store.load_latest()?.map(|r| {
-                for (path, reason) in &r.skipped {
-                    warn!(file = %path.display(), %reason, used = %r.path.display(), "skipping unreadable snapshot; using an older one");
-                }
-                (r.snapshot, r.path)
-            }),
-            RestoreMode::Epoch(e) => Some((store.load_epoch(e)?, store.path_for(e))),
-        };
-        let max_on_disk = store.max_epoch_on_disk()?;
-        if let Some((snap, path)) = restored {
-            if let Some(foreign) = foreign_snapshot(spec, common, connector, &snap) {
-                if !spec.allow_foreign_snapshot {
-                    return Err(JobError::ForeignSnapshot {
-                        path,
-                        what: foreign,
-                    });
-                }
-                warn!(file = %path.display(), %foreign, "restoring a foreign snapshot, as allowed");
-            }
-            info!(
-                epoch = snap.epoch,
-                execution = snap.execution,
-                workers = snap.workers,
-                now_workers = workers,
-                "restoring from snapshot"
-            );
-            plan.restored_from = Some(snap.epoch);
-            plan.execution = snap.execution.saturating_add(1);
-            plan.offsets = snap.offsets.into_iter().collect();
-            plan.sinks = snap.sinks.into_iter().collect();
-        }
-        plan.start_epoch = max_on_disk.map_or(0, |e| e + 1);
-    }
-    connector
-        .start(&spec.props)
-        .map_err(|e| JobError::Connector {
-            connector: name.clone(),
-            message: spec.provided.scrub(&format!("start failed: {e}")),
-        })?;
-    plan.task_configs =
-        connector
-            .task_configs(common.tasks_max)
-            .map_err(|e| JobError::Connector {
-                connector: name.clone(),
-                message: spec.provided.scrub(&format!("task_configs failed: {e}")),
-            })?;
-    if plan.task_configs.len() > common.tasks_max {
-        return Err(JobError::Connector {
-            connector: name,
-            message: format!(
-                "returned {} task configs for tasks.max={}",
-                plan.task_configs.len(),
-                common.tasks_max
-            ),
-        });
-    }
-    info!(
-        tasks = plan.task_configs.len(),
-        workers,
-        start_epoch = plan.start_epoch,
-        "job planned"
-    );
-    Ok(plan)
-}
-
-/// What makes `snap` another connector's snapshot, if anything: its
-/// `name`, its `connector.class` (aliases resolved), or one of the
-/// connector's identity keys. Values absent from an older snapshot's
-/// stored configuration are not compared.
-fn foreign_snapshot(
-    spec: &JobSpec,
-    common: &CommonConfig,
-    connector: &dyn SourceConnector,
-    snap: &Snapshot,
-) -> Option<String> {
-    if snap.connector != common.name {
-        return Some(format!(
-            "it was written by connector `{}`, this job is `{}`",
-            snap.connector, common.name
-        ));
-    }
-    let canonical = |class: &str| {
-        spec.registry
-            .find(class)
-            .map_or_else(|| class.to_owned(), |p| p.class.clone())
-    };
-    if let Some(stored) = snap.config.get("connector.class") {
-        if canonical(stored) != canonical(&common.connector_class) {
-            return Some(format!(
-                "it was written by connector.class `{stored}`, this job runs `{}`",
-                common.connector_class
-            ));
-        }
-    }
-    connector.identity_keys().iter().find_map(|key| {
-        let stored = snap.config.get(*key)?;
-        // As stored: a value from a config provider as its reference.
-        let shown = spec.shown_props();
-        let current = shown.get(*key).cloned().unwrap_or_default();
-        (*stored != current).then(|| {
-            format!("it was written with {key}=`{stored}`, this job has {key}=`{current}`")
-        })
-    })
-}
-
 /// Builds the dataflow that carries a stop request to every worker: a
 /// worker that receives one requests the stop in its own process.
 fn stop_broadcast(worker: &mut Worker, spec: &JobSpec) -> StopBroadcast {
@@ -994,22 +701,11 @@ fn broadcast_plan(
     result.unwrap_or_else(|| Err("no job plan arrived from worker 0".to_owned()))
 }
 
-/// Offsets of a plan as a map, for task `OffsetStorageReader`s.
-pub(crate) fn offsets_map(plan: &Plan) -> HashMap<SourcePartition, SourceOffset> {
-    plan.offsets.iter().cloned().collect()
-}
-
-/// Restored sink positions by name.
-pub(crate) fn sinks_map(plan: &Plan) -> BTreeMap<String, OffsetValue> {
-    plan.sinks.iter().cloned().collect()
-}
-
 impl Job {
     /// The job's properties with every PASSWORD-typed value hidden, as
     /// stored in snapshots.
     pub(crate) fn redacted_props(&self) -> Properties {
-        let def = connector_config_def().merge(self.connector.borrow().config_def());
-        def.redact(&self.spec.shown_props())
+        self.spec.config.redacted_props(&**self.connector.borrow())
     }
 }
 

@@ -248,7 +248,7 @@ fn snapshot_dir_of(
     }
     let config = config.ok_or("give the connector's .properties file or --snapshot-dir")?;
     let spec = load_spec(config, &[])?;
-    match spec.props.get("name") {
+    match spec.config.props.get("name") {
         Some(name) => {
             if let Err(timely_connect_operators::JobError::Config { issues, .. }) = spec.validate()
             {
@@ -721,7 +721,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             }
         },
     });
-    if args.output_key && !spec.props.contains_key("key.converter") {
+    if args.output_key && !spec.config.props.contains_key("key.converter") {
         return bad("--output-key needs key.converter in the connector's properties".to_owned());
     }
     let mut timely_args = vec!["-w".to_owned(), args.workers.to_string()];
@@ -744,7 +744,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     if let Some(message) = output_clashes_with_input(&spec, [&output, &dead_letter_output]) {
         return bad(message);
     }
-    let converted = spec.props.contains_key("value.converter");
+    let converted = spec.config.props.contains_key("value.converter");
     let spec = spec.encode(converted);
     let framing = Framing {
         length_prefixed: args.output_framing == "length-prefixed",
@@ -887,7 +887,7 @@ const EXIT_ABORTED: i32 = 130;
 /// Refuses an output file that is the connector's input (`file=`): the
 /// job would read what it writes.
 fn output_clashes_with_input(spec: &JobSpec, outputs: [&Option<PathBuf>; 2]) -> Option<String> {
-    let input = spec.props.get("file")?;
+    let input = spec.config.props.get("file")?;
     let input = std::fs::canonicalize(input).ok()?;
     outputs.into_iter().flatten().find_map(|out| {
         // The output may not exist yet: compare its parent's real path.

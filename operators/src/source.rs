@@ -11,11 +11,10 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::{Scope, Stream};
 use tracing::{debug, info};
 
-use timely_connect::api::OffsetStorageReader;
 use timely_connect::data::{SourceOffset, SourcePartition, SourceRecord};
 use timely_connect::runtime::{spawn_task, EncodedRecord, TaskEvent, TaskHandle, TaskSpec};
 
-use crate::job::{offsets_map, Job};
+use crate::job::Job;
 use crate::part::CheckpointPart;
 
 /// The streams of a source: its records, its dead letters, and its
@@ -88,7 +87,7 @@ impl<'scope> ConnectSource<'scope> for Scope<'scope, u64> {
         job.spec.shared.wake_on_stop(sync_activator.clone());
         let mut state = SourceState::new(job);
         let mut tasks = Vec::new();
-        let reader = OffsetStorageReader::new(offsets_map(&job.plan));
+        let reader = job.plan.offsets_reader();
         for (task_id, config) in job.plan.task_configs.iter().enumerate() {
             if task_id % job.peers != job.index {
                 continue;

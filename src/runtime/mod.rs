@@ -8,6 +8,7 @@
 
 mod encode;
 mod errors;
+pub mod job;
 mod metrics;
 mod retry;
 mod task;
@@ -17,6 +18,7 @@ pub use errors::{
     dead_letter, describe_record, headers, log_failure, write_dead_letter_json, FailureContext,
     RecordPosition, RecordProcessor, Stage, StageFailure,
 };
+pub use job::{JobConfig, JobError, Plan, RestoreMode};
 pub use metrics::{JobMetrics, JobView, TaskMetrics, TaskState, TaskView};
 pub use retry::RetryPolicy;
 pub use task::{batch_offsets, spawn_task, TaskEvent, TaskFailure, TaskHandle, TaskSpec};
