@@ -12,7 +12,7 @@ use timely::dataflow::{Scope, Stream};
 use tracing::{debug, info};
 
 use timely_connect::config::Properties;
-use timely_connect::data::{OffsetValue, SourceOffset, SourcePartition};
+use timely_connect::data::{OffsetValue, Offsets};
 use timely_connect::snapshot::{Snapshot, SnapshotStore};
 
 use crate::job::{Job, Shared};
@@ -108,7 +108,7 @@ struct Coordinator {
     store: Option<SnapshotStore>,
     start_epoch: u64,
     stash: BTreeMap<u64, Vec<CheckpointPart>>,
-    offsets: BTreeMap<SourcePartition, SourceOffset>,
+    offsets: Offsets,
     sinks: BTreeMap<String, OffsetValue>,
     dirty_epoch: Option<u64>,
     connector: String,
@@ -138,7 +138,7 @@ impl Coordinator {
             store,
             start_epoch: job.plan.start_epoch,
             stash: BTreeMap::new(),
-            offsets: job.plan.offsets.iter().cloned().collect(),
+            offsets: job.plan.offsets.clone(),
             sinks: job.plan.sinks_map(),
             dirty_epoch: None,
             connector: job.name().to_owned(),
@@ -171,9 +171,7 @@ impl Coordinator {
         for epoch in complete {
             for part in self.stash.remove(&epoch).unwrap_or_default() {
                 match part {
-                    CheckpointPart::Offset(p, o) => {
-                        self.offsets.insert(p, o);
-                    }
+                    CheckpointPart::Offsets(offsets) => self.offsets.merge(&offsets),
                     CheckpointPart::Sink(name, position) => {
                         self.sinks.insert(name, position);
                     }

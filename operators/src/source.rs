@@ -1,7 +1,6 @@
 //! `connect_source`: runs a connector's tasks as a Timely source of records
 //! and of checkpoint parts.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -11,8 +10,8 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::{Scope, Stream};
 use tracing::{debug, info};
 
-use timely_connect::data::{SourceOffset, SourcePartition, SourceRecord};
-use timely_connect::runtime::{spawn_task, EncodedRecord, TaskEvent, TaskHandle, TaskSpec};
+use timely_connect::data::SourceRecord;
+use timely_connect::runtime::{spawn_task, EncodedRecord, TaskSet, TaskSpec};
 
 use crate::job::Job;
 use crate::part::CheckpointPart;
@@ -86,7 +85,7 @@ impl<'scope> ConnectSource<'scope> for Scope<'scope, u64> {
 
         job.spec.shared.wake_on_stop(sync_activator.clone());
         let mut state = SourceState::new(job);
-        let mut tasks = Vec::new();
+        let mut tasks = TaskSet::new(Some(job.spec.shared.metrics(job.name())));
         let reader = job.plan.offsets_reader();
         for (task_id, config) in job.plan.task_configs.iter().enumerate() {
             if task_id % job.peers != job.index {
@@ -115,13 +114,13 @@ impl<'scope> ConnectSource<'scope> for Scope<'scope, u64> {
                 encoders,
                 metrics: Some(job.spec.shared.metrics(job.name()).task(task_id)),
             };
-            let task_metrics = spec.metrics.clone().unwrap_or_default();
+            let task_metrics = spec.metrics.clone();
             let task = job.connector.borrow().create_task();
             let wake = sync_activator.clone();
             match spawn_task(task, spec, move || {
                 let _ = wake.activate();
             }) {
-                Ok(handle) => tasks.push(TaskSlot::new(handle, task_metrics)),
+                Ok(handle) => tasks.push(handle, task_metrics),
                 Err(e) => state.fail(format!(
                     "connector `{}` task {task_id}: cannot start thread: {e}",
                     job.name()
@@ -190,45 +189,8 @@ struct Outputs {
     parts: Output<u64, Vec<CheckpointPart>>,
 }
 
-struct TaskSlot {
-    handle: TaskHandle,
-    metrics: Option<std::sync::Arc<timely_connect::runtime::TaskMetrics>>,
-    /// Sequence number of the last batch received.
-    last_seq: u64,
-}
-
-impl TaskSlot {
-    fn new(
-        handle: TaskHandle,
-        metrics: std::sync::Arc<timely_connect::runtime::TaskMetrics>,
-    ) -> Self {
-        TaskSlot {
-            handle,
-            metrics: Some(metrics),
-            last_seq: 0,
-        }
-    }
-}
-
-/// The offsets one task's records reached in a closed epoch, and the last
-/// batch it had sent by then.
-struct TaskCommit {
-    slot: usize,
-    offsets: Vec<(SourcePartition, SourceOffset)>,
-    up_to_seq: u64,
-}
-
-/// Offsets that changed in one closed epoch, by task, waiting for the
-/// snapshot of that epoch to become durable.
-struct PendingCommit {
-    epoch: u64,
-    /// Records emitted in the epoch.
-    records: u64,
-    by_task: Vec<TaskCommit>,
-}
-
 struct SourceState {
-    tasks: Vec<TaskSlot>,
+    tasks: TaskSet,
     epoch: u64,
     interval: Duration,
     next_close: Instant,
@@ -236,24 +198,18 @@ struct SourceState {
     until_idle: Option<Duration>,
     last_record: Instant,
     drain_budget: usize,
-    /// Offsets changed in the open epoch: partition → (task slot, offset).
-    changed: HashMap<SourcePartition, (usize, SourceOffset)>,
-    pending: VecDeque<PendingCommit>,
     durable: timely::dataflow::operators::probe::Handle<u64>,
     shared: std::sync::Arc<crate::job::Shared>,
     connector: String,
     failed: bool,
     closed: bool,
-    /// Records emitted in the open epoch.
-    open_records: u64,
-    metrics: std::sync::Arc<timely_connect::runtime::JobMetrics>,
 }
 
 impl SourceState {
     fn new(job: &Job) -> Self {
         let interval = job.snapshot_interval();
         SourceState {
-            tasks: Vec::new(),
+            tasks: TaskSet::new(None),
             epoch: job.plan.start_epoch,
             interval,
             next_close: Instant::now() + interval,
@@ -261,15 +217,11 @@ impl SourceState {
             until_idle: job.spec.until_idle,
             last_record: Instant::now(),
             drain_budget: job.spec.drain_budget.max(1),
-            changed: HashMap::new(),
-            pending: VecDeque::new(),
             durable: job.durable.clone(),
             shared: job.spec.shared.clone(),
             connector: job.name().to_owned(),
             failed: false,
             closed: false,
-            open_records: 0,
-            metrics: job.spec.shared.metrics(job.name()),
         }
     }
 
@@ -277,9 +229,7 @@ impl SourceState {
         tracing::error!(connector = %self.connector, %message, "job fails");
         self.failed = true;
         self.shared.fail(message);
-        for t in &self.tasks {
-            t.handle.stop();
-        }
+        self.tasks.stop_all();
     }
 
     /// One activation. Returns whether the operator must stay scheduled.
@@ -294,9 +244,7 @@ impl SourceState {
             // so no snapshot can cover them.
             if !self.failed {
                 self.failed = true;
-                for t in &self.tasks {
-                    t.handle.stop();
-                }
+                self.tasks.stop_all();
             }
             return true;
         }
@@ -339,11 +287,8 @@ impl SourceState {
         }
         self.deliver_commits();
         if self.closed {
-            if self.pending.is_empty() {
-                for t in &mut self.tasks {
-                    t.handle.stop_and_join(Duration::from_secs(5));
-                }
-                self.tasks.clear();
+            if !self.tasks.has_pending() {
+                self.tasks.stop_and_join(Duration::from_secs(5));
                 return false;
             }
             activator.activate_after(Duration::from_millis(20));
@@ -354,7 +299,7 @@ impl SourceState {
         if let Some(d) = self.until_idle {
             wake_at = wake_at.min(self.last_record + d);
         }
-        if !self.pending.is_empty() {
+        if self.tasks.has_pending() {
             wake_at = wake_at.min(Instant::now() + Duration::from_millis(20));
         }
         if self
@@ -372,65 +317,32 @@ impl SourceState {
         let mut session = outputs.records.activate();
         let mut encoded_session = outputs.encoded.activate();
         let mut dead_session = outputs.dead.activate();
-        let mut budget = self.drain_budget;
-        let mut emitted = 0u64;
-        loop {
-            let mut any = false;
-            for slot_index in 0..self.tasks.len() {
-                if budget == 0 {
-                    break;
-                }
-                match self.tasks[slot_index].handle.try_next() {
-                    Some(TaskEvent::Batch {
-                        seq,
-                        mut records,
-                        mut encoded,
-                        offsets,
-                        mut dead_letters,
-                    }) => {
-                        any = true;
-                        budget -= 1;
-                        self.tasks[slot_index].last_seq = seq;
-                        for (partition, offset) in offsets {
-                            self.changed.insert(partition, (slot_index, offset));
-                        }
-                        let written = (records.len() + encoded.len()) as u64;
-                        emitted += written;
-                        if let Some(m) = &self.tasks[slot_index].metrics {
-                            m.written.fetch_add(written, Ordering::Relaxed);
-                            m.dead_letters
-                                .fetch_add(dead_letters.len() as u64, Ordering::Relaxed);
-                        }
-                        if !records.is_empty() {
-                            session.give(&caps.records, &mut records);
-                        }
-                        if !encoded.is_empty() {
-                            encoded_session.give(&caps.encoded, &mut encoded);
-                        }
-                        if !dead_letters.is_empty() {
-                            dead_session.give(&caps.dead, &mut dead_letters);
-                        }
-                    }
-                    Some(TaskEvent::Failed(failure)) => {
-                        drop(session);
-                        drop(encoded_session);
-                        drop(dead_session);
-                        self.fail(failure.to_string());
-                        return true;
-                    }
-                    None => {}
-                }
+        let drained = self.tasks.drain(self.drain_budget, |mut batch| {
+            if !batch.records.is_empty() {
+                session.give(&caps.records, &mut batch.records);
             }
-            if !any || budget == 0 {
-                if emitted > 0 {
-                    self.open_records += emitted;
+            if !batch.encoded.is_empty() {
+                encoded_session.give(&caps.encoded, &mut batch.encoded);
+            }
+            if !batch.dead_letters.is_empty() {
+                dead_session.give(&caps.dead, &mut batch.dead_letters);
+            }
+        });
+        drop((session, encoded_session, dead_session));
+        match drained {
+            Ok(d) => {
+                if d.emitted > 0 {
                     self.last_record = Instant::now();
                     self.shared
                         .stats
                         .records
-                        .fetch_add(emitted, Ordering::Relaxed);
+                        .fetch_add(d.emitted, Ordering::Relaxed);
                 }
-                return !any;
+                d.drained_all
+            }
+            Err(failure) => {
+                self.fail(failure.to_string());
+                true
             }
         }
     }
@@ -441,42 +353,16 @@ impl SourceState {
         parts_cap: &Capability<u64>,
         parts_out: &mut Output<u64, Vec<CheckpointPart>>,
     ) {
-        if self.changed.is_empty() {
-            return;
+        if let Some(offsets) = self.tasks.close_epoch(self.epoch) {
+            let mut part = vec![CheckpointPart::Offsets(offsets)];
+            parts_out.activate().give(parts_cap, &mut part);
         }
-        let mut part = Vec::with_capacity(self.changed.len());
-        let mut by_task: Vec<TaskCommit> = Vec::new();
-        for (partition, (slot, offset)) in self.changed.drain() {
-            part.push(CheckpointPart::Offset(partition.clone(), offset.clone()));
-            match by_task.iter_mut().find(|c| c.slot == slot) {
-                Some(c) => c.offsets.push((partition, offset)),
-                None => by_task.push(TaskCommit {
-                    slot,
-                    offsets: vec![(partition, offset)],
-                    up_to_seq: self.tasks[slot].last_seq,
-                }),
-            }
-        }
-        parts_out.activate().give(parts_cap, &mut part);
-        self.pending.push_back(PendingCommit {
-            epoch: self.epoch,
-            records: std::mem::take(&mut self.open_records),
-            by_task,
-        });
     }
 
     /// Tells tasks about offsets whose snapshot is now durable.
     fn deliver_commits(&mut self) {
-        while let Some(front) = self.pending.front() {
-            if self.durable.less_equal(&front.epoch) {
-                break;
-            }
-            if let Some(done) = self.pending.pop_front() {
-                self.metrics.record_durable(done.records);
-                for c in done.by_task {
-                    self.tasks[c.slot].handle.commit(c.offsets, c.up_to_seq);
-                }
-            }
-        }
+        let durable = &self.durable;
+        self.tasks
+            .deliver_commits(|epoch| !durable.less_equal(&epoch));
     }
 }

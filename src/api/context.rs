@@ -7,7 +7,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use crate::config::Properties;
-use crate::data::{SourceOffset, SourcePartition};
+use crate::data::{Offsets, SourceOffset, SourcePartition};
 
 /// Reads the offsets restored from the last durable snapshot (Kafka's
 /// `OffsetStorageReader`).
@@ -21,15 +21,13 @@ use crate::data::{SourceOffset, SourcePartition};
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct OffsetStorageReader {
-    offsets: Arc<HashMap<SourcePartition, SourceOffset>>,
+    offsets: Offsets,
 }
 
 impl OffsetStorageReader {
     /// A reader over `offsets`.
-    pub fn new(offsets: HashMap<SourcePartition, SourceOffset>) -> Self {
-        OffsetStorageReader {
-            offsets: Arc::new(offsets),
-        }
+    pub fn new(offsets: Offsets) -> Self {
+        OffsetStorageReader { offsets }
     }
 
     /// The stored offset of `partition`, if any.
@@ -49,7 +47,7 @@ impl OffsetStorageReader {
     }
 
     /// Every stored offset.
-    pub fn all(&self) -> &HashMap<SourcePartition, SourceOffset> {
+    pub fn all(&self) -> &Offsets {
         &self.offsets
     }
 }
@@ -102,7 +100,7 @@ pub struct SourceTaskContext {
     pub task_id: usize,
     configs: Properties,
     reader: OffsetStorageReader,
-    committed: Arc<Mutex<HashMap<SourcePartition, SourceOffset>>>,
+    committed: Arc<Mutex<Offsets>>,
     committed_polls: Arc<AtomicU64>,
     stop: StopToken,
 }
@@ -144,7 +142,7 @@ impl SourceTaskContext {
 
     /// The offsets of this task's partitions in the newest durable snapshot.
     /// Updated by the framework just before it calls [`crate::SourceTask::commit`].
-    pub fn committed_offsets(&self) -> HashMap<SourcePartition, SourceOffset> {
+    pub fn committed_offsets(&self) -> Offsets {
         self.committed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -166,11 +164,8 @@ impl SourceTaskContext {
     }
 
     /// Records offsets as durable (called by the framework).
-    pub fn set_committed(
-        &self,
-        offsets: impl IntoIterator<Item = (SourcePartition, SourceOffset)>,
-    ) {
+    pub fn set_committed(&self, offsets: &Offsets) {
         let mut c = self.committed.lock().unwrap_or_else(|e| e.into_inner());
-        c.extend(offsets);
+        c.merge(offsets);
     }
 }

@@ -541,7 +541,7 @@ mod tests {
             "lines",
             0,
             config,
-            OffsetStorageReader::new(offsets),
+            OffsetStorageReader::new(offsets.into_iter().collect()),
             StopToken::new(),
         );
         let mut task = FileStreamSourceTask::default();

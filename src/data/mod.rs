@@ -19,7 +19,7 @@ pub(crate) mod schema_check;
 mod value;
 
 pub use logical::{Date, Decimal, LogicalType, Time, Timestamp};
-pub use offset::{OffsetValue, SourceOffset, SourcePartition};
+pub use offset::{OffsetValue, Offsets, SourceOffset, SourcePartition};
 pub use record::{Header, SourceRecord};
 pub use schema::{Field, Parameters, Schema, SchemaBuilder, SchemaRef, SchemaType};
 pub use value::{DataError, Struct, Value};

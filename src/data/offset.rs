@@ -337,6 +337,160 @@ impl fmt::Display for SourceOffset {
     }
 }
 
+/// The offsets of source partitions: the one shape offsets take from a
+/// task's `poll()` to the snapshot file and back — a batch's offsets, what
+/// a task's records reached in an epoch, a worker's checkpoint part, a
+/// snapshot's offsets, what an `OffsetStorageReader` restores and what a
+/// task is told is committed.
+///
+/// A map from [`SourcePartition`] to its last [`SourceOffset`], sorted by
+/// partition. Cloning shares it (a reference count); a change to a shared
+/// map copies it first. It serializes as the map itself, so snapshots that
+/// stored a map read unchanged.
+///
+/// ```
+/// use timely_connect::data::{Offsets, SourceOffset, SourcePartition};
+/// let key = SourceOffset::key("position");
+/// let (a, b) = (SourcePartition::single("f", "a"), SourcePartition::single("f", "b"));
+/// let mut epoch = Offsets::new();
+/// epoch.insert(a.clone(), SourceOffset::int(&key, 10));
+/// epoch.insert(a.clone(), SourceOffset::int(&key, 20)); // the last one wins
+/// let snapshot = epoch.clone();                          // shared, not copied
+/// let mut later = Offsets::new();
+/// later.insert(b.clone(), SourceOffset::int(&key, 5));
+/// let mut merged = snapshot.clone();
+/// merged.merge(&later);
+/// assert_eq!(merged.len(), 2);
+/// assert_eq!(merged.get(&a).and_then(|o| o.get_i64("position")), Some(20));
+/// assert_eq!(snapshot.len(), 1, "merging copied the shared map");
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Offsets(Arc<BTreeMap<SourcePartition, SourceOffset>>);
+
+impl Offsets {
+    /// No offsets.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `partition`'s offset (replacing an earlier one).
+    pub fn insert(&mut self, partition: SourcePartition, offset: SourceOffset) {
+        Arc::make_mut(&mut self.0).insert(partition, offset);
+    }
+
+    /// Removes `partition`'s offset, returning it.
+    pub fn remove(&mut self, partition: &SourcePartition) -> Option<SourceOffset> {
+        if !self.0.contains_key(partition) {
+            return None;
+        }
+        Arc::make_mut(&mut self.0).remove(partition)
+    }
+
+    /// Takes every offset of `newer`, which wins where both have one.
+    pub fn merge(&mut self, newer: &Offsets) {
+        if newer.is_empty() {
+            return;
+        }
+        if self.is_empty() {
+            *self = newer.clone();
+            return;
+        }
+        let map = Arc::make_mut(&mut self.0);
+        for (p, o) in newer.iter() {
+            map.insert(p.clone(), o.clone());
+        }
+    }
+
+    /// `partition`'s offset.
+    pub fn get(&self, partition: &SourcePartition) -> Option<&SourceOffset> {
+        self.0.get(partition)
+    }
+
+    /// Whether `partition` has an offset.
+    pub fn contains_key(&self, partition: &SourcePartition) -> bool {
+        self.0.contains_key(partition)
+    }
+
+    /// The partitions and their offsets, by partition.
+    pub fn iter(&self) -> std::collections::btree_map::Iter<'_, SourcePartition, SourceOffset> {
+        self.0.iter()
+    }
+
+    /// The offsets, by partition.
+    pub fn values(&self) -> std::collections::btree_map::Values<'_, SourcePartition, SourceOffset> {
+        self.0.values()
+    }
+
+    /// How many partitions have an offset.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no partition has an offset.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The map.
+    pub fn as_map(&self) -> &BTreeMap<SourcePartition, SourceOffset> {
+        &self.0
+    }
+
+    /// Empties it, giving what it held.
+    pub fn take(&mut self) -> Offsets {
+        std::mem::take(self)
+    }
+}
+
+impl fmt::Debug for Offsets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.0.iter()).finish()
+    }
+}
+
+impl std::ops::Index<&SourcePartition> for Offsets {
+    type Output = SourceOffset;
+    /// `partition`'s offset; panics if it has none (as a map's index does).
+    fn index(&self, partition: &SourcePartition) -> &SourceOffset {
+        &self.0[partition]
+    }
+}
+
+impl FromIterator<(SourcePartition, SourceOffset)> for Offsets {
+    fn from_iter<I: IntoIterator<Item = (SourcePartition, SourceOffset)>>(iter: I) -> Self {
+        Offsets(Arc::new(iter.into_iter().collect()))
+    }
+}
+
+impl Extend<(SourcePartition, SourceOffset)> for Offsets {
+    fn extend<I: IntoIterator<Item = (SourcePartition, SourceOffset)>>(&mut self, iter: I) {
+        Arc::make_mut(&mut self.0).extend(iter);
+    }
+}
+
+impl From<BTreeMap<SourcePartition, SourceOffset>> for Offsets {
+    fn from(map: BTreeMap<SourcePartition, SourceOffset>) -> Self {
+        Offsets(Arc::new(map))
+    }
+}
+
+impl<'a> IntoIterator for &'a Offsets {
+    type Item = (&'a SourcePartition, &'a SourceOffset);
+    type IntoIter = std::collections::btree_map::Iter<'a, SourcePartition, SourceOffset>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl IntoIterator for Offsets {
+    type Item = (SourcePartition, SourceOffset);
+    type IntoIter = std::collections::btree_map::IntoIter<SourcePartition, SourceOffset>;
+    fn into_iter(self) -> Self::IntoIter {
+        Arc::unwrap_or_clone(self.0).into_iter()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,6 +515,24 @@ mod tests {
             bincode::deserialize(&bytes).expect("deserialize");
         assert_eq!(p, p2);
         assert_eq!(o, o2);
+    }
+
+    #[test]
+    fn offsets_encode_as_the_map_snapshots_stored() {
+        let key = SourceOffset::key("position");
+        let mut map = BTreeMap::new();
+        map.insert(
+            SourcePartition::single("f", "a"),
+            SourceOffset::int(&key, 1),
+        );
+        map.insert(
+            SourcePartition::single("f", "b"),
+            SourceOffset::int(&key, 2),
+        );
+        let old_bytes = bincode::serialize(&map).expect("serialize the map");
+        let offsets: Offsets = bincode::deserialize(&old_bytes).expect("read as Offsets");
+        assert_eq!(offsets.as_map(), &map);
+        assert_eq!(bincode::serialize(&offsets).expect("serialize"), old_bytes);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::api::{OffsetStorageReader, SourceConnector, TaskConfig};
 use crate::config::common::{connector_config_def, CommonConfig, MIN_SNAPSHOT_INTERVAL};
 use crate::config::{ConfigIssue, Properties, Resolved, UnknownKey};
 use crate::convert::ConverterConfig;
-use crate::data::{OffsetValue, SourceOffset, SourcePartition};
+use crate::data::{OffsetValue, Offsets};
 use crate::plugins::PluginSet;
 use crate::snapshot::{Snapshot, SnapshotError, SnapshotStore};
 use crate::transforms::TransformChain;
@@ -299,7 +299,7 @@ pub struct Plan {
     /// Task configurations, from `task_configs(tasks.max)`; task `i` runs on worker `i % workers`.
     pub task_configs: Vec<TaskConfig>,
     /// Restored source offsets.
-    pub offsets: Vec<(SourcePartition, SourceOffset)>,
+    pub offsets: Offsets,
     /// Restored sink positions.
     pub sinks: Vec<(String, OffsetValue)>,
     /// The snapshot restored from, if any.
@@ -313,7 +313,7 @@ pub struct Plan {
 impl Plan {
     /// The restored offsets, for the tasks' `OffsetStorageReader`s.
     pub fn offsets_reader(&self) -> OffsetStorageReader {
-        OffsetStorageReader::new(self.offsets.iter().cloned().collect())
+        OffsetStorageReader::new(self.offsets.clone())
     }
 
     /// The restored sink positions by name.
@@ -365,7 +365,7 @@ fn plan_on_leader(
             );
             plan.restored_from = Some(snap.epoch);
             plan.execution = snap.execution.saturating_add(1);
-            plan.offsets = snap.offsets.into_iter().collect();
+            plan.offsets = snap.offsets;
             plan.sinks = snap.sinks.into_iter().collect();
         }
         plan.start_epoch = max_on_disk.map_or(0, |e| e + 1);
@@ -445,6 +445,7 @@ fn foreign_snapshot(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::{SourceOffset, SourcePartition};
 
     fn props(pairs: &[(&str, &str)]) -> Properties {
         pairs
@@ -469,7 +470,7 @@ mod tests {
 
     fn write_snapshot(dir: &std::path::Path, epoch: u64, config: &JobConfig, position: i64) {
         let store = SnapshotStore::open(dir, 5).unwrap();
-        let mut offsets = BTreeMap::new();
+        let mut offsets = Offsets::new();
         offsets.insert(
             SourcePartition::single("filename", "in.txt"),
             SourceOffset::int(&SourceOffset::key("position"), position),

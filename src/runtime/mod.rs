@@ -12,6 +12,7 @@ pub mod job;
 mod metrics;
 mod retry;
 mod task;
+mod task_set;
 
 pub use encode::{EncodedRecord, Encoders, Role};
 pub use errors::{
@@ -22,3 +23,4 @@ pub use job::{JobConfig, JobError, Plan, RestoreMode};
 pub use metrics::{JobMetrics, JobView, TaskMetrics, TaskState, TaskView};
 pub use retry::RetryPolicy;
 pub use task::{batch_offsets, spawn_task, TaskEvent, TaskFailure, TaskHandle, TaskSpec};
+pub use task_set::{Drain, Drained, TaskSet};

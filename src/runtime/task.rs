@@ -19,7 +19,7 @@ use crate::api::{
     ConnectError, OffsetStorageReader, SourceTask, SourceTaskContext, StopToken, TaskConfig,
 };
 use crate::config::{ErrorHandling, ErrorTolerance};
-use crate::data::{SourceOffset, SourcePartition, SourceRecord};
+use crate::data::{Offsets, SourceRecord};
 
 /// What the framework needs to run one task.
 pub struct TaskSpec {
@@ -99,7 +99,7 @@ pub enum TaskEvent {
         /// The last offset of each source partition the polled batch read,
         /// in batch order, including records that transforms dropped or
         /// that went to the dead-letter stream.
-        offsets: Vec<(SourcePartition, SourceOffset)>,
+        offsets: Offsets,
         /// Records that failed a transform (as they were polled) or a
         /// converter (as the transforms left them) under
         /// `errors.tolerance=all`, with Kafka's `__connect.errors.*` headers.
@@ -113,10 +113,7 @@ pub enum TaskEvent {
 #[derive(Debug)]
 enum Control {
     /// A snapshot is durable: it covers `offsets` and every batch up to `up_to_seq`.
-    Commit {
-        offsets: Vec<(SourcePartition, SourceOffset)>,
-        up_to_seq: u64,
-    },
+    Commit { offsets: Offsets, up_to_seq: u64 },
 }
 
 /// The operator's side of a running task.
@@ -149,7 +146,7 @@ impl TaskHandle {
     /// Tells the task that a durable snapshot covers `offsets` and every
     /// batch up to `up_to_seq`; the task thread calls `commit()` (and
     /// `commit_record()` when the task asked for it).
-    pub fn commit(&self, offsets: Vec<(SourcePartition, SourceOffset)>, up_to_seq: u64) {
+    pub fn commit(&self, offsets: Offsets, up_to_seq: u64) {
         // A task that has ended no longer needs commits.
         let _ = self.control.send(Control::Commit { offsets, up_to_seq });
     }
@@ -242,12 +239,13 @@ struct Runner<W> {
     wake: W,
 }
 
-/// The last offset of each run of records from one source partition, in
-/// batch order: applied in order, they leave each partition at the last
-/// offset the batch read. Consecutive records of one partition usually
-/// share its allocation, so this costs a pointer comparison per record.
-pub fn batch_offsets(records: &[SourceRecord]) -> Vec<(SourcePartition, SourceOffset)> {
-    let mut out: Vec<(SourcePartition, SourceOffset)> = Vec::new();
+/// The last offset each source partition reached in a batch. Only the
+/// last record of each run of one partition is looked at (consecutive
+/// records of one partition usually share its allocation, so this costs a
+/// pointer comparison per record), and a later run of a partition replaces
+/// an earlier one.
+pub fn batch_offsets(records: &[SourceRecord]) -> Offsets {
+    let mut out = Offsets::new();
     let mut iter = records.iter().peekable();
     while let Some(r) = iter.next() {
         let run_continues = iter.peek().is_some_and(|next| {
@@ -255,7 +253,7 @@ pub fn batch_offsets(records: &[SourceRecord]) -> Vec<(SourcePartition, SourceOf
                 || next.source_partition == r.source_partition
         });
         if !run_continues {
-            out.push((r.source_partition.clone(), r.source_offset.clone()));
+            out.insert(r.source_partition.clone(), r.source_offset.clone());
         }
     }
     out
@@ -586,10 +584,10 @@ impl<W: Fn()> Runner<W> {
         task: &mut dyn SourceTask,
         context: &SourceTaskContext,
         kept: &mut VecDeque<(u64, Vec<SourceRecord>)>,
-        offsets: Vec<(SourcePartition, SourceOffset)>,
+        offsets: Offsets,
         up_to_seq: u64,
     ) -> Result<(), TaskFailure> {
-        context.set_committed(offsets);
+        context.set_committed(&offsets);
         context.set_committed_polls(up_to_seq);
         while kept.front().is_some_and(|(s, _)| *s <= up_to_seq) {
             if let Some((_, records)) = kept.pop_front() {
@@ -613,7 +611,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::data::{Schema, Value};
+    use crate::data::{Schema, SourceOffset, SourcePartition, Value};
 
     /// Returns one batch whose second record breaks its schema.
     struct BadRecordTask;
@@ -789,7 +787,7 @@ mod tests {
                 assert_eq!(values, [Value::Int64(2), Value::Int64(6)]);
                 assert_eq!(offsets.len(), 1);
                 assert_eq!(
-                    offsets[0].1.get_i64("n"),
+                    offsets.iter().next().and_then(|(_, o)| o.get_i64("n")),
                     Some(5),
                     "dropped and failed records count as read"
                 );
@@ -918,7 +916,10 @@ mod tests {
                 assert!(records.is_empty(), "converted batches carry bytes only");
                 let values: Vec<_> = encoded.iter().map(|r| r.value.clone()).collect();
                 assert_eq!(values, [Some(b"2".to_vec())], "1 doubled; 3 doubled is 6");
-                assert_eq!(offsets[0].1.get_i64("n"), Some(5));
+                assert_eq!(
+                    offsets.iter().next().and_then(|(_, o)| o.get_i64("n")),
+                    Some(5)
+                );
                 let dead: Vec<_> = dead_letters.iter().map(|r| r.value.clone()).collect();
                 assert_eq!(dead, [Value::Int64(6), Value::Int64(4), Value::Int64(5)]);
                 let stage = |r| header(r, crate::runtime::headers::STAGE).cloned();
@@ -952,7 +953,7 @@ mod tests {
     }
 
     #[test]
-    fn batch_offsets_keep_the_last_offset_of_each_run() {
+    fn batch_offsets_keep_the_last_offset_of_each_partition() {
         let a = SourcePartition::single("f", "a");
         let b = SourcePartition::single("f", "b");
         let key = SourceOffset::key("position");
@@ -974,9 +975,8 @@ mod tests {
         assert_eq!(
             flat,
             [
-                (r#"{"f":"a"}"#.to_owned(), Some(2)),
-                (r#"{"f":"b"}"#.to_owned(), Some(7)),
                 (r#"{"f":"a"}"#.to_owned(), Some(3)),
+                (r#"{"f":"b"}"#.to_owned(), Some(7)),
             ]
         );
     }

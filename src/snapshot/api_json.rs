@@ -1,22 +1,19 @@
 //! Offsets in the JSON shape of Kafka Connect's offsets REST API
 //! (`GET /connectors/{name}/offsets`), for import and export.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Map, Value};
 
 use super::SnapshotError;
-use crate::data::{SourceOffset, SourcePartition};
+use crate::data::{Offsets, SourceOffset, SourcePartition};
 
 /// Offsets as Kafka Connect's offsets REST API shows them:
 /// `{"offsets":[{"partition":{...},"offset":{...}}]}`, in partition order.
 ///
 /// ```
-/// use std::collections::BTreeMap;
-/// use timely_connect::data::{SourceOffset, SourcePartition};
+/// use timely_connect::data::{Offsets, SourceOffset, SourcePartition};
 /// use timely_connect::snapshot::offsets_to_api_json;
 ///
-/// let mut offsets = BTreeMap::new();
+/// let mut offsets = Offsets::new();
 /// offsets.insert(
 ///     SourcePartition::single("filename", "/tmp/in.txt"),
 ///     SourceOffset::int(&SourceOffset::key("position"), 42),
@@ -26,7 +23,7 @@ use crate::data::{SourceOffset, SourcePartition};
 ///     r#"{"offsets":[{"offset":{"position":42},"partition":{"filename":"/tmp/in.txt"}}]}"#
 /// );
 /// ```
-pub fn offsets_to_api_json(offsets: &BTreeMap<SourcePartition, SourceOffset>) -> Value {
+pub fn offsets_to_api_json(offsets: &Offsets) -> Value {
     let entries = offsets
         .iter()
         .map(|(partition, offset)| {
@@ -48,10 +45,8 @@ pub fn offsets_to_api_json(offsets: &BTreeMap<SourcePartition, SourceOffset>) ->
 /// misspelt key, a partition or offset that is not a JSON object, a `null`
 /// offset (Kafka's "reset" form, which an import cannot express), or the
 /// same partition twice.
-pub fn offsets_from_api_json(
-    json: &Value,
-) -> Result<BTreeMap<SourcePartition, SourceOffset>, SnapshotError> {
-    let mut offsets = BTreeMap::new();
+pub fn offsets_from_api_json(json: &Value) -> Result<Offsets, SnapshotError> {
+    let mut offsets = Offsets::new();
     for (i, (partition, offset)) in parse_entries(json)?.into_iter().enumerate() {
         let Some(offset) = offset else {
             return Err(shape_err(
@@ -187,10 +182,11 @@ mod tests {
     use super::*;
     use crate::data::OffsetValue;
     use serde_json::json;
+    use std::collections::BTreeMap;
 
     #[test]
     fn offsets_api_json_round_trip() {
-        let mut offsets = BTreeMap::new();
+        let mut offsets = Offsets::new();
         offsets.insert(
             SourcePartition::single("filename", "/tmp/a.txt"),
             SourceOffset::int(&SourceOffset::key("position"), 1024),

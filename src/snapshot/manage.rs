@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::Properties;
-use crate::data::{SourceOffset, SourcePartition};
+use crate::data::{Offsets, SourceOffset, SourcePartition};
 
 use super::{DirLock, LockError, Snapshot, SnapshotError, SnapshotStore};
 
@@ -130,7 +130,7 @@ pub fn change_offsets(
         }
     };
     match change {
-        OffsetChange::Reset => snapshot.offsets.clear(),
+        OffsetChange::Reset => snapshot.offsets = Offsets::new(),
         OffsetChange::Alter(changes) => {
             for (partition, offset) in changes {
                 match offset {

@@ -51,7 +51,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Properties;
-use crate::data::{OffsetValue, SourceOffset, SourcePartition};
+use crate::data::{OffsetValue, Offsets};
 
 mod api_json;
 mod envelope;
@@ -88,7 +88,7 @@ pub struct Snapshot {
     pub config: Properties,
     /// The last offset read per source partition, merged over all tasks and
     /// workers. Partitions that were idle or finished keep their offset.
-    pub offsets: BTreeMap<SourcePartition, SourceOffset>,
+    pub offsets: Offsets,
     /// Positions of the sinks that take part in the snapshot, by sink name
     /// (e.g. the exactly-once file sink's committed byte length).
     pub sinks: BTreeMap<String, OffsetValue>,

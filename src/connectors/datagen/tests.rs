@@ -33,7 +33,7 @@ fn start_tasks(
                 "gen",
                 i,
                 config,
-                OffsetStorageReader::new(offsets.clone()),
+                OffsetStorageReader::new(offsets.clone().into_iter().collect()),
                 StopToken::new(),
             );
             let mut task = DatagenTask::default();
