@@ -165,7 +165,12 @@ fn foreign_snapshots_are_refused_unless_allowed() {
     // Another file= under the same name and directory.
     let changed = file_job(dir.path(), "files", &two);
     let refused = run_cli(&run_args(&changed, &snaps, &out), &[]);
-    assert_eq!(refused.code(), Some(1), "{}", refused.stderr);
+    assert_eq!(
+        refused.code(),
+        Some(3),
+        "exit code 3: the snapshot needs a decision; {}",
+        refused.stderr
+    );
     assert_mentions(
         &refused.stderr,
         &[
@@ -182,7 +187,7 @@ fn foreign_snapshots_are_refused_unless_allowed() {
     // Another connector name on the same directory.
     let renamed = file_job(dir.path(), "other-name", &one);
     let refused = run_cli(&run_args(&renamed, &snaps, &out), &[]);
-    assert_eq!(refused.code(), Some(1));
+    assert_eq!(refused.code(), Some(3));
     assert!(
         refused.stderr.contains("written by connector `files`"),
         "{}",

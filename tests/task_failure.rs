@@ -80,6 +80,7 @@ fn task_panic_fails_job_with_clear_error() {
     let outcome = run_job(1, failing);
     let worker = outcome.only();
     let error = expect_err(&worker.result, "panicking task");
+    assert_eq!(worker.failed_task, Some(0), "a typed JobError::Task");
     assert_names(
         &error,
         &[
@@ -427,6 +428,11 @@ fn failure_with_two_workers_stops_all_workers() {
             .as_ref()
             .unwrap_or_else(|p| panic!("worker {w} panicked: {p}"));
         let error = expect_err(&worker.result, &format!("worker {w}"));
+        assert_eq!(
+            worker.failed_task,
+            Some(1),
+            "worker {w}: JobError::Task for task 1, typed"
+        );
         assert_names(
             &error,
             &[

@@ -18,9 +18,9 @@ use timely_connect::config::common::CommonConfig;
 use timely_connect::config::Properties;
 use timely_connect::convert::ConverterConfig;
 use timely_connect::plugins::PluginSet;
-use timely_connect::runtime::RetryPolicy;
 use timely_connect::runtime::{Encoders, Role};
 pub use timely_connect::runtime::{JobConfig, JobError, Plan, RestoreMode};
+use timely_connect::runtime::{RetryPolicy, TaskFailure};
 use timely_connect::snapshot::DirLock;
 use timely_connect::transforms::TransformChain;
 
@@ -70,9 +70,37 @@ pub struct JobSpec {
     pub(crate) shared: Arc<Shared>,
 }
 
+/// The first failure of a job in a process, typed: a task's own failure
+/// stays a [`TaskFailure`] all the way to [`Job::run`]'s [`JobError::Task`].
+#[derive(Clone, Debug)]
+pub(crate) enum Failure {
+    /// A task failed.
+    Task(TaskFailure),
+    /// Anything else: a sink, the coordinator, another worker.
+    Other(String),
+}
+
+impl Failure {
+    fn into_error(self) -> JobError {
+        match self {
+            Failure::Task(t) => JobError::Task(t),
+            Failure::Other(m) => JobError::Failed(m),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Task(t) => t.fmt(f),
+            Failure::Other(m) => f.write_str(m),
+        }
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Shared {
-    pub(crate) failure: Mutex<Option<String>>,
+    pub(crate) failure: Mutex<Option<Failure>>,
     pub(crate) stats: JobStats,
     /// Set by [`JobSpec::request_stop`]: sources close their last epoch.
     stop: std::sync::atomic::AtomicBool,
@@ -143,12 +171,26 @@ impl Shared {
     }
 
     pub(crate) fn fail(&self, message: String) {
+        self.fail_with(Failure::Other(message));
+    }
+
+    /// Fails the job with a task's own failure (kept typed).
+    pub(crate) fn fail_task(&self, failure: TaskFailure) {
+        self.fail_with(Failure::Task(failure));
+    }
+
+    fn fail_with(&self, failure: Failure) {
         let mut f = self.failure.lock().unwrap_or_else(|e| e.into_inner());
         if f.is_none() {
-            *f = Some(message);
+            *f = Some(failure);
         }
     }
+
     pub(crate) fn failure(&self) -> Option<String> {
+        self.first_failure().map(|f| f.to_string())
+    }
+
+    fn first_failure(&self) -> Option<Failure> {
         self.failure
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -420,7 +462,7 @@ impl Job {
         // Worker 0 owns the snapshot directory: it locks it for the job's
         // life before reading anything from it.
         let mut dir_lock = None;
-        let planned: Result<Plan, String> = if index == 0 {
+        let planned: Result<Plan, JobError> = if index == 0 {
             match spec
                 .config
                 .snapshot_dir
@@ -431,22 +473,23 @@ impl Job {
                 Ok(lock) => {
                     dir_lock = lock;
                     let started = std::time::Instant::now();
-                    let plan = spec
-                        .config
-                        .plan(&common, &mut *connector, peers)
-                        .map_err(|e| e.to_string());
+                    let plan = spec.config.plan(&common, &mut *connector, peers);
                     spec.metrics().record_restore(started.elapsed());
                     plan
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(JobError::Failed(e.to_string())),
             }
         } else {
             Ok(Plan::default())
         };
-        let leader_failed = planned.as_ref().err().cloned();
-        let received = broadcast_plan(worker, index, planned);
-        if let Some(message) = leader_failed {
-            return Err(JobError::Failed(message));
+        // Worker 0 keeps its typed error; the others learn it as text.
+        let (sent, leader_failed) = match planned {
+            Ok(plan) => (Ok(plan), None),
+            Err(e) => (Err(e.to_string()), Some(e)),
+        };
+        let received = broadcast_plan(worker, index, sent);
+        if let Some(error) = leader_failed {
+            return Err(error);
         }
         let plan = received.map_err(JobError::Failed)?;
         if let Some(epoch) = plan.restored_from {
@@ -563,7 +606,7 @@ impl Job {
     pub fn run(&self, worker: &mut Worker) -> Result<(), JobError> {
         let mut asked = std::time::Instant::now();
         while !self.is_done() {
-            if let Some(f) = self.failure() {
+            if let Some(f) = self.spec.shared.first_failure() {
                 return Err(self.abandon(worker, f));
             }
             if self.index == 0 && asked.elapsed() >= Duration::from_secs(1) {
@@ -574,7 +617,7 @@ impl Job {
             worker.step_or_park(Some(Duration::from_millis(500)));
         }
         self.stop_broadcast.borrow_mut().input = None; // closes it
-        if let Some(f) = self.failure() {
+        if let Some(f) = self.spec.shared.first_failure() {
             return Err(self.abandon(worker, f));
         }
         Ok(())
@@ -621,11 +664,11 @@ impl Job {
         }
     }
 
-    fn abandon(&self, worker: &mut Worker, failure: String) -> JobError {
+    fn abandon(&self, worker: &mut Worker, failure: Failure) -> JobError {
         for dataflow in worker.installed_dataflows() {
             worker.drop_dataflow(dataflow);
         }
-        JobError::Failed(failure)
+        failure.into_error()
     }
 }
 

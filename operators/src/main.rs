@@ -15,7 +15,8 @@ use timely_connect::plugins::PluginSet;
 use timely_connect::runtime::{write_dead_letter_json, EncodedRecord};
 use timely_connect::snapshot::{offsets_to_api_json, SnapshotStore};
 use timely_connect_operators::{
-    render_blocks, Checkpoint, ConnectSource, ExactlyOnceBytesSink, Job, JobSpec, RestoreMode,
+    render_blocks, Checkpoint, ConnectSource, ExactlyOnceBytesSink, Job, JobError, JobSpec,
+    RestoreMode,
 };
 
 /// Records are allocated on task threads and freed on worker threads;
@@ -767,9 +768,9 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     let results = loop {
         let worker_spec = spec.clone();
         let (output, dead_letter_output) = (output.clone(), dead_letter_output.clone());
-        let guards = timely::execute(config.clone(), move |worker| -> Result<(), String> {
-            let job = Job::prepare(worker, &worker_spec).map_err(|e| e.to_string())?;
-            worker.dataflow::<u64, _, _>(|scope| -> Result<(), String> {
+        let guards = timely::execute(config.clone(), move |worker| -> Result<(), JobError> {
+            let job = Job::prepare(worker, &worker_spec)?;
+            worker.dataflow::<u64, _, _>(|scope| {
                 let source = scope.connect_source(&job);
                 let mut parts = vec![source.parts];
                 let dead_letters = source.dead_letters;
@@ -795,9 +796,8 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
                     parts.push(lines.exactly_once_bytes(&job, path, "dead-letter-output"));
                 }
                 scope.checkpoint(&job, parts);
-                Ok(())
-            })?;
-            job.run(worker).map_err(|e| e.to_string())
+            });
+            job.run(worker)
         })
         .map_err(|e| format!("cannot start timely: {e}"))?;
         let results = guards.join();
@@ -818,7 +818,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         match r {
             Ok(Ok(())) => {}
             Ok(Err(e)) => failure = failure.or(Some(e)),
-            Err(e) => failure = failure.or(Some(format!("worker panicked: {e}"))),
+            Err(e) => failure = failure.or(Some(JobError::Failed(format!("worker panicked: {e}")))),
         }
     }
     let records = spec.stats().records.load(Ordering::Relaxed);
@@ -826,7 +826,10 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         // The reader of stdout went away (`| head`): quiet, like Unix tools;
         // nothing past what it received was committed.
         Some(_) if spec.output_closed() => Ok(ExitCode::SUCCESS),
-        Some(e) => Err(e),
+        Some(e) => {
+            say!(error, "error: {e}");
+            Ok(ExitCode::from(exit_code(&e)))
+        }
         None => {
             let stats = spec.stats();
             let secs = started.elapsed().as_secs_f64();
@@ -879,6 +882,24 @@ fn stop_on_signals(spec: &JobSpec) -> Result<(), String> {
 
 /// Exit code for a bad configuration or command line (as clap uses).
 const EXIT_USAGE: u8 = 2;
+
+/// Exit code when the snapshot to restore cannot be used: written by
+/// another connector, corrupt, or missing. The snapshot directory needs a
+/// person's decision (`--restore`, `--allow-foreign-snapshot`, another
+/// `--snapshot-dir`); running again as is would fail the same way.
+const EXIT_SNAPSHOT: u8 = 3;
+
+/// The exit code of a job that failed with `e`: 2 for a bad
+/// configuration, 3 for a snapshot that cannot be restored, 1 for a job
+/// that failed while it ran (a task, the connector, a sink, another
+/// process).
+fn exit_code(e: &JobError) -> u8 {
+    match e {
+        JobError::Config { .. } => EXIT_USAGE,
+        JobError::ForeignSnapshot { .. } | JobError::Snapshot(_) => EXIT_SNAPSHOT,
+        JobError::Connector { .. } | JobError::Task(_) | JobError::Failed(_) => 1,
+    }
+}
 
 /// Exit code when a second signal aborted a graceful stop (128 + SIGINT,
 /// as shells report an interrupted command).

@@ -341,7 +341,10 @@ impl SourceState {
                 d.drained_all
             }
             Err(failure) => {
-                self.fail(failure.to_string());
+                tracing::error!(connector = %self.connector, %failure, "job fails");
+                self.failed = true;
+                self.shared.fail_task(failure);
+                self.tasks.stop_all();
                 true
             }
         }

@@ -197,6 +197,8 @@ pub struct Seen {
 pub struct WorkerOutcome {
     /// `Job::prepare` / `Job::run`'s result, as text.
     pub result: Result<(), String>,
+    /// The task whose own failure `Job::run` returned (`JobError::Task`).
+    pub failed_task: Option<usize>,
     /// When `Job::run` returned.
     pub finished_at: Instant,
     /// With one worker and a failed job: the records stream's frontier once
@@ -335,6 +337,7 @@ fn run_worker(
         Err(e) => {
             return WorkerOutcome {
                 result: Err(e.to_string()),
+                failed_task: None,
                 finished_at: Instant::now(),
                 records_frontier: Vec::new(),
             }
@@ -358,7 +361,12 @@ fn run_worker(
             .probe_with(&probe);
         scope.checkpoint(&job, vec![source.parts]);
     });
-    let result = job.run(worker).map_err(|e| e.to_string());
+    let run = job.run(worker);
+    let failed_task = match &run {
+        Err(timely_connect_operators::JobError::Task(f)) => Some(f.task_id),
+        _ => None,
+    };
+    let result = run.map_err(|e| e.to_string());
     let finished_at = Instant::now();
     let mut records_frontier = Vec::new();
     if result.is_err() && worker.peers() == 1 {
@@ -371,6 +379,7 @@ fn run_worker(
     }
     WorkerOutcome {
         result,
+        failed_task,
         finished_at,
         records_frontier,
     }
