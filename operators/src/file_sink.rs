@@ -2,9 +2,8 @@
 //! epoch, its committed length part of every snapshot.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use timely::container::CapacityContainerBuilder;
@@ -12,11 +11,10 @@ use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::Stream;
-use tracing::{info, warn};
 
 use timely_connect::data::json::write_text;
 use timely_connect::data::{OffsetValue, SourceRecord};
-use timely_connect::snapshot::lock_exclusive;
+use timely_connect::runtime::sink::{BlockWriter, FileWriter, SinkError};
 
 use crate::job::{Job, Shared};
 use crate::part::CheckpointPart;
@@ -120,7 +118,7 @@ impl<'scope> ExactlyOnceBytesSink<'scope> for Stream<'scope, u64, Vec<Vec<u8>>> 
             match FileWriter::open(path, name, job.plan.sinks_map().get(name)) {
                 Ok(w) => Some(Box::new(w) as Box<dyn BlockWriter>),
                 Err(e) => {
-                    job.spec.shared.fail(e);
+                    job.spec.shared.fail(e.to_string());
                     None
                 }
             }
@@ -136,18 +134,6 @@ impl<'scope> ExactlyOnceBytesSink<'scope> for Stream<'scope, u64, Vec<Vec<u8>>> 
         });
         block_sink(self, job, &format!("Stdout({name})"), writer)
     }
-}
-
-/// Where a block sink's bytes go: written in epoch order on worker 0,
-/// committed when an epoch completes.
-trait BlockWriter {
-    /// The sink's name in snapshots.
-    fn name(&self) -> &str;
-    /// Appends a block.
-    fn write_block(&mut self, block: &[u8]) -> Result<(), String>;
-    /// Makes everything written durable (or delivered); the new position
-    /// to record in the snapshot if it moved.
-    fn commit(&mut self) -> Result<Option<OffsetValue>, String>;
 }
 
 /// The operator behind [`ExactlyOnceBytesSink`]: sends blocks to worker 0,
@@ -181,7 +167,7 @@ fn block_sink<'scope>(
                     Some(w) if t == written_below && shared.failure().is_none() => {
                         for block in data.iter() {
                             if let Err(e) = w.write_block(block) {
-                                shared.fail(e);
+                                shared.fail(e.to_string());
                             }
                         }
                     }
@@ -202,7 +188,7 @@ fn block_sink<'scope>(
                 for epoch in done {
                     for block in stash.remove(&epoch).unwrap_or_default() {
                         if let Err(e) = w.write_block(&block) {
-                            shared.fail(e);
+                            shared.fail(e.to_string());
                             return;
                         }
                     }
@@ -220,7 +206,7 @@ fn block_sink<'scope>(
                     }
                     Ok(None) => {}
                     Err(e) => {
-                        shared.fail(e);
+                        shared.fail(e.to_string());
                         return;
                     }
                 }
@@ -229,7 +215,7 @@ fn block_sink<'scope>(
                     if let Some(batches) = stash.remove(&f) {
                         for block in batches {
                             if let Err(e) = w.write_block(&block) {
-                                shared.fail(e);
+                                shared.fail(e.to_string());
                                 return;
                             }
                         }
@@ -252,111 +238,6 @@ fn block_sink<'scope>(
     parts
 }
 
-struct FileWriter {
-    name: String,
-    path: PathBuf,
-    out: BufWriter<File>,
-    position: u64,
-    committed: u64,
-}
-
-impl FileWriter {
-    fn open(path: &Path, name: &str, restored: Option<&OffsetValue>) -> Result<Self, String> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .read(true)
-            .open(path)
-            .map_err(|e| format!("output file {}: cannot open: {e}", path.display()))?;
-        // Held while the file is open: a second job writing here would
-        // interleave with this one.
-        lock_exclusive(&file, path, "output file").map_err(|e| e.to_string())?;
-        let existing = file
-            .metadata()
-            .map_err(|e| format!("output file {}: {e}", path.display()))?
-            .len();
-        let restored_len = restored.and_then(|v| match v {
-            OffsetValue::Map(m) => m
-                .get("length")
-                .and_then(|l| l.as_i64())
-                .map(|l| (l, m.get("path").cloned())),
-            _ => None,
-        });
-        let keep = match restored_len {
-            Some((len, recorded_path)) => {
-                let here = OffsetValue::String(path.display().to_string());
-                if recorded_path.as_ref() != Some(&here) {
-                    warn!(file = %path.display(), "the snapshot's output was another file; continuing this one from its restored length");
-                }
-                let len = len.max(0) as u64;
-                if existing < len {
-                    return Err(format!(
-                        "output file {}: it holds {existing} bytes but the snapshot recorded {len}; it was truncated or replaced since",
-                        path.display()
-                    ));
-                }
-                len
-            }
-            None => 0,
-        };
-        if existing != keep {
-            info!(file = %path.display(), from = existing, to = keep, "truncating output to the snapshot's committed length");
-        }
-        file.set_len(keep)
-            .map_err(|e| format!("output file {}: cannot truncate: {e}", path.display()))?;
-        file.sync_all()
-            .map_err(|e| format!("output file {}: fsync: {e}", path.display()))?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        use std::io::Seek;
-        out.seek(std::io::SeekFrom::Start(keep))
-            .map_err(|e| format!("output file {}: seek: {e}", path.display()))?;
-        Ok(FileWriter {
-            name: name.to_owned(),
-            path: path.to_path_buf(),
-            out,
-            position: keep,
-            committed: keep,
-        })
-    }
-}
-
-impl BlockWriter for FileWriter {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn write_block(&mut self, block: &[u8]) -> Result<(), String> {
-        self.out
-            .write_all(block)
-            .map_err(|e| format!("output file {}: write: {e}", self.path.display()))?;
-        self.position += block.len() as u64;
-        Ok(())
-    }
-
-    /// Flushes and fsyncs; the new committed position if it moved.
-    fn commit(&mut self) -> Result<Option<OffsetValue>, String> {
-        if self.position == self.committed {
-            return Ok(None);
-        }
-        self.out
-            .flush()
-            .map_err(|e| format!("output file {}: flush: {e}", self.path.display()))?;
-        self.out
-            .get_ref()
-            .sync_data()
-            .map_err(|e| format!("output file {}: fsync: {e}", self.path.display()))?;
-        self.committed = self.position;
-        let mut m = BTreeMap::new();
-        m.insert(
-            "path".to_owned(),
-            OffsetValue::String(self.path.display().to_string()),
-        );
-        m.insert("length".to_owned(), OffsetValue::Int(self.committed as i64));
-        Ok(Some(OffsetValue::Map(m)))
-    }
-}
-
 /// Standard output as a sink: one large buffer, flushed per epoch.
 struct StdoutWriter {
     name: String,
@@ -377,13 +258,13 @@ impl StdoutWriter {
         }
     }
 
-    fn error(&self, op: &str, e: std::io::Error) -> String {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
+    fn error(&self, op: &str, e: std::io::Error) -> SinkError {
+        SinkError::Other(if e.kind() == std::io::ErrorKind::BrokenPipe {
             self.shared.mark_output_closed();
             format!("standard output: the reader closed the pipe ({op}); stopping without committing what it did not receive")
         } else {
             format!("standard output: {op}: {e}")
-        }
+        })
     }
 }
 
@@ -392,7 +273,7 @@ impl BlockWriter for StdoutWriter {
         &self.name
     }
 
-    fn write_block(&mut self, block: &[u8]) -> Result<(), String> {
+    fn write_block(&mut self, block: &[u8]) -> Result<(), SinkError> {
         self.out
             .write_all(block)
             .map_err(|e| self.error("write", e))?;
@@ -400,7 +281,7 @@ impl BlockWriter for StdoutWriter {
         Ok(())
     }
 
-    fn commit(&mut self) -> Result<Option<OffsetValue>, String> {
+    fn commit(&mut self) -> Result<Option<OffsetValue>, SinkError> {
         if self.position == self.committed {
             return Ok(None);
         }

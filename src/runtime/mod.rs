@@ -11,6 +11,7 @@ mod errors;
 pub mod job;
 mod metrics;
 mod retry;
+pub mod sink;
 mod task;
 mod task_set;
 
