@@ -425,37 +425,15 @@ pub(crate) fn write_decimal_bytes<W: fmt::Write>(
     if bytes.is_empty() {
         return w.write_char('0');
     }
-    // A wide value: take the magnitude and divide by ten repeatedly.
-    let negative = bytes[0] & 0x80 != 0;
-    let mut mag = bytes.to_vec();
-    if negative {
-        let mut carry = true;
-        for b in mag.iter_mut().rev() {
-            *b = !*b;
-            if carry {
-                let (sum, overflow) = b.overflowing_add(1);
-                *b = sum;
-                carry = overflow;
-            }
-        }
-    }
-    let mut digits = Vec::with_capacity(bytes.len() * 5 / 2 + 1);
-    let mut start = 0;
-    while start < mag.len() {
-        let mut rem: u32 = 0;
-        for b in &mut mag[start..] {
-            let cur = rem * 256 + u32::from(*b);
-            // `cur / 10` is below 256 because `rem` is below 10.
-            *b = (cur / 10) as u8;
-            rem = cur % 10;
-        }
-        digits.push(b'0' + rem as u8);
-        while start < mag.len() && mag[start] == 0 {
-            start += 1;
-        }
-    }
-    digits.reverse();
-    write_scaled(w, negative, &digits, scale)
+    // A value wider than 128 bits.
+    let value = num_bigint::BigInt::from_signed_bytes_be(bytes);
+    let digits = value.magnitude().to_str_radix(10);
+    write_scaled(
+        w,
+        value.sign() == num_bigint::Sign::Minus,
+        digits.as_bytes(),
+        scale,
+    )
 }
 
 impl fmt::Display for Decimal {
