@@ -50,7 +50,7 @@ mod tests {
         assert_eq!(parse_duration(" 1h "), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_duration("1min"), Ok(Duration::from_secs(60)));
         for bad in ["", "5 days later", "-1s", "soon", "1.5.s"] {
-            let err = parse_duration(bad).err().expect(bad);
+            let err = parse_duration(bad).expect_err(bad);
             assert!(err.to_string().contains(&format!("`{bad}`")), "{err}");
         }
     }
