@@ -211,19 +211,6 @@ impl Schema {
     pub fn field(&self, name: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.name == name)
     }
-
-    /// Checks `value` against this schema (type, optionality, nested
-    /// fields and logical-type rules); `path` names the value in errors.
-    ///
-    /// ```
-    /// use timely_connect::data::{Schema, Value};
-    /// assert!(Schema::int32().validate_value(&Value::Int32(1), "n").is_ok());
-    /// let err = Schema::int32().validate_value(&Value::from("x"), "n").unwrap_err();
-    /// assert_eq!(err.to_string(), "field `n`: expected INT32, got STRING");
-    /// ```
-    pub fn validate_value(&self, value: &Value, path: &str) -> Result<(), DataError> {
-        super::schema_check::check_value(self, value, path)
-    }
 }
 
 impl fmt::Display for Schema {
@@ -307,9 +294,9 @@ fn write_opt_schema(f: &mut fmt::Formatter<'_>, schema: Option<&Schema>) -> fmt:
 /// ```
 #[derive(Clone, Debug)]
 pub struct SchemaBuilder {
-    schema: Schema,
+    pub(super) schema: Schema,
     /// The first misuse seen while building (reported by `try_build`).
-    error: Option<DataError>,
+    pub(super) error: Option<DataError>,
 }
 
 impl SchemaBuilder {
@@ -464,36 +451,7 @@ impl SchemaBuilder {
         Arc::new(self.schema)
     }
 
-    /// Finishes the schema after checking it: field names are unique and
-    /// only STRUCT has fields, ARRAY has a value schema, MAP has key and
-    /// value schemas, a logical-type name sits on the right type (Decimal
-    /// on BYTES with an integer `scale`), and the default value fits.
-    pub fn try_build(self) -> Result<SchemaRef, DataError> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        let s = &self.schema;
-        let missing = match s.schema_type {
-            SchemaType::Array if s.value_schema.is_none() => Some("an ARRAY needs a value schema"),
-            SchemaType::Map if s.key_schema.is_none() || s.value_schema.is_none() => {
-                Some("a MAP needs a key schema and a value schema")
-            }
-            _ => None,
-        };
-        if let Some(message) = missing {
-            return Err(DataError::InvalidSchema {
-                schema: self.describe(),
-                message: message.to_owned(),
-            });
-        }
-        super::logical::check_schema(s)?;
-        if let Some(default) = &s.default {
-            super::schema_check::check_value(s, default, "default")?;
-        }
-        Ok(Arc::new(self.schema))
-    }
-
-    fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         match &self.schema.name {
             Some(n) => n.clone(),
             None => self.schema.schema_type.name().to_owned(),

@@ -1,4 +1,7 @@
-//! Checks a value against a schema, naming the field path on failure.
+//! Checks a value against a schema, naming the field path on failure, and
+//! the checking entry points of the data types (`Schema::validate_value`,
+//! `SchemaBuilder::try_build`, `Struct::put`, `Struct::validate`), so the
+//! data types themselves (`schema`, `value`) depend on no check.
 //!
 //! The path (`value.items[3].price`) is built only when a check fails, so a
 //! value that fits its schema is checked without allocating.
@@ -7,7 +10,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use super::logical::LogicalType;
-use super::schema::Schema;
+use super::schema::{Schema, SchemaBuilder, SchemaRef, SchemaType};
 use super::value::{DataError, Struct, Value};
 
 /// Where a value sits inside the value being checked; rendered on error.
@@ -166,6 +169,79 @@ fn check_fields(s: &Struct, path: &Path<'_>) -> Result<(), DataError> {
         check(&field.schema, value, &Path::Field(path, &field.name))?;
     }
     Ok(())
+}
+
+// The checking entry points of the data types live here, with the checks
+// they run, so that `schema` and `value` do not depend on this module.
+
+impl Schema {
+    /// Checks `value` against this schema (type, optionality, nested
+    /// fields and logical-type rules); `path` names the value in errors.
+    ///
+    /// ```
+    /// use timely_connect::data::{Schema, Value};
+    /// assert!(Schema::int32().validate_value(&Value::Int32(1), "n").is_ok());
+    /// let err = Schema::int32().validate_value(&Value::from("x"), "n").unwrap_err();
+    /// assert_eq!(err.to_string(), "field `n`: expected INT32, got STRING");
+    /// ```
+    pub fn validate_value(&self, value: &Value, path: &str) -> Result<(), DataError> {
+        check_value(self, value, path)
+    }
+}
+
+impl SchemaBuilder {
+    /// Finishes the schema after checking it: field names are unique and
+    /// only STRUCT has fields, ARRAY has a value schema, MAP has key and
+    /// value schemas, a logical-type name sits on the right type (Decimal
+    /// on BYTES with an integer `scale`), and the default value fits.
+    pub fn try_build(self) -> Result<SchemaRef, DataError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let s = &self.schema;
+        let missing = match s.schema_type {
+            SchemaType::Array if s.value_schema.is_none() => Some("an ARRAY needs a value schema"),
+            SchemaType::Map if s.key_schema.is_none() || s.value_schema.is_none() => {
+                Some("a MAP needs a key schema and a value schema")
+            }
+            _ => None,
+        };
+        if let Some(message) = missing {
+            return Err(DataError::InvalidSchema {
+                schema: self.describe(),
+                message: message.to_owned(),
+            });
+        }
+        super::logical::check_schema(s)?;
+        if let Some(default) = &s.default {
+            check_value(s, default, "default")?;
+        }
+        Ok(Arc::new(self.schema))
+    }
+}
+
+impl Struct {
+    /// Sets field `name`, checking the value against the field's schema.
+    pub fn put(&mut self, name: &str, value: Value) -> Result<&mut Struct, DataError> {
+        let unknown = || DataError::UnknownField {
+            field: name.to_owned(),
+            schema: super::value::describe(&self.schema),
+        };
+        let field = self.schema.field(name).ok_or_else(unknown)?;
+        check_value(&field.schema, &value, name)?;
+        let index = field.index;
+        match self.values.get_mut(index) {
+            Some(slot) => *slot = value,
+            None => return Err(unknown()),
+        }
+        Ok(self)
+    }
+
+    /// Checks every field against its schema (required fields must be set
+    /// or have a default).
+    pub fn validate(&self) -> Result<(), DataError> {
+        check_struct(self)
+    }
 }
 
 #[cfg(test)]

@@ -185,8 +185,8 @@ value_from! {
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "StructRepr")]
 pub struct Struct {
-    schema: SchemaRef,
-    values: Vec<Value>,
+    pub(super) schema: SchemaRef,
+    pub(super) values: Vec<Value>,
 }
 
 /// The wire form of a [`Struct`], checked on the way in so a malformed
@@ -225,7 +225,7 @@ impl TryFrom<StructRepr> for Struct {
     }
 }
 
-fn describe(schema: &Schema) -> String {
+pub(super) fn describe(schema: &Schema) -> String {
     schema.name.clone().unwrap_or_else(|| "struct".to_owned())
 }
 
@@ -264,32 +264,10 @@ impl Struct {
         self.values.get(field.index)
     }
 
-    /// Sets field `name`, checking the value against the field's schema.
-    pub fn put(&mut self, name: &str, value: Value) -> Result<&mut Struct, DataError> {
-        let unknown = || DataError::UnknownField {
-            field: name.to_owned(),
-            schema: describe(&self.schema),
-        };
-        let field = self.schema.field(name).ok_or_else(unknown)?;
-        super::schema_check::check_value(&field.schema, &value, name)?;
-        let index = field.index;
-        match self.values.get_mut(index) {
-            Some(slot) => *slot = value,
-            None => return Err(unknown()),
-        }
-        Ok(self)
-    }
-
     /// Builder-style [`Struct::put`]: sets field `name` and returns the struct.
     pub fn with(mut self, name: &str, value: impl Into<Value>) -> Result<Struct, DataError> {
         self.put(name, value.into())?;
         Ok(self)
-    }
-
-    /// Checks every field against its schema (required fields must be set
-    /// or have a default).
-    pub fn validate(&self) -> Result<(), DataError> {
-        super::schema_check::check_struct(self)
     }
 
     /// Takes the struct apart into its schema and its field values (in
