@@ -1,0 +1,42 @@
+//! A captured column's type: its kind, schema and decoding.
+
+use super::*;
+
+/// One column of a table as captured: name, kind and schema.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColumnType {
+    /// Column name.
+    pub name: String,
+    /// PostgreSQL type OID.
+    pub type_oid: u32,
+    /// PostgreSQL type modifier.
+    pub typmod: i32,
+    /// The representation.
+    pub kind: Kind,
+    /// Whether the column accepts NULL.
+    pub nullable: bool,
+    /// The Connect schema of its values.
+    pub schema: SchemaRef,
+}
+
+impl ColumnType {
+    /// A column of `type_oid`/`typmod`, resolved through `registry`.
+    pub fn new(
+        name: &str,
+        type_oid: u32,
+        typmod: i32,
+        nullable: bool,
+        registry: &TypeRegistry,
+    ) -> ColumnType {
+        let kind = kind_of(type_oid, typmod, registry);
+        let schema = schema_of(&kind, nullable);
+        ColumnType {
+            name: name.to_owned(),
+            type_oid,
+            typmod,
+            kind,
+            nullable,
+            schema,
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Unit tests.
+
+use super::*;
+use crate::data::Decimal;
+
+fn k(oid: u32, typmod: i32) -> Kind {
+    kind_of(oid, typmod, &TypeRegistry::new())
+}
+
+fn dec(kind: &Kind, text: &str) -> Value {
+    decode(kind, text).unwrap()
+}
+
+#[test]
+fn pg_integers_and_floats() {
+    assert_eq!(dec(&k(oid::INT2, -1), "-32768"), Value::Int16(-32768));
+    assert_eq!(dec(&k(oid::INT4, -1), "42"), Value::Int32(42));
+    assert_eq!(
+        dec(&k(oid::INT8, -1), "9223372036854775807"),
+        Value::Int64(i64::MAX)
+    );
+    assert_eq!(dec(&k(oid::FLOAT4, -1), "1.5"), Value::Float32(1.5));
+    assert!(matches!(dec(&k(oid::FLOAT8, -1), "NaN"), Value::Float64(f) if f.is_nan()));
+    assert_eq!(
+        dec(&k(oid::FLOAT8, -1), "-Infinity"),
+        Value::Float64(f64::NEG_INFINITY)
+    );
+    assert!(decode(&k(oid::INT4, -1), "4x").is_err());
+    assert_eq!(dec(&k(oid::BOOL, -1), "t"), Value::Boolean(true));
+}
+
+#[test]
+fn pg_numeric_with_scale_is_kafka_decimal() {
+    // numeric(10,2): typmod = (10 << 16 | 2) + 4
+    let kind = k(oid::NUMERIC, (10 << 16 | 2) + 4);
+    assert_eq!(
+        kind,
+        Kind::Decimal {
+            precision: 10,
+            scale: 2
+        }
+    );
+    let schema = schema_of(&kind, true);
+    assert_eq!(schema.name.as_deref(), Some(DECIMAL_NAME));
+    assert_eq!(schema.parameters["scale"], "2");
+    assert_eq!(schema.parameters[DECIMAL_PRECISION], "10");
+    let v = dec(&kind, "-1234.50");
+    assert_eq!(
+        Decimal::from_bytes(v.as_bytes().unwrap(), 2).unwrap(),
+        Decimal::new(-123450, 2)
+    );
+    assert_eq!(dec(&kind, "NaN"), Value::Null);
+}
+
+#[test]
+fn pg_numeric_bytes_match_java_biginteger() {
+    assert_eq!(to_twos_complement(false, b"0"), vec![0]);
+    assert_eq!(to_twos_complement(false, b"127"), vec![0x7f]);
+    assert_eq!(to_twos_complement(false, b"128"), vec![0x00, 0x80]);
+    assert_eq!(to_twos_complement(true, b"128"), vec![0x80]);
+    assert_eq!(to_twos_complement(true, b"129"), vec![0xff, 0x7f]);
+    assert_eq!(to_twos_complement(true, b"1"), vec![0xff]);
+    assert_eq!(to_twos_complement(false, b"65535"), vec![0x00, 0xff, 0xff]);
+    // Beyond i128: 10^40.
+    let big = format!("1{}", "0".repeat(40));
+    let bytes = to_twos_complement(false, big.as_bytes());
+    assert_eq!(bytes.len(), 17);
+}
+
+#[test]
+fn pg_numeric_without_scale_is_variable_scale_decimal() {
+    let kind = k(oid::NUMERIC, -1);
+    let v = dec(&kind, "12.3400");
+    let s = v.as_struct().unwrap();
+    assert_eq!(s.get("scale"), Some(&Value::Int32(2)));
+    assert_eq!(s.get("value"), Some(&Value::Bytes(vec![0x04, 0xd2])));
+    let v = dec(&kind, "100");
+    assert_eq!(v.as_struct().unwrap().get("scale"), Some(&Value::Int32(0)));
+    assert_eq!(dec(&kind, "Infinity"), Value::Null);
+    let schema = schema_of(&kind, true);
+    assert_eq!(schema.name.as_deref(), Some(VARIABLE_SCALE_DECIMAL));
+    assert!(schema.optional);
+}
+
+#[test]
+fn pg_temporal_types_follow_adaptive_mode() {
+    assert_eq!(dec(&k(oid::DATE, -1), "2024-02-29"), Value::Int32(19782));
+    assert_eq!(dec(&k(oid::DATE, -1), "infinity"), Value::Int32(i32::MAX));
+    assert_eq!(
+        dec(&k(oid::DATE, -1), "0001-01-01 BC"),
+        Value::Int32(days_from_civil(0, 1, 1) as i32)
+    );
+    let t6 = k(oid::TIME, -1);
+    assert_eq!(schema_of(&t6, false).name.as_deref(), Some(MICRO_TIME));
+    assert_eq!(dec(&t6, "13:45:00.25"), Value::Int64(49_500_250_000));
+    assert_eq!(dec(&t6, "24:00:00"), Value::Int64(86_400_000_000));
+    let t3 = k(oid::TIME, 3);
+    assert_eq!(schema_of(&t3, false).name.as_deref(), Some(TIME));
+    assert_eq!(dec(&t3, "00:00:01.5"), Value::Int32(1500));
+    let ts = k(oid::TIMESTAMP, -1);
+    assert_eq!(schema_of(&ts, false).name.as_deref(), Some(MICRO_TIMESTAMP));
+    assert_eq!(
+        dec(&ts, "1970-01-02 00:00:00.000001"),
+        Value::Int64(86_400_000_001)
+    );
+    assert_eq!(
+        dec(&ts, "infinity"),
+        Value::Int64(TIMESTAMP_POS_INFINITY_MICROS)
+    );
+    let ts3 = k(oid::TIMESTAMP, 3);
+    assert_eq!(schema_of(&ts3, false).name.as_deref(), Some(TIMESTAMP));
+    assert_eq!(dec(&ts3, "1970-01-01 00:00:01.5"), Value::Int64(1500));
+}
+
+#[test]
+fn pg_timestamptz_is_utc_iso_with_column_precision() {
+    let tz = k(oid::TIMESTAMPTZ, -1);
+    assert_eq!(
+        dec(&tz, "2024-01-31 15:45:00.25+02"),
+        Value::String("2024-01-31T13:45:00.250000Z".into())
+    );
+    assert_eq!(
+        dec(&tz, "2024-01-01 00:30:00-05:30"),
+        Value::String("2024-01-01T06:00:00.000000Z".into())
+    );
+    let tz0 = k(oid::TIMESTAMPTZ, 0);
+    assert_eq!(
+        dec(&tz0, "2024-01-31 13:45:00+00"),
+        Value::String("2024-01-31T13:45:00Z".into())
+    );
+    assert_eq!(dec(&tz, "-infinity"), Value::String("-infinity".into()));
+    assert_eq!(
+        dec(&k(oid::TIMETZ, -1), "10:15:30.5+01"),
+        Value::String("09:15:30.5Z".into())
+    );
+}
+
+#[test]
+fn pg_strings_uuid_json_enum_bytes_bits() {
+    let u = k(oid::UUID, -1);
+    assert_eq!(schema_of(&u, false).name.as_deref(), Some(UUID));
+    assert_eq!(
+        schema_of(&k(oid::JSONB, -1), false).name.as_deref(),
+        Some(JSON)
+    );
+    assert_eq!(
+        dec(&k(oid::BYTEA, -1), "\\x00ff10"),
+        Value::Bytes(vec![0, 255, 16])
+    );
+    assert_eq!(
+        dec(&k(oid::BYTEA, -1), "a\\\\b\\001"),
+        Value::Bytes(vec![b'a', b'\\', b'b', 1])
+    );
+    assert_eq!(k(oid::BIT, 1), Kind::Boolean);
+    assert_eq!(
+        dec(&k(oid::BIT, 10), "1000000001"),
+        Value::Bytes(vec![1, 2])
+    );
+    let mut reg = TypeRegistry::new();
+    reg.insert(
+        90001,
+        TypeInfo {
+            name: "mood".into(),
+            typtype: 'e',
+            elem: 0,
+            base: 0,
+            base_typmod: -1,
+            category: 'E',
+            labels: vec!["sad".into(), "ok".into(), "happy".into()],
+        },
+    );
+    let e = kind_of(90001, -1, &reg);
+    let schema = schema_of(&e, true);
+    assert_eq!(schema.name.as_deref(), Some(ENUM));
+    assert_eq!(schema.parameters["allowed"], "sad,ok,happy");
+    assert_eq!(
+        kind_of(90002, -1, &reg),
+        Kind::Fallback {
+            type_name: "oid 90002".into()
+        }
+    );
+}
+
+#[test]
+fn pg_arrays_and_interval() {
+    let a = k(1007, -1);
+    assert_eq!(
+        dec(&a, "{1,NULL,3}"),
+        Value::Array(vec![Value::Int32(1), Value::Null, Value::Int32(3)])
+    );
+    assert_eq!(
+        dec(&k(1009, -1), r#"{plain,"with \"quote\"","a,b"}"#),
+        Value::Array(vec![
+            Value::String("plain".into()),
+            Value::String("with \"quote\"".into()),
+            Value::String("a,b".into())
+        ])
+    );
+    assert_eq!(dec(&a, "{}"), Value::Array(vec![]));
+    assert!(decode(&a, "{{1,2},{3,4}}").is_err());
+    let i = k(oid::INTERVAL, -1);
+    assert_eq!(dec(&i, "01:00:00"), Value::Int64(3_600_000_000));
+    assert_eq!(dec(&i, "1 day -00:00:01"), Value::Int64(86_399_000_000));
+    assert_eq!(
+        dec(&i, "1 mon"),
+        Value::Int64((30.4375f64 * 86_400e6).round() as i64)
+    );
+}
