@@ -1,9 +1,7 @@
 //! The checkpoint coordinator: turns closed epochs into durable snapshots.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
@@ -11,9 +9,8 @@ use timely::dataflow::operators::{Concatenate, Probe};
 use timely::dataflow::{Scope, Stream};
 use tracing::{debug, info};
 
-use timely_connect::config::Properties;
-use timely_connect::data::{OffsetValue, Offsets};
-use timely_connect::snapshot::{Snapshot, SnapshotStore};
+use timely_connect::runtime::Checkpointer;
+use timely_connect::snapshot::SnapshotStore;
 
 use crate::job::{Job, Shared};
 use crate::part::CheckpointPart;
@@ -76,11 +73,7 @@ impl<'scope> Checkpoint<'scope> for Scope<'scope, u64> {
             }
             move |frontiers| {
                 input.for_each(|time, data| {
-                    coordinator
-                        .stash
-                        .entry(*time.time())
-                        .or_default()
-                        .append(data);
+                    coordinator.parts.stash(*time.time(), data.drain(..));
                 });
                 if cap.is_none() {
                     return;
@@ -107,14 +100,8 @@ struct Coordinator {
     leader: bool,
     store: Option<SnapshotStore>,
     start_epoch: u64,
-    stash: BTreeMap<u64, Vec<CheckpointPart>>,
-    offsets: Offsets,
-    sinks: BTreeMap<String, OffsetValue>,
-    dirty_epoch: Option<u64>,
+    parts: Checkpointer,
     connector: String,
-    config: Properties,
-    execution: u64,
-    workers: usize,
     shared: Arc<Shared>,
     store_error: Option<String>,
 }
@@ -137,14 +124,8 @@ impl Coordinator {
             leader,
             store,
             start_epoch: job.plan.start_epoch,
-            stash: BTreeMap::new(),
-            offsets: job.plan.offsets.clone(),
-            sinks: job.plan.sinks_map(),
-            dirty_epoch: None,
+            parts: Checkpointer::new(&job.plan, job.name(), job.redacted_props(), job.peers),
             connector: job.name().to_owned(),
-            config: job.redacted_props(),
-            execution: job.plan.execution,
-            workers: job.peers,
             shared: job.spec.shared.clone(),
             store_error,
         }
@@ -162,43 +143,14 @@ impl Coordinator {
         if !self.leader {
             return true;
         }
-        let complete: Vec<u64> = self
-            .stash
-            .keys()
-            .copied()
-            .take_while(|e| frontier.is_none_or(|f| *e < f))
-            .collect();
-        for epoch in complete {
-            for part in self.stash.remove(&epoch).unwrap_or_default() {
-                match part {
-                    CheckpointPart::Offsets(offsets) => self.offsets.merge(&offsets),
-                    CheckpointPart::Sink(name, position) => {
-                        self.sinks.insert(name, position);
-                    }
-                }
-            }
-            self.dirty_epoch = Some(self.dirty_epoch.map_or(epoch, |d| d.max(epoch)));
-        }
-        let Some(applied) = self.dirty_epoch else {
+        let Some(snapshot) = self.parts.complete(frontier) else {
             return true;
         };
-        let epoch = frontier.map_or(applied, |f| f.saturating_sub(1).max(applied));
         let Some(store) = &self.store else {
-            self.dirty_epoch = None;
+            self.parts.written();
             return true;
         };
-        let snapshot = Snapshot {
-            epoch,
-            execution: self.execution,
-            workers: self.workers,
-            connector: self.connector.clone(),
-            config: self.config.clone(),
-            offsets: self.offsets.clone(),
-            sinks: self.sinks.clone(),
-            created_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
-        };
+        let epoch = snapshot.epoch;
         let started = std::time::Instant::now();
         match store.write(&snapshot) {
             Ok(path) => {
@@ -216,7 +168,7 @@ impl Coordinator {
                     .stats
                     .last_snapshot_plus_one
                     .store(epoch + 1, Ordering::Relaxed);
-                self.dirty_epoch = None;
+                self.parts.written();
                 true
             }
             Err(e) => {

@@ -6,6 +6,7 @@
 //! The runtime knows nothing of Timely: the operator passes a `wake` callback
 //! (a `SyncActivator` in practice) that the task thread calls after each batch.
 
+mod checkpoint;
 mod encode;
 mod errors;
 pub mod job;
@@ -15,6 +16,7 @@ pub mod sink;
 mod task;
 mod task_set;
 
+pub use checkpoint::{CheckpointPart, Checkpointer};
 pub use encode::{EncodedRecord, Encoders, Role};
 pub use errors::{
     dead_letter, describe_record, headers, log_failure, write_dead_letter_json, FailureContext,

@@ -333,6 +333,21 @@ mod tests {
         }
     }
 
+    fn spec(task_id: usize) -> TaskSpec {
+        TaskSpec {
+            connector: "c".into(),
+            task_id,
+            config: Default::default(),
+            offsets: OffsetStorageReader::default(),
+            retry: RetryPolicy::default(),
+            channel_capacity: 4,
+            errors: Default::default(),
+            processor: None,
+            encoders: None,
+            metrics: None,
+        }
+    }
+
     fn task(
         name: &'static str,
         id: usize,
@@ -346,19 +361,7 @@ mod tests {
             context: None,
             commits: Arc::clone(&commits),
         };
-        let spec = TaskSpec {
-            connector: "c".into(),
-            task_id: id,
-            config: Default::default(),
-            offsets: OffsetStorageReader::default(),
-            retry: RetryPolicy::default(),
-            channel_capacity: 4,
-            errors: Default::default(),
-            processor: None,
-            encoders: None,
-            metrics: None,
-        };
-        (spawn_task(Box::new(t), spec, || {}).unwrap(), commits)
+        (spawn_task(Box::new(t), spec(id), || {}).unwrap(), commits)
     }
 
     fn drain_until(tasks: &mut TaskSet, records: usize) -> Vec<i64> {
@@ -465,20 +468,8 @@ mod tests {
                 Err(ConnectError::fatal("disk on fire"))
             }
         }
-        let spec = TaskSpec {
-            connector: "c".into(),
-            task_id: 4,
-            config: Default::default(),
-            offsets: OffsetStorageReader::default(),
-            retry: RetryPolicy::default(),
-            channel_capacity: 4,
-            errors: Default::default(),
-            processor: None,
-            encoders: None,
-            metrics: None,
-        };
         let mut tasks = TaskSet::new(None);
-        tasks.push(spawn_task(Box::new(Broken), spec, || {}).unwrap(), None);
+        tasks.push(spawn_task(Box::new(Broken), spec(4), || {}).unwrap(), None);
         let failure = loop {
             assert!(Instant::now() < deadline, "the failure never came");
             match tasks.drain(8, |_| {}) {
