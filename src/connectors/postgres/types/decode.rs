@@ -270,44 +270,17 @@ pub(super) fn parse_numeric(text: &str) -> Option<Numeric> {
 /// Java's `BigInteger.toByteArray()` of the decimal digits: minimal
 /// big-endian two's complement.
 pub fn to_twos_complement(negative: bool, digits: &[u8]) -> Vec<u8> {
-    // Magnitude in base 256, little-endian while building.
-    let mut mag: Vec<u8> = Vec::new();
-    for d in digits {
-        let mut carry = u32::from(d - b'0');
-        for byte in mag.iter_mut() {
-            let v = u32::from(*byte) * 10 + carry;
-            *byte = (v & 0xff) as u8;
-            carry = v >> 8;
-        }
-        while carry > 0 {
-            mag.push((carry & 0xff) as u8);
-            carry >>= 8;
-        }
+    // Up to 38 digits fit in an i128: the common case, without a bignum.
+    if digits.len() <= 38 {
+        let magnitude = digits
+            .iter()
+            .fold(0i128, |acc, d| acc * 10 + i128::from(d.wrapping_sub(b'0')));
+        let value = if negative { -magnitude } else { magnitude };
+        return crate::data::Decimal::new(value, 0).to_bytes();
     }
-    while mag.last() == Some(&0) {
-        mag.pop();
-    }
-    if mag.is_empty() {
-        return vec![0];
-    }
-    mag.push(0); // room for the sign bit
-    if negative {
-        let mut carry = 1u16;
-        for byte in mag.iter_mut() {
-            let v = u16::from(!*byte) + carry;
-            *byte = (v & 0xff) as u8;
-            carry = v >> 8;
-        }
-    }
-    mag.reverse();
-    // Drop redundant sign bytes.
-    let sign = if negative { 0xff } else { 0x00 };
-    let mut start = 0;
-    while start + 1 < mag.len() && mag[start] == sign && (mag[start + 1] & 0x80 == 0x80) == negative
-    {
-        start += 1;
-    }
-    mag.split_off(start)
+    let magnitude = num_bigint::BigInt::parse_bytes(digits, 10).unwrap_or_default();
+    let value = if negative { -magnitude } else { magnitude };
+    value.to_signed_bytes_be()
 }
 
 /// `YYYY-MM-DD[ BC]` at the start of `text`: days since the epoch and the rest.

@@ -65,6 +65,14 @@ fn pg_numeric_bytes_match_java_biginteger() {
     let big = format!("1{}", "0".repeat(40));
     let bytes = to_twos_complement(false, big.as_bytes());
     assert_eq!(bytes.len(), 17);
+    let negative = to_twos_complement(true, big.as_bytes());
+    let back = num_bigint::BigInt::from_signed_bytes_be(&negative);
+    assert_eq!(back.to_string(), format!("-{big}"));
+    // The widest i128 case and the first bignum one agree on the method.
+    let nines = "9".repeat(38);
+    let fast = to_twos_complement(true, nines.as_bytes());
+    let slow: num_bigint::BigInt = format!("-{nines}").parse().unwrap();
+    assert_eq!(fast, slow.to_signed_bytes_be());
 }
 
 #[test]
