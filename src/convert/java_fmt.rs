@@ -302,9 +302,11 @@ pub(crate) fn write_big_decimal(out: &mut Vec<u8>, unscaled: &[u8], scale: i32) 
     write_i64(out, adjusted);
 }
 
-/// For each ASCII byte: 0 = copy, `b'u'` = `\u00XX`, other = short escape.
-static ESCAPES: [u8; 128] = {
-    let mut t = [0u8; 128];
+/// For each byte of UTF-8: 0 = copy, `b'u'` = `\u00XX`, `b'S'` = the lead
+/// byte of a character beyond the BMP (a surrogate pair), other = the
+/// short escape's letter.
+static ESCAPES: [u8; 256] = {
+    let mut t = [0u8; 256];
     let mut i = 0;
     while i < 0x20 {
         t[i] = b'u';
@@ -317,11 +319,16 @@ static ESCAPES: [u8; 128] = {
     t[0x0d] = b'r';
     t[b'"' as usize] = b'"';
     t[b'\\' as usize] = b'\\';
+    let mut lead = 0xF0;
+    while lead < 0x100 {
+        t[lead] = b'S';
+        lead += 1;
+    }
     t
 };
 
 /// Appends `s` as a quoted JSON string, escaped as Jackson escapes it:
-/// control characters, `"` and `\\` escaped, other characters of the Basic
+/// control characters, `"` and `\` escaped, other characters of the Basic
 /// Multilingual Plane as they are, and characters beyond it (emoji and the
 /// like) as an escaped UTF-16 surrogate pair (`\uD83D\uDE00` for 😀), as
 /// Jackson's UTF-8 generator writes them.
@@ -337,34 +344,32 @@ pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &str) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b >= 0xF0 {
-            // A four-byte UTF-8 sequence: a character outside the BMP.
-            out.extend_from_slice(&bytes[start..i]);
-            let c = s[i..].chars().next().map_or(0, u32::from) - 0x1_0000;
-            push_u16(out, 0xD800 + (c >> 10));
-            push_u16(out, 0xDC00 + (c & 0x3FF));
-            i += 4;
-            start = i;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc = ESCAPES[usize::from(b)];
+        if esc == 0 || i < start {
+            // Copied as it is (or a continuation byte of a pair written).
             continue;
         }
-        let esc = if b < 0x80 { ESCAPES[usize::from(b)] } else { 0 };
-        i += 1;
-        if esc == 0 {
-            continue;
+        out.extend_from_slice(&bytes[start..i]);
+        match esc {
+            b'S' => {
+                let c = s[i..].chars().next().map_or(0x1_0000, u32::from) - 0x1_0000;
+                push_u16(out, 0xD800 + (c >> 10));
+                push_u16(out, 0xDC00 + (c & 0x3FF));
+                start = i + 4;
+                continue;
+            }
+            b'u' => push_u16(out, u32::from(b)),
+            _ => {
+                out.push(b'\\');
+                out.push(esc);
+            }
         }
-        out.extend_from_slice(&bytes[start..i - 1]);
-        if esc == b'u' {
-            push_u16(out, u32::from(b));
-        } else {
-            out.push(b'\\');
-            out.push(esc);
-        }
-        start = i;
+        start = i + 1;
     }
-    out.extend_from_slice(&bytes[start..]);
+    if start < bytes.len() {
+        out.extend_from_slice(&bytes[start..]);
+    }
     out.push(b'"');
 }
 

@@ -13,6 +13,7 @@
 pub mod json;
 pub mod logical;
 mod offset;
+mod parameters;
 mod record;
 mod schema;
 pub(crate) mod schema_check;
@@ -20,6 +21,7 @@ mod value;
 
 pub use logical::{Date, Decimal, LogicalType, Time, Timestamp};
 pub use offset::{OffsetValue, Offsets, SourceOffset, SourcePartition};
+pub use parameters::Parameters;
 pub use record::{Header, SourceRecord};
-pub use schema::{Field, Parameters, Schema, SchemaBuilder, SchemaRef, SchemaType};
+pub use schema::{Field, Schema, SchemaBuilder, SchemaRef, SchemaType};
 pub use value::{DataError, Struct, Value};

@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
+use super::parameters::Parameters;
 use super::value::{DataError, Value};
 
 /// A shared schema. Records of one stream share one allocation.
@@ -121,9 +122,6 @@ pub struct Schema {
     /// Value schema, for MAP and ARRAY.
     pub value_schema: Option<SchemaRef>,
 }
-
-/// A schema's parameters: a map that keeps insertion order.
-pub type Parameters = indexmap::IndexMap<String, String>;
 
 /// Defines a pair of functions returning shared, process-wide primitive
 /// schemas (one allocation each, cloned as an `Arc`).
