@@ -1,6 +1,7 @@
-//! The connector API, mirroring Kafka Connect's `SourceConnector` and
-//! `SourceTask` ([`traits`]), the context a task runs in ([`context`]) and
-//! the connector's error type. Which connectors exist, and how a job finds
+//! The connector API, mirroring Kafka Connect's: [`SourceConnector`] and
+//! [`SourceTask`], the context a task runs in ([`SourceTaskContext`],
+//! [`OffsetStorageReader`]), a connector as a plugin ([`ConnectorPlugin`])
+//! and the connector's error type ([`ConnectError`]). Which connectors exist, and how a job finds
 //! one by class name, is [`crate::plugins`]'s business.
 
 mod context;
