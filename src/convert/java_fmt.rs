@@ -343,6 +343,17 @@ pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
+    // Most strings (field names, ordinary text) need no escape at all: one
+    // branch-free pass finds out, and they are copied whole.
+    if bytes
+        .iter()
+        .fold(0u8, |any, &b| any | ESCAPES[usize::from(b)])
+        == 0
+    {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc = ESCAPES[usize::from(b)];
