@@ -13,7 +13,7 @@ use timely_connect::runtime::Checkpointer;
 use timely_connect::snapshot::SnapshotStore;
 
 use crate::job::{Job, Shared};
-use crate::part::CheckpointPart;
+use timely_connect::runtime::CheckpointPart;
 
 /// Ties checkpoint parts to durable snapshots.
 pub trait Checkpoint<'scope> {

@@ -17,7 +17,7 @@ use timely_connect::data::{OffsetValue, SourceRecord};
 use timely_connect::runtime::sink::{BlockWriter, FileWriter, SinkError};
 
 use crate::job::{Job, Shared};
-use crate::part::CheckpointPart;
+use timely_connect::runtime::CheckpointPart;
 
 /// Writes records to a file exactly once across crashes and restarts.
 pub trait ExactlyOnceFileSink<'scope> {

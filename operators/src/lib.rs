@@ -37,12 +37,11 @@ pub use timely_connect;
 mod checkpoint;
 mod file_sink;
 mod job;
-mod part;
 mod source;
 
 pub mod metrics_http;
 pub use checkpoint::Checkpoint;
 pub use file_sink::{render_blocks, ExactlyOnceBytesSink, ExactlyOnceFileSink};
 pub use job::{default_registry, Job, JobError, JobSpec, JobStats, Plan, RestoreMode};
-pub use part::CheckpointPart;
 pub use source::{ConnectSource, SourceStreams};
+pub use timely_connect::runtime::CheckpointPart;

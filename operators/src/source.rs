@@ -14,7 +14,7 @@ use timely_connect::data::SourceRecord;
 use timely_connect::runtime::{spawn_task, EncodedRecord, TaskSet, TaskSpec};
 
 use crate::job::Job;
-use crate::part::CheckpointPart;
+use timely_connect::runtime::CheckpointPart;
 
 /// The streams of a source: its records, its dead letters, and its
 /// checkpoint parts (tie them to [`crate::Checkpoint::checkpoint`]).

@@ -357,8 +357,9 @@ pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &str) {
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc = ESCAPES[usize::from(b)];
-        if esc == 0 || i < start {
-            // Copied as it is (or a continuation byte of a pair written).
+        if esc == 0 {
+            // Copied as it is (continuation bytes of a surrogate pair included:
+            // they are skipped by `start`).
             continue;
         }
         out.extend_from_slice(&bytes[start..i]);

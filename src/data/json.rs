@@ -195,7 +195,13 @@ pub fn to_json_value(value: &Value, schema: Option<&Schema>) -> serde_json::Valu
 /// assert_eq!(out, b"aGVsbG8=");
 /// ```
 pub fn write_base64(out: &mut Vec<u8>, bytes: &[u8]) {
-    write_base64_inner(out, bytes);
+    use base64::Engine;
+    let start = out.len();
+    out.resize(start + bytes.len().div_ceil(3) * 4, 0);
+    let written = base64::engine::general_purpose::STANDARD
+        .encode_slice(bytes, &mut out[start..])
+        .unwrap_or(0);
+    out.truncate(start + written);
 }
 
 /// `bytes` as standard, padded base64 text (Java's `Base64.getEncoder()`).
@@ -204,20 +210,8 @@ pub fn write_base64(out: &mut Vec<u8>, bytes: &[u8]) {
 /// assert_eq!(timely_connect::data::json::base64(b"hello"), "aGVsbG8=");
 /// ```
 pub fn base64(bytes: &[u8]) -> String {
-    let mut out = Vec::with_capacity(bytes.len().div_ceil(3) * 4);
-    write_base64_inner(&mut out, bytes);
-    // The alphabet is ASCII, so this never replaces anything.
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn write_base64_inner(out: &mut Vec<u8>, bytes: &[u8]) {
     use base64::Engine;
-    let start = out.len();
-    out.resize(start + bytes.len().div_ceil(3) * 4, 0);
-    let written = base64::engine::general_purpose::STANDARD
-        .encode_slice(bytes, &mut out[start..])
-        .unwrap_or(0);
-    out.truncate(start + written);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// `fmt::Write` into a byte buffer, for the shared text formatters.

@@ -284,12 +284,6 @@ impl JobConfig {
         let def = connector_config_def().merge(connector.config_def());
         def.redact(&self.shown_props())
     }
-
-    /// `message` with every secret a config provider resolved replaced by
-    /// its reference.
-    pub fn scrub(&self, message: &str) -> String {
-        self.provided.scrub(message)
-    }
 }
 
 /// What worker 0 decides at start and sends to every worker: where to
