@@ -95,7 +95,22 @@ impl DirLock {
             .truncate(false)
             .open(&path)
             .map_err(io_error)?;
-        lock_exclusive(&file, dir, what)?;
+        match lock_exclusive(&file, dir, what) {
+            // The kernel's lock table is not readable everywhere (some
+            // containers hide or translate it); the holder wrote its pid
+            // into the lock file, so name it from there.
+            Err(LockError::Held {
+                what,
+                path,
+                holder: None,
+            }) => {
+                let holder = fs::read_to_string(dir.join(LOCK_FILE_NAME))
+                    .ok()
+                    .and_then(|text| text.trim().parse::<u32>().ok());
+                return Err(LockError::Held { what, path, holder });
+            }
+            other => other?,
+        }
         // Informational: the kernel's lock table is what counts.
         let pid = format!("{}\n", std::process::id());
         let written = file
