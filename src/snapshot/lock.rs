@@ -155,7 +155,17 @@ fn lock_holder(file: &File) -> Option<u32> {
     use std::os::unix::fs::MetadataExt;
     let meta = file.metadata().ok()?;
     let inode = meta.ino();
-    let locks = fs::read_to_string("/proc/locks").ok()?;
+    // The table is read a page at a time, and locks taken or released
+    // between pages can make a line slip past: look again before giving up.
+    (0..3).find_map(|_| {
+        let locks = fs::read_to_string("/proc/locks").ok()?;
+        holder_in_table(&locks, inode)
+    })
+}
+
+/// The pid of the `flock` on inode `inode` in the text of `/proc/locks`.
+#[cfg(target_os = "linux")]
+fn holder_in_table(locks: &str, inode: u64) -> Option<u32> {
     // "1: FLOCK  ADVISORY  WRITE 12345 fd:01:393218 0 EOF"
     locks.lines().find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
@@ -195,6 +205,20 @@ mod tests {
         assert_eq!(recorded.trim(), std::process::id().to_string());
         drop(first);
         DirLock::acquire(dir.path()).unwrap();
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn lock_table_lines_are_matched_by_inode() {
+        let table = "1: POSIX  ADVISORY  WRITE 10 fe:00:77 0 EOF\n\
+                     2: FLOCK  ADVISORY  WRITE 11 fe:00:78 0 EOF\n\
+                     2: -> FLOCK  ADVISORY  WRITE 12 fe:00:78 0 EOF\n\
+                     3: FLOCK  ADVISORY  WRITE 13 fe:00:79 0 EOF\n";
+        assert_eq!(holder_in_table(table, 78), Some(11));
+        assert_eq!(holder_in_table(table, 79), Some(13));
+        // A POSIX lock is not ours; an absent inode has no holder.
+        assert_eq!(holder_in_table(table, 77), None);
+        assert_eq!(holder_in_table(table, 80), None);
     }
 
     #[test]
