@@ -422,10 +422,7 @@ fn main() {
         }
     }
     println!();
-    println!(
-        "| case | build | {} median/s | min..max | peak RSS | vs baseline |",
-        ""
-    );
+    println!("| case | build | median/s | min..max | peak RSS | vs baseline |");
     println!("|---|---|---:|---:|---:|---:|");
     let mut medians = std::collections::HashMap::new();
     for (ci, case) in cases.iter().enumerate() {
