@@ -64,16 +64,23 @@ pub fn render_blocks<'scope, T: 'static>(
     mut render: impl FnMut(&T, &mut Vec<u8>) + 'static,
 ) -> Stream<'scope, u64, Vec<Vec<u8>>> {
     records.unary::<CapacityContainerBuilder<Vec<Vec<u8>>>, _, _, _>(Pipeline, name, |_, _| {
+        let mut size_hint = 0usize;
         move |input, output| {
             input.for_each_time(|time, data| {
-                let mut block = Vec::new();
+                let mut session = output.session(&time);
+                // A block per batch keeps blocks (and the memory they hold
+                // in flight) small however much one activation drained; the
+                // last block's size sizes the next, so a block is written
+                // without growing.
                 for batch in data {
+                    let mut block = Vec::with_capacity(size_hint + size_hint / 8);
                     for r in batch.iter() {
                         render(r, &mut block);
                     }
-                }
-                if !block.is_empty() {
-                    output.session(&time).give(block);
+                    if !block.is_empty() {
+                        size_hint = block.len();
+                        session.give(block);
+                    }
                 }
             });
         }

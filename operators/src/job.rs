@@ -60,9 +60,11 @@ pub struct JobSpec {
     pub config: JobConfig,
     /// Stop cleanly, with a final snapshot, after this long without records.
     pub until_idle: Option<Duration>,
-    /// Batches buffered between a task and its operator.
+    /// Batches buffered between a task and its operator (default 4: with
+    /// `batch.size` 2000 that keeps a task a few batches ahead of its worker
+    /// while bounding what is in flight; more buys no speed, only memory).
     pub channel_capacity: usize,
-    /// Batches an operator drains per activation before yielding.
+    /// Batches an operator drains per activation before yielding (default 16).
     pub drain_budget: usize,
     /// Convert records to bytes with the connector's converters on the
     /// tasks' threads (see [`JobSpec::encode`]).
@@ -205,8 +207,8 @@ impl JobSpec {
         JobSpec {
             config: JobConfig::new(props, default_registry()),
             until_idle: None,
-            channel_capacity: 16,
-            drain_budget: 64,
+            channel_capacity: 4,
+            drain_budget: 16,
             encode: false,
             shared: Arc::default(),
         }

@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
@@ -753,8 +752,8 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     };
     let started = Instant::now();
     let progress_spec = spec.clone();
-    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let progress_done = done.clone();
+    // Dropping `done` ends the progress thread at once (not at its next tick).
+    let (done, progress_done) = std::sync::mpsc::channel::<()>();
     let progress = std::thread::spawn(move || report_progress(&progress_spec, &progress_done));
 
     stop_on_signals(&spec)?;
@@ -811,7 +810,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         }
         break results;
     };
-    done.store(true, Ordering::Relaxed);
+    drop(done);
     let _ = progress.join();
     let mut failure = None;
     for r in results {
@@ -958,10 +957,12 @@ fn write_encoded(block: &mut Vec<u8>, r: &EncodedRecord, framing: Framing) {
 }
 
 /// Prints records, rate and the last snapshot epoch to stderr, at most once a second.
-fn report_progress(spec: &JobSpec, done: &std::sync::atomic::AtomicBool) {
+/// Ends when `done`'s sender is dropped.
+fn report_progress(spec: &JobSpec, done: &std::sync::mpsc::Receiver<()>) {
     let mut last = (Instant::now(), 0u64);
-    while !done.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(200));
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+        done.recv_timeout(Duration::from_millis(200))
+    {
         let now = Instant::now();
         if now.duration_since(last.0) < Duration::from_secs(1) {
             continue;

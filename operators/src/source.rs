@@ -291,7 +291,9 @@ impl SourceState {
                 self.tasks.stop_and_join(Duration::from_secs(5));
                 return false;
             }
-            activator.activate_after(Duration::from_millis(20));
+            // Only the final snapshot is left to wait for: look often, so
+            // the job ends soon after it is durable.
+            activator.activate_after(Duration::from_millis(2));
             return true;
         }
         // Wake for the next epoch close, for --until-idle, and while commits wait.
