@@ -188,35 +188,26 @@ impl Generator {
             .saturating_add(rng.below(MS_PER_RECORD as u64) as i64);
         let seq_i64 = i64::try_from(seq).unwrap_or(i64::MAX);
 
-        let mut s = Struct::new(self.value_schema.clone());
-        s.put("partition", Value::Int32(partition as i32))?
-            .put("seq", Value::Int64(seq_i64))?;
+        // Values in the schema's field order (see `value_schema`), put
+        // together without a per-field lookup or check: the generator
+        // makes them of the schema it owns (a test validates them).
+        let mut values = Vec::with_capacity(12);
+        values.push(Value::Int32(partition as i32));
+        values.push(Value::Int64(seq_i64));
         let key = match self.quickstart {
             Quickstart::Orders => {
                 let quantity = rng.between(1, 20);
                 let unit_price = rng.between(99, 99_999);
                 let coupon = rng.chance(20).then(|| rng.pick(COUPONS));
-                s.put("order_id", Value::Int64(global_i64))?
-                    .put("customer_id", Value::Int32(rng.between(1, 10_000) as i32))?
-                    .put(
-                        "item_id",
-                        Value::String(format!("Item_{}", rng.between(1, 1_000))),
-                    )?
-                    .put("quantity", Value::Int32(quantity as i32))?
-                    .put(
-                        "unit_price",
-                        Decimal::new(i128::from(unit_price), 2).to_value(),
-                    )?
-                    .put(
-                        "amount",
-                        Decimal::new(i128::from(unit_price * quantity), 2).to_value(),
-                    )?
-                    .put("status", Value::String(rng.pick(STATUSES).to_owned()))?
-                    .put("order_time", Timestamp::from_millis(time).to_value())?
-                    .put(
-                        "coupon",
-                        coupon.map_or(Value::Null, |c| Value::String(c.to_owned())),
-                    )?;
+                values.push(Value::Int64(global_i64));
+                values.push(Value::Int32(rng.between(1, 10_000) as i32));
+                values.push(Value::String(format!("Item_{}", rng.between(1, 1_000))));
+                values.push(Value::Int32(quantity as i32));
+                values.push(Decimal::new(i128::from(unit_price), 2).to_value());
+                values.push(Decimal::new(i128::from(unit_price * quantity), 2).to_value());
+                values.push(Value::String(rng.pick(STATUSES).to_owned()));
+                values.push(Timestamp::from_millis(time).to_value());
+                values.push(coupon.map_or(Value::Null, |c| Value::String(c.to_owned())));
                 global.to_string()
             }
             Quickstart::Users => {
@@ -227,26 +218,24 @@ impl Generator {
                 let referrer = rng
                     .chance(30)
                     .then(|| format!("User_{}", rng.below(global.max(1))));
-                s.put("user_id", Value::String(user_id.clone()))?
-                    .put("name", Value::String(format!("{first} {last}")))?
-                    .put(
-                        "email",
-                        Value::String(format!(
-                            "{}.{}{global}@example.com",
-                            first.to_ascii_lowercase(),
-                            last.to_ascii_lowercase()
-                        )),
-                    )?
-                    .put("region", Value::String(rng.pick(REGIONS).to_owned()))?
-                    .put("age", Value::Int32(rng.between(18, 90) as i32))?
-                    .put("registered_date", Date::from_days(registered).to_value()?)?
-                    .put("last_login", Timestamp::from_millis(time).to_value())?
-                    .put("loyalty_points", Value::Int64(rng.between(0, 50_000)))?
-                    .put("premium", Value::Boolean(rng.chance(15)))?
-                    .put("referrer", referrer.map_or(Value::Null, Value::String))?;
+                values.push(Value::String(user_id.clone()));
+                values.push(Value::String(format!("{first} {last}")));
+                values.push(Value::String(format!(
+                    "{}.{}{global}@example.com",
+                    first.to_ascii_lowercase(),
+                    last.to_ascii_lowercase()
+                )));
+                values.push(Value::String(rng.pick(REGIONS).to_owned()));
+                values.push(Value::Int32(rng.between(18, 90) as i32));
+                values.push(Date::from_days(registered).to_value()?);
+                values.push(Timestamp::from_millis(time).to_value());
+                values.push(Value::Int64(rng.between(0, 50_000)));
+                values.push(Value::Boolean(rng.chance(15)));
+                values.push(referrer.map_or(Value::Null, Value::String));
                 user_id
             }
         };
+        let s = Struct::from_parts(self.value_schema.clone(), values)?;
         Ok(Generated {
             key: Value::String(key),
             value: Value::Struct(s),
@@ -270,5 +259,26 @@ mod tests {
         }
         assert_eq!(Quickstart::from_name("ORDERS"), Some(Quickstart::Orders));
         assert_eq!(Quickstart::from_name("pageviews"), None);
+    }
+
+    /// The generator builds its values without checks: every value must
+    /// still be valid for the schema, in every field, nulls included.
+    #[test]
+    fn generated_values_are_valid_for_their_schema() {
+        for q in Quickstart::ALL {
+            let g = Generator::new(q, 7, 3);
+            let mut nulls = 0;
+            for seq in 0..2_000 {
+                let r = g.generate((seq % 3) as u32, seq).unwrap();
+                let Value::Struct(s) = &r.value else {
+                    panic!("{q:?}: not a struct: {:?}", r.value)
+                };
+                s.validate()
+                    .unwrap_or_else(|e| panic!("{q:?} record {seq}: {e}"));
+                g.key_schema.validate_value(&r.key, "key").unwrap();
+                nulls += s.values().iter().filter(|v| matches!(v, Value::Null)).count();
+            }
+            assert!(nulls > 0, "{q:?}: the optional field is sometimes null");
+        }
     }
 }

@@ -114,14 +114,29 @@ pub(super) fn bytes_to_i128(bytes: &[u8]) -> Option<i128> {
 }
 
 /// Writes decimal digits of `v` into the end of `buf`; returns them.
-pub(crate) fn u128_digits(mut v: u128, buf: &mut [u8; 40]) -> &[u8] {
+pub(crate) fn u128_digits(v: u128, buf: &mut [u8; 40]) -> &[u8] {
+    const TEN_POW_19: u128 = 10_000_000_000_000_000_000;
     let mut i = buf.len();
+    // A u128 division is a library call: above u64, split off 19 digits
+    // at a time and do the rest in u64 arithmetic.
+    let mut v = v;
+    while v > u128::from(u64::MAX) {
+        // Below 10^19, so it fits in a u64.
+        let mut chunk = (v % TEN_POW_19) as u64;
+        v /= TEN_POW_19;
+        for _ in 0..19 {
+            i -= 1;
+            buf[i] = b'0' + (chunk % 10) as u8;
+            chunk /= 10;
+        }
+    }
+    let mut w = v as u64;
     loop {
         i -= 1;
-        // `v % 10` is below 10, so the cast cannot truncate.
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
+        // `w % 10` is below 10, so the cast cannot truncate.
+        buf[i] = b'0' + (w % 10) as u8;
+        w /= 10;
+        if w == 0 {
             break;
         }
     }
@@ -250,5 +265,29 @@ impl FromStr for Decimal {
         }
         let scale = i32::try_from(frac.len()).map_err(|_| bad())?;
         Ok(Decimal { unscaled, scale })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::u128_digits;
+
+    #[test]
+    fn digits_match_display_across_the_u64_boundary() {
+        let edges = [
+            0u128,
+            9,
+            10,
+            u128::from(u64::MAX) - 1,
+            u128::from(u64::MAX),
+            u128::from(u64::MAX) + 1,
+            10_000_000_000_000_000_000,
+            10_000_000_000_000_000_000 * 10_000_000_000_000_000_000,
+            u128::MAX,
+        ];
+        let mut buf = [0u8; 40];
+        for v in edges {
+            assert_eq!(u128_digits(v, &mut buf), v.to_string().as_bytes(), "{v}");
+        }
     }
 }
