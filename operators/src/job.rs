@@ -587,6 +587,7 @@ impl Job {
                 class: config.header_class().to_owned(),
                 converter: header,
             }),
+            sizes: Default::default(),
         })
     }
 

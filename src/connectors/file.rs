@@ -285,6 +285,11 @@ struct LineReader {
 }
 
 impl SourceTask for FileStreamSourceTask {
+    /// A line is a STRING value of its STRING schema.
+    fn records_match_schemas(&self) -> bool {
+        true
+    }
+
     fn start(&mut self, context: SourceTaskContext) -> Result<(), ConnectError> {
         let who = describe_task(CLASS, &context.connector, context.task_id);
         let config = parse_config(&FileStreamSource::definition(), context.configs(), &who)?;

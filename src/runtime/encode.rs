@@ -92,6 +92,24 @@ pub struct Encoders {
     pub value: Option<Role<dyn Converter>>,
     /// The header converter.
     pub header: Option<Role<dyn HeaderConverter>>,
+    /// The sizes of the last key and value, which size the next buffers so
+    /// a converter rarely grows its output while writing it.
+    pub sizes: OutputSizes,
+}
+
+/// The byte lengths of the last converted key and value (see
+/// [`Encoders::sizes`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OutputSizes {
+    /// The last key's length.
+    pub key: usize,
+    /// The last value's length.
+    pub value: usize,
+}
+
+/// A buffer for an output about `last` bytes long, with room to spare.
+fn buffer_for(last: usize) -> Vec<u8> {
+    Vec::with_capacity(last + last / 8 + 16)
 }
 
 fn failure(stage: Stage, class: &str, error: &ConvertError, what: &str) -> StageFailure {
@@ -110,28 +128,34 @@ impl Encoders {
         let topic = &*record.topic;
         let mut key = None;
         if let Some(role) = self.key.as_mut() {
-            let mut out = Vec::new();
+            let mut out = buffer_for(self.sizes.key);
             match role.converter.from_connect(
                 topic,
                 record.key_schema.as_deref(),
                 &record.key,
                 &mut out,
             ) {
-                Ok(true) => key = Some(out),
+                Ok(true) => {
+                    self.sizes.key = out.len();
+                    key = Some(out)
+                }
                 Ok(false) => {}
                 Err(e) => return Err(failure(Stage::KeyConverter, &role.class, &e, "key")),
             }
         }
         let mut value = None;
         if let Some(role) = self.value.as_mut() {
-            let mut out = Vec::new();
+            let mut out = buffer_for(self.sizes.value);
             match role.converter.from_connect(
                 topic,
                 record.value_schema.as_deref(),
                 &record.value,
                 &mut out,
             ) {
-                Ok(true) => value = Some(out),
+                Ok(true) => {
+                    self.sizes.value = out.len();
+                    value = Some(out)
+                }
                 Ok(false) => {}
                 Err(e) => return Err(failure(Stage::ValueConverter, &role.class, &e, "value")),
             }

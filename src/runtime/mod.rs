@@ -17,7 +17,7 @@ mod task;
 mod task_set;
 
 pub use checkpoint::{CheckpointPart, Checkpointer};
-pub use encode::{EncodedRecord, Encoders, Role};
+pub use encode::{EncodedRecord, Encoders, OutputSizes, Role};
 pub use errors::{
     dead_letter, describe_record, headers, log_failure, write_dead_letter_json, FailureContext,
     RecordPosition, RecordProcessor, Stage, StageFailure,

@@ -444,6 +444,7 @@ impl<W: Fn()> Runner<W> {
         }
         self.set_state(super::TaskState::Running);
         let keep_records = task.wants_commit_record();
+        let check_records = !task.records_match_schemas();
         let mut kept: VecDeque<(u64, Vec<SourceRecord>)> = VecDeque::new();
         let mut backoff = Backoff::new(self.spec.retry);
         let mut seq = 0u64;
@@ -465,7 +466,7 @@ impl<W: Fn()> Runner<W> {
                     if let Some(m) = &self.spec.metrics {
                         m.record_poll(records.len(), polled_at.elapsed());
                     }
-                    if let Some(cause) = first_invalid(&records) {
+                    if let Some(cause) = check_records.then(|| first_invalid(&records)).flatten() {
                         self.fail(self.failure("poll", cause));
                         break;
                     }
@@ -614,11 +615,18 @@ mod tests {
     use crate::data::{Schema, SourceOffset, SourcePartition, Value};
 
     /// Returns one batch whose second record breaks its schema.
-    struct BadRecordTask;
+    /// Returns a record whose value does not match its schema; `vouches`
+    /// says (wrongly) that its records match their schemas.
+    struct BadRecordTask {
+        vouches: bool,
+    }
 
     impl SourceTask for BadRecordTask {
         fn start(&mut self, _context: SourceTaskContext) -> Result<(), ConnectError> {
             Ok(())
+        }
+        fn records_match_schemas(&self) -> bool {
+            self.vouches
         }
         fn poll(&mut self) -> Result<Option<Vec<SourceRecord>>, ConnectError> {
             let p = SourcePartition::single("p", "only");
@@ -656,7 +664,8 @@ mod tests {
             encoders: None,
             metrics: None,
         };
-        let handle = spawn_task(Box::new(BadRecordTask), spec, || {}).expect("spawn");
+        let handle =
+            spawn_task(Box::new(BadRecordTask { vouches: false }), spec, || {}).expect("spawn");
         let deadline = Instant::now() + Duration::from_secs(10);
         let failure = loop {
             match handle.try_next() {
@@ -679,6 +688,36 @@ mod tests {
             text.contains(r#"{"n":2}"#),
             "names the record's offset: {text}"
         );
+    }
+
+    #[test]
+    fn a_task_that_vouches_for_its_records_is_not_checked_after_poll() {
+        let spec = TaskSpec {
+            connector: "trusted".to_owned(),
+            task_id: 0,
+            config: Default::default(),
+            offsets: OffsetStorageReader::default(),
+            retry: RetryPolicy::default(),
+            channel_capacity: 4,
+            errors: ErrorHandling::default(),
+            processor: None,
+            encoders: None,
+            metrics: None,
+        };
+        let handle =
+            spawn_task(Box::new(BadRecordTask { vouches: true }), spec, || {}).expect("spawn");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match handle.try_next() {
+                Some(TaskEvent::Batch { records, .. }) => {
+                    assert_eq!(records.len(), 2, "the batch goes out as polled");
+                    break;
+                }
+                Some(TaskEvent::Failed(f)) => panic!("checked although it vouches: {f}"),
+                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                None => panic!("no batch"),
+            }
+        }
     }
 
     /// Polls one batch of five records of partition `p` (offsets 1..=5),

@@ -276,7 +276,11 @@ mod tests {
                 s.validate()
                     .unwrap_or_else(|e| panic!("{q:?} record {seq}: {e}"));
                 g.key_schema.validate_value(&r.key, "key").unwrap();
-                nulls += s.values().iter().filter(|v| matches!(v, Value::Null)).count();
+                nulls += s
+                    .values()
+                    .iter()
+                    .filter(|v| matches!(v, Value::Null))
+                    .count();
             }
             assert!(nulls > 0, "{q:?}: the optional field is sometimes null");
         }
