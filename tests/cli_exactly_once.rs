@@ -214,3 +214,42 @@ fn snapshots_show_prints_filename_and_position_equal_to_file_length() {
     );
     assert!(!listed.stdout.contains("INVALID"), "{}", listed.stdout);
 }
+
+/// `--until-idle` counts from when the tasks have started: a Datagen task
+/// with 100,000 partitions takes longer than 20 ms to start (it looks up
+/// each partition's offset), and still delivers every record.
+#[test]
+fn until_idle_counts_from_when_the_tasks_have_started() {
+    let dir = tempdir();
+    let props = write_props(
+        &dir.path().join("wide.properties"),
+        &[
+            ("name", "wide"),
+            ("connector.class", "Datagen"),
+            ("quickstart", "orders"),
+            ("partitions", "100000"),
+            ("tasks.max", "1"),
+            ("max.messages", "100000"),
+        ],
+    );
+    let out = dir.path().join("out.jsonl");
+    run_ok(
+        &args![
+            "run",
+            &props,
+            "--snapshot-dir",
+            dir.path().join("snaps"),
+            "--output",
+            &out,
+            "--until-idle",
+            "20ms"
+        ],
+        &[],
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(
+        text.lines().count(),
+        100_000,
+        "every record, one per partition"
+    );
+}

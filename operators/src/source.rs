@@ -196,7 +196,11 @@ struct SourceState {
     next_close: Instant,
     timer_for: Option<Instant>,
     until_idle: Option<Duration>,
+    /// When the last record came, or the tasks finished starting.
     last_record: Instant,
+    /// Whether every task of this worker has started (idle time counts
+    /// from then: a task slow to start is not idle).
+    started: bool,
     drain_budget: usize,
     durable: timely::dataflow::operators::probe::Handle<u64>,
     shared: std::sync::Arc<crate::job::Shared>,
@@ -216,6 +220,7 @@ impl SourceState {
             timer_for: None,
             until_idle: job.spec.until_idle,
             last_record: Instant::now(),
+            started: false,
             drain_budget: job.spec.drain_budget.max(1),
             durable: job.durable.clone(),
             shared: job.spec.shared.clone(),
@@ -257,11 +262,15 @@ impl SourceState {
                 activator.activate();
             }
             let now = Instant::now();
+            if !self.started && self.tasks.all_started() {
+                self.started = true;
+                self.last_record = self.last_record.max(now);
+            }
             let stop = self.shared.stop_requested();
             let idle = stop
-                || self
-                    .until_idle
-                    .is_some_and(|d| drained_all && now.duration_since(self.last_record) >= d);
+                || self.until_idle.is_some_and(|d| {
+                    self.started && drained_all && now.duration_since(self.last_record) >= d
+                });
             if stop {
                 info!(
                     worker_epoch = self.epoch,

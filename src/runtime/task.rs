@@ -4,6 +4,8 @@ use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -124,6 +126,7 @@ pub struct TaskHandle {
     control: Sender<Control>,
     stop: StopToken,
     thread: Option<JoinHandle<()>>,
+    started: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for TaskHandle {
@@ -135,6 +138,12 @@ impl fmt::Debug for TaskHandle {
 }
 
 impl TaskHandle {
+    /// Whether the task's `start` has returned (successfully). A task that
+    /// takes long to start (many partitions, a slow server) is not idle.
+    pub fn started(&self) -> bool {
+        self.started.load(Ordering::Acquire)
+    }
+
     /// The next event, if one is waiting. Never blocks.
     pub fn try_next(&self) -> Option<TaskEvent> {
         match self.events.try_recv() {
@@ -207,6 +216,8 @@ pub fn spawn_task(
     let stop = StopToken::new();
     let task_id = spec.task_id;
     let thread_stop = stop.clone();
+    let started = Arc::new(AtomicBool::new(false));
+    let thread_started = started.clone();
     let name = format!("{}-task-{}", spec.connector, spec.task_id);
     // Large enough for connectors that run deep (the JVM bridge's Java tasks run on it).
     let thread = std::thread::Builder::new()
@@ -219,6 +230,7 @@ pub fn spawn_task(
                 control: control_rx,
                 stop: thread_stop,
                 wake,
+                started: thread_started,
             };
             runner.run(task);
         })?;
@@ -228,6 +240,7 @@ pub fn spawn_task(
         control: control_tx,
         stop,
         thread: Some(thread),
+        started,
     })
 }
 
@@ -237,6 +250,8 @@ struct Runner<W> {
     control: Receiver<Control>,
     stop: StopToken,
     wake: W,
+    /// Set once the task's `start` returned.
+    started: Arc<AtomicBool>,
 }
 
 /// The last offset each source partition reached in a batch. Only the
@@ -443,6 +458,8 @@ impl<W: Fn()> Runner<W> {
             return;
         }
         self.set_state(super::TaskState::Running);
+        self.started.store(true, Ordering::Release);
+        (self.wake)();
         let keep_records = task.wants_commit_record();
         let check_records = !task.records_match_schemas();
         let mut kept: VecDeque<(u64, Vec<SourceRecord>)> = VecDeque::new();

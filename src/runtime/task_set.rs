@@ -253,6 +253,12 @@ impl TaskSet {
         }
     }
 
+    /// Whether every task's `start` has returned: until then the set is
+    /// not idle, however long no record came.
+    pub fn all_started(&self) -> bool {
+        self.tasks.iter().all(|t| t.handle.started())
+    }
+
     /// Whether a closed epoch still waits for its snapshot.
     pub fn has_pending(&self) -> bool {
         !self.pending.is_empty()

@@ -475,13 +475,16 @@ impl SourceTask for DatagenTask {
         )?;
 
         let mut streams = Vec::with_capacity(listed.len());
+        // Duplicates are refused; a set keeps that linear for a task with
+        // many partitions.
+        let mut seen = std::collections::HashSet::with_capacity(listed.len());
         for value in listed {
             let partition = value
                 .trim()
                 .parse::<u32>()
                 .ok()
                 .filter(|p| *p < settings.partitions)
-                .filter(|p| streams.iter().all(|s: &PartitionStream| s.partition != *p))
+                .filter(|p| seen.insert(*p))
                 .ok_or_else(|| DatagenError::BadTaskPartition {
                     who: who.clone(),
                     value: value.clone(),
@@ -522,7 +525,8 @@ impl SourceTask for DatagenTask {
             connector = %context.connector,
             task = context.task_id,
             quickstart = settings.quickstart.name(),
-            partitions = ?streams.iter().map(|s| (s.partition, s.next_seq)).collect::<Vec<_>>(),
+            partitions = streams.len(),
+            first = ?streams.iter().take(8).map(|s| (s.partition, s.next_seq)).collect::<Vec<_>>(),
             "datagen task started"
         );
         self.running = Some(Running {
