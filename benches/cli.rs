@@ -120,6 +120,9 @@ fn run_once(bin: &Path, case: &Case, dir: &Path) -> Sample {
             cmd.arg("--output").arg("-").stdout(Stdio::piped());
         }
     }
+    // What earlier runs wrote goes to disk now, not during this run.
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
     let start = Instant::now();
     let mut child = cmd.spawn().expect("spawn the CLI");
     let produced = match case.output {

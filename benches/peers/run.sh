@@ -12,7 +12,8 @@
 # Each run is a whole process, timed from spawn to exit. Ours stops with
 # `--until-idle 200ms`; those 200 ms are subtracted (Bytewax's FileSource
 # ends at the end of the file; the engine's handler exits the JVM at the
-# last line). The order of the three rotates from rep to rep. Prints each
+# last line). The order of the three rotates from rep to rep, and a
+# `sync` before each run keeps one run's writeback out of the next. Prints each
 # peer's lines/s (min / median / max) and ours as a multiple of each, per
 # rep (min / median / max). Makes a venv with Bytewax in target/peers-venv
 # and uses the jars and JDK of scripts/install-java-plugins.sh.
@@ -97,6 +98,8 @@ for rep in $(seq "$reps"); do
     # Rotate the order: each peer goes first, second and last in turn.
     for i in 0 1 2; do
         p=${peers[$(( (i + rep) % 3 ))]}
+        # What the last run wrote goes to disk now, not during this run.
+        sync
         t=$("run_$p")
         secs[$p]+="$t "
         printf 'rep %d %-8s %6.3f s  %6.2f M lines/s\n' "$rep" "$p" "$t" "$(echo "$lines / $t / 1000000" | bc -l)" >&2
