@@ -12,7 +12,8 @@
 //! Options: `--lines N` (default 5,000,000), `--records N` for Datagen
 //! (default 2,000,000), `--reps R` (default 5; median, min, max),
 //! `--baseline BIN`, `--only a,b` (case names, see `--list`), `--mem-scale K`
-//! (default 10: the flat-memory case runs K× the lines; 0 skips it),
+//! (default 10: the flat-memory case, and snapshots every 1 s against
+//! none, run K× the lines, long enough for several snapshots; 0 skips them),
 //! `--partitions P` for the restore case (default 100,000).
 //!
 //! Every job stops with `--until-idle 200ms`; the rate counts the time from
@@ -504,67 +505,105 @@ fn main() {
         }
     }
 
-    if opts.mem_scale > 0 && wanted("memory") {
+    let scale_wanted = wanted("memory") || wanted("snapshots");
+    if opts.mem_scale > 0 && scale_wanted {
+        // K copies of the input as one file: peak RSS must not grow with
+        // it, and a run long enough for several snapshots a second apart.
         let big = work.path().join("big.txt");
-        println!();
-        for (who, b) in &bins {
-            let mut one = Vec::new();
-            let mut many = Vec::new();
-            for _ in 0..2 {
-                let case = file_case(
-                    "memory",
-                    "",
-                    1,
-                    &["--snapshot-interval", "1s"],
-                    Output::File,
-                );
-                one.push(run_once(b, &case, &work.path().join("run")).rss_kib);
+        {
+            let mut out = fs::File::create(&big).expect("big input");
+            for _ in 0..opts.mem_scale {
+                std::io::copy(&mut fs::File::open(&input).expect("input"), &mut out).expect("copy");
             }
-            {
-                // K copies of the input as one file.
-                let _ = fs::remove_file(&big);
-                let mut out = fs::File::create(&big).expect("big input");
-                for _ in 0..opts.mem_scale {
-                    std::io::copy(&mut fs::File::open(&input).expect("input"), &mut out)
-                        .expect("copy");
+            out.sync_all().expect("sync the big input");
+        }
+        let big_props = props(
+            work.path(),
+            "big",
+            &[
+                "name=big".into(),
+                "connector.class=FileStreamSource".into(),
+                format!("file={}", big.display()),
+                "topic=t".into(),
+            ],
+        );
+        let big_case = |interval: &str| Case {
+            name: "big",
+            label: "",
+            props: big_props.clone(),
+            workers: 1,
+            extra: vec!["--snapshot-interval".into(), interval.to_owned()],
+            output: Output::File,
+            count: opts.lines * opts.mem_scale,
+            unit: "lines",
+        };
+        let small = file_case(
+            "memory",
+            "",
+            1,
+            &["--snapshot-interval", "1s"],
+            Output::File,
+        );
+        // [bin] -> (rss at 1x, rss at Kx, secs with snapshots 1 s, secs off)
+        let mut rss_one = vec![Vec::new(); bins.len()];
+        let mut rss_many = vec![Vec::new(); bins.len()];
+        let mut on = vec![Vec::new(); bins.len()];
+        let mut off = vec![Vec::new(); bins.len()];
+        let big_reps = opts.reps.div_ceil(2).max(2);
+        for rep in 0..big_reps {
+            let order: Vec<usize> = if rep % 2 == 0 {
+                (0..bins.len()).collect()
+            } else {
+                (0..bins.len()).rev().collect()
+            };
+            for bi in order {
+                let b = &bins[bi].1;
+                let dir = work.path().join("run");
+                if wanted("memory") {
+                    rss_one[bi].push(run_once(b, &small, &dir).rss_kib);
                 }
+                let s_on = run_once(b, &big_case("1s"), &dir);
+                rss_many[bi].push(s_on.rss_kib);
+                on[bi].push(s_on.secs);
+                if wanted("snapshots") {
+                    off[bi].push(run_once(b, &big_case("1h"), &dir).secs);
+                }
+                eprintln!(
+                    "rep {} big ({}x) {:8} snapshots 1 s {:.3} s  off {:.3} s",
+                    rep + 1,
+                    opts.mem_scale,
+                    bins[bi].0,
+                    s_on.secs,
+                    off[bi].last().copied().unwrap_or(f64::NAN)
+                );
             }
-            let big_props = props(
-                work.path(),
-                "big",
-                &[
-                    "name=big".into(),
-                    "connector.class=FileStreamSource".into(),
-                    format!("file={}", big.display()),
-                    "topic=t".into(),
-                ],
-            );
-            for _ in 0..2 {
-                let case = Case {
-                    name: "memory-big",
-                    label: "",
-                    props: big_props.clone(),
-                    workers: 1,
-                    extra: vec!["--snapshot-interval".into(), "1s".into()],
-                    output: Output::File,
-                    count: opts.lines * opts.mem_scale,
-                    unit: "lines",
-                };
-                many.push(run_once(b, &case, &work.path().join("run")).rss_kib);
+        }
+        let _ = fs::remove_file(&big);
+        println!();
+        let big_lines = (opts.lines * opts.mem_scale) as f64;
+        for (bi, (who, _)) in bins.iter().enumerate() {
+            if wanted("memory") {
+                let one = rss_one[bi].iter().copied().max().unwrap_or(0);
+                let many = rss_many[bi].iter().copied().max().unwrap_or(0);
+                println!(
+                    "{who}: peak RSS {} MiB at {} lines, {} MiB at {}x: ratio {:.2}  (goals <= 40 MiB, <= 1.10)",
+                    one / 1024,
+                    opts.lines,
+                    many / 1024,
+                    opts.mem_scale,
+                    many as f64 / one.max(1) as f64
+                );
             }
-            let _ = fs::remove_file(&big);
-            let (one, many) = (
-                one.iter().copied().max().unwrap_or(0),
-                many.iter().copied().max().unwrap_or(0),
-            );
-            println!(
-                "{who}: peak RSS {} MiB at {} lines, {} MiB at {}x: ratio {:.2}  (goals <= 40 MiB, <= 1.10)",
-                one / 1024,
-                opts.lines,
-                many / 1024,
-                opts.mem_scale,
-                many as f64 / one.max(1) as f64
-            );
+            if wanted("snapshots") {
+                let (m_on, m_off) = (median(on[bi].clone()), median(off[bi].clone()));
+                println!(
+                    "{who}: {}x input, snapshots every 1 s {} lines/s, off {} lines/s: ratio {:.3}  (goal >= 0.97)",
+                    opts.mem_scale,
+                    mega(big_lines / m_on),
+                    mega(big_lines / m_off),
+                    m_off / m_on
+                );
+            }
         }
     }
 
