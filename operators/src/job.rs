@@ -58,7 +58,8 @@ impl JobStats {
 pub struct JobSpec {
     /// The connector's configuration, plugins and snapshot settings.
     pub config: JobConfig,
-    /// Stop cleanly, with a final snapshot, after this long without records.
+    /// Stop cleanly, with a final snapshot, after this long without records
+    /// once every task has started and its last `poll` found nothing.
     pub until_idle: Option<Duration>,
     /// Batches buffered between a task and its operator (default 4: with
     /// `batch.size` 2000 that keeps a task a few batches ahead of its worker
@@ -232,7 +233,8 @@ impl JobSpec {
         self
     }
 
-    /// Stops the job after `idle` without records.
+    /// Stops the job after `idle` without records, counted once every task
+    /// has started and its last `poll` found nothing.
     pub fn until_idle(mut self, idle: Duration) -> Self {
         self.until_idle = Some(idle);
         self

@@ -198,7 +198,8 @@ struct RunArgs {
     /// __connect.errors.* headers, exactly once to this file.
     #[arg(long)]
     dead_letter_output: Option<PathBuf>,
-    /// Stop cleanly, with a final snapshot, once no record arrived for this long.
+    /// Stop cleanly, with a final snapshot, once no record arrived for this
+    /// long after every task found nothing to read.
     #[arg(long)]
     until_idle: Option<String>,
     /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464) at

@@ -267,9 +267,12 @@ impl SourceState {
                 self.last_record = self.last_record.max(now);
             }
             let stop = self.shared.stop_requested();
+            // Idle: every task started and has found nothing in its last
+            // poll, nothing is left to drain, and no record came for `d`.
+            let waiting = self.started && self.tasks.all_waiting();
             let idle = stop
                 || self.until_idle.is_some_and(|d| {
-                    self.started && drained_all && now.duration_since(self.last_record) >= d
+                    waiting && drained_all && now.duration_since(self.last_record) >= d
                 });
             if stop {
                 info!(
@@ -307,7 +310,9 @@ impl SourceState {
         }
         // Wake for the next epoch close, for --until-idle, and while commits wait.
         let mut wake_at = self.next_close;
-        if let Some(d) = self.until_idle {
+        // While a task is busy in a poll, its wake-up (when the poll finds
+        // nothing) is what lets the idle time start.
+        if let Some(d) = self.until_idle.filter(|_| self.tasks.all_waiting()) {
             wake_at = wake_at.min(self.last_record + d);
         }
         if self.tasks.has_pending() {

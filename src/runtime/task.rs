@@ -127,6 +127,7 @@ pub struct TaskHandle {
     stop: StopToken,
     thread: Option<JoinHandle<()>>,
     started: Arc<AtomicBool>,
+    waiting: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for TaskHandle {
@@ -142,6 +143,13 @@ impl TaskHandle {
     /// takes long to start (many partitions, a slow server) is not idle.
     pub fn started(&self) -> bool {
         self.started.load(Ordering::Acquire)
+    }
+
+    /// Whether the task's last `poll` returned nothing: it has read all
+    /// there is for now. A task inside a long first `poll` is not waiting,
+    /// so a job is not taken for idle before the task had its chance.
+    pub fn waiting(&self) -> bool {
+        self.waiting.load(Ordering::Acquire)
     }
 
     /// The next event, if one is waiting. Never blocks.
@@ -218,6 +226,8 @@ pub fn spawn_task(
     let thread_stop = stop.clone();
     let started = Arc::new(AtomicBool::new(false));
     let thread_started = started.clone();
+    let waiting = Arc::new(AtomicBool::new(false));
+    let thread_waiting = waiting.clone();
     let name = format!("{}-task-{}", spec.connector, spec.task_id);
     // Large enough for connectors that run deep (the JVM bridge's Java tasks run on it).
     let thread = std::thread::Builder::new()
@@ -231,6 +241,7 @@ pub fn spawn_task(
                 stop: thread_stop,
                 wake,
                 started: thread_started,
+                waiting: thread_waiting,
             };
             runner.run(task);
         })?;
@@ -241,6 +252,7 @@ pub fn spawn_task(
         stop,
         thread: Some(thread),
         started,
+        waiting,
     })
 }
 
@@ -252,6 +264,8 @@ struct Runner<W> {
     wake: W,
     /// Set once the task's `start` returned.
     started: Arc<AtomicBool>,
+    /// Set when a `poll` returned nothing, cleared when one returned records.
+    waiting: Arc<AtomicBool>,
 }
 
 /// The last offset each source partition reached in a batch.
@@ -327,6 +341,14 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
 }
 
 impl<W: Fn()> Runner<W> {
+    /// Marks the task as waiting (a `poll` returned nothing); on the change,
+    /// wakes the operator, which may be waiting for exactly that to stop.
+    fn now_waiting(&self) {
+        if !self.waiting.swap(true, Ordering::AcqRel) {
+            (self.wake)();
+        }
+    }
+
     fn failure(&self, stage: &'static str, cause: String) -> TaskFailure {
         TaskFailure {
             connector: self.spec.connector.clone(),
@@ -506,8 +528,10 @@ impl<W: Fn()> Runner<W> {
                 Ok(Some(records)) => {
                     backoff.reset();
                     if records.is_empty() {
+                        self.now_waiting();
                         continue;
                     }
+                    self.waiting.store(false, Ordering::Release);
                     if let Some(m) = &self.spec.metrics {
                         m.record_poll(records.len(), polled_at.elapsed());
                     }
@@ -545,7 +569,10 @@ impl<W: Fn()> Runner<W> {
                         break;
                     }
                 }
-                Ok(None) => backoff.reset(),
+                Ok(None) => {
+                    backoff.reset();
+                    self.now_waiting();
+                }
                 Err((e, None)) if e.is_retriable() => match backoff.next(Instant::now()) {
                     Some(delay) => {
                         warn!(error = %e, attempt = backoff.attempts(), delay_ms = delay.as_millis() as u64, "retriable error from poll; retrying");

@@ -259,6 +259,12 @@ impl TaskSet {
         self.tasks.iter().all(|t| t.handle.started())
     }
 
+    /// Whether every task's last `poll` returned nothing (see
+    /// [`super::TaskHandle::waiting`]).
+    pub fn all_waiting(&self) -> bool {
+        self.tasks.iter().all(|t| t.handle.waiting())
+    }
+
     /// Whether a closed epoch still waits for its snapshot.
     pub fn has_pending(&self) -> bool {
         !self.pending.is_empty()
