@@ -196,11 +196,7 @@ struct SourceState {
     next_close: Instant,
     timer_for: Option<Instant>,
     until_idle: Option<Duration>,
-    /// When the last record came, or the tasks finished starting.
     last_record: Instant,
-    /// Whether every task of this worker has started (idle time counts
-    /// from then: a task slow to start is not idle).
-    started: bool,
     drain_budget: usize,
     durable: timely::dataflow::operators::probe::Handle<u64>,
     shared: std::sync::Arc<crate::job::Shared>,
@@ -220,7 +216,6 @@ impl SourceState {
             timer_for: None,
             until_idle: job.spec.until_idle,
             last_record: Instant::now(),
-            started: false,
             drain_budget: job.spec.drain_budget.max(1),
             durable: job.durable.clone(),
             shared: job.spec.shared.clone(),
@@ -262,14 +257,11 @@ impl SourceState {
                 activator.activate();
             }
             let now = Instant::now();
-            if !self.started && self.tasks.all_started() {
-                self.started = true;
-                self.last_record = self.last_record.max(now);
-            }
             let stop = self.shared.stop_requested();
-            // Idle: every task started and has found nothing in its last
-            // poll, nothing is left to drain, and no record came for `d`.
-            let waiting = self.started && self.tasks.all_waiting();
+            // Idle: every task has found nothing in its last poll (so it
+            // has started), nothing is left to drain, and no record came
+            // for `d`.
+            let waiting = self.tasks.all_waiting();
             let idle = stop
                 || self.until_idle.is_some_and(|d| {
                     waiting && drained_all && now.duration_since(self.last_record) >= d

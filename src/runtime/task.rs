@@ -126,7 +126,6 @@ pub struct TaskHandle {
     control: Sender<Control>,
     stop: StopToken,
     thread: Option<JoinHandle<()>>,
-    started: Arc<AtomicBool>,
     waiting: Arc<AtomicBool>,
 }
 
@@ -139,15 +138,10 @@ impl fmt::Debug for TaskHandle {
 }
 
 impl TaskHandle {
-    /// Whether the task's `start` has returned (successfully). A task that
-    /// takes long to start (many partitions, a slow server) is not idle.
-    pub fn started(&self) -> bool {
-        self.started.load(Ordering::Acquire)
-    }
-
     /// Whether the task's last `poll` returned nothing: it has read all
-    /// there is for now. A task inside a long first `poll` is not waiting,
-    /// so a job is not taken for idle before the task had its chance.
+    /// there is for now. A task still in `start` or inside a long first
+    /// `poll` is not waiting, so a job is not taken for idle before the
+    /// task had its chance.
     pub fn waiting(&self) -> bool {
         self.waiting.load(Ordering::Acquire)
     }
@@ -224,8 +218,6 @@ pub fn spawn_task(
     let stop = StopToken::new();
     let task_id = spec.task_id;
     let thread_stop = stop.clone();
-    let started = Arc::new(AtomicBool::new(false));
-    let thread_started = started.clone();
     let waiting = Arc::new(AtomicBool::new(false));
     let thread_waiting = waiting.clone();
     let name = format!("{}-task-{}", spec.connector, spec.task_id);
@@ -240,7 +232,6 @@ pub fn spawn_task(
                 control: control_rx,
                 stop: thread_stop,
                 wake,
-                started: thread_started,
                 waiting: thread_waiting,
             };
             runner.run(task);
@@ -251,7 +242,6 @@ pub fn spawn_task(
         control: control_tx,
         stop,
         thread: Some(thread),
-        started,
         waiting,
     })
 }
@@ -262,8 +252,6 @@ struct Runner<W> {
     control: Receiver<Control>,
     stop: StopToken,
     wake: W,
-    /// Set once the task's `start` returned.
-    started: Arc<AtomicBool>,
     /// Set when a `poll` returned nothing, cleared when one returned records.
     waiting: Arc<AtomicBool>,
 }
@@ -508,8 +496,6 @@ impl<W: Fn()> Runner<W> {
             return;
         }
         self.set_state(super::TaskState::Running);
-        self.started.store(true, Ordering::Release);
-        (self.wake)();
         let keep_records = task.wants_commit_record();
         let check_records = !task.records_match_schemas();
         let mut kept: VecDeque<(u64, Vec<SourceRecord>)> = VecDeque::new();
@@ -686,8 +672,7 @@ mod tests {
     use super::*;
     use crate::data::{Schema, SourceOffset, SourcePartition, Value};
 
-    /// Returns one batch whose second record breaks its schema.
-    /// Returns a record whose value does not match its schema; `vouches`
+    /// Returns one batch whose second record breaks its schema; `vouches`
     /// says (wrongly) that its records match their schemas.
     struct BadRecordTask {
         vouches: bool,
@@ -722,11 +707,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn record_not_matching_its_schema_fails_the_task_naming_it() {
-        let spec = TaskSpec {
-            connector: "checker".to_owned(),
-            task_id: 3,
+    /// A spec with no transforms, converters or metrics.
+    fn plain_spec(connector: &str, task_id: usize) -> TaskSpec {
+        TaskSpec {
+            connector: connector.to_owned(),
+            task_id,
             config: Default::default(),
             offsets: OffsetStorageReader::default(),
             retry: RetryPolicy::default(),
@@ -735,9 +720,17 @@ mod tests {
             processor: None,
             encoders: None,
             metrics: None,
-        };
-        let handle =
-            spawn_task(Box::new(BadRecordTask { vouches: false }), spec, || {}).expect("spawn");
+        }
+    }
+
+    #[test]
+    fn record_not_matching_its_schema_fails_the_task_naming_it() {
+        let handle = spawn_task(
+            Box::new(BadRecordTask { vouches: false }),
+            plain_spec("checker", 3),
+            || {},
+        )
+        .expect("spawn");
         let deadline = Instant::now() + Duration::from_secs(10);
         let failure = loop {
             match handle.try_next() {
@@ -764,20 +757,12 @@ mod tests {
 
     #[test]
     fn a_task_that_vouches_for_its_records_is_not_checked_after_poll() {
-        let spec = TaskSpec {
-            connector: "trusted".to_owned(),
-            task_id: 0,
-            config: Default::default(),
-            offsets: OffsetStorageReader::default(),
-            retry: RetryPolicy::default(),
-            channel_capacity: 4,
-            errors: ErrorHandling::default(),
-            processor: None,
-            encoders: None,
-            metrics: None,
-        };
-        let handle =
-            spawn_task(Box::new(BadRecordTask { vouches: true }), spec, || {}).expect("spawn");
+        let handle = spawn_task(
+            Box::new(BadRecordTask { vouches: true }),
+            plain_spec("trusted", 0),
+            || {},
+        )
+        .expect("spawn");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             match handle.try_next() {
@@ -851,16 +836,9 @@ mod tests {
 
     fn spec_with(errors: ErrorHandling) -> TaskSpec {
         TaskSpec {
-            connector: "picky".to_owned(),
-            task_id: 1,
-            config: Default::default(),
-            offsets: OffsetStorageReader::default(),
-            retry: RetryPolicy::default(),
-            channel_capacity: 4,
             errors,
             processor: Some(Box::new(Picky)),
-            encoders: None,
-            metrics: None,
+            ..plain_spec("picky", 1)
         }
     }
 

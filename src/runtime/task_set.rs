@@ -253,12 +253,6 @@ impl TaskSet {
         }
     }
 
-    /// Whether every task's `start` has returned: until then the set is
-    /// not idle, however long no record came.
-    pub fn all_started(&self) -> bool {
-        self.tasks.iter().all(|t| t.handle.started())
-    }
-
     /// Whether every task's last `poll` returned nothing (see
     /// [`super::TaskHandle::waiting`]).
     pub fn all_waiting(&self) -> bool {
