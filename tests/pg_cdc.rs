@@ -677,3 +677,87 @@ fn pg_server_restart_during_snapshot_resumes_without_duplicates() {
     assert!(!state.contains_key(&30000));
     assert_eq!(state[&2], "x".repeat(50));
 }
+
+/// Every session of the connector (catalog queries, the slot, the snapshot,
+/// the stream) goes over verified TLS: the server refuses plain sessions in
+/// `pg_hba.conf`, so a single plain one would fail the job.
+#[test]
+fn pg_captures_over_verified_tls_and_refuses_a_wrong_ca() {
+    let pki = common::tls::pki();
+    let pg = pki
+        .server(PgCluster::builder())
+        .hba(
+            "local all all scram-sha-256
+hostssl all all 127.0.0.1/32 scram-sha-256
+hostssl replication all 127.0.0.1/32 scram-sha-256
+",
+        )
+        .start();
+    let dir = tempfile::tempdir().unwrap();
+    pg.psql(
+        "CREATE TABLE secret (id int PRIMARY KEY, v text);
+         INSERT INTO secret SELECT g, 'row ' || g FROM generate_series(1, 20) g;",
+    );
+    let root = pki.path("root.crt");
+    let root = root.to_str().unwrap();
+    // The certificate names `localhost`; verify-full checks that name.
+    let tls = [
+        ("database.hostname", "localhost"),
+        ("database.sslmode", "verify-full"),
+        ("database.sslrootcert", root),
+    ];
+    props(&pg, dir.path(), &tls);
+    let mut job = spawn(dir.path());
+    wait_for_lines(&mut job, dir.path(), 20);
+    pg.psql("INSERT INTO secret VALUES (21, 'streamed'); DELETE FROM secret WHERE id = 1;");
+    wait_for_lines(&mut job, dir.path(), 23);
+    let out = finish(job);
+    let all = events(dir.path());
+    assert_eq!(
+        ops_of(&all, "secret")[20..],
+        [("c".to_owned(), 21), ("d".to_owned(), 1)],
+        "{out}"
+    );
+    let walsenders = pg.psql(
+        "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+         WHERE a.backend_type = 'walsender' AND NOT s.ssl",
+    );
+    assert_eq!(walsenders.trim(), "0", "no plain replication session");
+
+    // A CA that did not sign the server's certificate: the job fails before
+    // reading anything, naming the mode and the file.
+    let other = tempfile::tempdir().unwrap();
+    let wrong = pki.path("wrong-root.crt");
+    props(
+        &pg,
+        other.path(),
+        &[
+            ("database.hostname", "localhost"),
+            ("database.sslmode", "verify-full"),
+            ("database.sslrootcert", wrong.to_str().unwrap()),
+        ],
+    );
+    let out = run_fails(other.path());
+    assert!(
+        out.contains("TLS handshake") && out.contains("wrong-root.crt"),
+        "wrong CA: {out}"
+    );
+    // Plain text is refused by the server, and the error says so.
+    props(&pg, other.path(), &[("database.sslmode", "disable")]);
+    let out = run_fails(other.path());
+    assert!(
+        out.contains("pg_hba.conf") && out.contains("no encryption"),
+        "plain: {out}"
+    );
+    // A root certificate file that does not exist is a configuration error.
+    props(
+        &pg,
+        other.path(),
+        &[("database.sslrootcert", "/nonexistent/root.crt")],
+    );
+    let out = run_fails(other.path());
+    assert!(
+        out.contains("database.sslrootcert") && out.contains("/nonexistent/root.crt"),
+        "missing file: {out}"
+    );
+}

@@ -207,19 +207,7 @@ fn bad_credentials_and_unreachable_servers_give_clear_errors() {
     assert!(msg.contains("refused"), "{msg}");
     assert!(err.is_connection_lost());
 
-    for mode in ["require", "verify-ca", "verify-full"] {
-        let mut tls = cfg(&pg);
-        tls.sslmode = mode.into();
-        let err = PgConnection::connect(&tls).expect_err("TLS must be refused");
-        assert!(matches!(err, PgError::Tls(_)), "{err:?}");
-        assert!(err.to_string().contains("TLS is not supported"), "{err}");
-        assert!(err.to_string().contains(mode), "{err}");
-    }
-    for mode in ["disable", "allow", "prefer"] {
-        let mut plain = cfg(&pg);
-        plain.sslmode = mode.into();
-        PgConnection::connect(&plain).unwrap_or_else(|e| panic!("sslmode={mode}: {e}"));
-    }
+    // Every sslmode against servers with and without TLS: tests/pg_tls.rs.
 }
 
 // ------------------------------------------------------------------ queries

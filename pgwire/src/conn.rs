@@ -65,6 +65,11 @@ impl PgConnection {
         self.wire.server_version_num()
     }
 
+    /// Whether the session is encrypted with TLS (see `sslmode`).
+    pub fn is_tls(&self) -> bool {
+        self.wire.is_tls()
+    }
+
     /// A parameter the server reported (`server_version`, `TimeZone`,
     /// `integer_datetimes`, `standard_conforming_strings`, …).
     pub fn parameter(&self, name: &str) -> Option<&str> {

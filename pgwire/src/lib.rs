@@ -96,8 +96,27 @@
 //!
 //! # TLS
 //!
-//! Not supported. `sslmode` `disable`, `allow` and `prefer` connect without
-//! TLS; `require`, `verify-ca` and `verify-full` fail with [`PgError::Tls`].
+//! With `rustls` (the `ring` provider), for ordinary and replication
+//! sessions alike, with libpq's `sslmode` meanings:
+//!
+//! | `sslmode` | TLS | server certificate |
+//! |---|---|---|
+//! | `disable` | never | — |
+//! | `allow` | only if the server refuses a plain session (`pg_hba.conf`) | not checked |
+//! | `prefer` (default) | if the server offers it; plain text if not, or if the handshake fails | not checked |
+//! | `require` | always, or fail | not checked, unless a root certificate is configured (or `~/.postgresql/root.crt` exists): then as `verify-ca` |
+//! | `verify-ca` | always | chains to a root in [`PgConfig::sslrootcert`] |
+//! | `verify-full` | always | as `verify-ca`, and names [`PgConfig::host`] |
+//!
+//! [`PgConfig::sslcert`] and [`PgConfig::sslkey`] present a client
+//! certificate (`pg_hba.conf` method `cert`, or `clientcert=verify-full`).
+//! Differences from libpq: the host name is matched against the
+//! certificate's subject alternative names only (not a common name
+//! without them, which libpq still accepts); a key file must be
+//! unencrypted (no `sslpassword`); certificate revocation lists
+//! (`sslcrl`) are not read. Cancel requests go in plain text, as libpq's
+//! before PostgreSQL 17 do. Failures are [`PgError::Tls`], naming the
+//! server, the mode and the file.
 //!
 //! # Buffers
 //!
@@ -117,6 +136,7 @@ mod rows;
 mod transport;
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use conn::PgConnection;
@@ -164,10 +184,19 @@ pub struct PgConfig {
     pub password: Option<String>,
     /// Database to connect to.
     pub dbname: String,
-    /// libpq's `sslmode`: `disable`, `allow`, `prefer` (all connect without
-    /// TLS) or `require`, `verify-ca`, `verify-full` (rejected: TLS is not
-    /// supported).
+    /// libpq's `sslmode`: `disable`, `allow`, `prefer`, `require`,
+    /// `verify-ca` or `verify-full` (see the crate docs' "TLS").
     pub sslmode: String,
+    /// libpq's `sslrootcert`: a PEM file of the certificate authorities the
+    /// server's certificate must chain to, or `system` for the operating
+    /// system's trusted roots. Default: `~/.postgresql/root.crt` if it exists.
+    pub sslrootcert: Option<PathBuf>,
+    /// libpq's `sslcert`: a PEM client certificate (chain) to present.
+    /// Default: `~/.postgresql/postgresql.crt` if it and the key exist.
+    pub sslcert: Option<PathBuf>,
+    /// libpq's `sslkey`: the client certificate's private key, PEM
+    /// (PKCS#8, PKCS#1 or SEC1), unencrypted.
+    pub sslkey: Option<PathBuf>,
     /// Limit for the TCP connect plus startup and authentication.
     pub connect_timeout: Duration,
     /// Limit for any single read or write on an established session outside
@@ -192,6 +221,9 @@ impl fmt::Debug for PgConfig {
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("dbname", &self.dbname)
             .field("sslmode", &self.sslmode)
+            .field("sslrootcert", &self.sslrootcert)
+            .field("sslcert", &self.sslcert)
+            .field("sslkey", &self.sslkey)
             .field("connect_timeout", &self.connect_timeout)
             .field("io_timeout", &self.io_timeout)
             .field("application_name", &self.application_name)
@@ -209,6 +241,9 @@ impl Default for PgConfig {
             password: None,
             dbname: "postgres".to_string(),
             sslmode: "prefer".to_string(),
+            sslrootcert: None,
+            sslcert: None,
+            sslkey: None,
             connect_timeout: Duration::from_secs(30),
             io_timeout: Some(Duration::from_secs(600)),
             application_name: "timely-connect".to_string(),

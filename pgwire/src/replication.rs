@@ -208,6 +208,11 @@ impl ReplicationConnection {
         self.wire.server_version_num()
     }
 
+    /// Whether the session is encrypted with TLS (see `sslmode`).
+    pub fn is_tls(&self) -> bool {
+        self.wire.is_tls()
+    }
+
     /// A parameter the server reported at startup (or changed since).
     pub fn parameter(&self, name: &str) -> Option<&str> {
         self.wire.parameter(name)

@@ -10,6 +10,7 @@
 #[cfg(feature = "jvm")]
 pub mod java;
 pub mod pg;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::ffi::OsString;

@@ -66,6 +66,8 @@ pub const PASSWORD: &str = "test-secret-pw";
 pub struct PgClusterBuilder {
     wal_level: String,
     settings: Vec<(String, String)>,
+    hba: Option<String>,
+    files: Vec<(String, String)>,
 }
 
 impl PgClusterBuilder {
@@ -80,6 +82,19 @@ impl PgClusterBuilder {
     /// The value is written as given (quote strings yourself).
     pub fn setting(mut self, name: &str, value: &str) -> Self {
         self.settings.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// `pg_hba.conf` in place of the default (which the module docs list).
+    pub fn hba(mut self, hba: &str) -> Self {
+        self.hba = Some(hba.to_string());
+        self
+    }
+
+    /// A file written into the data directory before the server starts,
+    /// readable by the server only (mode 0600), e.g. a TLS key.
+    pub fn data_file(mut self, name: &str, contents: &str) -> Self {
+        self.files.push((name.to_string(), contents.to_string()));
         self
     }
 
@@ -115,6 +130,8 @@ impl PgCluster {
         PgClusterBuilder {
             wal_level: "logical".to_string(),
             settings: Vec::new(),
+            hba: None,
+            files: Vec::new(),
         }
     }
 
@@ -320,7 +337,23 @@ host replication md5_user 127.0.0.1/32 md5
 host all all 127.0.0.1/32 scram-sha-256
 host replication all 127.0.0.1/32 scram-sha-256
 ";
-        fs::write(cluster.data.join("pg_hba.conf"), hba).expect("write pg_hba.conf");
+        fs::write(
+            cluster.data.join("pg_hba.conf"),
+            opts.hba.as_deref().unwrap_or(hba),
+        )
+        .expect("write pg_hba.conf");
+        for (name, contents) in &opts.files {
+            use std::os::unix::fs::PermissionsExt;
+            let path = cluster.data.join(name);
+            fs::write(&path, contents).expect("write a data directory file");
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+                .expect("chmod a data directory file");
+            if cluster.as_postgres {
+                let _ = Command::new("chown")
+                    .args(["postgres:", &path.to_string_lossy()])
+                    .status();
+            }
+        }
 
         // A free port: bind :0, read it, release it. Retried if another
         // process grabs it before the server binds.

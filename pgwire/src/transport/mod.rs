@@ -41,7 +41,7 @@ pub(crate) enum Backend {
 /// A connected, authenticated session: socket, reused buffers, server
 /// parameters. Shared by [`PgConnection`] and the replication types.
 pub(crate) struct Wire {
-    stream: TcpStream,
+    stream: Stream,
     rbuf: BytesMut,
     /// Where socket reads land before they are appended to `rbuf`.
     scratch: Box<[u8]>,
@@ -79,24 +79,49 @@ fn proto(context: &str, e: impl std::fmt::Display) -> PgError {
 }
 
 impl Wire {
-    /// Connects, authenticates and waits for the first `ReadyForQuery`.
+    /// Connects, authenticates and waits for the first `ReadyForQuery`,
+    /// with or without TLS as `sslmode` says (libpq's meanings: `allow`
+    /// tries plain text first and TLS if the server refuses it; `prefer`
+    /// tries TLS first and plain text if the server does not offer it or
+    /// the handshake fails).
     pub(crate) fn connect(cfg: &PgConfig, replication: bool) -> Result<Wire, PgError> {
-        match cfg.sslmode.as_str() {
-            "disable" | "allow" | "prefer" => {}
-            "require" | "verify-ca" | "verify-full" => {
-                return Err(PgError::Tls(format!(
-                    "TLS is not supported by this PostgreSQL client, but sslmode={} requires it; \
-                     use sslmode=disable or prefer (connections to {}:{} are then unencrypted)",
-                    cfg.sslmode, cfg.host, cfg.port
-                )));
+        let mode = SslMode::parse(&cfg.sslmode)?;
+        let tls = tls::client_config(cfg, mode)?;
+        let user = cfg.user.as_str();
+        let result = match (mode, tls) {
+            (SslMode::Disable, _) | (_, None) => {
+                Wire::connect_once(cfg, replication, Attempt::Plain)
             }
-            other => {
-                return Err(PgError::Config(format!(
-                    "unknown sslmode {other:?}; expected disable, allow, prefer, require, \
-                     verify-ca or verify-full"
-                )));
+            (SslMode::Allow, Some(tls)) => {
+                match Wire::connect_once(cfg, replication, Attempt::Plain) {
+                    Err(e) if refused_by_hba(&e) => {
+                        tracing::debug!(peer = %format!("{}:{}", cfg.host, cfg.port), "plain session refused (sslmode=allow); trying TLS");
+                        Wire::connect_once(cfg, replication, Attempt::TlsRequired(tls))
+                    }
+                    other => other,
+                }
             }
-        }
+            (SslMode::Prefer, Some(tls)) => {
+                match Wire::connect_once(cfg, replication, Attempt::TlsIfOffered(tls)) {
+                    Err(e) if matches!(e, PgError::Tls(_)) || refused_by_hba(&e) => {
+                        tracing::debug!(error = %e, "TLS session failed (sslmode=prefer); trying plain text");
+                        Wire::connect_once(cfg, replication, Attempt::Plain)
+                    }
+                    other => other,
+                }
+            }
+            (_, Some(tls)) => Wire::connect_once(cfg, replication, Attempt::TlsRequired(tls)),
+        };
+        result.map_err(|e| auth_error(e, user))
+    }
+
+    /// Whether the session is encrypted with TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        self.stream.is_tls()
+    }
+
+    /// One connection attempt.
+    fn connect_once(cfg: &PgConfig, replication: bool, attempt: Attempt) -> Result<Wire, PgError> {
         let connect_timeout = cfg.connect_timeout.max(MIN_TIMEOUT);
         let deadline = Instant::now() + connect_timeout;
         let peer = format!("{}:{}", cfg.host, cfg.port);
@@ -128,7 +153,26 @@ impl Wire {
             }
         };
         let _ = stream.set_nodelay(true);
+        let stream = match attempt {
+            Attempt::Plain => Stream::Plain(stream),
+            Attempt::TlsIfOffered(tls) => {
+                match tls::negotiate(stream, tls, cfg, &peer, deadline)? {
+                    Negotiated::Tls(s) => s,
+                    Negotiated::Refused(s) => Stream::Plain(s),
+                }
+            }
+            Attempt::TlsRequired(tls) => match tls::negotiate(stream, tls, cfg, &peer, deadline)? {
+                Negotiated::Tls(s) => s,
+                Negotiated::Refused(_) => {
+                    return Err(PgError::Tls(format!(
+                        "{peer} does not support TLS, but sslmode={} requires it",
+                        cfg.sslmode
+                    )))
+                }
+            },
+        };
         stream
+            .tcp()
             .set_write_timeout(Some(connect_timeout))
             .map_err(|e| PgError::io(format!("could not configure the socket to {peer}"), e))?;
         let mut wire = Wire {
@@ -149,12 +193,15 @@ impl Wire {
         };
         wire.startup(cfg, replication, deadline)?;
         let io_timeout = wire.io_timeout;
-        wire.stream.set_write_timeout(io_timeout).map_err(|e| {
-            PgError::io(
-                format!("could not configure the socket to {}", wire.peer),
-                e,
-            )
-        })?;
+        wire.stream
+            .tcp()
+            .set_write_timeout(io_timeout)
+            .map_err(|e| {
+                PgError::io(
+                    format!("could not configure the socket to {}", wire.peer),
+                    e,
+                )
+            })?;
         wire.server_version_num = wire
             .params
             .get("server_version")
@@ -189,7 +236,7 @@ impl Wire {
         if self.wbuf.is_empty() {
             return Ok(());
         }
-        let res = self.stream.write_all(&self.wbuf);
+        let res = self.stream.send(&self.wbuf);
         self.wbuf.clear();
         res.map_err(|e| {
             self.broken = true;
@@ -202,7 +249,7 @@ impl Wire {
 
     fn set_read_timeout(&mut self, t: Option<Duration>) -> Result<(), PgError> {
         if self.read_timeout != t {
-            self.stream.set_read_timeout(t).map_err(|e| {
+            self.stream.tcp().set_read_timeout(t).map_err(|e| {
                 PgError::io(
                     format!("could not configure the socket to {}", self.peer),
                     e,
@@ -220,7 +267,7 @@ impl Wire {
     /// for every read (the socket API wants initialized memory).
     fn fill(&mut self, timeout: Option<Duration>) -> Result<bool, PgError> {
         self.set_read_timeout(timeout.map(|t| t.max(MIN_TIMEOUT)))?;
-        let res = self.stream.read(&mut self.scratch[..]);
+        let res = self.stream.recv(&mut self.scratch[..]);
         match res {
             Ok(0) => {
                 self.broken = true;
@@ -375,10 +422,10 @@ impl Wire {
 
     /// A handle that can shut the socket down from another thread.
     pub(crate) fn shutdown_handle(&self) -> Result<ShutdownHandle, PgError> {
-        let stream = self
-            .stream
-            .try_clone()
-            .map_err(|e| PgError::io(format!("could not clone the socket to {}", self.peer), e))?;
+        let stream =
+            self.stream.tcp().try_clone().map_err(|e| {
+                PgError::io(format!("could not clone the socket to {}", self.peer), e)
+            })?;
         Ok(ShutdownHandle { stream })
     }
 
@@ -407,6 +454,13 @@ impl Drop for Wire {
     fn drop(&mut self) {
         self.terminate();
     }
+}
+
+/// The server refused the session for its address, user and encryption
+/// (`pg_hba.conf` has no entry: SQLSTATE 28000), as opposed to a wrong
+/// password (28P01): worth another try with or without TLS.
+fn refused_by_hba(e: &PgError) -> bool {
+    matches!(e, PgError::Server { code, .. } if code == "28000")
 }
 
 /// A name for messages we did not expect, for error texts.
@@ -462,6 +516,10 @@ mod errors;
 mod handles;
 mod query;
 mod startup;
+mod tls;
+
+use startup::auth_error;
+use tls::{Attempt, Negotiated, SslMode, Stream};
 
 pub(crate) use errors::*;
 pub use handles::{CancelToken, ShutdownHandle};

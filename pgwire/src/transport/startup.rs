@@ -50,13 +50,13 @@ impl Wire {
                     self.broken = true;
                     return Err(PgError::Timeout);
                 }
-                Err(e) => return Err(auth_error(e, user)),
+                Err(e) => return Err(e),
             };
             let msg = match msg {
                 Backend::Msg(m) => m,
                 Backend::Error(e) => {
                     self.broken = true;
-                    return Err(auth_error(e, user));
+                    return Err(e);
                 }
                 Backend::CopyBoth => {
                     self.broken = true;

@@ -35,10 +35,15 @@ fn fake_server(reply: Vec<u8>) -> u16 {
 }
 
 fn connect_to(port: u16) -> Result<Wire, PgError> {
+    connect_with(port, "disable")
+}
+
+fn connect_with(port: u16, sslmode: &str) -> Result<Wire, PgError> {
     let cfg = PgConfig {
         host: "127.0.0.1".into(),
         port,
         connect_timeout: Duration::from_secs(5),
+        sslmode: sslmode.into(),
         ..PgConfig::default()
     };
     Wire::connect(&cfg, false)
@@ -80,6 +85,18 @@ fn malformed_server_input_is_an_error_not_a_panic() {
             .is_some_and(|e| e.contains("requires a password for user \"postgres\"")),
         "{err:?}"
     );
+    // A reply to SSLRequest that is neither `S` nor `N` (libpq: "received
+    // invalid response to SSL negotiation") fails, also under prefer.
+    for mode in ["prefer", "require"] {
+        let err = connect_with(fake_server(b"R".to_vec()), mode)
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("answered SSLRequest with 'R'")),
+            "{mode}: {err:?}"
+        );
+    }
     // A server that closes mid-startup: the session is lost, not wedged.
     let err = connect_to(fake_server(Vec::new())).err();
     assert!(err.is_some_and(|e| e.is_connection_lost()));

@@ -48,6 +48,9 @@ pub fn client_config(config: &PgCdcConfig, application_name: &str) -> PgConfig {
         password: config.password.clone(),
         dbname: config.dbname.clone(),
         sslmode: config.sslmode.clone(),
+        sslrootcert: config.sslrootcert.clone(),
+        sslcert: config.sslcert.clone(),
+        sslkey: config.sslkey.clone(),
         connect_timeout: config.connect_timeout,
         application_name: application_name.to_owned(),
         ..PgConfig::default()

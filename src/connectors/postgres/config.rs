@@ -1,5 +1,6 @@
 //! `PostgresCdc`'s configuration: Debezium's keys, every problem reported at once.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use regex::{Regex, RegexBuilder};
@@ -23,6 +24,13 @@ pub const PASSWORD: &str = "database.password";
 pub const DBNAME: &str = "database.dbname";
 /// TLS mode (`disable`, `prefer`, `require`, …).
 pub const SSLMODE: &str = "database.sslmode";
+/// PEM file of the CAs the server's certificate must chain to (`system`:
+/// the operating system's trusted roots).
+pub const SSLROOTCERT: &str = "database.sslrootcert";
+/// PEM client certificate presented to the server.
+pub const SSLCERT: &str = "database.sslcert";
+/// The client certificate's PEM private key (unencrypted).
+pub const SSLKEY: &str = "database.sslkey";
 /// Connection timeout in milliseconds (extension; Debezium sets it through JDBC).
 pub const CONNECT_TIMEOUT_MS: &str = "database.connect.timeout.ms";
 /// Prefix of every topic and the `server` of the source partition.
@@ -122,6 +130,12 @@ pub struct PgCdcConfig {
     pub dbname: String,
     /// `database.sslmode`.
     pub sslmode: String,
+    /// `database.sslrootcert`.
+    pub sslrootcert: Option<PathBuf>,
+    /// `database.sslcert`.
+    pub sslcert: Option<PathBuf>,
+    /// `database.sslkey`.
+    pub sslkey: Option<PathBuf>,
     /// `database.connect.timeout.ms`.
     pub connect_timeout: Duration,
     /// `topic.prefix`.
@@ -268,6 +282,40 @@ pub fn definition() -> ConfigDef {
                 "verify-ca",
                 "verify-full",
             ]))
+            .group(connection, 6),
+        )
+        .define(
+            ConfigKey::new(
+                SSLROOTCERT,
+                ConfigType::String,
+                Importance::Medium,
+                "PEM file of the certificate authorities the server's certificate must \
+                 chain to (verify-ca, verify-full; require checks against it too when \
+                 set), or `system` for the operating system's trusted roots. Unset: \
+                 ~/.postgresql/root.crt if it exists, as libpq.",
+            )
+            .optional()
+            .group(connection, 6),
+        )
+        .define(
+            ConfigKey::new(
+                SSLCERT,
+                ConfigType::String,
+                Importance::Low,
+                "PEM client certificate to present (pg_hba.conf method `cert`); needs \
+                 database.sslkey.",
+            )
+            .optional()
+            .group(connection, 6),
+        )
+        .define(
+            ConfigKey::new(
+                SSLKEY,
+                ConfigType::String,
+                Importance::Low,
+                "The client certificate's private key, PEM, unencrypted.",
+            )
+            .optional()
             .group(connection, 6),
         )
         .define(
@@ -582,6 +630,29 @@ fn cross_issues(props: &Properties) -> Vec<ConfigIssue> {
             "cannot be set together with table.include.list",
         ));
     }
+    // TLS files: named ones must be readable, and a certificate needs its key.
+    for key in [SSLROOTCERT, SSLCERT, SSLKEY] {
+        let Some(file) = props.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        if key == SSLROOTCERT && file == "system" {
+            continue;
+        }
+        if let Err(e) = std::fs::File::open(file) {
+            issues.push(ConfigIssue::new(key, format!("cannot read `{file}`: {e}")));
+        }
+    }
+    match (set(SSLCERT), set(SSLKEY)) {
+        (true, false) => issues.push(ConfigIssue::new(
+            SSLKEY,
+            "must be set with database.sslcert (a client certificate needs its key)",
+        )),
+        (false, true) => issues.push(ConfigIssue::new(
+            SSLCERT,
+            "must be set with database.sslkey (a client key needs its certificate)",
+        )),
+        _ => {}
+    }
     if let Some(plugin) = props.get(PLUGIN_NAME) {
         let plugin = plugin.trim();
         if !plugin.eq_ignore_ascii_case("pgoutput") {
@@ -652,6 +723,13 @@ fn parse(
             .map(|s| s.trim().to_owned())
             .map_err(|e| vec![ConfigIssue::new(key, e.to_string())])
     };
+    let path = |key: &str| {
+        parsed
+            .string(key)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    };
     let port = parsed.int(PORT).unwrap_or(5432);
     let autocreate = match text(PUBLICATION_AUTOCREATE)?.to_ascii_lowercase().as_str() {
         "disabled" => AutocreateMode::Disabled,
@@ -672,6 +750,9 @@ fn parse(
         password: parsed.password(PASSWORD).map(|p| p.value().to_owned()),
         dbname: text(DBNAME)?,
         sslmode: text(SSLMODE)?.to_ascii_lowercase(),
+        sslrootcert: path(SSLROOTCERT),
+        sslcert: path(SSLCERT),
+        sslkey: path(SSLKEY),
         connect_timeout: Duration::from_millis(
             u64::try_from(parsed.long(CONNECT_TIMEOUT_MS).unwrap_or(10_000)).unwrap_or(10_000),
         ),
@@ -739,6 +820,38 @@ mod tests {
         assert!(c.heartbeat.is_none());
         assert_eq!(c.heartbeat_topic(), "__debezium-heartbeat.shop");
         assert!(c.password.is_none());
+    }
+
+    #[test]
+    fn pg_tls_files_must_be_readable_and_a_certificate_needs_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("client.crt");
+        std::fs::write(&cert, "not checked here").unwrap();
+        let cert = cert.to_str().unwrap();
+        let mut p = minimal();
+        p.push((SSLROOTCERT, "/nonexistent/root.crt"));
+        p.push((SSLCERT, cert));
+        let issues = validate(&props(&p));
+        let found = |key: &str, text: &str| {
+            issues
+                .iter()
+                .any(|i| i.key == key && i.message.contains(text))
+        };
+        assert!(found(SSLROOTCERT, "/nonexistent/root.crt"), "{issues:?}");
+        assert!(found(SSLKEY, "database.sslcert"), "{issues:?}");
+
+        let mut p = minimal();
+        p.push((SSLROOTCERT, "system"));
+        p.push((SSLCERT, cert));
+        p.push((SSLKEY, cert));
+        p.push((SSLMODE, "verify-full"));
+        let (_, c) = settings(&props(&p), false, "t").unwrap();
+        assert_eq!(
+            c.sslrootcert.as_deref(),
+            Some(std::path::Path::new("system"))
+        );
+        assert_eq!(c.sslkey.as_deref(), Some(std::path::Path::new(cert)));
+        assert_eq!(c.sslmode, "verify-full");
     }
 
     #[test]
