@@ -241,9 +241,11 @@ impl TableModel {
     }
 
     /// Decodes a tuple into a `<topic>.Value` struct. `cells[positions[i]]`
-    /// is column `i`'s cell.
+    /// is column `i`'s cell. Values are made for their fields' schemas
+    /// (the decoders follow [`super::types::schema_of`]), so the struct is
+    /// assembled in field order without a per-field lookup or check.
     pub fn row(&self, cells: &[Cell<'_>]) -> Result<Struct, RowError> {
-        let mut values = Struct::new(self.value_schema.clone());
+        let mut values = Vec::with_capacity(self.columns.len());
         for (i, column) in self.columns.iter().enumerate() {
             let cell = cells
                 .get(self.positions[i])
@@ -262,11 +264,14 @@ impl TableModel {
                 Cell::Text(text) => decode_as(&column.kind, text, field.optional)
                     .map_err(|e| self.error(column, e.to_string()))?,
             };
-            values
-                .put(&column.name, value)
-                .map_err(|e| self.error(column, e.to_string()))?;
+            values.push(value);
         }
-        Ok(values)
+        Struct::from_parts(self.value_schema.clone(), values).map_err(|e| RowError {
+            table: self.qualified(),
+            column: "(row)".to_owned(),
+            type_name: "struct".to_owned(),
+            message: e.to_string(),
+        })
     }
 
     /// The key struct of a row, or `Value::Null` for a table without a key.
@@ -274,29 +279,33 @@ impl TableModel {
         let Some(schema) = &self.key_schema else {
             return Ok(Value::Null);
         };
-        let mut key = Struct::new(schema.clone());
+        let mut values = Vec::with_capacity(self.key.len());
         for &i in &self.key {
             let column = &self.columns[i];
-            let v = match row.get(&column.name).cloned().unwrap_or(Value::Null) {
-                // Same value, the key field's (required) schema.
-                Value::Struct(s) => {
-                    let mut k = Struct::new(super::types::schema_of(&column.kind, false));
-                    for f in &s.schema().fields {
-                        let fv = s.get(&f.name).cloned().unwrap_or(Value::Null);
-                        k.put(&f.name, fv)
-                            .map_err(|e| self.error(column, format!("key column: {e}")))?;
-                    }
-                    Value::Struct(k)
-                }
+            let v = match row.values().get(i).cloned().unwrap_or(Value::Null) {
+                // Same values, the key field's (required) schema.
+                Value::Struct(s) => Struct::from_parts(
+                    super::types::schema_of(&column.kind, false),
+                    s.values().to_vec(),
+                )
+                .map(Value::Struct)
+                .map_err(|e| self.error(column, format!("key column: {e}")))?,
                 v => v,
             };
-            key.put(&column.name, v)
-                .map_err(|e| self.error(column, format!("key column: {e}")))?;
+            values.push(v);
         }
-        Ok(Value::Struct(key))
+        Struct::from_parts(schema.clone(), values)
+            .map(Value::Struct)
+            .map_err(|e| RowError {
+                table: self.qualified(),
+                column: "(key)".to_owned(),
+                type_name: "struct".to_owned(),
+                message: e.to_string(),
+            })
     }
 
-    /// The envelope value of an event.
+    /// The envelope value of an event, assembled in the field order of
+    /// [`source_schema`] and the envelope schema.
     pub fn envelope(
         &self,
         op: Op,
@@ -311,43 +320,44 @@ impl TableModel {
             type_name: "struct".to_owned(),
             message: e.to_string(),
         };
-        let mut s = Struct::new(source_schema());
-        s.put(
-            "version",
-            Value::String(env!("CARGO_PKG_VERSION").to_owned()),
-        )
-        .and_then(|s| s.put("connector", Value::String("postgresql".into())))
-        .and_then(|s| s.put("name", Value::String(source.name.to_string())))
-        .and_then(|s| s.put("ts_ms", Value::Int64(source.ts_ms)))
-        .and_then(|s| s.put("snapshot", Value::String(source.snapshot.to_owned())))
-        .and_then(|s| s.put("db", Value::String(source.db.to_string())))
-        .and_then(|s| {
-            s.put(
-                "sequence",
+        let s = Struct::from_parts(
+            source_schema(),
+            vec![
+                Value::String(env!("CARGO_PKG_VERSION").to_owned()),
+                Value::String("postgresql".to_owned()),
+                Value::String(source.name.to_string()),
+                Value::Int64(source.ts_ms),
+                Value::String(source.snapshot.to_owned()),
+                Value::String(source.db.to_string()),
                 source.sequence.clone().map_or(Value::Null, Value::String),
-            )
-        })
-        .and_then(|s| s.put("ts_us", Value::Int64(source.ts_ms.saturating_mul(1_000))))
-        .and_then(|s| {
-            s.put(
-                "ts_ns",
+                Value::Int64(source.ts_ms.saturating_mul(1_000)),
                 Value::Int64(source.ts_ms.saturating_mul(1_000_000)),
-            )
-        })
-        .and_then(|s| s.put("schema", Value::String(self.schema.clone())))
-        .and_then(|s| s.put("table", Value::String(self.table.clone())))
-        .and_then(|s| s.put("txId", source.tx_id.map_or(Value::Null, Value::Int64)))
-        .and_then(|s| s.put("lsn", source.lsn.map_or(Value::Null, Value::Int64)))
+                Value::String(self.schema.clone()),
+                Value::String(self.table.clone()),
+                source.tx_id.map_or(Value::Null, Value::Int64),
+                source.lsn.map_or(Value::Null, Value::Int64),
+                // xmin, origin, origin_lsn
+                Value::Null,
+                Value::Null,
+                Value::Null,
+            ],
+        )
         .map_err(fail)?;
-        let mut e = Struct::new(self.envelope_schema.clone());
-        e.put("before", before.map_or(Value::Null, Value::Struct))
-            .and_then(|e| e.put("after", after.map_or(Value::Null, Value::Struct)))
-            .and_then(|e| e.put("source", Value::Struct(s)))
-            .and_then(|e| e.put("op", Value::String(op.code().to_owned())))
-            .and_then(|e| e.put("ts_ms", Value::Int64(now_ms)))
-            .and_then(|e| e.put("ts_us", Value::Int64(now_ms.saturating_mul(1_000))))
-            .and_then(|e| e.put("ts_ns", Value::Int64(now_ms.saturating_mul(1_000_000))))
-            .map_err(fail)?;
+        let e = Struct::from_parts(
+            self.envelope_schema.clone(),
+            vec![
+                before.map_or(Value::Null, Value::Struct),
+                after.map_or(Value::Null, Value::Struct),
+                Value::Struct(s),
+                // transaction
+                Value::Null,
+                Value::String(op.code().to_owned()),
+                Value::Int64(now_ms),
+                Value::Int64(now_ms.saturating_mul(1_000)),
+                Value::Int64(now_ms.saturating_mul(1_000_000)),
+            ],
+        )
+        .map_err(fail)?;
         Ok(Value::Struct(e))
     }
 }

@@ -442,7 +442,28 @@ impl SourceTask for PostgresCdcTask {
                 "{CLASS}: poll called before start"
             )));
         };
-        run.poll()
+        let batch = run.poll()?;
+        // The claim of `records_match_schemas`, checked in every debug
+        // build (the tests): a record that breaks its schema fails the task.
+        #[cfg(debug_assertions)]
+        if let Some(records) = &batch {
+            for r in records {
+                r.validate().map_err(|e| {
+                    ConnectError::fatal(format!(
+                        "{}: a record of topic {} breaks its schema: {e}",
+                        run.who, r.topic
+                    ))
+                })?;
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Its records are built from the table models' own schemas (values
+    /// decoded for their fields), so the runtime does not check each one
+    /// again; debug builds do, in `poll`.
+    fn records_match_schemas(&self) -> bool {
+        true
     }
 
     /// Confirms to the slot the position the newest durable snapshot holds.
