@@ -761,3 +761,66 @@ hostssl replication all 127.0.0.1/32 scram-sha-256
         "missing file: {out}"
     );
 }
+
+/// `skipped.operations` leaves the named operations out; TRUNCATE (when
+/// not skipped) is a `t` event per table with no key and no row; logical
+/// decoding messages are `m` events on `<prefix>.message`, filtered by
+/// prefix, transactional ones with their transaction.
+#[test]
+fn pg_skipped_operations_truncate_and_logical_messages() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    pg.psql("CREATE TABLE t (id int PRIMARY KEY, v text);");
+    props(
+        &pg,
+        dir.path(),
+        &[
+            ("table.include.list", "public\\.t"),
+            ("skipped.operations", "u"),
+            ("message.prefix.include.list", "app\\..*"),
+        ],
+    );
+    let mut job = spawn(dir.path());
+    pg.psql("INSERT INTO t VALUES (0, 'sentinel')");
+    wait_for_lines(&mut job, dir.path(), 1);
+    pg.psql(
+        "INSERT INTO t VALUES (1, 'a'), (2, 'b');
+         UPDATE t SET v = 'a2' WHERE id = 1;
+         DELETE FROM t WHERE id = 2;
+         BEGIN;
+         SELECT pg_logical_emit_message(true, 'app.audit', 'inside');
+         SELECT pg_logical_emit_message(true, 'other', 'filtered out');
+         INSERT INTO t VALUES (3, 'c');
+         COMMIT;
+         SELECT pg_logical_emit_message(false, 'app.ping', 'outside');
+         TRUNCATE t;",
+    );
+    // 0 (r or c), c 1, c 2, d 2, tombstone, m app.audit, c 3, m app.ping, t.
+    wait_for_lines(&mut job, dir.path(), 9);
+    let out = finish(job);
+    let all = events(dir.path());
+    let ops: Vec<&str> = all[1..].iter().map(op).collect();
+    assert_eq!(
+        ops,
+        ["c", "c", "d", "tombstone", "m", "c", "m", "t"],
+        "{all:#?}\n{out}"
+    );
+    assert!(all.iter().all(|e| op(e) != "u"), "updates are skipped");
+    let audit = &all[5];
+    assert_eq!(audit["message"]["prefix"], "app.audit");
+    assert_eq!(
+        audit["message"]["content"], "aW5zaWRl",
+        "base64 of `inside`"
+    );
+    let insert3 = &all[6];
+    assert_eq!(
+        audit["source"]["txId"], insert3["source"]["txId"],
+        "a transactional message carries its transaction"
+    );
+    let ping = &all[7];
+    assert_eq!(ping["message"]["prefix"], "app.ping");
+    assert!(ping["source"]["txId"].is_null(), "{ping}");
+    let truncate = &all[8];
+    assert_eq!(truncate["source"]["table"], "t");
+    assert!(truncate["before"].is_null() && truncate["after"].is_null());
+}

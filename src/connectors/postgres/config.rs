@@ -59,6 +59,12 @@ pub const SNAPSHOT_MODE: &str = "snapshot.mode";
 pub const SNAPSHOT_FETCH_SIZE: &str = "snapshot.fetch.size";
 /// Whether a delete is followed by a tombstone.
 pub const TOMBSTONES_ON_DELETE: &str = "tombstones.on.delete";
+/// Operations not emitted while streaming (`c`, `u`, `d`, `t`; `none`).
+pub const SKIPPED_OPERATIONS: &str = "skipped.operations";
+/// Prefixes of logical decoding messages to emit (regexes).
+pub const MESSAGE_PREFIX_INCLUDE: &str = "message.prefix.include.list";
+/// Prefixes of logical decoding messages not to emit (regexes).
+pub const MESSAGE_PREFIX_EXCLUDE: &str = "message.prefix.exclude.list";
 /// How often an idle stream emits a heartbeat record (0: never).
 pub const HEARTBEAT_INTERVAL_MS: &str = "heartbeat.interval.ms";
 /// Prefix of the heartbeat topic.
@@ -154,6 +160,12 @@ pub struct PgCdcConfig {
     pub fetch_size: usize,
     /// `tombstones.on.delete`.
     pub tombstones: bool,
+    /// `skipped.operations`.
+    pub skipped: Skipped,
+    /// `message.prefix.include.list`.
+    pub message_include: Vec<Regex>,
+    /// `message.prefix.exclude.list`.
+    pub message_exclude: Vec<Regex>,
     /// `heartbeat.interval.ms`; `None` when 0.
     pub heartbeat: Option<Duration>,
     /// `topic.heartbeat.prefix`.
@@ -164,6 +176,28 @@ impl PgCdcConfig {
     /// The heartbeat topic: `<topic.heartbeat.prefix>.<topic.prefix>`.
     pub fn heartbeat_topic(&self) -> String {
         format!("{}.{}", self.heartbeat_prefix, self.prefix)
+    }
+}
+
+/// Which operations `skipped.operations` leaves out of the stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// `c`: inserts.
+    pub create: bool,
+    /// `u`: updates.
+    pub update: bool,
+    /// `d`: deletes (with their tombstones).
+    pub delete: bool,
+    /// `t`: truncates.
+    pub truncate: bool,
+}
+
+impl PgCdcConfig {
+    /// Whether a logical decoding message with `prefix` is emitted.
+    pub fn message_included(&self, prefix: &str) -> bool {
+        let any = |list: &[Regex]| list.iter().any(|r| r.is_match(prefix));
+        (self.message_include.is_empty() || any(&self.message_include))
+            && !any(&self.message_exclude)
     }
 }
 
@@ -488,6 +522,42 @@ pub fn definition() -> ConfigDef {
         )
         .define(
             ConfigKey::new(
+                SKIPPED_OPERATIONS,
+                ConfigType::List,
+                Importance::Low,
+                "Operations not emitted while streaming, comma-separated: c (inserts), \
+                 u (updates), d (deletes), t (truncates), or none. As Debezium, TRUNCATE \
+                 is skipped by default.",
+            )
+            .default_value("t")
+            .group(events, 2),
+        )
+        .define(
+            ConfigKey::new(
+                MESSAGE_PREFIX_INCLUDE,
+                ConfigType::List,
+                Importance::Low,
+                "Regular expressions (anchored) of the prefixes of logical decoding \
+                 messages (pg_logical_emit_message, PostgreSQL 14+) to emit on \
+                 <topic.prefix>.message. Unset: every prefix. Not with \
+                 message.prefix.exclude.list.",
+            )
+            .optional()
+            .group(events, 2),
+        )
+        .define(
+            ConfigKey::new(
+                MESSAGE_PREFIX_EXCLUDE,
+                ConfigType::List,
+                Importance::Low,
+                "Regular expressions (anchored) of the prefixes of logical decoding \
+                 messages not to emit. Not with message.prefix.include.list.",
+            )
+            .optional()
+            .group(events, 2),
+        )
+        .define(
+            ConfigKey::new(
                 HEARTBEAT_INTERVAL_MS,
                 ConfigType::Int,
                 Importance::Medium,
@@ -624,6 +694,12 @@ fn cross_issues(props: &Properties) -> Vec<ConfigIssue> {
             "cannot be set together with schema.include.list",
         ));
     }
+    if set(MESSAGE_PREFIX_INCLUDE) && set(MESSAGE_PREFIX_EXCLUDE) {
+        issues.push(ConfigIssue::new(
+            MESSAGE_PREFIX_EXCLUDE,
+            "cannot be set together with message.prefix.include.list",
+        ));
+    }
     if set(TABLE_INCLUDE) && set(TABLE_EXCLUDE) {
         issues.push(ConfigIssue::new(
             TABLE_EXCLUDE,
@@ -715,6 +791,28 @@ fn parse(
         table_exclude: regexes(&parsed, TABLE_EXCLUDE, &mut issues),
         column_exclude: regexes(&parsed, COLUMN_EXCLUDE, &mut issues),
     };
+    let message_include = regexes(&parsed, MESSAGE_PREFIX_INCLUDE, &mut issues);
+    let message_exclude = regexes(&parsed, MESSAGE_PREFIX_EXCLUDE, &mut issues);
+    let mut skipped = Skipped::default();
+    for op in parsed.list(SKIPPED_OPERATIONS).unwrap_or(&[]) {
+        match op.trim().to_ascii_lowercase().as_str() {
+            "c" => skipped.create = true,
+            "u" => skipped.update = true,
+            "d" => skipped.delete = true,
+            "t" => skipped.truncate = true,
+            "none" | "" => {}
+            other => issues.push(ConfigIssue::new(
+                SKIPPED_OPERATIONS,
+                format!("`{other}` is not an operation; expected c, u, d, t or none"),
+            )),
+        }
+    }
+    if parsed
+        .list(SKIPPED_OPERATIONS)
+        .is_some_and(|l| l.iter().any(|o| o.trim().eq_ignore_ascii_case("none")))
+    {
+        skipped = Skipped::default();
+    }
     if !issues.is_empty() {
         return Err(issues);
     }
@@ -766,6 +864,9 @@ fn parse(
             .unwrap_or(10240)
             .max(1),
         tombstones: parsed.boolean(TOMBSTONES_ON_DELETE).unwrap_or(true),
+        skipped,
+        message_include,
+        message_exclude,
         heartbeat: (heartbeat_ms > 0)
             .then(|| Duration::from_millis(u64::try_from(heartbeat_ms).unwrap_or(0))),
         heartbeat_prefix: text(HEARTBEAT_TOPICS_PREFIX)?,
@@ -820,6 +921,38 @@ mod tests {
         assert!(c.heartbeat.is_none());
         assert_eq!(c.heartbeat_topic(), "__debezium-heartbeat.shop");
         assert!(c.password.is_none());
+        // Debezium skips TRUNCATE unless told otherwise.
+        assert_eq!(
+            c.skipped,
+            Skipped {
+                truncate: true,
+                ..Skipped::default()
+            }
+        );
+        assert!(c.message_included("anything"));
+    }
+
+    #[test]
+    fn pg_skipped_operations_and_message_prefixes_parse() {
+        let mut p = minimal();
+        p.push((SKIPPED_OPERATIONS, "c, d"));
+        p.push((MESSAGE_PREFIX_EXCLUDE, "noise.*"));
+        let (_, c) = settings(&props(&p), false, "t").unwrap();
+        assert!(c.skipped.create && c.skipped.delete && !c.skipped.update && !c.skipped.truncate);
+        assert!(!c.message_included("noise.x") && c.message_included("app"));
+        let mut p = minimal();
+        p.push((SKIPPED_OPERATIONS, "none"));
+        let (_, c) = settings(&props(&p), false, "t").unwrap();
+        assert_eq!(c.skipped, Skipped::default());
+        let mut p = minimal();
+        p.push((SKIPPED_OPERATIONS, "c,x"));
+        let issues = validate(&props(&p));
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.key == SKIPPED_OPERATIONS && i.message.contains("`x`")),
+            "{issues:?}"
+        );
     }
 
     #[test]

@@ -23,6 +23,10 @@ pub enum Op {
     Update,
     /// `d`: a delete.
     Delete,
+    /// `t`: a truncate (with `skipped.operations` not holding `t`).
+    Truncate,
+    /// `m`: a logical decoding message.
+    Message,
 }
 
 impl Op {
@@ -33,6 +37,8 @@ impl Op {
             Op::Create => "c",
             Op::Update => "u",
             Op::Delete => "d",
+            Op::Truncate => "t",
+            Op::Message => "m",
         }
     }
 }
@@ -320,29 +326,7 @@ impl TableModel {
             type_name: "struct".to_owned(),
             message: e.to_string(),
         };
-        let s = Struct::from_parts(
-            source_schema(),
-            vec![
-                Value::String(env!("CARGO_PKG_VERSION").to_owned()),
-                Value::String("postgresql".to_owned()),
-                Value::String(source.name.to_string()),
-                Value::Int64(source.ts_ms),
-                Value::String(source.snapshot.to_owned()),
-                Value::String(source.db.to_string()),
-                source.sequence.clone().map_or(Value::Null, Value::String),
-                Value::Int64(source.ts_ms.saturating_mul(1_000)),
-                Value::Int64(source.ts_ms.saturating_mul(1_000_000)),
-                Value::String(self.schema.clone()),
-                Value::String(self.table.clone()),
-                source.tx_id.map_or(Value::Null, Value::Int64),
-                source.lsn.map_or(Value::Null, Value::Int64),
-                // xmin, origin, origin_lsn
-                Value::Null,
-                Value::Null,
-                Value::Null,
-            ],
-        )
-        .map_err(fail)?;
+        let s = source_struct(&self.schema, &self.table, source).map_err(fail)?;
         let e = Struct::from_parts(
             self.envelope_schema.clone(),
             vec![
@@ -360,6 +344,66 @@ impl TableModel {
         .map_err(fail)?;
         Ok(Value::Struct(e))
     }
+}
+
+/// The `source` block of an event on table `schema.table` (both empty for
+/// a logical decoding message), in [`source_schema`]'s field order.
+pub fn source_struct(
+    schema: &str,
+    table: &str,
+    source: &SourceInfo,
+) -> Result<Struct, crate::data::DataError> {
+    Struct::from_parts(
+        source_schema(),
+        vec![
+            Value::String(env!("CARGO_PKG_VERSION").to_owned()),
+            Value::String("postgresql".to_owned()),
+            Value::String(source.name.to_string()),
+            Value::Int64(source.ts_ms),
+            Value::String(source.snapshot.to_owned()),
+            Value::String(source.db.to_string()),
+            source.sequence.clone().map_or(Value::Null, Value::String),
+            Value::Int64(source.ts_ms.saturating_mul(1_000)),
+            Value::Int64(source.ts_ms.saturating_mul(1_000_000)),
+            Value::String(schema.to_owned()),
+            Value::String(table.to_owned()),
+            source.tx_id.map_or(Value::Null, Value::Int64),
+            source.lsn.map_or(Value::Null, Value::Int64),
+            // xmin, origin, origin_lsn
+            Value::Null,
+            Value::Null,
+            Value::Null,
+        ],
+    )
+}
+
+/// Debezium's schemas of a logical decoding message event: the key
+/// (`io.debezium.connector.postgresql.MessageKey`, the prefix) and the value
+/// (`…MessageValue`: `op`, `ts_ms`, `source`, `message` with `prefix` and
+/// `content`).
+pub fn message_schemas() -> (SchemaRef, SchemaRef) {
+    static SCHEMAS: OnceLock<(SchemaRef, SchemaRef)> = OnceLock::new();
+    SCHEMAS
+        .get_or_init(|| {
+            let key = SchemaBuilder::struct_()
+                .name("io.debezium.connector.postgresql.MessageKey")
+                .field("prefix", Schema::optional_string())
+                .build();
+            let message = SchemaBuilder::struct_()
+                .name("io.debezium.connector.postgresql.Message")
+                .field("prefix", Schema::optional_string())
+                .field("content", Schema::optional_bytes())
+                .build();
+            let value = SchemaBuilder::struct_()
+                .name("io.debezium.connector.postgresql.MessageValue")
+                .field("op", Schema::string())
+                .field("ts_ms", Schema::optional_int64())
+                .field("source", source_schema())
+                .field("message", message)
+                .build();
+            (key, value)
+        })
+        .clone()
 }
 
 /// What Debezium puts in a required field whose value the tuple lacks (a

@@ -14,7 +14,9 @@ use crate::data::{SchemaBuilder, SourcePartition, SourceRecord, Struct, Value};
 
 use super::catalog::{self, CatalogColumn, CatalogError};
 use super::config::PgCdcConfig;
-use super::envelope::{now_ms, Cell, Op, RowError, SourceInfo, TableModel};
+use super::envelope::{
+    message_schemas, now_ms, source_struct, Cell, Op, RowError, SourceInfo, TableModel,
+};
 use super::offsets::{key_part, KeyPart, SnapshotFilter, StreamOffset, StreamPosition};
 use super::types::TypeRegistry;
 use super::wire::{
@@ -85,6 +87,8 @@ pub struct StreamState {
     pub registry: TypeRegistry,
     partition: SourcePartition,
     heartbeat_topic: Arc<str>,
+    /// `<topic.prefix>.message`, for logical decoding messages.
+    message_topic: Arc<str>,
     name: Arc<str>,
     db: Arc<str>,
     last_heartbeat: Instant,
@@ -108,6 +112,7 @@ impl StreamState {
             registry,
             partition: super::offsets::stream_partition(&config.prefix),
             heartbeat_topic: Arc::from(config.heartbeat_topic()),
+            message_topic: Arc::from(format!("{}.message", config.prefix)),
             name: Arc::from(config.prefix.as_str()),
             db: Arc::from(config.dbname.as_str()),
             last_heartbeat: Instant::now(),
@@ -369,13 +374,175 @@ impl Streamer {
                 out,
             )?,
             PgOutput::Truncate { relation_ids, .. } => {
-                tracing::warn!(
-                    ?relation_ids,
-                    "TRUNCATE is not captured (as Debezium's default skipped.operations=t)"
-                );
+                self.truncate(config, state, lsn, &relation_ids, out)?;
             }
-            PgOutput::Type { .. } | PgOutput::Origin { .. } | PgOutput::Message { .. } => {}
+            PgOutput::Message {
+                transactional,
+                lsn: message_lsn,
+                prefix,
+                content,
+            } => {
+                let lsn = if message_lsn.0 != 0 {
+                    message_lsn.0
+                } else {
+                    lsn
+                };
+                self.logical_message(config, state, lsn, transactional, &prefix, &content, out)?;
+            }
+            PgOutput::Type { .. } | PgOutput::Origin { .. } => {}
         }
+        Ok(())
+    }
+
+    /// Debezium's `t` events: one per captured table of the TRUNCATE, with
+    /// no key and neither `before` nor `after` (unless `skipped.operations`
+    /// holds `t`, its default).
+    fn truncate(
+        &mut self,
+        config: &PgCdcConfig,
+        state: &mut StreamState,
+        lsn: u64,
+        relation_ids: &[u32],
+        out: &mut Vec<SourceRecord>,
+    ) -> Result<(), StreamError> {
+        let tx = self.tx.ok_or_else(|| {
+            StreamError::Protocol(format!("TRUNCATE at {} outside a transaction", Lsn(lsn)))
+        })?;
+        if config.skipped.truncate {
+            tracing::debug!(
+                ?relation_ids,
+                "TRUNCATE skipped (skipped.operations holds t)"
+            );
+            return Ok(());
+        }
+        if state.emitted.already_emitted(tx.commit, lsn) {
+            return Ok(());
+        }
+        let now = now_ms();
+        for id in relation_ids {
+            let Some(model) = self.relations.get(id).and_then(|r| r.model.clone()) else {
+                continue;
+            };
+            let source = SourceInfo {
+                name: state.name.clone(),
+                db: state.db.clone(),
+                ts_ms: tx.ts_us / 1000,
+                snapshot: "false",
+                sequence: Some(match state.last_commit {
+                    Some(c) => format!("[\"{c}\",\"{lsn}\"]"),
+                    None => format!("[null,\"{lsn}\"]"),
+                }),
+                tx_id: Some(i64::from(tx.xid)),
+                lsn: Some(lsn as i64),
+            };
+            let value = model.envelope(Op::Truncate, None, None, &source, now)?;
+            let offset = StreamOffset {
+                lsn,
+                commit: tx.commit,
+                tx_id: Some(i64::from(tx.xid)),
+                ts_usec: tx.ts_us,
+                message_type: Some("TRUNCATE"),
+            };
+            out.push(SourceRecord::new(
+                state.partition.clone(),
+                offset.to_offset(),
+                model.topic.clone(),
+                Some(model.envelope_schema.clone()),
+                value,
+            ));
+        }
+        state.emitted = StreamPosition {
+            commit: tx.commit,
+            processed: Some(lsn),
+        };
+        Ok(())
+    }
+
+    /// A logical decoding message (`pg_logical_emit_message`) as Debezium
+    /// emits it on `<topic.prefix>.message`: keyed by its prefix, `op` `m`.
+    /// A transactional one carries its transaction; one emitted outside a
+    /// transaction is sent at once and carries none.
+    #[allow(clippy::too_many_arguments)]
+    fn logical_message(
+        &mut self,
+        config: &PgCdcConfig,
+        state: &mut StreamState,
+        lsn: u64,
+        transactional: bool,
+        prefix: &str,
+        content: &[u8],
+        out: &mut Vec<SourceRecord>,
+    ) -> Result<(), StreamError> {
+        if !config.message_included(prefix) {
+            return Ok(());
+        }
+        let tx = if transactional { self.tx } else { None };
+        // A non-transactional message is not part of a commit: its own
+        // LSN is its position.
+        let commit = tx.map_or(lsn, |t| t.commit);
+        if state.emitted.already_emitted(commit, lsn) {
+            return Ok(());
+        }
+        let ts_us = tx.map_or_else(|| now_ms().saturating_mul(1000), |t| t.ts_us);
+        let source = SourceInfo {
+            name: state.name.clone(),
+            db: state.db.clone(),
+            ts_ms: ts_us / 1000,
+            snapshot: "false",
+            sequence: Some(match state.last_commit {
+                Some(c) => format!("[\"{c}\",\"{lsn}\"]"),
+                None => format!("[null,\"{lsn}\"]"),
+            }),
+            tx_id: tx.map(|t| i64::from(t.xid)),
+            lsn: Some(lsn as i64),
+        };
+        let bad = |e: crate::data::DataError| StreamError::Protocol(e.to_string());
+        let (key_schema, value_schema) = message_schemas();
+        let message_schema = value_schema
+            .field("message")
+            .map(|f| f.schema.clone())
+            .ok_or_else(|| StreamError::Protocol("message schema without `message`".into()))?;
+        let key = Struct::from_parts(key_schema.clone(), vec![Value::String(prefix.to_owned())])
+            .map_err(bad)?;
+        let message = Struct::from_parts(
+            message_schema,
+            vec![
+                Value::String(prefix.to_owned()),
+                Value::Bytes(content.to_vec()),
+            ],
+        )
+        .map_err(bad)?;
+        let value = Struct::from_parts(
+            value_schema.clone(),
+            vec![
+                Value::String(Op::Message.code().to_owned()),
+                Value::Int64(now_ms()),
+                Value::Struct(source_struct("", "", &source).map_err(bad)?),
+                Value::Struct(message),
+            ],
+        )
+        .map_err(bad)?;
+        let offset = StreamOffset {
+            lsn,
+            commit,
+            tx_id: tx.map(|t| i64::from(t.xid)),
+            ts_usec: ts_us,
+            message_type: Some("MESSAGE"),
+        };
+        out.push(
+            SourceRecord::new(
+                state.partition.clone(),
+                offset.to_offset(),
+                state.message_topic.clone(),
+                Some(value_schema),
+                Value::Struct(value),
+            )
+            .with_key(Some(key_schema), Value::Struct(key)),
+        );
+        state.emitted = StreamPosition {
+            commit,
+            processed: Some(lsn),
+        };
         Ok(())
     }
 
@@ -560,9 +727,10 @@ impl Streamer {
         let emit_for = |parts: Option<Vec<KeyPart>>| {
             state.filter.emit(&qualified, parts.as_deref(), tx.commit)
         };
+        let skip = config.skipped;
         match (before, after) {
             (None, Some(after)) if is_insert => {
-                if emit_for(key_parts(&new_cells)) {
+                if !skip.create && emit_for(key_parts(&new_cells)) {
                     let key = model.key_of(&after)?;
                     let v = model.envelope(Op::Create, None, Some(after), &src, now)?;
                     out.push(record(key, v, "INSERT", false));
@@ -580,24 +748,24 @@ impl Streamer {
                     // Debezium: a primary-key change is a delete of the old
                     // key (plus tombstone) and a create of the new one.
                     let kb = key_before.unwrap_or(Value::Null);
-                    if emit_for(key_parts(&old_cells)) {
+                    if !skip.delete && emit_for(key_parts(&old_cells)) {
                         let v = model.envelope(Op::Delete, before, None, &src, now)?;
                         out.push(record(kb.clone(), v, "DELETE", false));
                         if config.tombstones {
                             out.push(record(kb, Value::Null, "DELETE", true));
                         }
                     }
-                    if emit_for(key_parts(&new_cells)) {
+                    if !skip.create && emit_for(key_parts(&new_cells)) {
                         let v = model.envelope(Op::Create, None, Some(after), &src, now)?;
                         out.push(record(key_after, v, "INSERT", false));
                     }
-                } else if emit_for(key_parts(&new_cells)) {
+                } else if !skip.update && emit_for(key_parts(&new_cells)) {
                     let v = model.envelope(Op::Update, before, Some(after), &src, now)?;
                     out.push(record(key_after, v, "UPDATE", false));
                 }
             }
             (Some(before), None) => {
-                if emit_for(key_parts(&old_cells)) {
+                if !skip.delete && emit_for(key_parts(&old_cells)) {
                     let key = model.key_of(&before)?;
                     let v = model.envelope(Op::Delete, Some(before), None, &src, now)?;
                     out.push(record(key.clone(), v, "DELETE", false));

@@ -751,12 +751,16 @@ impl Running {
         .map_err(pg_fail(&who, "replication connection"))?;
         let publication = format!("\"{}\"", self.config.publication.replace('"', "\"\""));
         let start = Lsn(self.durable.commit.max(state.flushed));
+        let mut options = vec![
+            ("proto_version", "1"),
+            ("publication_names", publication.as_str()),
+        ];
+        // Logical decoding messages (pgoutput's `messages`, PostgreSQL 14+).
+        if repl.server_version_num() >= 140000 {
+            options.push(("messages", "true"));
+        }
         let stream = repl
-            .start_logical_replication(
-                &self.config.slot,
-                start,
-                &[("proto_version", "1"), ("publication_names", &publication)],
-            )
+            .start_logical_replication(&self.config.slot, start, &options)
             .map_err(|e| slot_error(&who, &self.config, e))?;
         tracing::info!(task = %who, slot = %self.config.slot, %start, "streaming changes");
         self.phase = Phase::Stream(Box::new(Streamer::new(stream, catalog_conn)));
