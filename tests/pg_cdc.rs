@@ -824,3 +824,66 @@ fn pg_skipped_operations_truncate_and_logical_messages() {
     assert_eq!(truncate["source"]["table"], "t");
     assert!(truncate["before"].is_null() && truncate["after"].is_null());
 }
+
+/// While a snapshot runs, the CLI shows each table's rows read of
+/// PostgreSQL's estimate, with a rate and the time left, and the same
+/// figures are metrics (`timely_connect_task_progress_done` / `_total`).
+#[test]
+fn pg_snapshot_progress_is_shown_and_exported_as_metrics() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    pg.psql(
+        "CREATE TABLE big (id int PRIMARY KEY, pad text);
+         INSERT INTO big SELECT g, repeat('p', 50) FROM generate_series(1, 150000) g;
+         ANALYZE big;",
+    );
+    props(
+        &pg,
+        dir.path(),
+        &[
+            ("table.include.list", "public\\.big"),
+            ("snapshot.mode", "initial_only"),
+            ("snapshot.fetch.size", "500"),
+        ],
+    );
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut args = run_args(dir.path(), "2s");
+    args.extend(args!["--metrics-addr", &addr]);
+    let mut job = Proc::spawn("pg-progress", &args, &[]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (mut seen_done, mut seen_total) = (0.0f64, 0.0f64);
+    while !job.has_exited() && Instant::now() < deadline {
+        if let Ok(text) = timely_connect_operators::metrics_http::scrape(&addr) {
+            for line in text.lines().filter(|l| l.contains("item=\"public.big\"")) {
+                let value = line
+                    .rsplit_once(' ')
+                    .and_then(|(_, v)| v.parse::<f64>().ok())
+                    .unwrap_or(0.0);
+                if line.starts_with("timely_connect_task_progress_done{") {
+                    seen_done = seen_done.max(value);
+                } else if line.starts_with("timely_connect_task_progress_total{") {
+                    seen_total = seen_total.max(value);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = finish(job);
+    assert!(
+        seen_done > 0.0 && seen_total >= seen_done,
+        "progress metrics: done {seen_done}, total {seen_total}"
+    );
+    // The estimate is ANALYZE's (close to 150,000), not a count.
+    assert!(
+        (100_000.0..=200_000.0).contains(&seen_total),
+        "total {seen_total}"
+    );
+    let shown = out
+        .lines()
+        .find(|l| {
+            l.contains("snapshot public.big: ") && l.contains(" of ~") && l.contains("s left")
+        })
+        .unwrap_or_else(|| panic!("no progress line in the job's output:\n{out}"));
+    assert!(shown.contains('%'), "{shown}");
+    assert_eq!(events(dir.path()).len(), 150_000);
+}

@@ -957,10 +957,12 @@ fn write_encoded(block: &mut Vec<u8>, r: &EncodedRecord, framing: Framing) {
     }
 }
 
-/// Prints records, rate and the last snapshot epoch to stderr, at most once a second.
-/// Ends when `done`'s sender is dropped.
+/// Prints records, rate and the last snapshot epoch to stderr, at most once a second,
+/// and each task's progress (a snapshot's tables: done of the total, rate,
+/// time left) while it has any. Ends when `done`'s sender is dropped.
 fn report_progress(spec: &JobSpec, done: &std::sync::mpsc::Receiver<()>) {
     let mut last = (Instant::now(), 0u64);
+    let mut progress = Progress::default();
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
         done.recv_timeout(Duration::from_millis(200))
     {
@@ -978,6 +980,70 @@ fn report_progress(spec: &JobSpec, done: &std::sync::mpsc::Receiver<()>) {
             info,
             "records {records}  rate {rate:.0}/s  last snapshot {snap}"
         );
+        for line in progress.lines(&spec.metrics().view(), now) {
+            say!(info, "{line}");
+        }
         last = (now, records);
+    }
+}
+
+/// The progress gauges' last values, for rates between reports.
+#[derive(Default)]
+struct Progress {
+    last: std::collections::HashMap<(usize, String, String), (Instant, f64)>,
+}
+
+impl Progress {
+    /// One line per item still in progress: `snapshot public.orders: 120000
+    /// of ~1000000 (12%), 45000/s, ~20 s left`.
+    fn lines(&mut self, view: &timely_connect::runtime::JobView, now: Instant) -> Vec<String> {
+        use timely_connect::api::{PROGRESS_DONE, PROGRESS_TOTAL};
+        let label = |g: &timely_connect::api::Gauge, k: &str| {
+            g.labels
+                .iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let mut out = Vec::new();
+        for t in &view.tasks {
+            for g in t.gauges.iter().filter(|g| g.name == PROGRESS_DONE) {
+                let (phase, item) = (label(g, "phase"), label(g, "item"));
+                let total = t
+                    .gauges
+                    .iter()
+                    .find(|o| {
+                        o.name == PROGRESS_TOTAL
+                            && label(o, "phase") == phase
+                            && label(o, "item") == item
+                    })
+                    .map(|o| o.value);
+                let key = (t.task, phase.clone(), item.clone());
+                let rate = self.last.get(&key).map(|(at, before)| {
+                    (g.value - before) / now.duration_since(*at).as_secs_f64().max(1e-3)
+                });
+                self.last.insert(key, (now, g.value));
+                if total.is_some_and(|total| g.value >= total && total > 0.0) {
+                    continue; // finished
+                }
+                let mut line = format!("{phase} {item}: {:.0}", g.value);
+                if let Some(total) = total.filter(|t| *t > 0.0) {
+                    line.push_str(&format!(
+                        " of ~{total:.0} ({:.0}%)",
+                        (100.0 * g.value / total).min(100.0)
+                    ));
+                    if let Some(r) = rate.filter(|r| *r > 0.0) {
+                        line.push_str(&format!(
+                            ", {r:.0}/s, ~{:.0} s left",
+                            ((total - g.value).max(0.0) / r).ceil()
+                        ));
+                    }
+                } else if let Some(r) = rate.filter(|r| *r > 0.0) {
+                    line.push_str(&format!(", {r:.0}/s"));
+                }
+                out.push(line);
+            }
+        }
+        out
     }
 }

@@ -174,6 +174,27 @@ fn render(view: &JobView, rates: &mut Rates) -> String {
         with_status.push(("status", t.state.to_ascii_lowercase()));
         status.get_or_create(&with_status).set(1.0);
     }
+    // The tasks' own gauges (a CDC slot's lag, a snapshot's progress), one
+    // family per name.
+    let mut families: std::collections::BTreeMap<&str, Family<Labels, FloatGauge>> =
+        std::collections::BTreeMap::new();
+    for t in &view.tasks {
+        for g in &t.gauges {
+            let family = families.entry(g.name).or_insert_with(|| {
+                gauge(
+                    &mut registry,
+                    &format!("timely_connect_task_{}", g.name),
+                    g.help,
+                )
+            });
+            let mut labels: Labels = vec![
+                ("connector", view.connector.clone()),
+                ("task", t.task.to_string()),
+            ];
+            labels.extend(g.labels.iter().cloned());
+            family.get_or_create(&labels).set(g.value);
+        }
+    }
     let job: Labels = vec![("connector", view.connector.clone())];
     counter(
         &mut registry,

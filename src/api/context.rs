@@ -90,6 +90,79 @@ impl StopToken {
     }
 }
 
+/// One gauge a task reports about its source: a replication slot's lag, a
+/// snapshot's progress. The runtime exports it with the task's metrics
+/// (`timely_connect_task_<name>` with `connector`, `task` and these labels).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gauge {
+    /// Metric name: lower case, digits and `_`.
+    pub name: &'static str,
+    /// One line saying what it measures, with its unit.
+    pub help: &'static str,
+    /// Labels beside `connector` and `task`.
+    pub labels: Vec<(&'static str, String)>,
+    /// Current value.
+    pub value: f64,
+}
+
+/// Progress gauges: a task that works through a known amount (a snapshot's
+/// tables) reports [`PROGRESS_DONE`] and [`PROGRESS_TOTAL`] with labels
+/// `phase` and `item`; the CLI shows them with a rate and the time left.
+/// An item is finished once done equals total; while it runs, total stays
+/// above done (a task raises an estimate that turned out low).
+pub const PROGRESS_DONE: &str = "progress_done";
+/// See [`PROGRESS_DONE`].
+pub const PROGRESS_TOTAL: &str = "progress_total";
+
+/// A task's gauges, shared with the runtime that exports them. Cloning
+/// shares them.
+///
+/// ```
+/// use timely_connect::api::Gauges;
+/// let g = Gauges::default();
+/// g.set("slot_lag_bytes", "WAL bytes not yet confirmed.", &[("slot", "s1")], 4096.0);
+/// g.set("slot_lag_bytes", "WAL bytes not yet confirmed.", &[("slot", "s1")], 0.0);
+/// assert_eq!(g.snapshot().len(), 1);
+/// assert_eq!(g.snapshot()[0].value, 0.0);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Gauges(Arc<Mutex<Vec<Gauge>>>);
+
+impl Gauges {
+    /// Sets gauge `name` with `labels` to `value` (creates it the first time).
+    pub fn set(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        labels: &[(&'static str, &str)],
+        value: f64,
+    ) {
+        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let same = |g: &Gauge| {
+            g.name == name
+                && g.labels.len() == labels.len()
+                && g.labels
+                    .iter()
+                    .zip(labels)
+                    .all(|((k, v), (k2, v2))| k == k2 && v == v2)
+        };
+        match all.iter_mut().find(|g| same(g)) {
+            Some(g) => g.value = value,
+            None => all.push(Gauge {
+                name,
+                help,
+                labels: labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+                value,
+            }),
+        }
+    }
+
+    /// Every gauge, in the order they were first set.
+    pub fn snapshot(&self) -> Vec<Gauge> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 /// A task's context (Kafka's `SourceTaskContext`): its configuration, the
 /// restored offsets, the offsets made durable so far, and its stop token.
 #[derive(Clone, Debug)]
@@ -103,6 +176,7 @@ pub struct SourceTaskContext {
     committed: Arc<Mutex<Offsets>>,
     committed_polls: Arc<AtomicU64>,
     stop: StopToken,
+    gauges: Gauges,
 }
 
 impl SourceTaskContext {
@@ -122,7 +196,20 @@ impl SourceTaskContext {
             committed: Arc::default(),
             committed_polls: Arc::default(),
             stop,
+            gauges: Gauges::default(),
         }
+    }
+
+    /// The context with `gauges` as the place its task reports gauges to
+    /// (the runtime passes its metrics' own).
+    pub fn with_gauges(mut self, gauges: Gauges) -> Self {
+        self.gauges = gauges;
+        self
+    }
+
+    /// Where the task reports its gauges (see [`Gauges`]).
+    pub fn gauges(&self) -> &Gauges {
+        &self.gauges
     }
 
     /// The task's configuration (Kafka's `configs()`).

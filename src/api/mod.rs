@@ -9,7 +9,9 @@ mod error;
 mod plugin;
 mod traits;
 
-pub use context::{OffsetStorageReader, SourceTaskContext, StopToken};
+pub use context::{
+    Gauge, Gauges, OffsetStorageReader, SourceTaskContext, StopToken, PROGRESS_DONE, PROGRESS_TOTAL,
+};
 pub use error::ConnectError;
 pub use plugin::{ConnectorFactory, ConnectorPlugin};
 pub use traits::{ConnectorRequests, SourceConnector, SourceTask, TaskConfig};

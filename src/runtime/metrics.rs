@@ -65,6 +65,8 @@ pub struct TaskMetrics {
     pub commit_max_nanos: AtomicU64,
     /// Commits that failed (`offset-commit-failure-percentage`).
     pub commit_failures: AtomicU64,
+    /// The task's own gauges (its context's [`crate::api::Gauges`]).
+    pub gauges: crate::api::Gauges,
     state: AtomicU8,
 }
 
@@ -151,6 +153,8 @@ pub struct TaskView {
     pub commit_avg_ms: f64,
     /// `offset-commit-max-time-ms`.
     pub commit_max_ms: f64,
+    /// The gauges the task reports about its source.
+    pub gauges: Vec<crate::api::Gauge>,
 }
 
 /// A point-in-time copy of a job's metrics.
@@ -258,6 +262,7 @@ impl JobMetrics {
                         load(&t.commits) + load(&t.commit_failures),
                     ),
                     commit_max_ms: load(&t.commit_max_nanos) as f64 / 1e6,
+                    gauges: t.gauges.snapshot(),
                 })
                 .collect(),
             snapshots: load(&self.snapshots),

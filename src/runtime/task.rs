@@ -484,13 +484,16 @@ impl<W: Fn()> Runner<W> {
         let mut encoders = self.spec.encoders.take();
         let span = info_span!("task", connector = %self.spec.connector, task = self.spec.task_id);
         let _enter = span.enter();
-        let context = SourceTaskContext::new(
+        let mut context = SourceTaskContext::new(
             &self.spec.connector,
             self.spec.task_id,
             self.spec.config.clone(),
             self.spec.offsets.clone(),
             self.stop.clone(),
         );
+        if let Some(m) = &self.spec.metrics {
+            context = context.with_gauges(m.gauges.clone());
+        }
         if let Err((e, panic)) = self.guarded("start", || task.start(context.clone())) {
             self.fail(panic.unwrap_or_else(|| self.failure("start", e.to_string())));
             return;

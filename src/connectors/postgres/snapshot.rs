@@ -11,6 +11,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+use crate::api::{Gauges, PROGRESS_DONE, PROGRESS_TOTAL};
 use crate::data::{SourceRecord, Value};
 
 use super::catalog::{self, CatalogError, TableInfo};
@@ -19,6 +20,23 @@ use super::envelope::{now_ms, Cell, Op, SourceInfo, TableModel};
 use super::offsets::{self, orderable, Segment, TableProgress};
 use super::types::{oid, Kind, TypeRegistry};
 use super::wire::{quote_ident, quote_literal, PgConnection, PgError};
+
+/// Sets the `progress_done` / `progress_total` gauges of `item`.
+fn set_progress(gauges: &Gauges, item: &str, done: f64, total: f64) {
+    let labels = [("phase", "snapshot"), ("item", item)];
+    gauges.set(
+        PROGRESS_DONE,
+        "Work done by the task, by phase and item (snapshot: rows read per table, and tables read).",
+        &labels,
+        done,
+    );
+    gauges.set(
+        PROGRESS_TOTAL,
+        "Work to do, by phase and item (snapshot: PostgreSQL's row estimate; equal to done once finished).",
+        &labels,
+        total,
+    );
+}
 
 /// A snapshot failure.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +118,9 @@ struct Job {
     key: Vec<KeyColumn>,
     /// Resume after this key (text of each key column).
     after: Option<Vec<String>>,
+    /// PostgreSQL's estimate of the table's rows (`pg_class.reltuples`; 0
+    /// when it has none).
+    estimate: f64,
 }
 
 /// Reads the captured tables under one imported snapshot.
@@ -131,6 +152,13 @@ pub struct Snapshotter {
     started: bool,
     /// Whether the current table has given a record yet.
     table_started: bool,
+    /// Where the snapshot's progress is reported.
+    gauges: Option<Gauges>,
+    /// Rows of the current table read by this snapshot.
+    table_rows: u64,
+    /// Tables read and to read.
+    tables_done: u64,
+    tables_total: u64,
 }
 
 /// The type name a resume literal of `type_oid` is cast to, and whether the
@@ -233,11 +261,24 @@ impl Snapshotter {
                 entry.segments.last().and_then(|s| s.upto.clone())
             };
             entry.segments.push(Segment { cp, upto: None });
+            let estimate = conn
+                .simple_query(&format!(
+                    "SELECT reltuples::float8 FROM pg_class WHERE oid = {}",
+                    info.oid
+                ))
+                .ok()
+                .and_then(|r| r.into_iter().next())
+                .and_then(|r| r.rows.into_iter().next())
+                .and_then(|row| row.into_iter().next().flatten())
+                .and_then(|t| t.parse::<f64>().ok())
+                .filter(|e| e.is_finite() && *e > 0.0)
+                .unwrap_or(0.0);
             jobs.push_back(Job {
                 info: info.clone(),
                 model: Arc::new(model),
                 key,
                 after,
+                estimate,
             });
         }
         tracing::info!(
@@ -245,6 +286,7 @@ impl Snapshotter {
             lsn = %super::wire::Lsn(cp),
             "snapshot started"
         );
+        let tables_total = jobs.len() as u64;
         Ok(Snapshotter {
             conn,
             cp,
@@ -263,6 +305,10 @@ impl Snapshotter {
             started: false,
             table_started: false,
             placeholder: Arc::from("pending"),
+            gauges: None,
+            table_rows: 0,
+            tables_done: 0,
+            tables_total,
         })
     }
 
@@ -296,6 +342,8 @@ impl Snapshotter {
                 };
                 self.open(&job)?;
                 self.table_started = false;
+                self.table_rows = 0;
+                self.report(&job.info.qualified(), job.estimate, false);
                 self.current = Some(job);
             }
             let Some(job) = self.current.take() else {
@@ -316,6 +364,11 @@ impl Snapshotter {
                 .unwrap_or_default();
             let finished = rows.len() < self.fetch_size;
             let qualified: Arc<str> = Arc::from(job.info.qualified());
+            self.table_rows += rows.len() as u64;
+            if finished {
+                self.tables_done += 1;
+            }
+            self.report(&qualified, job.estimate, finished);
             for row in &rows {
                 let mut record = self.record(&job, &qualified, row, progress)?;
                 record.first_in_table = !self.table_started && job.after.is_none();
@@ -524,6 +577,37 @@ impl Snapshotter {
         p.done = true;
         p.last = last;
         p
+    }
+
+    /// Reports progress to `gauges`: per table, rows read of PostgreSQL's
+    /// estimate (`phase` `snapshot`, `item` the table), and tables read of
+    /// the tables to read (`item` `tables`).
+    pub fn with_gauges(mut self, gauges: Gauges) -> Self {
+        set_progress(&gauges, "tables", 0.0, self.tables_total as f64);
+        self.gauges = Some(gauges);
+        self
+    }
+
+    /// Reports the current table's progress (`finished`: its last row is read).
+    fn report(&self, table: &str, estimate: f64, finished: bool) {
+        let Some(g) = &self.gauges else { return };
+        let done = self.table_rows as f64;
+        // Total stays above done until the table is finished (an estimate
+        // can be low, or missing for a table never analyzed).
+        let total = if finished {
+            done
+        } else {
+            estimate.max(done + 1.0)
+        };
+        set_progress(g, table, done, total);
+        if finished {
+            set_progress(
+                g,
+                "tables",
+                self.tables_done as f64,
+                self.tables_total as f64,
+            );
+        }
     }
 
     /// Leaves the last record unmarked (a parallel snapshot's part).

@@ -634,7 +634,8 @@ impl Running {
             &mut working,
         )
         .map_err(|e| fatal(e.to_string()))?
-        .without_last_marker();
+        .without_last_marker()
+        .with_gauges(self.context.gauges().clone());
         snap.announce(&imported_name(&self.config.slot, index))
             .map_err(|e| fatal(e.to_string()))?;
         tracing::info!(task = %who, tables = tables.len(), "parallel snapshot part started");
@@ -726,7 +727,8 @@ impl Running {
             } else {
                 ConnectError::fatal(format!("{who}: {e}"))
             }
-        })?;
+        })?
+        .with_gauges(self.context.gauges().clone());
         // The snapshot is imported: the exporting session may end (a
         // temporary slot goes with it; the main slot stays).
         repl.close();
