@@ -887,3 +887,80 @@ fn pg_snapshot_progress_is_shown_and_exported_as_metrics() {
     assert!(shown.contains('%'), "{shown}");
     assert_eq!(events(dir.path()).len(), 150_000);
 }
+
+/// `heartbeat.action.query` runs at each heartbeat (here it writes a
+/// captured table, whose changes then stream); the slot's retained and
+/// unconfirmed WAL are metrics, and retained WAL past
+/// `slot.retained.wal.warn.bytes` is a warning naming the slot.
+#[test]
+fn pg_heartbeat_action_query_and_slot_retention_metrics() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    pg.psql(
+        "CREATE TABLE t (id int PRIMARY KEY);
+         CREATE TABLE hb (id serial PRIMARY KEY, at timestamptz NOT NULL);",
+    );
+    props(
+        &pg,
+        dir.path(),
+        &[
+            ("table.include.list", "public\\.t,public\\.hb"),
+            ("heartbeat.interval.ms", "300"),
+            (
+                "heartbeat.action.query",
+                "INSERT INTO hb (at) VALUES (now())",
+            ),
+            ("slot.lag.check.interval.ms", "200"),
+            ("slot.retained.wal.warn.bytes", "1"),
+        ],
+    );
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut args = run_args(dir.path(), "60s");
+    args.extend(args!["--metrics-addr", &addr]);
+    let mut job = Proc::spawn("pg-heartbeat", &args, &[]);
+    pg.psql("INSERT INTO t VALUES (1)");
+    wait_for_lines(&mut job, dir.path(), 1);
+
+    let metric = |text: &str, name: &str| {
+        text.lines()
+            .filter(|l| l.starts_with(name) && l.contains("slot=\"debezium\""))
+            .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+            .next()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut retained, mut unconfirmed, mut beats) = (None, None, 0i64);
+    while Instant::now() < deadline && (retained.is_none() || unconfirmed.is_none() || beats < 3) {
+        if let Ok(text) = timely_connect_operators::metrics_http::scrape(&addr) {
+            retained = metric(&text, "timely_connect_task_pg_slot_retained_wal_bytes{");
+            unconfirmed = metric(&text, "timely_connect_task_pg_slot_unconfirmed_wal_bytes{");
+        }
+        beats = pg
+            .psql("SELECT count(*) FROM hb")
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        retained.is_some_and(|r| r > 0.0),
+        "retained WAL metric: {retained:?}"
+    );
+    assert!(unconfirmed.is_some(), "unconfirmed WAL metric");
+    assert!(beats >= 3, "heartbeat.action.query ran {beats} times");
+    // The heartbeat table is captured: its rows stream like any other.
+    wait_for_lines(&mut job, dir.path(), 3);
+
+    let rc = unsafe { libc::kill(job.pid() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+    let out = finish(job);
+    assert!(
+        out.contains("replication slot `debezium` holds back")
+            && out.contains("slot.retained.wal.warn.bytes"),
+        "no retention warning:\n{out}"
+    );
+    let hb_events = events(dir.path())
+        .iter()
+        .filter(|e| table(e) == "hb" && op(e) == "c")
+        .count();
+    assert!(hb_events >= 2, "heartbeat rows captured: {hb_events}");
+}

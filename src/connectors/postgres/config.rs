@@ -67,6 +67,12 @@ pub const MESSAGE_PREFIX_INCLUDE: &str = "message.prefix.include.list";
 pub const MESSAGE_PREFIX_EXCLUDE: &str = "message.prefix.exclude.list";
 /// How often an idle stream emits a heartbeat record (0: never).
 pub const HEARTBEAT_INTERVAL_MS: &str = "heartbeat.interval.ms";
+/// SQL run on the database at each heartbeat (Debezium's key).
+pub const HEARTBEAT_ACTION_QUERY: &str = "heartbeat.action.query";
+/// How often the slot's retained WAL is measured, in ms (extension).
+pub const SLOT_CHECK_INTERVAL_MS: &str = "slot.lag.check.interval.ms";
+/// Retained WAL above which a warning is logged, in bytes (extension; 0: never).
+pub const SLOT_RETAINED_WAL_WARN_BYTES: &str = "slot.retained.wal.warn.bytes";
 /// Prefix of the heartbeat topic.
 pub const HEARTBEAT_TOPICS_PREFIX: &str = "topic.heartbeat.prefix";
 /// Set by the connector in each task's configuration: the task's role. Not for users.
@@ -166,6 +172,12 @@ pub struct PgCdcConfig {
     pub message_include: Vec<Regex>,
     /// `message.prefix.exclude.list`.
     pub message_exclude: Vec<Regex>,
+    /// `heartbeat.action.query`.
+    pub heartbeat_action_query: Option<String>,
+    /// `slot.lag.check.interval.ms`.
+    pub slot_check_interval: Duration,
+    /// `slot.retained.wal.warn.bytes`; 0: never.
+    pub retained_wal_warn_bytes: u64,
     /// `heartbeat.interval.ms`; `None` when 0.
     pub heartbeat: Option<Duration>,
     /// `topic.heartbeat.prefix`.
@@ -571,6 +583,44 @@ pub fn definition() -> ConfigDef {
         )
         .define(
             ConfigKey::new(
+                HEARTBEAT_ACTION_QUERY,
+                ConfigType::String,
+                Importance::Low,
+                "SQL the connector runs on the database at each heartbeat (with \
+                 heartbeat.interval.ms > 0), e.g. an INSERT into a captured heartbeat \
+                 table, so that a slot whose tables are idle while the server is busy \
+                 keeps advancing. A failing query fails the task, naming it.",
+            )
+            .optional()
+            .group(events, 3),
+        )
+        .define(
+            ConfigKey::new(
+                SLOT_CHECK_INTERVAL_MS,
+                ConfigType::Long,
+                Importance::Low,
+                "How often, in milliseconds, the slot's retained WAL (from its \
+                 restart_lsn) and unconfirmed WAL (from confirmed_flush_lsn) are \
+                 measured while streaming and exported as metrics (extension).",
+            )
+            .default_value("10000")
+            .validator(Validator::at_least(1.0))
+            .group(events, 3),
+        )
+        .define(
+            ConfigKey::new(
+                SLOT_RETAINED_WAL_WARN_BYTES,
+                ConfigType::Long,
+                Importance::Low,
+                "Log a warning when the slot holds back more WAL than this many bytes \
+                 (extension). 0: never.",
+            )
+            .default_value("1073741824")
+            .validator(Validator::at_least(0.0))
+            .group(events, 3),
+        )
+        .define(
+            ConfigKey::new(
                 HEARTBEAT_TOPICS_PREFIX,
                 ConfigType::String,
                 Importance::Low,
@@ -867,6 +917,18 @@ fn parse(
         skipped,
         message_include,
         message_exclude,
+        heartbeat_action_query: parsed
+            .string(HEARTBEAT_ACTION_QUERY)
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_owned),
+        slot_check_interval: Duration::from_millis(
+            u64::try_from(parsed.long(SLOT_CHECK_INTERVAL_MS).unwrap_or(10_000)).unwrap_or(10_000),
+        ),
+        retained_wal_warn_bytes: u64::try_from(
+            parsed.long(SLOT_RETAINED_WAL_WARN_BYTES).unwrap_or(0),
+        )
+        .unwrap_or(0),
         heartbeat: (heartbeat_ms > 0)
             .then(|| Duration::from_millis(u64::try_from(heartbeat_ms).unwrap_or(0))),
         heartbeat_prefix: text(HEARTBEAT_TOPICS_PREFIX)?,

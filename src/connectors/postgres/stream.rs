@@ -14,6 +14,8 @@ use crate::data::{SchemaBuilder, SourcePartition, SourceRecord, Struct, Value};
 
 use super::catalog::{self, CatalogColumn, CatalogError};
 use super::config::PgCdcConfig;
+use crate::api::Gauges;
+
 use super::envelope::{
     message_schemas, now_ms, source_struct, Cell, Op, RowError, SourceInfo, TableModel,
 };
@@ -92,6 +94,11 @@ pub struct StreamState {
     name: Arc<str>,
     db: Arc<str>,
     last_heartbeat: Instant,
+    /// Where the slot's lag is reported.
+    gauges: Gauges,
+    /// Since when a change has been emitted that the slot has not been
+    /// confirmed past (`None`: everything emitted is confirmed).
+    unconfirmed_since: Option<Instant>,
 }
 
 impl StreamState {
@@ -116,7 +123,15 @@ impl StreamState {
             name: Arc::from(config.prefix.as_str()),
             db: Arc::from(config.dbname.as_str()),
             last_heartbeat: Instant::now(),
+            gauges: Gauges::default(),
+            unconfirmed_since: None,
         }
+    }
+
+    /// Reports the slot's lag to `gauges`.
+    pub fn with_gauges(mut self, gauges: Gauges) -> StreamState {
+        self.gauges = gauges;
+        self
     }
 }
 
@@ -134,6 +149,11 @@ pub struct Streamer {
     /// half-open TCP connection never reports an error).
     last_recv: Instant,
     probed_at: Option<Instant>,
+    /// When `heartbeat.action.query` last ran.
+    last_action: Instant,
+    /// When the slot's lag was last measured, and last warned about.
+    last_slot_check: Option<Instant>,
+    last_warning: Option<Instant>,
 }
 
 /// Silence after which the server is asked to answer.
@@ -156,11 +176,17 @@ impl Streamer {
             asked_at: None,
             last_recv: Instant::now(),
             probed_at: None,
+            last_action: Instant::now(),
+            last_slot_check: None,
+            last_warning: None,
         }
     }
 
     /// Confirms `lsn` as flushed if it is newer than what was confirmed.
     pub fn confirm(&mut self, state: &mut StreamState, lsn: u64) -> Result<(), PgError> {
+        if lsn >= state.emitted.commit {
+            state.unconfirmed_since = None;
+        }
         if lsn > state.flushed {
             state.flushed = lsn;
             let l = Lsn(lsn);
@@ -221,8 +247,112 @@ impl Streamer {
             if let Some(r) = self.heartbeat(config, state)? {
                 out.push(r);
             }
+        } else if state.unconfirmed_since.is_none() {
+            state.unconfirmed_since = Some(Instant::now());
         }
+        self.heartbeat_action(config)?;
+        self.check_slot(config, state);
         Ok(out)
+    }
+
+    /// Runs `heartbeat.action.query` once per heartbeat interval.
+    fn heartbeat_action(&mut self, config: &PgCdcConfig) -> Result<(), StreamError> {
+        let (Some(query), Some(interval)) = (&config.heartbeat_action_query, config.heartbeat)
+        else {
+            return Ok(());
+        };
+        if self.last_action.elapsed() < interval {
+            return Ok(());
+        }
+        self.last_action = Instant::now();
+        self.catalog.execute(query).map_err(|e| {
+            StreamError::Catalog(CatalogError::Pg {
+                context: format!("heartbeat.action.query `{query}` failed"),
+                source: Box::new(e),
+            })
+        })
+    }
+
+    /// Measures the slot's WAL retention every `slot.lag.check.interval.ms`:
+    /// exported as gauges, and a warning past `slot.retained.wal.warn.bytes`
+    /// (at most once a minute). A failed measurement is only logged.
+    fn check_slot(&mut self, config: &PgCdcConfig, state: &StreamState) {
+        if self
+            .last_slot_check
+            .is_some_and(|t| t.elapsed() < config.slot_check_interval)
+        {
+            return;
+        }
+        self.last_slot_check = Some(Instant::now());
+        let sql = format!(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::float8, \
+                    pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::float8 \
+             FROM pg_replication_slots WHERE slot_name = {}",
+            super::wire::quote_literal(&config.slot)
+        );
+        let row = match self.catalog.simple_query(&sql) {
+            Ok(r) => r
+                .into_iter()
+                .next()
+                .and_then(|r| r.rows.into_iter().next())
+                .unwrap_or_default(),
+            Err(e) => {
+                tracing::debug!(error = %e, "could not measure the slot's WAL retention");
+                return;
+            }
+        };
+        let num = |i: usize| {
+            row.get(i)
+                .cloned()
+                .flatten()
+                .and_then(|t| t.parse::<f64>().ok())
+        };
+        let slot = [("slot", config.slot.as_str())];
+        let g = &state.gauges;
+        if let Some(retained) = num(0) {
+            g.set(
+                "pg_slot_retained_wal_bytes",
+                "WAL the replication slot holds back on the server (from its restart_lsn), in bytes.",
+                &slot,
+                retained,
+            );
+            let limit = config.retained_wal_warn_bytes;
+            if limit > 0
+                && retained > limit as f64
+                && self
+                    .last_warning
+                    .is_none_or(|t| t.elapsed() >= Duration::from_secs(60))
+            {
+                self.last_warning = Some(Instant::now());
+                tracing::warn!(
+                    slot = %config.slot,
+                    retained_bytes = retained as u64,
+                    limit_bytes = limit,
+                    "replication slot `{}` holds back {} bytes of WAL, more than \
+                     slot.retained.wal.warn.bytes ({limit}); the server keeps that WAL until \
+                     the job's snapshots let it be confirmed (is the job keeping up, are \
+                     heartbeats on?)",
+                    config.slot,
+                    retained as u64
+                );
+            }
+        }
+        if let Some(unconfirmed) = num(1) {
+            g.set(
+                "pg_slot_unconfirmed_wal_bytes",
+                "WAL between the slot's confirmed_flush_lsn and the server's current position, in bytes.",
+                &slot,
+                unconfirmed,
+            );
+        }
+        g.set(
+            "pg_unconfirmed_change_age_seconds",
+            "Age of the oldest change emitted that the slot is not yet confirmed past, in seconds (0: none).",
+            &slot,
+            state
+                .unconfirmed_since
+                .map_or(0.0, |t| t.elapsed().as_secs_f64()),
+        );
     }
 
     /// Asks a silent server to answer; fails once it stayed silent.

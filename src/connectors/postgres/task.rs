@@ -589,13 +589,10 @@ impl Running {
             processed: None,
         });
         self.durable = start;
-        self.state = Some(StreamState::new(
-            &self.config,
-            start,
-            flushed,
-            filter,
-            registry,
-        ));
+        self.state = Some(
+            StreamState::new(&self.config, start, flushed, filter, registry)
+                .with_gauges(self.context.gauges().clone()),
+        );
         self.connect_stream()
     }
 
