@@ -964,3 +964,64 @@ fn pg_heartbeat_action_query_and_slot_retention_metrics() {
         .count();
     assert!(hb_events >= 2, "heartbeat rows captured: {hb_events}");
 }
+
+/// `publish.via.partition.root=true`: a partitioned table is captured as its
+/// root — the snapshot reads the root once, and changes to any partition
+/// stream on the root's topic — and the publication is made so.
+#[test]
+fn pg_partitioned_table_via_partition_root() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    pg.psql(
+        "CREATE TABLE measures (id int, region text, v int, PRIMARY KEY (id, region))
+             PARTITION BY LIST (region);
+         CREATE TABLE measures_eu PARTITION OF measures FOR VALUES IN ('eu');
+         CREATE TABLE measures_us PARTITION OF measures FOR VALUES IN ('us');
+         INSERT INTO measures VALUES (1, 'eu', 10), (2, 'us', 20);",
+    );
+    props(
+        &pg,
+        dir.path(),
+        &[
+            ("table.include.list", "public\\.measures.*"),
+            ("publish.via.partition.root", "true"),
+        ],
+    );
+    let mut job = spawn(dir.path());
+    wait_for_lines(&mut job, dir.path(), 2);
+    pg.psql(
+        "INSERT INTO measures VALUES (3, 'us', 30);
+         UPDATE measures SET v = 11 WHERE id = 1;
+         DELETE FROM measures WHERE id = 2;",
+    );
+    // r 1, r 2, c 3, u 1, d 2, tombstone.
+    wait_for_lines(&mut job, dir.path(), 6);
+    let out = finish(job);
+    let all = events(dir.path());
+    let tables: std::collections::BTreeSet<&str> = all
+        .iter()
+        .filter(|e| !e.is_null())
+        .map(|e| table(e))
+        .collect();
+    assert_eq!(
+        tables.into_iter().collect::<Vec<_>>(),
+        ["measures"],
+        "every event on the root\n{out}"
+    );
+    let mut snap = ops_of(&all, "measures")[..2].to_vec();
+    snap.sort();
+    assert_eq!(snap, [("r".to_owned(), 1), ("r".to_owned(), 2)], "{all:#?}");
+    assert_eq!(
+        ops_of(&all, "measures")[2..],
+        [
+            ("c".to_owned(), 3),
+            ("u".to_owned(), 1),
+            ("d".to_owned(), 2)
+        ]
+    );
+    assert_eq!(
+        pg.psql("SELECT pubviaroot FROM pg_publication WHERE pubname = 'dbz_publication'")
+            .trim(),
+        "t"
+    );
+}

@@ -161,19 +161,28 @@ impl TableInfo {
     }
 }
 
-/// The ordinary tables the filters capture, ordered by schema and name.
+/// The tables the filters capture, ordered by schema and name: ordinary
+/// tables and partitions, or — with `publish.via.partition.root` — ordinary
+/// tables and the roots of partitioned tables (not their partitions).
 pub fn captured_tables(
     conn: &mut PgConnection,
     config: &PgCdcConfig,
 ) -> Result<Vec<TableInfo>, CatalogError> {
+    let kinds = if config.via_partition_root {
+        "((c.relkind = 'r' OR c.relkind = 'p') AND NOT c.relispartition)"
+    } else {
+        "c.relkind = 'r'"
+    };
     let mut out = Vec::new();
     for row in rows(
         conn,
-        "SELECT c.oid, n.nspname, c.relname FROM pg_class c \
-         JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-         AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' \
-         ORDER BY n.nspname, c.relname",
+        &format!(
+            "SELECT c.oid, n.nspname, c.relname FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE {kinds} AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+             AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' \
+             ORDER BY n.nspname, c.relname"
+        ),
     )? {
         let info = TableInfo {
             oid: cell(&row, 0).parse().unwrap_or(0),
@@ -276,14 +285,21 @@ pub fn ensure_publication(
     tables: &[TableInfo],
 ) -> Result<(), CatalogError> {
     let name = &config.publication;
-    let exists = !rows(
+    // `pubviaroot` exists from PostgreSQL 13; older servers report none.
+    let found = rows(
         conn,
         &format!(
-            "SELECT 1 FROM pg_publication WHERE pubname = {}",
+            "SELECT to_jsonb(p) ->> 'pubviaroot' FROM pg_publication p WHERE pubname = {}",
             quote_literal(name)
         ),
-    )?
-    .is_empty();
+    )?;
+    let exists = !found.is_empty();
+    let via_root_now = found.first().map(|r| cell(r, 0) == "true");
+    let with = if config.via_partition_root {
+        " WITH (publish_via_partition_root = true)"
+    } else {
+        ""
+    };
     let list = || {
         tables
             .iter()
@@ -293,12 +309,38 @@ pub fn ensure_publication(
     };
     let sql = match (exists, config.autocreate) {
         (true, AutocreateMode::Filtered) if !tables.is_empty() => {
-            format!(
+            let mut sql = format!(
                 "ALTER PUBLICATION {} SET TABLE {}",
                 quote_ident(name),
                 list()
-            )
+            );
+            if via_root_now.is_some_and(|v| v != config.via_partition_root) {
+                sql.push_str(&format!(
+                    "; ALTER PUBLICATION {} SET (publish_via_partition_root = {})",
+                    quote_ident(name),
+                    config.via_partition_root
+                ));
+            }
+            sql
         }
+        (true, AutocreateMode::Disabled) => {
+            if via_root_now.is_some_and(|v| v != config.via_partition_root) {
+                tracing::warn!(
+                    publication = %name,
+                    "publication `{name}` has publish_via_partition_root = {}, but \
+                     publish.via.partition.root is {}; with publication.autocreate.mode=disabled \
+                     it is left as it is, and changes of partitions arrive as the publication says",
+                    !config.via_partition_root,
+                    config.via_partition_root
+                );
+            }
+            return Ok(());
+        }
+        (true, _) if via_root_now.is_some_and(|v| v != config.via_partition_root) => format!(
+            "ALTER PUBLICATION {} SET (publish_via_partition_root = {})",
+            quote_ident(name),
+            config.via_partition_root
+        ),
         (true, _) => return Ok(()),
         (false, AutocreateMode::Disabled) => {
             return Err(CatalogError::Unsupported(format!(
@@ -309,7 +351,10 @@ pub fn ensure_publication(
             )))
         }
         (false, AutocreateMode::AllTables) => {
-            format!("CREATE PUBLICATION {} FOR ALL TABLES", quote_ident(name))
+            format!(
+                "CREATE PUBLICATION {} FOR ALL TABLES{with}",
+                quote_ident(name)
+            )
         }
         (false, AutocreateMode::Filtered) if tables.is_empty() => {
             return Err(CatalogError::Unsupported(format!(
@@ -319,7 +364,7 @@ pub fn ensure_publication(
         }
         (false, AutocreateMode::Filtered) => {
             format!(
-                "CREATE PUBLICATION {} FOR TABLE {}",
+                "CREATE PUBLICATION {} FOR TABLE {}{with}",
                 quote_ident(name),
                 list()
             )

@@ -67,6 +67,8 @@ pub const MESSAGE_PREFIX_INCLUDE: &str = "message.prefix.include.list";
 pub const MESSAGE_PREFIX_EXCLUDE: &str = "message.prefix.exclude.list";
 /// How often an idle stream emits a heartbeat record (0: never).
 pub const HEARTBEAT_INTERVAL_MS: &str = "heartbeat.interval.ms";
+/// Publish a partitioned table's changes as its root's (Debezium's key).
+pub const PUBLISH_VIA_PARTITION_ROOT: &str = "publish.via.partition.root";
 /// SQL run on the database at each heartbeat (Debezium's key).
 pub const HEARTBEAT_ACTION_QUERY: &str = "heartbeat.action.query";
 /// How often the slot's retained WAL is measured, in ms (extension).
@@ -172,6 +174,8 @@ pub struct PgCdcConfig {
     pub message_include: Vec<Regex>,
     /// `message.prefix.exclude.list`.
     pub message_exclude: Vec<Regex>,
+    /// `publish.via.partition.root`.
+    pub via_partition_root: bool,
     /// `heartbeat.action.query`.
     pub heartbeat_action_query: Option<String>,
     /// `slot.lag.check.interval.ms`.
@@ -480,6 +484,20 @@ pub fn definition() -> ConfigDef {
             )
             .default_value("all_tables")
             .validator(Validator::one_of(&["all_tables", "disabled", "filtered"]))
+            .group(replication, 3),
+        )
+        .define(
+            ConfigKey::new(
+                PUBLISH_VIA_PARTITION_ROOT,
+                ConfigType::Boolean,
+                Importance::Low,
+                "Capture a partitioned table as its root (PostgreSQL 13+): the \
+                 publication is made or set WITH (publish_via_partition_root = true), the \
+                 snapshot reads the root, and changes to any partition arrive on the \
+                 root's topic with the root's schema. false: the partitions are captured \
+                 as tables of their own.",
+            )
+            .default_value("false")
             .group(replication, 3),
         )
         .define(
@@ -917,6 +935,7 @@ fn parse(
         skipped,
         message_include,
         message_exclude,
+        via_partition_root: parsed.boolean(PUBLISH_VIA_PARTITION_ROOT).unwrap_or(false),
         heartbeat_action_query: parsed
             .string(HEARTBEAT_ACTION_QUERY)
             .map(str::trim)
