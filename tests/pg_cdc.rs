@@ -1001,7 +1001,7 @@ fn pg_partitioned_table_via_partition_root() {
     let tables: std::collections::BTreeSet<&str> = all
         .iter()
         .filter(|e| !e.is_null())
-        .map(|e| table(e))
+        .map(table)
         .collect();
     assert_eq!(
         tables.into_iter().collect::<Vec<_>>(),
