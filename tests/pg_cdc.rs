@@ -998,11 +998,8 @@ fn pg_partitioned_table_via_partition_root() {
     wait_for_lines(&mut job, dir.path(), 6);
     let out = finish(job);
     let all = events(dir.path());
-    let tables: std::collections::BTreeSet<&str> = all
-        .iter()
-        .filter(|e| !e.is_null())
-        .map(table)
-        .collect();
+    let tables: std::collections::BTreeSet<&str> =
+        all.iter().filter(|e| !e.is_null()).map(table).collect();
     assert_eq!(
         tables.into_iter().collect::<Vec<_>>(),
         ["measures"],
@@ -1024,4 +1021,118 @@ fn pg_partitioned_table_via_partition_root() {
             .trim(),
         "t"
     );
+}
+
+/// `provide.transaction.metadata=true`: BEGIN and END events on
+/// `<prefix>.transaction` around each transaction's events, each event's
+/// `transaction` block counting in all and per table, and the counts stay
+/// exact across a SIGKILL in the middle of a transaction.
+#[test]
+fn pg_transaction_metadata_survives_sigkill_mid_transaction() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    pg.psql(
+        "CREATE TABLE t (id int PRIMARY KEY, v int);
+         CREATE TABLE u (id int PRIMARY KEY);",
+    );
+    props(
+        &pg,
+        dir.path(),
+        &[
+            ("table.include.list", "public\\.t,public\\.u"),
+            ("provide.transaction.metadata", "true"),
+        ],
+    );
+    let mut job = spawn(dir.path());
+    // Row 0 is read by the snapshot or streamed (with BEGIN and END):
+    // everything after its line(s) is streamed.
+    pg.psql("INSERT INTO u VALUES (0)");
+    wait_for_lines(&mut job, dir.path(), 1);
+    std::thread::sleep(Duration::from_millis(500));
+    let base = events(dir.path()).len();
+    pg.psql(
+        "BEGIN;
+         INSERT INTO t VALUES (1, 1);
+         INSERT INTO u VALUES (1);
+         UPDATE t SET v = 2 WHERE id = 1;
+         COMMIT;",
+    );
+    wait_for_lines(&mut job, dir.path(), base + 5);
+    // A large transaction, killed in its middle.
+    const N: i64 = 60_000;
+    pg.psql(&format!(
+        "INSERT INTO t SELECT g, 0 FROM generate_series(100, {}) g",
+        99 + N
+    ));
+    wait_for_lines(&mut job, dir.path(), base + 5 + 5_000);
+    job.kill();
+    let at_kill = std::fs::read(dir.path().join("out.jsonl"))
+        .map(|b| b.iter().filter(|c| **c == b'\n').count())
+        .unwrap_or(0);
+    assert!(
+        at_kill < base + 5 + N as usize + 2,
+        "the transaction ended before the kill; nothing tested"
+    );
+    let mut job = spawn(dir.path());
+    wait_for_lines(&mut job, dir.path(), base + 5 + N as usize + 2);
+    let out = finish(job);
+    let all = events(dir.path());
+    let status = |e: &Json| e["status"].as_str().unwrap_or("").to_owned();
+    if base == 3 {
+        assert_eq!(status(&all[0]), "BEGIN", "{out}");
+        assert_eq!(status(&all[2]), "END");
+        assert_eq!(all[2]["event_count"], 1);
+    }
+    let all = &all[base..];
+
+    // The 3-event transaction: BEGIN, 3 events, END.
+    assert_eq!(status(&all[0]), "BEGIN", "{out}");
+    let id = all[0]["id"].as_str().unwrap_or("").to_owned();
+    let blocks: Vec<(i64, i64)> = all[1..4]
+        .iter()
+        .map(|e| {
+            assert_eq!(e["transaction"]["id"], id.as_str(), "{e}");
+            (
+                e["transaction"]["total_order"].as_i64().unwrap_or(0),
+                e["transaction"]["data_collection_order"]
+                    .as_i64()
+                    .unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(blocks, [(1, 1), (2, 1), (3, 2)]);
+    assert_eq!(status(&all[4]), "END");
+    assert_eq!(all[4]["event_count"], 3);
+    let mut collections: Vec<(String, i64)> = all[4]["data_collections"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| {
+                    (
+                        c["data_collection"].as_str().unwrap_or("").to_owned(),
+                        c["event_count"].as_i64().unwrap_or(0),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    collections.sort();
+    assert_eq!(
+        collections,
+        [("public.t".to_owned(), 2), ("public.u".to_owned(), 1)]
+    );
+
+    // The killed transaction: one BEGIN, N events numbered 1..=N in order
+    // (none lost or twice across the kill), one END counting N.
+    let rest = &all[5..];
+    assert_eq!(status(&rest[0]), "BEGIN");
+    for (i, e) in rest[1..=N as usize].iter().enumerate() {
+        let order = e["transaction"]["total_order"].as_i64().unwrap_or(0);
+        assert_eq!(order, i as i64 + 1, "event {i}: {e}");
+        assert_eq!(e["after"]["id"], 100 + i as i64);
+    }
+    let end = &rest[N as usize + 1];
+    assert_eq!(status(end), "END");
+    assert_eq!(end["event_count"], N);
+    assert_eq!(rest.len(), N as usize + 2, "nothing after the END");
 }

@@ -134,8 +134,9 @@ fn pg_huge_transaction_streams_in_bounded_memory_and_survives_sigkill() {
         "the job wrote the whole transaction before the kill; nothing tested"
     );
 
-    // Restored: continues inside the transaction.
-    let mut job = Proc::spawn("pg-huge", &run_args(dir.path()), &[]);
+    // Restored: continues inside the transaction (logging at info, so a
+    // failure shows the stop's steps).
+    let mut job = Proc::spawn("pg-huge", &run_args(dir.path()), &[("RUST_LOG", "info")]);
     let peak_second = wait_for(&mut job, dir.path(), total, limit);
     // A graceful stop: the last epoch is closed and committed.
     let rc = unsafe { libc::kill(job.pid() as libc::pid_t, libc::SIGTERM) };

@@ -1023,8 +1023,8 @@ impl Progress {
                     (g.value - before) / now.duration_since(*at).as_secs_f64().max(1e-3)
                 });
                 self.last.insert(key, (now, g.value));
-                if total.is_some_and(|total| g.value >= total && total > 0.0) {
-                    continue; // finished
+                if total.is_some_and(|total| g.value >= total) {
+                    continue; // finished (an empty table: 0 of 0)
                 }
                 let mut line = format!("{phase} {item}: {:.0}", g.value);
                 if let Some(total) = total.filter(|t| *t > 0.0) {

@@ -67,6 +67,10 @@ pub const MESSAGE_PREFIX_INCLUDE: &str = "message.prefix.include.list";
 pub const MESSAGE_PREFIX_EXCLUDE: &str = "message.prefix.exclude.list";
 /// How often an idle stream emits a heartbeat record (0: never).
 pub const HEARTBEAT_INTERVAL_MS: &str = "heartbeat.interval.ms";
+/// Emit transaction BEGIN/END events and a `transaction` block per event.
+pub const PROVIDE_TRANSACTION_METADATA: &str = "provide.transaction.metadata";
+/// Name of the transaction topic under the prefix.
+pub const TOPIC_TRANSACTION: &str = "topic.transaction";
 /// Publish a partitioned table's changes as its root's (Debezium's key).
 pub const PUBLISH_VIA_PARTITION_ROOT: &str = "publish.via.partition.root";
 /// SQL run on the database at each heartbeat (Debezium's key).
@@ -176,6 +180,10 @@ pub struct PgCdcConfig {
     pub message_exclude: Vec<Regex>,
     /// `publish.via.partition.root`.
     pub via_partition_root: bool,
+    /// `provide.transaction.metadata`.
+    pub transaction_metadata: bool,
+    /// `<topic.prefix>.<topic.transaction>`.
+    pub transaction_topic: String,
     /// `heartbeat.action.query`.
     pub heartbeat_action_query: Option<String>,
     /// `slot.lag.check.interval.ms`.
@@ -548,6 +556,28 @@ pub fn definition() -> ConfigDef {
                 "Whether a delete event is followed by a tombstone (same key, null value).",
             )
             .default_value("true")
+            .group(events, 2),
+        )
+        .define(
+            ConfigKey::new(
+                PROVIDE_TRANSACTION_METADATA,
+                ConfigType::Boolean,
+                Importance::Low,
+                "Emit a BEGIN and an END event per captured transaction on \
+                 <topic.prefix>.<topic.transaction>, and fill each change event's \
+                 `transaction` block (id, total_order, data_collection_order), as Debezium.",
+            )
+            .default_value("false")
+            .group(events, 2),
+        )
+        .define(
+            ConfigKey::new(
+                TOPIC_TRANSACTION,
+                ConfigType::String,
+                Importance::Low,
+                "The transaction topic's name under topic.prefix.",
+            )
+            .default_value("transaction")
             .group(events, 2),
         )
         .define(
@@ -936,6 +966,10 @@ fn parse(
         message_include,
         message_exclude,
         via_partition_root: parsed.boolean(PUBLISH_VIA_PARTITION_ROOT).unwrap_or(false),
+        transaction_metadata: parsed
+            .boolean(PROVIDE_TRANSACTION_METADATA)
+            .unwrap_or(false),
+        transaction_topic: format!("{}.{}", text(TOPIC_PREFIX)?, text(TOPIC_TRANSACTION)?),
         heartbeat_action_query: parsed
             .string(HEARTBEAT_ACTION_QUERY)
             .map(str::trim)

@@ -84,9 +84,9 @@ pub fn source_schema() -> SchemaRef {
         .clone()
 }
 
-/// Schema of the optional `transaction` block (`event.block`); always null
-/// here (Debezium fills it only with `provide.transaction.metadata`).
-fn transaction_schema() -> SchemaRef {
+/// Schema of the optional `transaction` block (`event.block`), filled with
+/// `provide.transaction.metadata`.
+pub fn transaction_schema() -> SchemaRef {
     static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
     SCHEMA
         .get_or_init(|| {
@@ -400,6 +400,38 @@ pub fn message_schemas() -> (SchemaRef, SchemaRef) {
                 .field("ts_ms", Schema::optional_int64())
                 .field("source", source_schema())
                 .field("message", message)
+                .build();
+            (key, value)
+        })
+        .clone()
+}
+
+/// Debezium's schemas of a transaction metadata event: the key
+/// (`io.debezium.connector.common.TransactionMetadataKey {id}`) and the value
+/// (`…TransactionMetadataValue {status, id, event_count, data_collections,
+/// ts_ms}`).
+pub fn transaction_event_schemas() -> (SchemaRef, SchemaRef) {
+    static SCHEMAS: OnceLock<(SchemaRef, SchemaRef)> = OnceLock::new();
+    SCHEMAS
+        .get_or_init(|| {
+            let key = SchemaBuilder::struct_()
+                .name("io.debezium.connector.common.TransactionMetadataKey")
+                .field("id", Schema::string())
+                .build();
+            let collection = SchemaBuilder::struct_()
+                .field("data_collection", Schema::string())
+                .field("event_count", Schema::int64())
+                .build();
+            let value = SchemaBuilder::struct_()
+                .name("io.debezium.connector.common.TransactionMetadataValue")
+                .field("status", Schema::string())
+                .field("id", Schema::string())
+                .field("event_count", Schema::optional_int64())
+                .field(
+                    "data_collections",
+                    SchemaBuilder::array(collection).optional().build(),
+                )
+                .field("ts_ms", Schema::int64())
                 .build();
             (key, value)
         })

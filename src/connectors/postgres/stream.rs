@@ -17,7 +17,8 @@ use super::config::PgCdcConfig;
 use crate::api::Gauges;
 
 use super::envelope::{
-    message_schemas, now_ms, source_struct, Cell, Op, RowError, SourceInfo, TableModel,
+    message_schemas, now_ms, source_struct, transaction_event_schemas, transaction_schema, Cell,
+    Op, RowError, SourceInfo, TableModel,
 };
 use super::offsets::{key_part, KeyPart, SnapshotFilter, StreamOffset, StreamPosition};
 use super::types::TypeRegistry;
@@ -67,6 +68,14 @@ struct Tx {
     xid: u32,
     commit: u64,
     ts_us: i64,
+}
+
+/// A transaction's change events so far, in all and per table (counted
+/// also for events replayed after a restart, so the orders stay the same).
+#[derive(Default)]
+struct TxCounts {
+    events: i64,
+    tables: Vec<(String, i64)>,
 }
 
 /// A table's columns as `(name, type oid, typmod)`.
@@ -149,6 +158,8 @@ pub struct Streamer {
     /// half-open TCP connection never reports an error).
     last_recv: Instant,
     probed_at: Option<Instant>,
+    /// The current transaction's events so far (`provide.transaction.metadata`).
+    txm: TxCounts,
     /// When `heartbeat.action.query` last ran.
     last_action: Instant,
     /// When the slot's lag was last measured, and last warned about.
@@ -176,6 +187,7 @@ impl Streamer {
             asked_at: None,
             last_recv: Instant::now(),
             probed_at: None,
+            txm: TxCounts::default(),
             last_action: Instant::now(),
             last_slot_check: None,
             last_warning: None,
@@ -461,8 +473,14 @@ impl Streamer {
                     commit: final_lsn.0,
                     ts_us: pg_time_to_unix_us(commit_time_us),
                 });
+                self.txm = TxCounts::default();
             }
             PgOutput::Commit { .. } => {
+                if let Some(tx) = self.tx {
+                    if config.transaction_metadata && self.txm.events > 0 {
+                        self.transaction_end(config, state, tx, out)?;
+                    }
+                }
                 // Debezium's lastCommitLsn: the position of the COMMIT
                 // message (the transaction's end).
                 if self.tx.take().is_some() {
@@ -760,9 +778,13 @@ impl Streamer {
         let tx = self.tx.ok_or_else(|| {
             StreamError::Protocol(format!("change at {} outside a transaction", Lsn(lsn)))
         })?;
-        if state.emitted.already_emitted(tx.commit, lsn) {
+        // A change emitted before a restart is decoded again only to count
+        // it for the transaction metadata, then dropped.
+        let replayed = state.emitted.already_emitted(tx.commit, lsn);
+        if replayed && !config.transaction_metadata {
             return Ok(());
         }
+        let start = out.len();
         let rel = self.relations.get(&relation_id).ok_or_else(|| {
             StreamError::Protocol(format!(
                 "change to relation {relation_id} before its Relation message"
@@ -908,11 +930,169 @@ impl Streamer {
                 tracing::debug!(table = %qualified, lsn = %Lsn(lsn), "delete without old key (REPLICA IDENTITY NOTHING) skipped");
             }
         }
+        if config.transaction_metadata {
+            self.annotate(config, state, tx, lsn, &qualified, start, out)?;
+        }
+        if replayed {
+            out.truncate(start);
+            return Ok(());
+        }
         state.emitted = StreamPosition {
             commit: tx.commit,
             processed: Some(lsn),
         };
         Ok(())
+    }
+
+    /// Debezium's transaction id: `<xid>:<commit LSN>`.
+    fn transaction_id(tx: Tx) -> String {
+        format!("{}:{}", tx.xid, tx.commit)
+    }
+
+    /// Gives the change events in `out[start..]` their `transaction` block
+    /// (tombstones have none) and counts them; before the transaction's
+    /// first event, a BEGIN event on the transaction topic.
+    #[allow(clippy::too_many_arguments)]
+    fn annotate(
+        &mut self,
+        config: &PgCdcConfig,
+        state: &StreamState,
+        tx: Tx,
+        lsn: u64,
+        table: &str,
+        start: usize,
+        out: &mut Vec<SourceRecord>,
+    ) -> Result<(), StreamError> {
+        let bad = |e: crate::data::DataError| StreamError::Protocol(e.to_string());
+        let id = Self::transaction_id(tx);
+        let first = self.txm.events == 0;
+        let mut counted = false;
+        for r in &mut out[start..] {
+            let Value::Struct(envelope) = &mut r.value else {
+                continue;
+            };
+            self.txm.events += 1;
+            let in_table = match self.txm.tables.iter_mut().find(|(t, _)| t == table) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    self.txm.tables.push((table.to_owned(), 1));
+                    1
+                }
+            };
+            let block = Struct::from_parts(
+                transaction_schema(),
+                vec![
+                    Value::String(id.clone()),
+                    Value::Int64(self.txm.events),
+                    Value::Int64(in_table),
+                ],
+            )
+            .map_err(bad)?;
+            envelope
+                .put("transaction", Value::Struct(block))
+                .map_err(bad)?;
+            counted = true;
+        }
+        if first && counted {
+            let offset = StreamOffset {
+                lsn,
+                commit: tx.commit,
+                tx_id: Some(i64::from(tx.xid)),
+                ts_usec: tx.ts_us,
+                message_type: Some("BEGIN"),
+            };
+            let begin = self.transaction_record(config, state, tx, "BEGIN", None, offset)?;
+            out.insert(start, begin);
+        }
+        Ok(())
+    }
+
+    /// The END event of a transaction that had events, at its commit.
+    fn transaction_end(
+        &mut self,
+        config: &PgCdcConfig,
+        state: &mut StreamState,
+        tx: Tx,
+        out: &mut Vec<SourceRecord>,
+    ) -> Result<(), StreamError> {
+        if state.emitted.already_emitted(tx.commit, tx.commit) {
+            return Ok(());
+        }
+        let offset = StreamOffset {
+            lsn: tx.commit,
+            commit: tx.commit,
+            tx_id: Some(i64::from(tx.xid)),
+            ts_usec: tx.ts_us,
+            message_type: Some("COMMIT"),
+        };
+        let counts = std::mem::take(&mut self.txm);
+        let end = self.transaction_record(config, state, tx, "END", Some(&counts), offset)?;
+        out.push(end);
+        state.emitted = StreamPosition {
+            commit: tx.commit,
+            processed: Some(tx.commit),
+        };
+        Ok(())
+    }
+
+    /// A BEGIN or END event (Debezium's transaction metadata).
+    fn transaction_record(
+        &self,
+        config: &PgCdcConfig,
+        state: &StreamState,
+        tx: Tx,
+        status: &str,
+        counts: Option<&TxCounts>,
+        offset: StreamOffset,
+    ) -> Result<SourceRecord, StreamError> {
+        let bad = |e: crate::data::DataError| StreamError::Protocol(e.to_string());
+        let (key_schema, value_schema) = transaction_event_schemas();
+        let id = Self::transaction_id(tx);
+        let collection_schema = value_schema
+            .field("data_collections")
+            .and_then(|f| f.schema.value_schema.clone())
+            .ok_or_else(|| {
+                StreamError::Protocol("transaction schema without collections".into())
+            })?;
+        let collections = match counts {
+            None => Value::Null,
+            Some(c) => Value::Array(
+                c.tables
+                    .iter()
+                    .map(|(t, n)| {
+                        Struct::from_parts(
+                            collection_schema.clone(),
+                            vec![Value::String(t.clone()), Value::Int64(*n)],
+                        )
+                        .map(Value::Struct)
+                    })
+                    .collect::<Result<_, _>>()
+                    .map_err(bad)?,
+            ),
+        };
+        let value = Struct::from_parts(
+            value_schema.clone(),
+            vec![
+                Value::String(status.to_owned()),
+                Value::String(id.clone()),
+                counts.map_or(Value::Null, |c| Value::Int64(c.events)),
+                collections,
+                Value::Int64(tx.ts_us / 1000),
+            ],
+        )
+        .map_err(bad)?;
+        let key = Struct::from_parts(key_schema.clone(), vec![Value::String(id)]).map_err(bad)?;
+        Ok(SourceRecord::new(
+            state.partition.clone(),
+            offset.to_offset(),
+            Arc::from(config.transaction_topic.as_str()),
+            Some(value_schema),
+            Value::Struct(value),
+        )
+        .with_key(Some(key_schema), Value::Struct(key)))
     }
 
     /// Closes the session.
