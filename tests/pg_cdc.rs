@@ -1136,3 +1136,59 @@ fn pg_transaction_metadata_survives_sigkill_mid_transaction() {
     assert_eq!(end["event_count"], N);
     assert_eq!(rest.len(), N as usize + 2, "nothing after the END");
 }
+
+/// A delete under REPLICA IDENTITY DEFAULT sends only the key: the
+/// `before` fills each NOT NULL column with its declared default where the
+/// table has a constant one, else its type's zero value, as Debezium.
+#[test]
+fn pg_key_only_before_fills_not_null_columns_with_their_defaults() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    pg.psql(
+        "CREATE TABLE d (
+             id int PRIMARY KEY,
+             status text NOT NULL DEFAULT 'new',
+             qty int NOT NULL DEFAULT 7,
+             neg numeric(5,2) NOT NULL DEFAULT -1.5,
+             flag boolean NOT NULL DEFAULT true,
+             day date NOT NULL DEFAULT '2020-01-02',
+             made timestamptz NOT NULL DEFAULT now(),
+             plain text NOT NULL,
+             maybe text DEFAULT 'unused'
+         );",
+    );
+    props(&pg, dir.path(), &[("table.include.list", "public\\.d")]);
+    let mut job = spawn(dir.path());
+    pg.psql("INSERT INTO d (id, plain) VALUES (0, 'sentinel')");
+    wait_for_lines(&mut job, dir.path(), 1);
+    pg.psql(
+        "INSERT INTO d (id, status, qty, plain) VALUES (1, 'paid', 3, 'x');
+         DELETE FROM d WHERE id = 1;",
+    );
+    // c 1, d 1, tombstone.
+    let base = events(dir.path()).len();
+    wait_for_lines(&mut job, dir.path(), base + 3);
+    let out = finish(job);
+    let all = events(dir.path());
+    let delete = all
+        .iter()
+        .find(|e| op(e) == "d")
+        .unwrap_or_else(|| panic!("no delete:\n{out}"));
+    let before = &delete["before"];
+    assert_eq!(before["id"], 1);
+    assert_eq!(
+        before["status"], "new",
+        "declared default, not the row's value"
+    );
+    assert_eq!(before["qty"], 7);
+    assert_eq!(before["flag"], true);
+    assert_eq!(before["day"], 18263, "2020-01-02 as days since the epoch");
+    // now() is no constant: the zero of its type (a ZonedTimestamp string).
+    assert_eq!(before["made"], "", "now() is no constant");
+    assert_eq!(before["plain"], "", "no default: the type's zero");
+    assert!(before["maybe"].is_null(), "a nullable column stays null");
+    assert!(
+        !before["neg"].is_null(),
+        "numeric default decoded: {before}"
+    );
+}

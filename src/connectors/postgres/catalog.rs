@@ -207,6 +207,8 @@ pub struct CatalogColumn {
     pub typmod: i32,
     /// Accepts NULL.
     pub nullable: bool,
+    /// The declared default's expression (`pg_get_expr`), if any.
+    pub default: Option<String>,
 }
 
 /// A table's columns (as pgoutput sends them: no dropped or generated
@@ -223,7 +225,10 @@ pub fn table_columns(
     let columns = rows(
         conn,
         &format!(
-            "SELECT a.attname, a.atttypid, a.atttypmod, NOT a.attnotnull FROM pg_attribute a \
+            "SELECT a.attname, a.atttypid, a.atttypmod, NOT a.attnotnull, \
+                    pg_get_expr(d.adbin, d.adrelid) \
+             FROM pg_attribute a \
+             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              WHERE a.attrelid = {oid} AND a.attnum > 0 AND NOT a.attisdropped {generated} \
              ORDER BY a.attnum"
         ),
@@ -234,6 +239,7 @@ pub fn table_columns(
         type_oid: cell(&row, 1).parse().unwrap_or(0),
         typmod: cell(&row, 2).parse().unwrap_or(-1),
         nullable: cell(&row, 3) == "t",
+        default: row.get(4).cloned().flatten(),
     })
     .collect();
     let key = rows(
@@ -265,9 +271,10 @@ pub fn model(
     let mut positions = Vec::new();
     for (i, c) in columns.iter().enumerate() {
         if config.filters.column_included(schema, table, &c.name) {
-            captured.push(ColumnType::new(
-                &c.name, c.type_oid, c.typmod, c.nullable, registry,
-            ));
+            captured.push(
+                ColumnType::new(&c.name, c.type_oid, c.typmod, c.nullable, registry)
+                    .with_default_expr(c.default.as_deref()),
+            );
             positions.push(i);
         }
     }

@@ -259,6 +259,11 @@ impl TableModel {
                 .ok_or_else(|| self.error(column, "missing from the tuple".to_owned()))?;
             let field = &self.value_schema.fields[i].schema;
             let value = match cell {
+                // A required column without a value (a key-only `before`):
+                // its declared default, else its type's zero, as Debezium.
+                Cell::Null if !field.optional && column.default.is_some() => {
+                    column.default.clone().unwrap_or(Value::Null)
+                }
                 Cell::Null => fallback(field),
                 Cell::Unchanged => match column.kind {
                     Kind::Text | Kind::Json | Kind::Xml | Kind::Fallback { .. } => {

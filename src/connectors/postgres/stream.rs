@@ -731,6 +731,10 @@ impl Streamer {
                     .iter()
                     .find(|cc| cc.name == c.name)
                     .is_none_or(|cc| cc.nullable),
+                default: catalog_columns
+                    .iter()
+                    .find(|cc| cc.name == c.name)
+                    .and_then(|cc| cc.default.clone()),
             })
             .collect();
         let shape: Shape = columns

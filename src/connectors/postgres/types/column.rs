@@ -17,6 +17,10 @@ pub struct ColumnType {
     pub nullable: bool,
     /// The Connect schema of its values.
     pub schema: SchemaRef,
+    /// The column's declared default, when it is a constant this connector
+    /// reads (see [`super::default_literal`]): what a key-only `before`
+    /// gets for this column if it is `NOT NULL`.
+    pub default: Option<crate::data::Value>,
 }
 
 impl ColumnType {
@@ -37,6 +41,16 @@ impl ColumnType {
             kind,
             nullable,
             schema,
+            default: None,
         }
+    }
+
+    /// The column with its default from the expression PostgreSQL reports
+    /// (`pg_get_expr` of `pg_attrdef`), if that is a constant.
+    pub fn with_default_expr(mut self, expr: Option<&str>) -> ColumnType {
+        self.default = expr
+            .and_then(super::default_literal)
+            .and_then(|text| super::decode_as(&self.kind, &text, false).ok());
+        self
     }
 }

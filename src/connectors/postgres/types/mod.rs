@@ -419,6 +419,67 @@ fn builder_of(kind: &Kind) -> SchemaBuilder {
 mod column;
 mod decode;
 
+/// The text of a column default that is a constant, from the expression
+/// PostgreSQL reports (`pg_get_expr` on `pg_attrdef`): a quoted literal
+/// with or without casts (`'new'::text`, `'2020-01-01'::date`), a number
+/// (`0`, `(-1.5)`), `true` / `false` (as `t` / `f`, PostgreSQL's text form).
+/// `None` for anything else: a function (`now()`, `nextval(…)`), `NULL`,
+/// an expression.
+///
+/// ```
+/// use timely_connect::connectors::postgres::types::default_literal;
+/// assert_eq!(default_literal("'it''s'::character varying").as_deref(), Some("it's"));
+/// assert_eq!(default_literal("(-1.5)").as_deref(), Some("-1.5"));
+/// assert_eq!(default_literal("true").as_deref(), Some("t"));
+/// assert_eq!(default_literal("nextval('s'::regclass)"), None);
+/// assert_eq!(default_literal("now()"), None);
+/// ```
+pub fn default_literal(expr: &str) -> Option<String> {
+    fn unwrap(mut e: &str) -> &str {
+        e = e.trim();
+        while e.len() >= 2 && e.starts_with('(') && e.ends_with(')') {
+            e = e[1..e.len() - 1].trim();
+        }
+        e
+    }
+    let e = unwrap(expr);
+    if let Some(rest) = e.strip_prefix('\'') {
+        let mut text = String::new();
+        let mut chars = rest.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c == '\'' {
+                if chars.peek().is_some_and(|(_, n)| *n == '\'') {
+                    chars.next();
+                    text.push('\'');
+                    continue;
+                }
+                // After the literal: nothing, or casts only.
+                let tail = rest[i + 1..].trim();
+                return (tail.is_empty() || tail.starts_with("::")).then_some(text);
+            }
+            text.push(c);
+        }
+        return None;
+    }
+    let lit = unwrap(e.split("::").next().unwrap_or(""));
+    match lit {
+        "true" => Some("t".to_owned()),
+        "false" => Some("f".to_owned()),
+        _ if !lit.is_empty()
+            && lit
+                .trim_start_matches('-')
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.')
+            && lit
+                .trim_start_matches('-')
+                .starts_with(|c: char| c.is_ascii_digit()) =>
+        {
+            Some(lit.to_owned())
+        }
+        _ => None,
+    }
+}
+
 pub use column::*;
 pub use decode::*;
 
