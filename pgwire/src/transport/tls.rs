@@ -409,6 +409,14 @@ impl ServerCertVerifier for Checked {
     }
 }
 
+/// Whether a socket read or write stopped at its timeout.
+fn timed_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
 /// What came of an `SSLRequest`.
 pub(crate) enum Negotiated {
     /// The TLS handshake completed.
@@ -458,12 +466,7 @@ pub(crate) fn negotiate(
             }
             Ok(_) => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if timed_out(&e) => {
                 timeout("waiting for the answer to SSLRequest")?;
             }
             Err(e) => {
@@ -504,12 +507,7 @@ pub(crate) fn negotiate(
         match conn.complete_io(&mut tcp) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if timed_out(&e) => {
                 timeout("in the TLS handshake")?;
             }
             Err(e) => {

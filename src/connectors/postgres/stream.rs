@@ -137,6 +137,24 @@ impl StreamState {
         }
     }
 
+    /// The `source` block of a streamed event at `lsn`: Debezium's
+    /// `sequence` is `[lastCommitLsn, lsn]`, the commit of the last
+    /// transaction received whole in this session (else null) and the event.
+    fn source(&self, ts_ms: i64, tx_id: Option<i64>, lsn: u64) -> SourceInfo {
+        SourceInfo {
+            name: self.name.clone(),
+            db: self.db.clone(),
+            ts_ms,
+            snapshot: "false",
+            sequence: Some(match self.last_commit {
+                Some(c) => format!("[\"{c}\",\"{lsn}\"]"),
+                None => format!("[null,\"{lsn}\"]"),
+            }),
+            tx_id,
+            lsn: Some(lsn as i64),
+        }
+    }
+
     /// Reports the slot's lag to `gauges`.
     pub fn with_gauges(mut self, gauges: Gauges) -> StreamState {
         self.gauges = gauges;
@@ -571,18 +589,7 @@ impl Streamer {
             let Some(model) = self.relations.get(id).and_then(|r| r.model.clone()) else {
                 continue;
             };
-            let source = SourceInfo {
-                name: state.name.clone(),
-                db: state.db.clone(),
-                ts_ms: tx.ts_us / 1000,
-                snapshot: "false",
-                sequence: Some(match state.last_commit {
-                    Some(c) => format!("[\"{c}\",\"{lsn}\"]"),
-                    None => format!("[null,\"{lsn}\"]"),
-                }),
-                tx_id: Some(i64::from(tx.xid)),
-                lsn: Some(lsn as i64),
-            };
+            let source = state.source(tx.ts_us / 1000, Some(i64::from(tx.xid)), lsn);
             let value = model.envelope(Op::Truncate, None, None, &source, now)?;
             let offset = StreamOffset {
                 lsn,
@@ -632,18 +639,7 @@ impl Streamer {
             return Ok(());
         }
         let ts_us = tx.map_or_else(|| now_ms().saturating_mul(1000), |t| t.ts_us);
-        let source = SourceInfo {
-            name: state.name.clone(),
-            db: state.db.clone(),
-            ts_ms: ts_us / 1000,
-            snapshot: "false",
-            sequence: Some(match state.last_commit {
-                Some(c) => format!("[\"{c}\",\"{lsn}\"]"),
-                None => format!("[null,\"{lsn}\"]"),
-            }),
-            tx_id: tx.map(|t| i64::from(t.xid)),
-            lsn: Some(lsn as i64),
-        };
+        let source = state.source(ts_us / 1000, tx.map(|t| i64::from(t.xid)), lsn);
         let bad = |e: crate::data::DataError| StreamError::Protocol(e.to_string());
         let (key_schema, value_schema) = message_schemas();
         let message_schema = value_schema
@@ -844,20 +840,7 @@ impl Streamer {
                 })
                 .collect()
         };
-        let source = |op_lsn: u64| SourceInfo {
-            name: state.name.clone(),
-            db: state.db.clone(),
-            ts_ms: tx.ts_us / 1000,
-            snapshot: "false",
-            // Debezium's `[lastCommitLsn, lsn]`: the commit of the last
-            // transaction received whole in this session, else null.
-            sequence: Some(match state.last_commit {
-                Some(c) => format!("[\"{c}\",\"{op_lsn}\"]"),
-                None => format!("[null,\"{op_lsn}\"]"),
-            }),
-            tx_id: Some(i64::from(tx.xid)),
-            lsn: Some(op_lsn as i64),
-        };
+        let source = |op_lsn: u64| state.source(tx.ts_us / 1000, Some(i64::from(tx.xid)), op_lsn);
         let offset = |kind: &'static str| {
             StreamOffset {
                 lsn,
