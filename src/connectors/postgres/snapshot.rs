@@ -110,6 +110,77 @@ impl Pending {
     }
 }
 
+/// What the records of one fetched batch share.
+struct RowCtx {
+    partition: crate::data::SourcePartition,
+    /// The offset records carry until their batch is complete.
+    placeholder: crate::data::SourceOffset,
+    source: SourceInfo,
+    now_ms: i64,
+}
+
+/// The record of one row, decoded from the text-format values as they sit
+/// in the read buffer (its offset is set per batch, see
+/// [`Snapshotter::with_offsets`]).
+fn read_record(
+    ctx: &RowCtx,
+    job: &Job,
+    qualified: &Arc<str>,
+    row: &[Option<&[u8]>],
+) -> Result<Pending, SnapshotError> {
+    let model = &job.model;
+    let not_utf8 = |i: usize| {
+        SnapshotError::Row(super::envelope::RowError {
+            table: qualified.to_string(),
+            column: model
+                .columns
+                .get(i)
+                .map_or_else(|| format!("#{i}"), |c| c.name.clone()),
+            type_name: "text".to_owned(),
+            message: "the value is not UTF-8".to_owned(),
+        })
+    };
+    // The model's positions index the table's columns; the cursor selects
+    // exactly the captured ones, in order.
+    let mut projected = vec![Cell::Null; model.positions.last().map_or(0, |p| p + 1)];
+    for (i, &p) in model.positions.iter().enumerate() {
+        if let Some(Some(bytes)) = row.get(i) {
+            projected[p] = Cell::Text(std::str::from_utf8(bytes).map_err(|_| not_utf8(i))?);
+        }
+    }
+    let after = model.row(&projected)?;
+    let key = model.key_of(&after)?;
+    let upto: Option<Vec<String>> = if job.key.is_empty() {
+        None
+    } else {
+        job.key
+            .iter()
+            .map(|k| match row.get(k.index) {
+                Some(Some(bytes)) => std::str::from_utf8(bytes).ok().map(str::to_owned),
+                _ => None,
+            })
+            .collect()
+    };
+    let value = model.envelope(Op::Read, None, Some(after), &ctx.source, ctx.now_ms)?;
+    let record = SourceRecord::new(
+        ctx.partition.clone(),
+        ctx.placeholder.clone(),
+        model.topic.clone(),
+        Some(model.envelope_schema.clone()),
+        value,
+    )
+    .with_key(model.key_schema.clone(), key);
+    Ok(Pending {
+        table: qualified.clone(),
+        record,
+        upto,
+        done: false,
+        last: false,
+        first_in_table: false,
+        first: false,
+    })
+}
+
 /// One table to read.
 struct Job {
     info: TableInfo,
@@ -353,24 +424,56 @@ impl Snapshotter {
                 "FETCH FORWARD {} FROM timely_connect_snapshot",
                 self.fetch_size
             );
-            let results = self
-                .conn
-                .simple_query(&sql)
-                .map_err(pg(format!("read table {}", job.info.qualified())))?;
-            let rows = results
-                .into_iter()
-                .next()
-                .map(|r| r.rows)
-                .unwrap_or_default();
-            let finished = rows.len() < self.fetch_size;
+            // Rows are decoded as they arrive, from the read buffer (no
+            // string per cell); what is shared by the batch is made once.
             let qualified: Arc<str> = Arc::from(job.info.qualified());
-            self.table_rows += rows.len() as u64;
+            let ctx = RowCtx {
+                partition: offsets::table_partition(&self.prefix, &qualified),
+                placeholder: crate::data::SourceOffset::int(&self.placeholder, 0),
+                source: SourceInfo {
+                    name: self.name.clone(),
+                    db: self.db.clone(),
+                    ts_ms: self.ts_ms,
+                    snapshot: "true",
+                    sequence: Some(format!("[null,\"{}\"]", self.cp)),
+                    tx_id: self.xmin,
+                    lsn: Some(self.cp as i64),
+                },
+                now_ms: now_ms(),
+            };
+            let mut read: Vec<Pending> = Vec::with_capacity(self.fetch_size);
+            let mut failed: Option<SnapshotError> = None;
+            self.conn
+                .query_rows(&sql, |_, row| {
+                    if failed.is_none() {
+                        match read_record(&ctx, &job, &qualified, row) {
+                            Ok(p) => read.push(p),
+                            Err(e) => failed = Some(e),
+                        }
+                    }
+                    Ok(())
+                })
+                .map_err(pg(format!("read table {}", job.info.qualified())))?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            let finished = read.len() < self.fetch_size;
+            self.table_rows += read.len() as u64;
             if finished {
                 self.tables_done += 1;
             }
             self.report(&qualified, job.estimate, finished);
-            for row in &rows {
-                let mut record = self.record(&job, &qualified, row, progress)?;
+            // The table's progress: up to the last row read.
+            if let Some(last) = read.last() {
+                if let Some(seg) = progress
+                    .get_mut(&*qualified)
+                    .and_then(|p| p.segments.last_mut())
+                {
+                    seg.upto.clone_from(&last.upto);
+                }
+            }
+            let got_rows = !read.is_empty();
+            for mut record in read {
                 record.first_in_table = !self.table_started && job.after.is_none();
                 record.first = !self.started && self.mark_last && record.first_in_table;
                 self.table_started = true;
@@ -397,7 +500,7 @@ impl Snapshotter {
             } else {
                 self.current = Some(job);
             }
-            if !out.is_empty() || !rows.is_empty() {
+            if !out.is_empty() || got_rows {
                 return Ok(Some(self.with_offsets(out, progress)));
             }
         }
@@ -501,74 +604,6 @@ impl Snapshotter {
             .map_err(pg(format!("open a cursor on {}", job.info.qualified())))?;
         tracing::debug!(table = %job.info.qualified(), resume_after = ?job.after, "table snapshot started");
         Ok(())
-    }
-
-    /// The record of one row (its offset is set per batch, see
-    /// [`Snapshotter::with_offsets`]); advances the table's progress.
-    fn record(
-        &self,
-        job: &Job,
-        qualified: &Arc<str>,
-        row: &[Option<String>],
-        progress: &mut HashMap<String, TableProgress>,
-    ) -> Result<Pending, SnapshotError> {
-        let cells: Vec<Cell<'_>> = row
-            .iter()
-            .map(|c| c.as_deref().map_or(Cell::Null, Cell::Text))
-            .collect();
-        // The model's positions index the table's columns; the cursor
-        // selects exactly the captured ones, in order.
-        let mut projected = vec![Cell::Null; job.model.positions.last().map_or(0, |p| p + 1)];
-        for (i, &p) in job.model.positions.iter().enumerate() {
-            if let Some(c) = cells.get(i) {
-                projected[p] = *c;
-            }
-        }
-        let after = job.model.row(&projected)?;
-        let key = job.model.key_of(&after)?;
-        let upto: Option<Vec<String>> = if job.key.is_empty() {
-            None
-        } else {
-            job.key
-                .iter()
-                .map(|k| row.get(k.index).cloned().flatten())
-                .collect()
-        };
-        if let Some(seg) = progress
-            .get_mut(&**qualified)
-            .and_then(|p| p.segments.last_mut())
-        {
-            seg.upto.clone_from(&upto);
-        }
-        let source = SourceInfo {
-            name: self.name.clone(),
-            db: self.db.clone(),
-            ts_ms: self.ts_ms,
-            snapshot: "true",
-            sequence: Some(format!("[null,\"{}\"]", self.cp)),
-            tx_id: self.xmin,
-            lsn: Some(self.cp as i64),
-        };
-        let value = job
-            .model
-            .envelope(Op::Read, None, Some(after), &source, now_ms())?;
-        let record = SourceRecord::new(
-            offsets::table_partition(&self.prefix, qualified),
-            crate::data::SourceOffset::int(&self.placeholder, 0),
-            job.model.topic.clone(),
-            Some(job.model.envelope_schema.clone()),
-            value,
-        )
-        .with_key(job.model.key_schema.clone(), key);
-        Ok(Pending {
-            table: qualified.clone(),
-            record,
-            upto,
-            done: false,
-            last: false,
-            first_in_table: false,
-            first: false,
-        })
     }
 
     /// Marks a held-back record as its table's last (`done`) and, with
