@@ -912,6 +912,7 @@ fn pg_heartbeat_action_query_and_slot_retention_metrics() {
             ),
             ("slot.lag.check.interval.ms", "200"),
             ("slot.retained.wal.warn.bytes", "1"),
+            ("xmin.fetch.interval.ms", "100"),
         ],
     );
     let addr = format!("127.0.0.1:{}", free_port());
@@ -958,11 +959,15 @@ fn pg_heartbeat_action_query_and_slot_retention_metrics() {
             && out.contains("slot.retained.wal.warn.bytes"),
         "no retention warning:\n{out}"
     );
-    let hb_events = events(dir.path())
+    let all = events(dir.path());
+    let hb: Vec<&Json> = all
         .iter()
         .filter(|e| table(e) == "hb" && op(e) == "c")
-        .count();
-    assert!(hb_events >= 2, "heartbeat rows captured: {hb_events}");
+        .collect();
+    assert!(hb.len() >= 2, "heartbeat rows captured: {}", hb.len());
+    // xmin.fetch.interval.ms: later events carry the slot's catalog_xmin.
+    let xmin = &hb[hb.len() - 1]["source"]["xmin"];
+    assert!(xmin.as_i64().is_some_and(|x| x > 0), "source.xmin: {xmin}");
 }
 
 /// `publish.via.partition.root=true`: a partitioned table is captured as its

@@ -75,6 +75,8 @@ pub const TOPIC_TRANSACTION: &str = "topic.transaction";
 pub const PUBLISH_VIA_PARTITION_ROOT: &str = "publish.via.partition.root";
 /// SQL run on the database at each heartbeat (Debezium's key).
 pub const HEARTBEAT_ACTION_QUERY: &str = "heartbeat.action.query";
+/// How often the slot's xmin is read for `source.xmin`, in ms (0: never).
+pub const XMIN_FETCH_INTERVAL_MS: &str = "xmin.fetch.interval.ms";
 /// How often the slot's retained WAL is measured, in ms (extension).
 pub const SLOT_CHECK_INTERVAL_MS: &str = "slot.lag.check.interval.ms";
 /// Retained WAL above which a warning is logged, in bytes (extension; 0: never).
@@ -188,6 +190,8 @@ pub struct PgCdcConfig {
     pub heartbeat_action_query: Option<String>,
     /// `slot.lag.check.interval.ms`.
     pub slot_check_interval: Duration,
+    /// `xmin.fetch.interval.ms`; `None` when 0.
+    pub xmin_fetch_interval: Option<Duration>,
     /// `slot.retained.wal.warn.bytes`; 0: never.
     pub retained_wal_warn_bytes: u64,
     /// `heartbeat.interval.ms`; `None` when 0.
@@ -644,6 +648,19 @@ pub fn definition() -> ConfigDef {
         )
         .define(
             ConfigKey::new(
+                XMIN_FETCH_INTERVAL_MS,
+                ConfigType::Long,
+                Importance::Low,
+                "How often, in milliseconds, the replication slot's xmin (its \
+                 catalog_xmin) is read while streaming; events carry the last value \
+                 read in source.xmin. 0: never (source.xmin is null), as Debezium's default.",
+            )
+            .default_value("0")
+            .validator(Validator::at_least(0.0))
+            .group(events, 3),
+        )
+        .define(
+            ConfigKey::new(
                 SLOT_CHECK_INTERVAL_MS,
                 ConfigType::Long,
                 Importance::Low,
@@ -978,6 +995,10 @@ fn parse(
         slot_check_interval: Duration::from_millis(
             u64::try_from(parsed.long(SLOT_CHECK_INTERVAL_MS).unwrap_or(10_000)).unwrap_or(10_000),
         ),
+        xmin_fetch_interval: u64::try_from(parsed.long(XMIN_FETCH_INTERVAL_MS).unwrap_or(0))
+            .ok()
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis),
         retained_wal_warn_bytes: u64::try_from(
             parsed.long(SLOT_RETAINED_WAL_WARN_BYTES).unwrap_or(0),
         )

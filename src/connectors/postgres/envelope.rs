@@ -120,6 +120,8 @@ pub struct SourceInfo {
     pub tx_id: Option<i64>,
     /// The event's LSN.
     pub lsn: Option<i64>,
+    /// The slot's `catalog_xmin` as last fetched (`xmin.fetch.interval.ms`).
+    pub xmin: Option<i64>,
 }
 
 /// A captured table: its columns, key and the schemas of its events.
@@ -374,8 +376,8 @@ pub fn source_struct(
             Value::String(table.to_owned()),
             source.tx_id.map_or(Value::Null, Value::Int64),
             source.lsn.map_or(Value::Null, Value::Int64),
-            // xmin, origin, origin_lsn
-            Value::Null,
+            source.xmin.map_or(Value::Null, Value::Int64),
+            // origin, origin_lsn
             Value::Null,
             Value::Null,
         ],
@@ -545,6 +547,7 @@ mod tests {
             sequence: Some("[\"1\",\"2\"]".into()),
             tx_id: Some(5),
             lsn: Some(2),
+            xmin: Some(4),
         };
         let v = m.envelope(Op::Read, None, Some(row), &source, 9).unwrap();
         let e = v.as_struct().unwrap();
@@ -557,6 +560,11 @@ mod tests {
             Some(&Value::String("postgresql".into()))
         );
         assert_eq!(src.get("name"), Some(&Value::String("shop".into())));
+        // Every field lands in its own place of the source block.
+        assert_eq!(src.get("xmin"), Some(&Value::Int64(4)));
+        assert_eq!(src.get("lsn"), Some(&Value::Int64(2)));
+        assert_eq!(src.get("txId"), Some(&Value::Int64(5)));
+        assert_eq!(src.get("origin"), Some(&Value::Null));
     }
 
     #[test]

@@ -438,6 +438,7 @@ impl Snapshotter {
                     sequence: Some(format!("[null,\"{}\"]", self.cp)),
                     tx_id: self.xmin,
                     lsn: Some(self.cp as i64),
+                    xmin: None,
                 },
                 now_ms: now_ms(),
             };

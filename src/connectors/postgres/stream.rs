@@ -105,6 +105,8 @@ pub struct StreamState {
     last_heartbeat: Instant,
     /// Where the slot's lag is reported.
     gauges: Gauges,
+    /// The slot's `catalog_xmin` as last fetched (`xmin.fetch.interval.ms`).
+    xmin: Option<i64>,
     /// Since when a change has been emitted that the slot has not been
     /// confirmed past (`None`: everything emitted is confirmed).
     unconfirmed_since: Option<Instant>,
@@ -133,6 +135,7 @@ impl StreamState {
             db: Arc::from(config.dbname.as_str()),
             last_heartbeat: Instant::now(),
             gauges: Gauges::default(),
+            xmin: None,
             unconfirmed_since: None,
         }
     }
@@ -152,6 +155,7 @@ impl StreamState {
             }),
             tx_id,
             lsn: Some(lsn as i64),
+            xmin: self.xmin,
         }
     }
 
@@ -180,6 +184,8 @@ pub struct Streamer {
     txm: TxCounts,
     /// When `heartbeat.action.query` last ran.
     last_action: Instant,
+    /// When the slot's xmin was last fetched.
+    last_xmin: Option<Instant>,
     /// When the slot's lag was last measured, and last warned about.
     last_slot_check: Option<Instant>,
     last_warning: Option<Instant>,
@@ -208,6 +214,7 @@ impl Streamer {
             txm: TxCounts::default(),
             last_action: Instant::now(),
             last_slot_check: None,
+            last_xmin: None,
             last_warning: None,
         }
     }
@@ -282,7 +289,35 @@ impl Streamer {
         }
         self.heartbeat_action(config)?;
         self.check_slot(config, state);
+        self.fetch_xmin(config, state);
         Ok(out)
+    }
+
+    /// Reads the slot's `catalog_xmin` every `xmin.fetch.interval.ms` (0:
+    /// never), for the `source.xmin` of the events that follow.
+    fn fetch_xmin(&mut self, config: &PgCdcConfig, state: &mut StreamState) {
+        let Some(every) = config.xmin_fetch_interval else {
+            return;
+        };
+        if self.last_xmin.is_some_and(|t| t.elapsed() < every) {
+            return;
+        }
+        self.last_xmin = Some(Instant::now());
+        let sql = format!(
+            "SELECT catalog_xmin::text FROM pg_replication_slots WHERE slot_name = {}",
+            super::wire::quote_literal(&config.slot)
+        );
+        match self.catalog.simple_query(&sql) {
+            Ok(r) => {
+                state.xmin = r
+                    .into_iter()
+                    .next()
+                    .and_then(|r| r.rows.into_iter().next())
+                    .and_then(|row| row.into_iter().next().flatten())
+                    .and_then(|t| t.parse().ok());
+            }
+            Err(e) => tracing::debug!(error = %e, "could not read the slot's xmin"),
+        }
     }
 
     /// Runs `heartbeat.action.query` once per heartbeat interval.
