@@ -878,11 +878,11 @@ fn pg_snapshot_progress_is_shown_and_exported_as_metrics() {
         (100_000.0..=200_000.0).contains(&seen_total),
         "total {seen_total}"
     );
+    // The rate and the time left need two reports a second apart; a fast
+    // snapshot may give only one (the CLI's unit test covers those).
     let shown = out
         .lines()
-        .find(|l| {
-            l.contains("snapshot public.big: ") && l.contains(" of ~") && l.contains("s left")
-        })
+        .find(|l| l.contains("snapshot public.big: ") && l.contains(" of ~"))
         .unwrap_or_else(|| panic!("no progress line in the job's output:\n{out}"));
     assert!(shown.contains('%'), "{shown}");
     assert_eq!(events(dir.path()).len(), 150_000);
@@ -1064,7 +1064,7 @@ fn pg_transaction_metadata_survives_sigkill_mid_transaction() {
     );
     wait_for_lines(&mut job, dir.path(), base + 5);
     // A large transaction, killed in its middle.
-    const N: i64 = 60_000;
+    const N: i64 = 100_000;
     pg.psql(&format!(
         "INSERT INTO t SELECT g, 0 FROM generate_series(100, {}) g",
         99 + N

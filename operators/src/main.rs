@@ -1047,3 +1047,63 @@ impl Progress {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use timely_connect::api::{Gauge, PROGRESS_DONE, PROGRESS_TOTAL};
+    use timely_connect::runtime::{JobView, TaskView};
+
+    fn view(done: f64, total: f64) -> JobView {
+        let gauge = |name, value| Gauge {
+            name,
+            help: "",
+            labels: vec![
+                ("phase", "snapshot".to_owned()),
+                ("item", "public.t".to_owned()),
+            ],
+            value,
+        };
+        JobView {
+            connector: "pg".into(),
+            tasks: vec![TaskView {
+                task: 0,
+                state: "RUNNING",
+                polled: 0,
+                written: 0,
+                poll_batch_avg_ms: 0.0,
+                dead_letters: 0,
+                commits: 0,
+                commit_failures: 0,
+                commit_avg_ms: 0.0,
+                commit_max_ms: 0.0,
+                gauges: vec![gauge(PROGRESS_DONE, done), gauge(PROGRESS_TOTAL, total)],
+            }],
+            snapshots: 0,
+            last_snapshot_epoch: None,
+            last_snapshot_age_seconds: None,
+            last_snapshot_bytes: 0,
+            last_snapshot_seconds: 0.0,
+            restore_seconds: 0.0,
+            records_in_flight: 0,
+        }
+    }
+
+    #[test]
+    fn progress_lines_show_share_rate_and_time_left_and_drop_finished_items() {
+        let mut p = Progress::default();
+        let t0 = Instant::now();
+        assert_eq!(
+            p.lines(&view(1_000.0, 10_000.0), t0),
+            ["snapshot public.t: 1000 of ~10000 (10%)"]
+        );
+        let t1 = t0 + Duration::from_secs(2);
+        assert_eq!(
+            p.lines(&view(5_000.0, 10_000.0), t1),
+            ["snapshot public.t: 5000 of ~10000 (50%), 2000/s, ~3 s left"]
+        );
+        // Finished (done == total, also 0 of 0 for an empty table): gone.
+        assert!(p.lines(&view(10_000.0, 10_000.0), t1).is_empty());
+        assert!(p.lines(&view(0.0, 0.0), t1).is_empty());
+    }
+}
