@@ -56,9 +56,42 @@ fn run_args(dir: &Path) -> Vec<OsString> {
 }
 
 fn lines_of(dir: &Path) -> usize {
-    std::fs::read(dir.join("out.jsonl"))
-        .map(|b| b.iter().filter(|c| **c == b'\n').count())
-        .unwrap_or(0)
+    LineCount::default().update(dir)
+}
+
+/// Counts the output's lines as it grows, reading only what is new (the
+/// output reaches gigabytes; reading it whole at every poll made the test
+/// miss the moment it meant to kill at). A file that shrank (a restore cuts
+/// what no snapshot committed) is counted again.
+#[derive(Default)]
+struct LineCount {
+    read: u64,
+    lines: usize,
+}
+
+impl LineCount {
+    fn update(&mut self, dir: &Path) -> usize {
+        use std::io::{Read, Seek, SeekFrom};
+        let Ok(mut f) = std::fs::File::open(dir.join("out.jsonl")) else {
+            return self.lines;
+        };
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        if len < self.read {
+            *self = LineCount::default();
+        }
+        if f.seek(SeekFrom::Start(self.read)).is_err() {
+            return self.lines;
+        }
+        let mut buf = vec![0u8; 1 << 20];
+        while let Ok(n) = f.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            self.lines += buf[..n].iter().filter(|c| **c == b'\n').count();
+            self.read += n as u64;
+        }
+        self.lines
+    }
 }
 
 /// `VmHWM` (peak resident set) of a running process, in KiB.
@@ -75,9 +108,10 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 fn wait_for(job: &mut Proc, dir: &Path, n: usize, limit: Duration) -> u64 {
     let deadline = Instant::now() + limit;
     let mut peak = 0;
+    let mut count = LineCount::default();
     loop {
         peak = peak.max(peak_rss_kib(job.pid()).unwrap_or(0));
-        let have = lines_of(dir);
+        let have = count.update(dir);
         if have >= n {
             return peak;
         }
@@ -127,8 +161,9 @@ fn pg_huge_transaction_streams_in_bounded_memory_and_survives_sigkill() {
     let total = n as usize + 1;
     let limit = Duration::from_secs(60 + n as u64 / 2_000);
     let peak_first = wait_for(&mut job, dir.path(), total * 2 / 5, limit);
-    let killed_at = lines_of(dir.path());
     job.kill();
+    // Counted after the kill: exactly what the killed job wrote.
+    let killed_at = lines_of(dir.path());
     assert!(
         killed_at < total,
         "the job wrote the whole transaction before the kill; nothing tested"
