@@ -74,6 +74,8 @@ struct Tx {
 /// also for events replayed after a restart, so the orders stay the same).
 #[derive(Default)]
 struct TxCounts {
+    /// Debezium's transaction id, `<xid>:<commit LSN>`, made at its first event.
+    id: String,
     events: i64,
     tables: Vec<(String, i64)>,
 }
@@ -100,6 +102,8 @@ pub struct StreamState {
     heartbeat_topic: Arc<str>,
     /// `<topic.prefix>.message`, for logical decoding messages.
     message_topic: Arc<str>,
+    /// `<topic.prefix>.<topic.transaction>`, for BEGIN and END events.
+    transaction_topic: Arc<str>,
     name: Arc<str>,
     db: Arc<str>,
     last_heartbeat: Instant,
@@ -131,6 +135,7 @@ impl StreamState {
             partition: super::offsets::stream_partition(&config.prefix),
             heartbeat_topic: Arc::from(config.heartbeat_topic()),
             message_topic: Arc::from(format!("{}.message", config.prefix)),
+            transaction_topic: Arc::from(config.transaction_topic.as_str()),
             name: Arc::from(config.prefix.as_str()),
             db: Arc::from(config.dbname.as_str()),
             last_heartbeat: Instant::now(),
@@ -531,7 +536,7 @@ impl Streamer {
             PgOutput::Commit { .. } => {
                 if let Some(tx) = self.tx {
                     if config.transaction_metadata && self.txm.events > 0 {
-                        self.transaction_end(config, state, tx, out)?;
+                        self.transaction_end(state, tx, out)?;
                     }
                 }
                 // Debezium's lastCommitLsn: the position of the COMMIT
@@ -953,7 +958,7 @@ impl Streamer {
             }
         }
         if config.transaction_metadata {
-            self.annotate(config, state, tx, lsn, &qualified, start, out)?;
+            self.annotate(state, tx, lsn, &qualified, start, out)?;
         }
         if replayed {
             out.truncate(start);
@@ -966,18 +971,11 @@ impl Streamer {
         Ok(())
     }
 
-    /// Debezium's transaction id: `<xid>:<commit LSN>`.
-    fn transaction_id(tx: Tx) -> String {
-        format!("{}:{}", tx.xid, tx.commit)
-    }
-
     /// Gives the change events in `out[start..]` their `transaction` block
     /// (tombstones have none) and counts them; before the transaction's
     /// first event, a BEGIN event on the transaction topic.
-    #[allow(clippy::too_many_arguments)]
     fn annotate(
         &mut self,
-        config: &PgCdcConfig,
         state: &StreamState,
         tx: Tx,
         lsn: u64,
@@ -986,8 +984,10 @@ impl Streamer {
         out: &mut Vec<SourceRecord>,
     ) -> Result<(), StreamError> {
         let bad = |e: crate::data::DataError| StreamError::Protocol(e.to_string());
-        let id = Self::transaction_id(tx);
         let first = self.txm.events == 0;
+        if first {
+            self.txm.id = format!("{}:{}", tx.xid, tx.commit);
+        }
         let mut counted = false;
         for r in &mut out[start..] {
             let Value::Struct(envelope) = &mut r.value else {
@@ -1007,7 +1007,7 @@ impl Streamer {
             let block = Struct::from_parts(
                 transaction_schema(),
                 vec![
-                    Value::String(id.clone()),
+                    Value::String(self.txm.id.clone()),
                     Value::Int64(self.txm.events),
                     Value::Int64(in_table),
                 ],
@@ -1026,7 +1026,7 @@ impl Streamer {
                 ts_usec: tx.ts_us,
                 message_type: Some("BEGIN"),
             };
-            let begin = self.transaction_record(config, state, tx, "BEGIN", None, offset)?;
+            let begin = self.transaction_record(state, tx, "BEGIN", None, offset)?;
             out.insert(start, begin);
         }
         Ok(())
@@ -1035,7 +1035,6 @@ impl Streamer {
     /// The END event of a transaction that had events, at its commit.
     fn transaction_end(
         &mut self,
-        config: &PgCdcConfig,
         state: &mut StreamState,
         tx: Tx,
         out: &mut Vec<SourceRecord>,
@@ -1051,7 +1050,7 @@ impl Streamer {
             message_type: Some("COMMIT"),
         };
         let counts = std::mem::take(&mut self.txm);
-        let end = self.transaction_record(config, state, tx, "END", Some(&counts), offset)?;
+        let end = self.transaction_record(state, tx, "END", Some(&counts), offset)?;
         out.push(end);
         state.emitted = StreamPosition {
             commit: tx.commit,
@@ -1063,7 +1062,6 @@ impl Streamer {
     /// A BEGIN or END event (Debezium's transaction metadata).
     fn transaction_record(
         &self,
-        config: &PgCdcConfig,
         state: &StreamState,
         tx: Tx,
         status: &str,
@@ -1072,7 +1070,7 @@ impl Streamer {
     ) -> Result<SourceRecord, StreamError> {
         let bad = |e: crate::data::DataError| StreamError::Protocol(e.to_string());
         let (key_schema, value_schema) = transaction_event_schemas();
-        let id = Self::transaction_id(tx);
+        let id = counts.map_or_else(|| self.txm.id.clone(), |c| c.id.clone());
         let collection_schema = value_schema
             .field("data_collections")
             .and_then(|f| f.schema.value_schema.clone())
@@ -1110,7 +1108,7 @@ impl Streamer {
         Ok(SourceRecord::new(
             state.partition.clone(),
             offset.to_offset(),
-            Arc::from(config.transaction_topic.as_str()),
+            state.transaction_topic.clone(),
             Some(value_schema),
             Value::Struct(value),
         )
