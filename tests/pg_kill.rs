@@ -276,13 +276,16 @@ fn pg_kill_during_snapshot_and_stream_keeps_exactly_once() {
                 "CREATE TABLE load (id bigint PRIMARY KEY, v int NOT NULL);
                  INSERT INTO load SELECT g, 0 FROM generate_series(1, {INITIAL_ROWS}) g;
                  CREATE TABLE side (id int PRIMARY KEY);
-                 INSERT INTO side SELECT generate_series(1, {SIDE_ROWS});"
+                 INSERT INTO side SELECT generate_series(1, {SIDE_ROWS});
+                 ANALYZE load;"
             ),
         );
         let dir = tempfile::tempdir().unwrap();
         let port = pg.port().to_string();
-        // Odd trials: 3 tasks on 2 workers, so a fresh start snapshots in parallel.
+        // Odd trials: 3 tasks on 2 workers, so a fresh start snapshots in
+        // parallel, with table `load` split into 5 key-range chunks.
         let (tasks, workers) = if trial % 2 == 1 { ("3", 2) } else { ("1", 1) };
+        let chunk_rows = (INITIAL_ROWS / 5).to_string();
         write_props(
             &dir.path().join("conn.properties"),
             &[
@@ -299,6 +302,7 @@ fn pg_kill_during_snapshot_and_stream_keeps_exactly_once() {
                 ("heartbeat.interval.ms", "300"),
                 ("errors.retry.delay.max.ms", "300"),
                 ("tasks.max", tasks),
+                ("snapshot.chunk.rows", &chunk_rows),
             ],
         );
         let sql = load_sql(&mut rng);

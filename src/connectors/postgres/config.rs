@@ -57,6 +57,8 @@ pub const PLUGIN_NAME: &str = "plugin.name";
 pub const SNAPSHOT_MODE: &str = "snapshot.mode";
 /// Rows fetched per round trip while snapshotting.
 pub const SNAPSHOT_FETCH_SIZE: &str = "snapshot.fetch.size";
+/// Rows per chunk of a table a parallel snapshot splits (extension; 0: never split).
+pub const SNAPSHOT_CHUNK_ROWS: &str = "snapshot.chunk.rows";
 /// Whether a delete is followed by a tombstone.
 pub const TOMBSTONES_ON_DELETE: &str = "tombstones.on.delete";
 /// Operations not emitted while streaming (`c`, `u`, `d`, `t`; `none`).
@@ -91,8 +93,8 @@ pub const TASK_SNAPSHOT_NAME: &str = "pgcdc.snapshot.name";
 pub const TASK_SNAPSHOT_LSN: &str = "pgcdc.snapshot.lsn";
 /// Set by the connector for a parallel initial snapshot: how many snapshot tasks read.
 pub const TASK_SNAPSHOT_TASKS: &str = "pgcdc.snapshot.tasks";
-/// Set by the connector for a snapshot task: the OIDs of the tables it reads.
-pub const TASK_SNAPSHOT_TABLES: &str = "pgcdc.snapshot.tables";
+/// Set by the connector for a snapshot task: the chunks it reads (JSON).
+pub const TASK_SNAPSHOT_CHUNKS: &str = "pgcdc.snapshot.chunks";
 
 /// Schemas PostgreSQL keeps for itself; never captured.
 const SYSTEM_SCHEMAS: &[&str] = &["pg_catalog", "information_schema", "pg_toast"];
@@ -172,6 +174,8 @@ pub struct PgCdcConfig {
     pub snapshot_mode: SnapshotMode,
     /// `snapshot.fetch.size`.
     pub fetch_size: usize,
+    /// `snapshot.chunk.rows`.
+    pub chunk_rows: u64,
     /// `tombstones.on.delete`.
     pub tombstones: bool,
     /// `skipped.operations`.
@@ -554,6 +558,20 @@ pub fn definition() -> ConfigDef {
         )
         .define(
             ConfigKey::new(
+                SNAPSHOT_CHUNK_ROWS,
+                ConfigType::Long,
+                Importance::Low,
+                "A parallel initial snapshot (`tasks.max` > 1) splits each table of more \
+                 rows than this (PostgreSQL's estimate) with an orderable primary key into \
+                 key ranges of about this many rows, read by the snapshot tasks side by side \
+                 and durable one by one. 0: tables are never split. An extension.",
+            )
+            .default_value("100000")
+            .validator(Validator::at_least(0.0))
+            .group(replication, 7),
+        )
+        .define(
+            ConfigKey::new(
                 TOMBSTONES_ON_DELETE,
                 ConfigType::Boolean,
                 Importance::Medium,
@@ -772,9 +790,9 @@ pub fn task_definition() -> ConfigDef {
             "Set by the connector: the number of snapshot tasks.",
         ))
         .define(internal(
-            TASK_SNAPSHOT_TABLES,
-            ConfigType::List,
-            "Set by the connector: the OIDs of the tables a snapshot task reads.",
+            TASK_SNAPSHOT_CHUNKS,
+            ConfigType::String,
+            "Set by the connector: the tables and key ranges a snapshot task reads (JSON).",
         ))
 }
 
@@ -978,6 +996,7 @@ fn parse(
         fetch_size: usize::try_from(parsed.int(SNAPSHOT_FETCH_SIZE).unwrap_or(10240))
             .unwrap_or(10240)
             .max(1),
+        chunk_rows: u64::try_from(parsed.long(SNAPSHOT_CHUNK_ROWS).unwrap_or(100_000)).unwrap_or(0),
         tombstones: parsed.boolean(TOMBSTONES_ON_DELETE).unwrap_or(true),
         skipped,
         message_include,

@@ -19,6 +19,11 @@
 //! that segment is emitted only if its transaction commits at or after
 //! `cp`. After a crash mid-table, the rest is read under a fresh snapshot
 //! as a new segment.
+//!
+//! A large table read in parallel is split into *chunks*, primary-key
+//! ranges `(chunk_lo, chunk_hi]` (absent: unbounded), each with a partition
+//! of its own (`"snapshot_chunk": "<n>"` added) and its own segments, so
+//! every chunk's progress is durable on its own.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
@@ -31,21 +36,58 @@ use super::types::Kind;
 pub const SERVER: &str = "server";
 /// Partition key naming the table of a snapshot partition (extension).
 pub const SNAPSHOT_TABLE: &str = "snapshot_table";
+/// Partition key naming the chunk of a chunked table (extension).
+pub const SNAPSHOT_CHUNK: &str = "snapshot_chunk";
+
+/// What a snapshot partition names: a table, or one chunk of a table.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChunkKey {
+    /// `schema.table`.
+    pub table: String,
+    /// The chunk's number; `None`: the table is one range.
+    pub chunk: Option<u32>,
+}
+
+impl ChunkKey {
+    /// The whole table.
+    pub fn table(qualified: &str) -> ChunkKey {
+        ChunkKey {
+            table: qualified.to_owned(),
+            chunk: None,
+        }
+    }
+
+    /// The snapshot partition of this table or chunk.
+    pub fn partition(&self, prefix: &str) -> SourcePartition {
+        let mut m = BTreeMap::new();
+        m.insert(SERVER.to_owned(), OffsetValue::String(prefix.to_owned()));
+        m.insert(
+            SNAPSHOT_TABLE.to_owned(),
+            OffsetValue::String(self.table.clone()),
+        );
+        if let Some(c) = self.chunk {
+            m.insert(
+                SNAPSHOT_CHUNK.to_owned(),
+                OffsetValue::String(c.to_string()),
+            );
+        }
+        SourcePartition::new(m)
+    }
+
+    /// The key of a snapshot partition; `None` for any other partition.
+    pub fn of_partition(partition: &SourcePartition) -> Option<ChunkKey> {
+        let table = partition.get(SNAPSHOT_TABLE)?.as_str()?.to_owned();
+        let chunk = match partition.get(SNAPSHOT_CHUNK) {
+            None => None,
+            Some(c) => Some(c.as_str()?.parse().ok()?),
+        };
+        Some(ChunkKey { table, chunk })
+    }
+}
 
 /// The streaming partition `{"server": prefix}`.
 pub fn stream_partition(prefix: &str) -> SourcePartition {
     SourcePartition::single(SERVER, prefix)
-}
-
-/// The snapshot partition of `schema.table`.
-pub fn table_partition(prefix: &str, qualified: &str) -> SourcePartition {
-    let mut m = BTreeMap::new();
-    m.insert(SERVER.to_owned(), OffsetValue::String(prefix.to_owned()));
-    m.insert(
-        SNAPSHOT_TABLE.to_owned(),
-        OffsetValue::String(qualified.to_owned()),
-    );
-    SourcePartition::new(m)
 }
 
 /// Where streaming resumes.
@@ -163,11 +205,16 @@ pub struct Segment {
     pub upto: Option<Vec<String>>,
 }
 
-/// A table's snapshot progress.
+/// A table's (or a chunk's) snapshot progress.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TableProgress {
     /// The main slot's consistent point.
     pub lsn: u64,
+    /// A chunk's keys are above this one (text of each key column);
+    /// `None`: from the table's start.
+    pub lo: Option<Vec<String>>,
+    /// A chunk's keys are at most this one; `None`: to the table's end.
+    pub hi: Option<Vec<String>>,
     /// Ranges read so far, in key order.
     pub segments: Vec<Segment>,
     /// Whether the whole table was read.
@@ -176,11 +223,49 @@ pub struct TableProgress {
     pub last_snapshot_record: bool,
 }
 
+/// A key's text parts as an offset value.
+fn key_value(key: &[String]) -> OffsetValue {
+    OffsetValue::List(key.iter().cloned().map(OffsetValue::String).collect())
+}
+
+/// A key's text parts from an offset value; `Some(None)` when absent or null.
+fn key_of_value(value: Option<&OffsetValue>) -> Option<Option<Vec<String>>> {
+    match value {
+        Some(OffsetValue::List(parts)) => Some(Some(
+            parts
+                .iter()
+                .map(|p| p.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()?,
+        )),
+        None | Some(OffsetValue::Null) => Some(None),
+        Some(_) => None,
+    }
+}
+
 impl TableProgress {
+    /// Progress of nothing read yet, of the range `(lo, hi]`, whose
+    /// first segment is read under the snapshot at `cp`.
+    pub fn fresh(lsn: u64, cp: u64, lo: Option<Vec<String>>, hi: Option<Vec<String>>) -> Self {
+        TableProgress {
+            lsn,
+            lo,
+            hi,
+            segments: vec![Segment { cp, upto: None }],
+            done: false,
+            last_snapshot_record: false,
+        }
+    }
+
     /// As a source offset.
     pub fn to_offset(&self) -> SourceOffset {
         let mut m = BTreeMap::new();
         m.insert("snapshot".to_owned(), OffsetValue::Bool(true));
+        if let Some(lo) = &self.lo {
+            m.insert("chunk_lo".to_owned(), key_value(lo));
+        }
+        if let Some(hi) = &self.hi {
+            m.insert("chunk_hi".to_owned(), key_value(hi));
+        }
         m.insert("lsn".to_owned(), OffsetValue::Int(self.lsn as i64));
         m.insert("done".to_owned(), OffsetValue::Bool(self.done));
         m.insert(
@@ -195,9 +280,7 @@ impl TableProgress {
                 seg.insert("cp".to_owned(), OffsetValue::Int(s.cp as i64));
                 seg.insert(
                     "upto".to_owned(),
-                    s.upto.as_ref().map_or(OffsetValue::Null, |k| {
-                        OffsetValue::List(k.iter().cloned().map(OffsetValue::String).collect())
-                    }),
+                    s.upto.as_deref().map_or(OffsetValue::Null, key_value),
                 );
                 OffsetValue::Map(seg)
             })
@@ -219,19 +302,13 @@ impl TableProgress {
                 return None;
             };
             let cp = u64::try_from(seg.get("cp")?.as_i64()?).ok()?;
-            let upto = match seg.get("upto") {
-                Some(OffsetValue::List(parts)) => Some(
-                    parts
-                        .iter()
-                        .map(|p| p.as_str().map(str::to_owned))
-                        .collect::<Option<Vec<_>>>()?,
-                ),
-                _ => None,
-            };
+            let upto = key_of_value(seg.get("upto"))?;
             segments.push(Segment { cp, upto });
         }
         Some(TableProgress {
             lsn,
+            lo: key_of_value(offset.get("chunk_lo").as_ref())?,
+            hi: key_of_value(offset.get("chunk_hi").as_ref())?,
             segments,
             done: flag("done"),
             last_snapshot_record: flag("last_snapshot_record"),
@@ -242,53 +319,93 @@ impl TableProgress {
 /// A segment's snapshot LSN and its last key (`None`: open-ended).
 type SegmentBound = (u64, Option<Vec<KeyPart>>);
 
+/// A chunk's key range `(lo, hi]` (`None`: unbounded) and its segments.
+#[derive(Clone, Debug)]
+struct ChunkBounds {
+    lo: Option<Vec<KeyPart>>,
+    hi: Option<Vec<KeyPart>>,
+    segments: Vec<SegmentBound>,
+}
+
+impl ChunkBounds {
+    fn holds(&self, key: &[KeyPart]) -> bool {
+        self.lo.as_deref().is_none_or(|lo| key > lo)
+            && self.hi.as_deref().is_none_or(|hi| key <= hi)
+    }
+}
+
+/// A key from its text parts, if every part parses as its column's kind.
+fn parse_key(texts: &[String], kinds: &[Kind]) -> Option<Vec<KeyPart>> {
+    if texts.len() != kinds.len() || kinds.is_empty() {
+        return None;
+    }
+    texts
+        .iter()
+        .zip(kinds)
+        .map(|(t, k)| key_part(k, t))
+        .collect()
+}
+
 /// Decides, for a re-received change, whether the snapshot already covers
-/// it. Built from every table's snapshot progress.
+/// it. Built from every table's (or chunk's) snapshot progress.
 #[derive(Clone, Debug, Default)]
 pub struct SnapshotFilter {
-    tables: HashMap<String, Vec<SegmentBound>>,
+    tables: HashMap<String, Vec<ChunkBounds>>,
     /// No change committing at or after this LSN is ever dropped.
     horizon: u64,
 }
 
 impl SnapshotFilter {
-    /// Adds a table's segments; `kinds` are its key columns' kinds (empty
-    /// for a table read whole).
+    /// Adds a table's or a chunk's segments; `kinds` are the table's key
+    /// columns' kinds (empty for a table read whole).
     pub fn add(&mut self, qualified: &str, progress: &TableProgress, kinds: &[Kind]) {
-        let mut segs = Vec::new();
+        let mut segments = Vec::new();
         for s in &progress.segments {
-            let upto = s.upto.as_ref().and_then(|texts| {
-                if texts.len() != kinds.len() || kinds.is_empty() {
-                    return None;
-                }
-                texts
-                    .iter()
-                    .zip(kinds)
-                    .map(|(t, k)| key_part(k, t))
-                    .collect::<Option<Vec<_>>>()
-            });
+            let upto = s.upto.as_ref().and_then(|t| parse_key(t, kinds));
             self.horizon = self.horizon.max(s.cp);
-            segs.push((s.cp, upto));
+            segments.push((s.cp, upto));
         }
-        self.tables.insert(qualified.to_owned(), segs);
+        let chunks = self.tables.entry(qualified.to_owned()).or_default();
+        chunks.push(ChunkBounds {
+            lo: progress.lo.as_ref().and_then(|t| parse_key(t, kinds)),
+            hi: progress.hi.as_ref().and_then(|t| parse_key(t, kinds)),
+            segments,
+        });
+        // In key order, so a key-less change meets the last one.
+        chunks.sort_by(|a, b| match (&a.lo, &b.lo) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Less,
+            (Some(_), None) => Ordering::Greater,
+            (Some(x), Some(y)) => x.cmp(y),
+        });
     }
 
     /// Whether a change to `qualified` with `key` committing at `commit`
     /// must be emitted (`false`: its effect is already in the snapshot).
+    ///
+    /// A key in no known chunk (a chunk that read no row, so recorded no
+    /// progress) is emitted from the slot's consistent point on.
     pub fn emit(&self, qualified: &str, key: Option<&[KeyPart]>, commit: u64) -> bool {
         if commit >= self.horizon {
             return true;
         }
-        let Some(segs) = self.tables.get(qualified) else {
+        let Some(chunks) = self.tables.get(qualified) else {
             return true;
         };
-        let cp = match key {
+        let segment_cp = |segs: &[SegmentBound], key: Option<&[KeyPart]>| match key {
             Some(key) => segs
                 .iter()
                 .find(|(_, upto)| upto.as_deref().is_some_and(|u| key <= u))
                 .or(segs.last())
                 .map(|(cp, _)| *cp),
             None => segs.last().map(|(cp, _)| *cp),
+        };
+        let cp = match key {
+            Some(key) => chunks
+                .iter()
+                .find(|c| c.holds(key))
+                .and_then(|c| segment_cp(&c.segments, Some(key))),
+            None => chunks.last().and_then(|c| segment_cp(&c.segments, None)),
         };
         cp.is_none_or(|cp| commit >= cp)
     }
@@ -330,8 +447,10 @@ mod tests {
 
     #[test]
     fn pg_table_progress_round_trips() {
-        let t = TableProgress {
+        let mut t = TableProgress {
             lsn: 10,
+            lo: None,
+            hi: None,
             segments: vec![
                 Segment {
                     cp: 10,
@@ -344,7 +463,21 @@ mod tests {
         };
         let json = t.to_offset().to_json();
         let back = SourceOffset::from_json(&json).unwrap();
+        assert_eq!(TableProgress::from_offset(&back), Some(t.clone()));
+        // A chunk's bounds round-trip too, and a table's key is unchanged.
+        t.lo = Some(vec!["5".into(), "x".into()]);
+        t.hi = Some(vec!["9".into(), "a,b".into()]);
+        let back = SourceOffset::from_json(&t.to_offset().to_json()).unwrap();
         assert_eq!(TableProgress::from_offset(&back), Some(t));
+        let whole = ChunkKey::table("public.t");
+        assert!(whole.partition("p").get(SNAPSHOT_CHUNK).is_none());
+        assert_eq!(ChunkKey::of_partition(&whole.partition("p")), Some(whole));
+        let third = ChunkKey {
+            table: "public.t".into(),
+            chunk: Some(3),
+        };
+        assert_eq!(ChunkKey::of_partition(&third.partition("p")), Some(third));
+        assert_eq!(ChunkKey::of_partition(&stream_partition("p")), None);
     }
 
     #[test]
@@ -352,6 +485,8 @@ mod tests {
         let mut f = SnapshotFilter::default();
         let progress = TableProgress {
             lsn: 100,
+            lo: None,
+            hi: None,
             segments: vec![
                 Segment {
                     cp: 100,
@@ -377,6 +512,52 @@ mod tests {
         assert!(f.emit("public.u", Some(&k(60)), 150));
         assert!(f.emit("public.t", None, 301));
         assert!(!f.emit("public.t", None, 200));
+    }
+
+    #[test]
+    fn pg_snapshot_filter_finds_the_chunk_of_a_key() {
+        let k = |n| vec![KeyPart::Int(n)];
+        let s = |n: i32| Some(vec![n.to_string()]);
+        let mut f = SnapshotFilter::default();
+        // (.., 100] read at 10; (100, 200] read to 150 at 10, then the
+        // rest at 40 (a restart); (300, ..] read at 20; (200, 300] never
+        // read a row, so it recorded nothing.
+        let chunk = |lo, hi, segments| TableProgress {
+            lo,
+            hi,
+            segments,
+            ..TableProgress::fresh(10, 10, None, None)
+        };
+        let seg = |cp, upto| Segment { cp, upto };
+        f.add(
+            "public.t",
+            &chunk(s(300), None, vec![seg(20, s(900))]),
+            &[Kind::Int32],
+        );
+        f.add(
+            "public.t",
+            &chunk(None, s(100), vec![seg(10, s(99))]),
+            &[Kind::Int32],
+        );
+        f.add(
+            "public.t",
+            &chunk(s(100), s(200), vec![seg(10, s(150)), seg(40, s(190))]),
+            &[Kind::Int32],
+        );
+        // Keys above a chunk's last read key belong to its last segment.
+        assert!(f.emit("public.t", Some(&k(100)), 10));
+        assert!(!f.emit("public.t", Some(&k(150)), 5));
+        assert!(f.emit("public.t", Some(&k(150)), 10));
+        assert!(!f.emit("public.t", Some(&k(151)), 39));
+        assert!(!f.emit("public.t", Some(&k(200)), 39));
+        assert!(f.emit("public.t", Some(&k(200)), 40));
+        // The unrecorded chunk: everything from the consistent point on.
+        assert!(f.emit("public.t", Some(&k(250)), 10));
+        assert!(!f.emit("public.t", Some(&k(301)), 19));
+        assert!(!f.emit("public.t", Some(&k(5000)), 19));
+        assert!(f.emit("public.t", Some(&k(5000)), 20));
+        // No key: the last chunk's last segment.
+        assert!(!f.emit("public.t", None, 19));
     }
 
     #[test]

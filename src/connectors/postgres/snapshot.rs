@@ -17,7 +17,7 @@ use crate::data::{SourceRecord, Value};
 use super::catalog::{self, CatalogError, TableInfo};
 use super::config::PgCdcConfig;
 use super::envelope::{now_ms, Cell, Op, SourceInfo, TableModel};
-use super::offsets::{self, orderable, Segment, TableProgress};
+use super::offsets::{key_part, orderable, ChunkKey, KeyPart, Segment, TableProgress};
 use super::types::{oid, Kind, TypeRegistry};
 use super::wire::{quote_ident, quote_literal, PgConnection, PgError};
 
@@ -79,12 +79,14 @@ struct KeyColumn {
 
 /// A record read but not yet given its offset.
 struct Pending {
-    table: Arc<str>,
+    chunk: Arc<ChunkKey>,
     record: SourceRecord,
     /// Text of the record's key (for a table read in key order).
     upto: Option<Vec<String>>,
-    /// The table's last record.
+    /// The last record of its table or chunk.
     done: bool,
+    /// Its range reaches the table's end (so `done` makes it the table's last).
+    ends_table: bool,
     /// The snapshot's last record.
     last: bool,
     /// The first record of its table (read from the table's start).
@@ -100,7 +102,7 @@ impl Pending {
             "last"
         } else if self.first {
             "first"
-        } else if self.done {
+        } else if self.done && self.ends_table {
             "last_in_data_collection"
         } else if self.first_in_table {
             "first_in_data_collection"
@@ -122,16 +124,11 @@ struct RowCtx {
 /// The record of one row, decoded from the text-format values as they sit
 /// in the read buffer (its offset is set per batch, see
 /// [`Snapshotter::with_offsets`]).
-fn read_record(
-    ctx: &RowCtx,
-    job: &Job,
-    qualified: &Arc<str>,
-    row: &[Option<&[u8]>],
-) -> Result<Pending, SnapshotError> {
+fn read_record(ctx: &RowCtx, job: &Job, row: &[Option<&[u8]>]) -> Result<Pending, SnapshotError> {
     let model = &job.model;
     let not_utf8 = |i: usize| {
         SnapshotError::Row(super::envelope::RowError {
-            table: qualified.to_string(),
+            table: job.chunk.table.clone(),
             column: model
                 .columns
                 .get(i)
@@ -171,27 +168,57 @@ fn read_record(
     )
     .with_key(model.key_schema.clone(), key);
     Ok(Pending {
-        table: qualified.clone(),
+        chunk: job.chunk.clone(),
         record,
         upto,
         done: false,
+        ends_table: job.hi.is_none(),
         last: false,
         first_in_table: false,
         first: false,
     })
 }
 
-/// One table to read.
+/// One chunk of a table, planned by the connector for a parallel snapshot
+/// (passed to the snapshot task that reads it in its configuration).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ChunkPlan {
+    /// The table's OID.
+    pub oid: u32,
+    /// The chunk's number; `None`: the whole table.
+    pub chunk: Option<u32>,
+    /// Keys above this one (text of each key column); `None`: from the start.
+    pub lo: Option<Vec<String>>,
+    /// Keys up to this one; `None`: to the end.
+    pub hi: Option<Vec<String>>,
+    /// PostgreSQL's estimate of the chunk's rows.
+    pub estimate: f64,
+}
+
+/// One table, or one key range of it, to read.
 struct Job {
     info: TableInfo,
     model: Arc<TableModel>,
     /// Empty: no orderable primary key, the table is read whole.
     key: Vec<KeyColumn>,
-    /// Resume after this key (text of each key column).
+    /// The partition the job's progress goes to.
+    chunk: Arc<ChunkKey>,
+    /// Resume after this key (text of each key column): the chunk's lower
+    /// bound, or the last durable key.
     after: Option<Vec<String>>,
-    /// PostgreSQL's estimate of the table's rows (`pg_class.reltuples`; 0
-    /// when it has none).
+    /// Read keys up to this one (the chunk's upper bound).
+    hi: Option<Vec<String>>,
+    /// The job reads from the table's first row.
+    from_start: bool,
+}
+
+/// A table's rows read and to read by this snapshot.
+struct TableCount {
+    rows: u64,
+    /// PostgreSQL's estimate of the rows this snapshot reads (0: none).
     estimate: f64,
+    /// Jobs of the table not finished.
+    jobs_left: usize,
 }
 
 /// Reads the captured tables under one imported snapshot.
@@ -221,12 +248,12 @@ pub struct Snapshotter {
     mark_last: bool,
     /// Whether a record was read yet.
     started: bool,
-    /// Whether the current table has given a record yet.
-    table_started: bool,
+    /// Whether the current job has given a record yet.
+    job_started: bool,
     /// Where the snapshot's progress is reported.
     gauges: Option<Gauges>,
-    /// Rows of the current table read by this snapshot.
-    table_rows: u64,
+    /// Rows read and to read, per table.
+    counts: HashMap<Arc<str>, TableCount>,
     /// Tables read and to read.
     tables_done: u64,
     tables_total: u64,
@@ -251,10 +278,240 @@ fn key_type(type_oid: u32, kind: &Kind) -> Option<(&'static str, bool)> {
     Some((name, collate))
 }
 
+/// A table's model, the key columns it is read in order of (empty: read
+/// whole), and PostgreSQL's estimate of its rows.
+struct Described {
+    model: TableModel,
+    key: Vec<KeyColumn>,
+    estimate: f64,
+}
+
+fn describe(
+    conn: &mut PgConnection,
+    config: &PgCdcConfig,
+    registry: &TypeRegistry,
+    info: &TableInfo,
+) -> Result<Described, SnapshotError> {
+    let (columns, key_names) = catalog::table_columns(conn, info.oid)?;
+    let model = catalog::model(
+        config,
+        registry,
+        &info.schema,
+        &info.table,
+        &columns,
+        &key_names,
+    );
+    let mut key = Vec::new();
+    for &i in &model.key {
+        let c = &model.columns[i];
+        match key_type(c.type_oid, &c.kind) {
+            Some((type_name, collate_c)) => key.push(KeyColumn {
+                name: c.name.clone(),
+                index: i,
+                type_name,
+                collate_c,
+            }),
+            None => {
+                key.clear();
+                break;
+            }
+        }
+    }
+    if model.key.len() != key_names.len() {
+        key.clear(); // a key column is excluded: not resumable
+    }
+    let estimate = conn
+        .simple_query(&format!(
+            "SELECT reltuples::float8 FROM pg_class WHERE oid = {}",
+            info.oid
+        ))
+        .ok()
+        .and_then(|r| r.into_iter().next())
+        .and_then(|r| r.rows.into_iter().next())
+        .and_then(|row| row.into_iter().next().flatten())
+        .and_then(|t| t.parse::<f64>().ok())
+        .filter(|e| e.is_finite() && *e > 0.0)
+        .unwrap_or(0.0);
+    Ok(Described {
+        model,
+        key,
+        estimate,
+    })
+}
+
+/// `ORDER BY` / comparison expression of a key column.
+fn key_expr(k: &KeyColumn) -> String {
+    if k.collate_c {
+        format!("{} COLLATE \"C\"", quote_ident(&k.name))
+    } else {
+        quote_ident(&k.name)
+    }
+}
+
+/// Splits each table of more than `chunk_rows` rows (PostgreSQL's
+/// estimate) with an orderable primary key into key ranges of about that
+/// many rows, with boundaries taken from a page sample of the table
+/// (`TABLESAMPLE SYSTEM`); other tables are one chunk each. Any boundaries
+/// are correct (the chunks cover every key between them); a good sample
+/// only makes them even.
+pub fn plan_chunks(
+    conn: &mut PgConnection,
+    config: &PgCdcConfig,
+    registry: &TypeRegistry,
+    tables: &[TableInfo],
+    chunk_rows: u64,
+) -> Result<Vec<ChunkPlan>, SnapshotError> {
+    let mut plans = Vec::new();
+    for info in tables {
+        let d = describe(conn, config, registry, info)?;
+        let wanted = if chunk_rows == 0 || d.key.is_empty() {
+            1
+        } else {
+            (d.estimate / chunk_rows as f64).ceil().max(1.0) as usize
+        };
+        let mut bounds: Vec<Vec<String>> = Vec::new();
+        if wanted > 1 {
+            // About 32 sampled keys per chunk.
+            let percent = (3200.0 * wanted as f64 / d.estimate).clamp(0.0001, 100.0);
+            let order: Vec<String> = d.key.iter().map(key_expr).collect();
+            let cols: Vec<String> = d.key.iter().map(|k| quote_ident(&k.name)).collect();
+            let sql = format!(
+                "SELECT {} FROM {} TABLESAMPLE SYSTEM ({percent}) ORDER BY {}",
+                cols.join(", "),
+                info.quoted(),
+                order.join(", ")
+            );
+            match conn.simple_query(&sql) {
+                Ok(results) => {
+                    let sample: Vec<Vec<String>> = results
+                        .into_iter()
+                        .flat_map(|r| r.rows)
+                        .filter_map(|row| row.into_iter().collect::<Option<Vec<String>>>())
+                        .collect();
+                    let chunks = wanted.min(sample.len() / 4).max(1);
+                    for i in 1..chunks {
+                        let b = &sample[i * sample.len() / chunks];
+                        if bounds.last() != Some(b) {
+                            bounds.push(b.clone());
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(table = %info.qualified(), error = %e, "cannot sample the table's keys; it is read as one chunk");
+                }
+            }
+        }
+        if bounds.is_empty() {
+            plans.push(ChunkPlan {
+                oid: info.oid,
+                chunk: None,
+                lo: None,
+                hi: None,
+                estimate: d.estimate,
+            });
+            continue;
+        }
+        let n = bounds.len() + 1;
+        let mut lo = None;
+        for (i, hi) in bounds.into_iter().map(Some).chain([None]).enumerate() {
+            plans.push(ChunkPlan {
+                oid: info.oid,
+                chunk: Some(i as u32),
+                lo: lo.clone(),
+                hi: hi.clone(),
+                estimate: d.estimate / n as f64,
+            });
+            lo = hi;
+        }
+        tracing::debug!(table = %info.qualified(), chunks = n, "table split into chunks");
+    }
+    Ok(plans)
+}
+
+/// A key range's lower bound, parsed for ordering (`None` sorts first).
+fn lower_bound(lo: &Option<Vec<String>>, kinds: &[Kind]) -> Option<Vec<KeyPart>> {
+    lo.as_ref()
+        .and_then(|t| t.iter().zip(kinds).map(|(t, k)| key_part(k, t)).collect())
+}
+
+/// A table's ranges to read on a (re)start, in key order: the chunks
+/// `progress` records for it (taken out of `progress`), and a fresh range
+/// for each key range no chunk recorded (a chunk that read no row before
+/// the crash records nothing). A table with no progress is one range.
+fn resume_plan(
+    progress: &mut HashMap<ChunkKey, TableProgress>,
+    qualified: &str,
+    cp0: u64,
+    key: &[KeyColumn],
+    model: &TableModel,
+) -> Vec<(ChunkKey, TableProgress)> {
+    let keys: Vec<ChunkKey> = progress
+        .keys()
+        .filter(|k| k.table == qualified)
+        .cloned()
+        .collect();
+    let mut entries: Vec<(ChunkKey, TableProgress)> = keys
+        .into_iter()
+        .filter_map(|k| progress.remove_entry(&k))
+        .collect();
+    if key.is_empty() && entries.iter().any(|(k, _)| k.chunk.is_some()) {
+        // The table has no orderable key any more: it is read whole anew.
+        entries.clear();
+    }
+    let kinds: Vec<Kind> = key
+        .iter()
+        .map(|k| model.columns[k.index].kind.clone())
+        .collect();
+    entries.sort_by_cached_key(|(_, p)| lower_bound(&p.lo, &kinds));
+    let gap = |chunk, lo, hi| {
+        (
+            ChunkKey {
+                table: qualified.to_owned(),
+                chunk,
+            },
+            TableProgress {
+                segments: Vec::new(),
+                ..TableProgress::fresh(cp0, cp0, lo, hi)
+            },
+        )
+    };
+    if entries.is_empty() {
+        return vec![gap(None, None, None)];
+    }
+    let mut next = entries
+        .iter()
+        .filter_map(|(k, _)| k.chunk)
+        .max()
+        .map_or(0, |c| c + 1);
+    let mut out = Vec::with_capacity(entries.len());
+    // Keys up to `covered` are in a chunk (`None`: none yet); `open`
+    // until a chunk reaches the table's end.
+    let mut covered: Option<Vec<String>> = None;
+    let mut open = true;
+    for (k, p) in entries {
+        if open && p.lo != covered {
+            out.push(gap(Some(next), covered.clone(), p.lo.clone()));
+            next += 1;
+        }
+        match &p.hi {
+            Some(hi) => covered = Some(hi.clone()),
+            None => open = false,
+        }
+        out.push((k, p));
+    }
+    if open {
+        out.push(gap(Some(next), covered, None));
+    }
+    out
+}
+
 impl Snapshotter {
     /// Opens the snapshot transaction on `conn` importing `snapshot_name`
-    /// (taken at `cp`), and plans every table of `tables` that is not done
-    /// in `progress`. `progress` gains a new segment at `cp` for each.
+    /// (taken at `cp`), and plans what to read: the chunks of `plan` (a
+    /// parallel snapshot's part), or else every table of `tables` that is
+    /// not done in `progress` — a chunked table's chunks that are not done,
+    /// and the key ranges no chunk recorded. `progress` gains a new segment
+    /// at `cp` for each.
     #[allow(clippy::too_many_arguments)]
     pub fn begin(
         mut conn: PgConnection,
@@ -264,7 +521,8 @@ impl Snapshotter {
         config: &PgCdcConfig,
         registry: &TypeRegistry,
         tables: &[TableInfo],
-        progress: &mut HashMap<String, TableProgress>,
+        progress: &mut HashMap<ChunkKey, TableProgress>,
+        plan: Option<&[ChunkPlan]>,
     ) -> Result<Snapshotter, SnapshotError> {
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .map_err(pg("BEGIN the snapshot transaction"))?;
@@ -281,83 +539,82 @@ impl Snapshotter {
             .and_then(|row| row.into_iter().next().flatten())
             .and_then(|t| t.parse().ok());
         let mut jobs = VecDeque::new();
+        let mut counts = HashMap::new();
         for info in tables {
             let qualified = info.qualified();
-            let entry = progress.entry(qualified.clone()).or_insert(TableProgress {
-                lsn: cp0,
-                segments: Vec::new(),
-                done: false,
-                last_snapshot_record: false,
-            });
-            if entry.done {
-                continue;
-            }
-            let (columns, key_names) = catalog::table_columns(&mut conn, info.oid)?;
-            let model = catalog::model(
-                config,
-                registry,
-                &info.schema,
-                &info.table,
-                &columns,
-                &key_names,
-            );
-            let mut key = Vec::new();
-            for &i in &model.key {
-                let c = &model.columns[i];
-                match key_type(c.type_oid, &c.kind) {
-                    Some((type_name, collate_c)) => key.push(KeyColumn {
-                        name: c.name.clone(),
-                        index: i,
-                        type_name,
-                        collate_c,
-                    }),
-                    None => {
-                        key.clear();
-                        break;
+            let d = describe(&mut conn, config, registry, info)?;
+            let model = Arc::new(d.model);
+            let job = |chunk: ChunkKey, after: Option<Vec<String>>, hi: Option<Vec<String>>| Job {
+                info: info.clone(),
+                model: model.clone(),
+                key: d.key.clone(),
+                chunk: Arc::new(chunk),
+                from_start: after.is_none(),
+                after,
+                hi,
+            };
+            let mut table_jobs = Vec::new();
+            let mut estimate = d.estimate;
+            if let Some(plan) = plan {
+                estimate = 0.0;
+                for c in plan.iter().filter(|c| c.oid == info.oid) {
+                    let key = ChunkKey {
+                        table: qualified.clone(),
+                        chunk: c.chunk,
+                    };
+                    progress.insert(
+                        key.clone(),
+                        TableProgress::fresh(cp0, cp, c.lo.clone(), c.hi.clone()),
+                    );
+                    estimate += c.estimate;
+                    table_jobs.push(job(key, c.lo.clone(), c.hi.clone()));
+                }
+            } else {
+                for (key, mut entry) in resume_plan(progress, &qualified, cp0, &d.key, &model) {
+                    if entry.done {
+                        progress.insert(key, entry);
+                        continue;
                     }
+                    // A segment that read nothing holds nothing: drop it.
+                    while entry.segments.last().is_some_and(|s| s.upto.is_none()) {
+                        entry.segments.pop();
+                    }
+                    let after = if d.key.is_empty() {
+                        // Read whole: earlier partial reads are superseded.
+                        entry.segments.clear();
+                        None
+                    } else {
+                        entry
+                            .segments
+                            .last()
+                            .and_then(|s| s.upto.clone())
+                            .or_else(|| entry.lo.clone())
+                    };
+                    entry.segments.push(Segment { cp, upto: None });
+                    table_jobs.push(job(key.clone(), after, entry.hi.clone()));
+                    progress.insert(key, entry);
                 }
             }
-            if model.key.len() != key_names.len() {
-                key.clear(); // a key column is excluded: not resumable
+            if table_jobs.is_empty() {
+                continue;
             }
-            // A segment that read nothing holds nothing: drop it.
-            while entry.segments.last().is_some_and(|s| s.upto.is_none()) {
-                entry.segments.pop();
-            }
-            let after = if key.is_empty() {
-                // Read whole: earlier partial reads are superseded.
-                entry.segments.clear();
-                None
-            } else {
-                entry.segments.last().and_then(|s| s.upto.clone())
-            };
-            entry.segments.push(Segment { cp, upto: None });
-            let estimate = conn
-                .simple_query(&format!(
-                    "SELECT reltuples::float8 FROM pg_class WHERE oid = {}",
-                    info.oid
-                ))
-                .ok()
-                .and_then(|r| r.into_iter().next())
-                .and_then(|r| r.rows.into_iter().next())
-                .and_then(|row| row.into_iter().next().flatten())
-                .and_then(|t| t.parse::<f64>().ok())
-                .filter(|e| e.is_finite() && *e > 0.0)
-                .unwrap_or(0.0);
-            jobs.push_back(Job {
-                info: info.clone(),
-                model: Arc::new(model),
-                key,
-                after,
-                estimate,
-            });
+            counts.insert(
+                Arc::from(qualified.as_str()),
+                TableCount {
+                    rows: 0,
+                    estimate,
+                    jobs_left: table_jobs.len(),
+                },
+            );
+            jobs.extend(table_jobs);
         }
         tracing::info!(
-            tables = jobs.len(),
+            tables = counts.len(),
+            ranges = jobs.len(),
             lsn = %super::wire::Lsn(cp),
             "snapshot started"
         );
-        let tables_total = jobs.len() as u64;
+        let tables_total = counts.len() as u64;
         Ok(Snapshotter {
             conn,
             cp,
@@ -374,10 +631,10 @@ impl Snapshotter {
             committed: false,
             mark_last: true,
             started: false,
-            table_started: false,
+            job_started: false,
             placeholder: Arc::from("pending"),
             gauges: None,
-            table_rows: 0,
+            counts,
             tables_done: 0,
             tables_total,
         })
@@ -387,7 +644,7 @@ impl Snapshotter {
     /// every table is read (the last record has been returned, marked).
     pub fn next_batch(
         &mut self,
-        progress: &mut HashMap<String, TableProgress>,
+        progress: &mut HashMap<ChunkKey, TableProgress>,
     ) -> Result<Option<Vec<SourceRecord>>, SnapshotError> {
         let mut out: Vec<Pending> = Vec::new();
         loop {
@@ -412,9 +669,8 @@ impl Snapshotter {
                     });
                 };
                 self.open(&job)?;
-                self.table_started = false;
-                self.table_rows = 0;
-                self.report(&job.info.qualified(), job.estimate, false);
+                self.job_started = false;
+                self.report(&job.chunk.table, false);
                 self.current = Some(job);
             }
             let Some(job) = self.current.take() else {
@@ -426,9 +682,8 @@ impl Snapshotter {
             );
             // Rows are decoded as they arrive, from the read buffer (no
             // string per cell); what is shared by the batch is made once.
-            let qualified: Arc<str> = Arc::from(job.info.qualified());
             let ctx = RowCtx {
-                partition: offsets::table_partition(&self.prefix, &qualified),
+                partition: job.chunk.partition(&self.prefix),
                 placeholder: crate::data::SourceOffset::int(&self.placeholder, 0),
                 source: SourceInfo {
                     name: self.name.clone(),
@@ -447,7 +702,7 @@ impl Snapshotter {
             self.conn
                 .query_rows(&sql, |_, row| {
                     if failed.is_none() {
-                        match read_record(&ctx, &job, &qualified, row) {
+                        match read_record(&ctx, &job, row) {
                             Ok(p) => read.push(p),
                             Err(e) => failed = Some(e),
                         }
@@ -459,15 +714,21 @@ impl Snapshotter {
                 return Err(e);
             }
             let finished = read.len() < self.fetch_size;
-            self.table_rows += read.len() as u64;
-            if finished {
-                self.tables_done += 1;
+            let table: &str = &job.chunk.table;
+            if let Some(c) = self.counts.get_mut(table) {
+                c.rows += read.len() as u64;
+                if finished {
+                    c.jobs_left = c.jobs_left.saturating_sub(1);
+                    if c.jobs_left == 0 {
+                        self.tables_done += 1;
+                    }
+                }
             }
-            self.report(&qualified, job.estimate, finished);
-            // The table's progress: up to the last row read.
+            self.report(table, finished);
+            // The range's progress: up to the last row read.
             if let Some(last) = read.last() {
                 if let Some(seg) = progress
-                    .get_mut(&*qualified)
+                    .get_mut(&*job.chunk)
                     .and_then(|p| p.segments.last_mut())
                 {
                     seg.upto.clone_from(&last.upto);
@@ -475,9 +736,9 @@ impl Snapshotter {
             }
             let got_rows = !read.is_empty();
             for mut record in read {
-                record.first_in_table = !self.table_started && job.after.is_none();
+                record.first_in_table = !self.job_started && job.from_start;
                 record.first = !self.started && self.mark_last && record.first_in_table;
-                self.table_started = true;
+                self.job_started = true;
                 self.started = true;
                 if let Some(prev) = self.pending.replace(record) {
                     out.push(prev);
@@ -487,17 +748,17 @@ impl Snapshotter {
                 self.conn
                     .execute("CLOSE timely_connect_snapshot")
                     .map_err(pg("CLOSE cursor"))?;
-                if let Some(p) = progress.get_mut(&*qualified) {
+                if let Some(p) = progress.get_mut(&*job.chunk) {
                     p.done = true;
                 }
-                // The held-back record is this table's last: mark it done.
+                // The held-back record is this range's last: mark it done.
                 if let Some(mut p) = self.pending.take() {
-                    if p.table == qualified {
+                    if p.chunk == job.chunk {
                         p.done = true;
                     }
                     self.pending = Some(p);
                 }
-                tracing::debug!(table = %qualified, "table snapshot finished");
+                tracing::debug!(table = %job.chunk.table, chunk = ?job.chunk.chunk, "range read");
             } else {
                 self.current = Some(job);
             }
@@ -507,35 +768,30 @@ impl Snapshotter {
         }
     }
 
-    /// Gives the records of a batch their offsets: every record of a table
-    /// carries the progress up to the table's last record in the batch (a
+    /// Gives the records of a batch their offsets: every record of a range
+    /// carries the progress up to the range's last record in the batch (a
     /// batch is emitted whole, in one epoch, so the snapshot holding any of
-    /// them holds all), built once per table and batch.
+    /// them holds all), built once per range and batch.
     fn with_offsets(
         &self,
         out: Vec<Pending>,
-        progress: &HashMap<String, TableProgress>,
+        progress: &HashMap<ChunkKey, TableProgress>,
     ) -> Vec<SourceRecord> {
-        let mut offsets: HashMap<Arc<str>, crate::data::SourceOffset> = HashMap::new();
+        let mut offsets: HashMap<Arc<ChunkKey>, crate::data::SourceOffset> = HashMap::new();
         for p in out.iter().rev() {
-            if offsets.contains_key(&p.table) {
+            if offsets.contains_key(&p.chunk) {
                 continue;
             }
-            let mut t = progress.get(&*p.table).cloned().unwrap_or(TableProgress {
-                lsn: self.cp0,
-                segments: vec![Segment {
-                    cp: self.cp,
-                    upto: None,
-                }],
-                done: false,
-                last_snapshot_record: false,
-            });
+            let mut t = progress
+                .get(&*p.chunk)
+                .cloned()
+                .unwrap_or_else(|| TableProgress::fresh(self.cp0, self.cp, None, None));
             if let Some(seg) = t.segments.last_mut() {
                 seg.upto = p.upto.clone();
             }
             t.done = p.done;
             t.last_snapshot_record = p.last;
-            offsets.insert(p.table.clone(), t.to_offset());
+            offsets.insert(p.chunk.clone(), t.to_offset());
         }
         out.into_iter()
             .map(|p| {
@@ -550,7 +806,7 @@ impl Snapshotter {
                         }
                     }
                 }
-                if let Some(o) = offsets.get(&p.table) {
+                if let Some(o) = offsets.get(&p.chunk) {
                     r.source_offset = o.clone();
                 }
                 r
@@ -558,7 +814,7 @@ impl Snapshotter {
             .collect()
     }
 
-    /// Declares the cursor over `job`'s table.
+    /// Declares the cursor over `job`'s table or key range.
     fn open(&mut self, job: &Job) -> Result<(), SnapshotError> {
         let columns: Vec<String> = job
             .model
@@ -566,13 +822,6 @@ impl Snapshotter {
             .iter()
             .map(|c| quote_ident(&c.name))
             .collect();
-        let key_expr = |k: &KeyColumn| {
-            if k.collate_c {
-                format!("{} COLLATE \"C\"", quote_ident(&k.name))
-            } else {
-                quote_ident(&k.name)
-            }
-        };
         let mut sql = format!(
             "DECLARE timely_connect_snapshot NO SCROLL CURSOR FOR SELECT {} FROM {}",
             if columns.is_empty() {
@@ -582,28 +831,33 @@ impl Snapshotter {
             },
             job.info.quoted()
         );
-        if let Some(after) = &job.after {
-            let lhs: Vec<String> = job.key.iter().map(key_expr).collect();
-            let rhs: Vec<String> = job
-                .key
-                .iter()
-                .zip(after)
-                .map(|(k, v)| format!("CAST({} AS {})", quote_literal(v), k.type_name))
-                .collect();
-            sql.push_str(&format!(
-                " WHERE ROW({}) > ROW({})",
-                lhs.join(", "),
-                rhs.join(", ")
-            ));
-        }
         if !job.key.is_empty() {
-            let order: Vec<String> = job.key.iter().map(key_expr).collect();
-            sql.push_str(&format!(" ORDER BY {}", order.join(", ")));
+            let lhs = job.key.iter().map(key_expr).collect::<Vec<_>>().join(", ");
+            let literal = |bound: &[String]| {
+                job.key
+                    .iter()
+                    .zip(bound)
+                    .map(|(k, v)| format!("CAST({} AS {})", quote_literal(v), k.type_name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let mut conditions = Vec::new();
+            if let Some(after) = &job.after {
+                conditions.push(format!("ROW({lhs}) > ROW({})", literal(after)));
+            }
+            if let Some(hi) = &job.hi {
+                conditions.push(format!("ROW({lhs}) <= ROW({})", literal(hi)));
+            }
+            if !conditions.is_empty() {
+                sql.push_str(" WHERE ");
+                sql.push_str(&conditions.join(" AND "));
+            }
+            sql.push_str(&format!(" ORDER BY {lhs}"));
         }
         self.conn
             .execute(&sql)
             .map_err(pg(format!("open a cursor on {}", job.info.qualified())))?;
-        tracing::debug!(table = %job.info.qualified(), resume_after = ?job.after, "table snapshot started");
+        tracing::debug!(table = %job.info.qualified(), chunk = ?job.chunk.chunk, resume_after = ?job.after, upto = ?job.hi, "range snapshot started");
         Ok(())
     }
 
@@ -624,16 +878,18 @@ impl Snapshotter {
         self
     }
 
-    /// Reports the current table's progress (`finished`: its last row is read).
-    fn report(&self, table: &str, estimate: f64, finished: bool) {
-        let Some(g) = &self.gauges else { return };
-        let done = self.table_rows as f64;
+    /// Reports `table`'s progress (`finished`: a range of it was read to its end).
+    fn report(&self, table: &str, finished: bool) {
+        let (Some(g), Some(c)) = (&self.gauges, self.counts.get(table)) else {
+            return;
+        };
+        let done = c.rows as f64;
         // Total stays above done until the table is finished (an estimate
         // can be low, or missing for a table never analyzed).
-        let total = if finished {
+        let total = if c.jobs_left == 0 {
             done
         } else {
-            estimate.max(done + 1.0)
+            c.estimate.max(done + 1.0)
         };
         set_progress(g, table, done, total);
         if finished {

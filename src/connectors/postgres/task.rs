@@ -16,11 +16,11 @@ use crate::data::{OffsetValue, SourceRecord};
 
 use super::catalog::{self, CatalogError, TableInfo};
 use super::config::{
-    self, PgCdcConfig, SnapshotMode, TASK_ROLE, TASK_SNAPSHOT_LSN, TASK_SNAPSHOT_NAME,
-    TASK_SNAPSHOT_TABLES, TASK_SNAPSHOT_TASKS,
+    self, PgCdcConfig, SnapshotMode, TASK_ROLE, TASK_SNAPSHOT_CHUNKS, TASK_SNAPSHOT_LSN,
+    TASK_SNAPSHOT_NAME, TASK_SNAPSHOT_TASKS,
 };
-use super::offsets::{self, SnapshotFilter, StreamOffset, StreamPosition, TableProgress};
-use super::snapshot::Snapshotter;
+use super::offsets::{self, ChunkKey, SnapshotFilter, StreamOffset, StreamPosition, TableProgress};
+use super::snapshot::{self as snap, ChunkPlan, Snapshotter};
 use super::stream::{StreamState, Streamer};
 use super::types::TypeRegistry;
 use super::wire::{Lsn, PgError, ReplicationConnection, SnapshotAction};
@@ -48,11 +48,14 @@ pub(crate) fn plugin() -> ConnectorPlugin {
 /// offsets; see `docs/postgres.md`.
 ///
 /// Task 0 streams from the slot. The initial snapshot is read by task 0,
-/// or — on a fresh start (no slot yet) with `tasks.max` > 1 and several
-/// tables — by tasks 1..n in parallel, each importing the snapshot the
-/// connector exported when it created the slot (the connector keeps that
-/// session idle until every snapshot task imported it); task 0 then starts
-/// streaming once they all finished. A restart always continues in task 0.
+/// or — on a fresh start (no slot yet) with `tasks.max` > 1 — by tasks
+/// 1..n in parallel, each importing the snapshot the connector exported
+/// when it created the slot (the connector keeps that session idle until
+/// every snapshot task imported it); task 0 then starts streaming once
+/// they all finished. A table larger than `snapshot.chunk.rows` is split
+/// into primary-key ranges (chunks) that the snapshot tasks read side by
+/// side, each durable on its own. A restart always continues in task 0:
+/// it reads the chunks that are not done, from their last durable key.
 ///
 /// `validate` checks the keys offline and reports every problem at once:
 ///
@@ -143,6 +146,28 @@ fn announced(
         .count())
 }
 
+/// Spreads the chunks over `tasks` tasks, largest first to the least
+/// loaded; each task reads its chunks in table and key order.
+fn spread(mut plan: Vec<ChunkPlan>, tasks: usize) -> Vec<Vec<ChunkPlan>> {
+    let mut parts: Vec<(f64, Vec<ChunkPlan>)> =
+        (0..tasks.max(1)).map(|_| (0.0, Vec::new())).collect();
+    plan.sort_by(|a, b| b.estimate.total_cmp(&a.estimate));
+    for c in plan {
+        if let Some(least) = parts.iter_mut().min_by(|a, b| a.0.total_cmp(&b.0)) {
+            // An unanalyzed table (estimate 0) still weighs something.
+            least.0 += c.estimate.max(1.0);
+            least.1.push(c);
+        }
+    }
+    parts
+        .into_iter()
+        .map(|(_, mut chunks)| {
+            chunks.sort_by_key(|c| (c.oid, c.chunk));
+            chunks
+        })
+        .collect()
+}
+
 impl PostgresCdc {
     /// For a fresh start with several tasks: creates the slot exporting its
     /// snapshot and splits the tables over snapshot tasks.
@@ -161,9 +186,14 @@ impl PostgresCdc {
             return Ok(None); // a restart: task 0 continues
         }
         let tables = catalog::captured_tables(&mut conn, &config).map_err(fail)?;
-        if tables.len() < 2 {
+        let registry = catalog::load_types(&mut conn).map_err(fail)?;
+        let plan = snap::plan_chunks(&mut conn, &config, &registry, &tables, config.chunk_rows)
+            .map_err(|e| ConnectError::fatal(format!("{who}: plan the snapshot: {e}")))?;
+        if plan.len() < 2 {
             return Ok(None);
         }
+        let tasks = (max_tasks - 1).min(plan.len());
+        let parts = spread(plan, tasks);
         let mut repl = ReplicationConnection::connect(&catalog::client_config(
             &config,
             "timely-connect-pgcdc-export",
@@ -175,8 +205,8 @@ impl PostgresCdc {
         let name = info.snapshot_name.ok_or_else(|| {
             ConnectError::fatal(format!("{who}: the server exported no snapshot"))
         })?;
-        let tasks = (max_tasks - 1).min(tables.len());
         let cp0 = info.consistent_point.0;
+        let chunks: usize = parts.iter().map(Vec::len).sum();
         let mut configs = Vec::with_capacity(tasks + 1);
         for i in 0..=tasks {
             let mut c = self.props.clone();
@@ -186,18 +216,15 @@ impl PostgresCdc {
             if i == 0 {
                 c.insert(TASK_ROLE.to_owned(), "stream".to_owned());
             } else {
-                let oids: Vec<String> = tables
-                    .iter()
-                    .skip(i - 1)
-                    .step_by(tasks)
-                    .map(|t| t.oid.to_string())
-                    .collect();
+                let json = serde_json::to_string(&parts[i - 1]).map_err(|e| {
+                    ConnectError::fatal(format!("{who}: encode the snapshot plan: {e}"))
+                })?;
                 c.insert(TASK_ROLE.to_owned(), "snapshot".to_owned());
-                c.insert(TASK_SNAPSHOT_TABLES.to_owned(), oids.join(","));
+                c.insert(TASK_SNAPSHOT_CHUNKS.to_owned(), json);
             }
             configs.push(c);
         }
-        tracing::info!(connector = %who, tasks, lsn = %info.consistent_point, "parallel initial snapshot planned");
+        tracing::info!(connector = %who, tasks, tables = tables.len(), chunks, lsn = %info.consistent_point, "parallel initial snapshot planned");
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let slot = config.slot.clone();
@@ -286,7 +313,7 @@ impl SourceConnector for PostgresCdc {
 enum Phase {
     /// Reading the initial snapshot, with its working progress (ahead of
     /// what was emitted by the held-back record); streaming follows.
-    Snapshot(Box<Snapshotter>, HashMap<String, TableProgress>),
+    Snapshot(Box<Snapshotter>, HashMap<ChunkKey, TableProgress>),
     /// Streaming.
     Stream(Box<Streamer>),
     /// Lost its session; reconnects on the next poll.
@@ -312,8 +339,8 @@ struct Running {
     context: SourceTaskContext,
     stop: StopToken,
     phase: Phase,
-    /// Snapshot progress per table, as emitted.
-    progress: HashMap<String, TableProgress>,
+    /// Snapshot progress per table or chunk, as emitted.
+    progress: HashMap<ChunkKey, TableProgress>,
     /// The main slot's consistent point when a snapshot was taken.
     cp0: Option<u64>,
     state: Option<StreamState>,
@@ -364,17 +391,15 @@ impl SourceTask for PostgresCdcTask {
             {
                 continue;
             }
-            match partition
-                .get(offsets::SNAPSHOT_TABLE)
-                .and_then(OffsetValue::as_str)
-            {
-                Some(table) => {
+            match ChunkKey::of_partition(partition) {
+                Some(key) => {
                     let p = TableProgress::from_offset(offset).ok_or_else(|| {
                         ConnectError::fatal(format!(
-                            "{who}: restored snapshot offset {offset:?} of table {table} is not one this connector wrote"
+                            "{who}: restored snapshot offset {offset:?} of table {} is not one this connector wrote",
+                            key.table
                         ))
                     })?;
-                    progress.insert(table.to_owned(), p);
+                    progress.insert(key, p);
                 }
                 None => {
                     stream_offset = Some(StreamOffset::position(offset).ok_or_else(|| {
@@ -404,15 +429,15 @@ impl SourceTask for PostgresCdcTask {
             .zip(parsed.long(TASK_SNAPSHOT_LSN))
             .zip(parsed.int(TASK_SNAPSHOT_TASKS));
         match (parallel, parsed.string(TASK_ROLE)) {
-            (Some(((name, cp0), tasks)), Some("snapshot")) => {
-                let oids: Vec<u32> = parsed
-                    .list(TASK_SNAPSHOT_TABLES)
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(|o| o.parse().ok())
-                    .collect();
-                let _ = tasks;
-                running.start_snapshot_part(&name, cp0 as u64, &oids, task_id)?;
+            (Some(((name, cp0), _)), Some("snapshot")) => {
+                let chunks: Vec<ChunkPlan> =
+                    serde_json::from_str(parsed.string(TASK_SNAPSHOT_CHUNKS).unwrap_or("[]"))
+                        .map_err(|e| {
+                            ConnectError::fatal(format!(
+                                "{who}: `{TASK_SNAPSHOT_CHUNKS}` is not a snapshot plan: {e}"
+                            ))
+                        })?;
+                running.start_snapshot_part(&name, cp0 as u64, &chunks, task_id)?;
             }
             (Some(((_, cp0), tasks)), _) => {
                 if stream_offset.is_some() || !running.progress.is_empty() {
@@ -573,14 +598,18 @@ impl Running {
         if !self.progress.is_empty() {
             let tables =
                 catalog::captured_tables(&mut conn, &self.config).map_err(cat_fail(&who))?;
-            for (qualified, p) in &self.progress {
-                let kinds = match tables.iter().find(|t| &t.qualified() == qualified) {
-                    Some(t) => {
-                        key_kinds(&mut conn, &self.config, &registry, t).map_err(cat_fail(&who))?
-                    }
-                    None => Vec::new(),
-                };
-                filter.add(qualified, p, &kinds);
+            let mut kinds_of = HashMap::new();
+            for (key, p) in &self.progress {
+                let qualified = key.table.as_str();
+                if !kinds_of.contains_key(qualified) {
+                    let kinds = match tables.iter().find(|t| t.qualified() == qualified) {
+                        Some(t) => key_kinds(&mut conn, &self.config, &registry, t)
+                            .map_err(cat_fail(&who))?,
+                        None => Vec::new(),
+                    };
+                    kinds_of.insert(qualified.to_owned(), kinds);
+                }
+                filter.add(qualified, p, &kinds_of[qualified]);
             }
         }
         conn.close();
@@ -597,12 +626,12 @@ impl Running {
     }
 
     /// A snapshot task of a parallel snapshot: imports the exported
-    /// snapshot and reads the tables `oids`.
+    /// snapshot and reads `chunks`.
     fn start_snapshot_part(
         &mut self,
         snapshot_name: &str,
         cp0: u64,
-        oids: &[u32],
+        chunks: &[ChunkPlan],
         index: usize,
     ) -> Result<(), ConnectError> {
         let who = self.who.clone();
@@ -617,7 +646,7 @@ impl Running {
         let tables: Vec<TableInfo> = catalog::captured_tables(&mut conn, &self.config)
             .map_err(|e| fatal(e.to_string()))?
             .into_iter()
-            .filter(|t| oids.contains(&t.oid))
+            .filter(|t| chunks.iter().any(|c| c.oid == t.oid))
             .collect();
         let mut working = HashMap::new();
         let mut snap = Snapshotter::begin(
@@ -629,13 +658,14 @@ impl Running {
             &registry,
             &tables,
             &mut working,
+            Some(chunks),
         )
         .map_err(|e| fatal(e.to_string()))?
         .without_last_marker()
         .with_gauges(self.context.gauges().clone());
         snap.announce(&imported_name(&self.config.slot, index))
             .map_err(|e| fatal(e.to_string()))?;
-        tracing::info!(task = %who, tables = tables.len(), "parallel snapshot part started");
+        tracing::info!(task = %who, tables = tables.len(), chunks = chunks.len(), "parallel snapshot part started");
         self.snapshot_task = Some(index);
         self.cp0 = Some(cp0);
         self.phase = Phase::Snapshot(Box::new(snap), working);
@@ -717,6 +747,7 @@ impl Running {
             &registry,
             &tables,
             &mut working,
+            None,
         )
         .map_err(|e| {
             if e.is_connection_lost() {
@@ -811,21 +842,17 @@ impl Running {
                 Ok(Some(records)) => {
                     // Progress as emitted: what a reconnect resumes from
                     // (each table's last record in the batch holds it).
-                    let mut seen: Vec<&str> = Vec::new();
+                    let mut seen: Vec<&crate::data::SourcePartition> = Vec::new();
                     for r in records.iter().rev() {
-                        let Some(t) = r
-                            .source_partition
-                            .get(offsets::SNAPSHOT_TABLE)
-                            .and_then(OffsetValue::as_str)
-                        else {
-                            continue;
-                        };
-                        if seen.contains(&t) {
+                        if seen.contains(&&r.source_partition) {
                             continue;
                         }
-                        seen.push(t);
-                        if let Some(p) = TableProgress::from_offset(&r.source_offset) {
-                            self.progress.insert(t.to_owned(), p);
+                        seen.push(&r.source_partition);
+                        if let (Some(key), Some(p)) = (
+                            ChunkKey::of_partition(&r.source_partition),
+                            TableProgress::from_offset(&r.source_offset),
+                        ) {
+                            self.progress.insert(key, p);
                         }
                     }
                     Ok(Some(records).filter(|r| !r.is_empty()))
