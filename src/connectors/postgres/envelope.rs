@@ -177,7 +177,8 @@ impl TableModel {
     /// read from tuples at `positions`, keyed by `key`, for topic prefix
     /// `prefix`. As Debezium's: a `NOT NULL` column's field is required
     /// (a value the tuple lacks gets its type's fallback, see
-    /// [`TableModel::row`]); the Envelope schema has version 2.
+    /// [`TableModel::row`]); a column's constant default is its field's
+    /// default; the Envelope schema has version 2.
     pub fn new(
         prefix: &str,
         schema: &str,
@@ -192,7 +193,10 @@ impl TableModel {
             .name(&format!("{topic}.Value"));
         for (i, c) in columns.iter().enumerate() {
             let optional = c.nullable && !key.contains(&i);
-            value = value.field(&c.name, super::types::schema_of(&c.kind, optional));
+            value = value.field(
+                &c.name,
+                super::types::schema_with_default(&c.kind, optional, c.default.as_ref()),
+            );
         }
         let value_schema = value.build();
         let key_schema = (!key.is_empty()).then(|| {
@@ -200,7 +204,11 @@ impl TableModel {
             for &i in &key {
                 k = k.field(
                     &columns[i].name,
-                    super::types::schema_of(&columns[i].kind, false),
+                    super::types::schema_with_default(
+                        &columns[i].kind,
+                        false,
+                        columns[i].default.as_ref(),
+                    ),
                 );
             }
             k.build()

@@ -366,6 +366,20 @@ pub fn schema_of(kind: &Kind, optional: bool) -> SchemaRef {
     }
 }
 
+/// The Connect schema of a column of kind `kind` with the column's
+/// declared constant default, as Debezium puts it into its schemas (left
+/// out if it does not fit the schema).
+pub fn schema_with_default(kind: &Kind, optional: bool, default: Option<&Value>) -> SchemaRef {
+    let Some(default) = default else {
+        return schema_of(kind, optional);
+    };
+    let mut b = builder_of(kind).default_value(default.clone());
+    if optional {
+        b = b.optional();
+    }
+    b.try_build().unwrap_or_else(|_| schema_of(kind, optional))
+}
+
 fn builder_of(kind: &Kind) -> SchemaBuilder {
     match kind {
         Kind::Int16 => SchemaBuilder::int16(),
