@@ -193,26 +193,30 @@ fn spawn_idle(dir: &Path, idle: &str) -> Proc {
 
 /// Waits until the output has at least `n` lines (or fails after 30 s, or
 /// when the job ends first). Reads only what was appended since its last
-/// look, so it notices the count at once even for large outputs.
+/// look, so it notices the count at once even for large outputs; starts
+/// over when the file shrank (a restored job cuts it to what is durable).
 fn wait_for_lines(job: &mut Proc, dir: &Path, n: usize) {
     use std::io::Read;
+    let path = dir.join("out.jsonl");
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut file = None;
-    let mut have = 0;
+    let (mut have, mut pos) = (0, 0u64);
     let mut buf = vec![0u8; 1 << 20];
     loop {
+        let len = std::fs::metadata(&path).map_or(0, |m| m.len());
+        if len < pos {
+            (file, have, pos) = (None, 0, 0);
+        }
         if file.is_none() {
-            file = std::fs::File::open(dir.join("out.jsonl")).ok();
+            file = std::fs::File::open(&path).ok();
         }
         if let Some(f) = file.as_mut() {
-            loop {
-                match f.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(k) => have += buf[..k].iter().filter(|c| **c == b'\n').count(),
+            while let Ok(k) = f.read(&mut buf) {
+                if k == 0 {
+                    break;
                 }
-                if have >= n {
-                    return;
-                }
+                pos += k as u64;
+                have += buf[..k].iter().filter(|c| **c == b'\n').count();
             }
         }
         if have >= n {

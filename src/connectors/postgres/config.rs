@@ -83,6 +83,10 @@ pub const XMIN_FETCH_INTERVAL_MS: &str = "xmin.fetch.interval.ms";
 pub const SLOT_CHECK_INTERVAL_MS: &str = "slot.lag.check.interval.ms";
 /// Retained WAL above which a warning is logged, in bytes (extension; 0: never).
 pub const SLOT_RETAINED_WAL_WARN_BYTES: &str = "slot.retained.wal.warn.bytes";
+/// The signal table, `schema.table` (Debezium's key).
+pub const SIGNAL_DATA_COLLECTION: &str = "signal.data.collection";
+/// Rows per chunk of an incremental snapshot (Debezium's key).
+pub const INCREMENTAL_CHUNK_SIZE: &str = "incremental.snapshot.chunk.size";
 /// Prefix of the heartbeat topic.
 pub const HEARTBEAT_TOPICS_PREFIX: &str = "topic.heartbeat.prefix";
 /// Set by the connector in each task's configuration: the task's role. Not for users.
@@ -192,6 +196,10 @@ pub struct PgCdcConfig {
     pub transaction_topic: String,
     /// `heartbeat.action.query`.
     pub heartbeat_action_query: Option<String>,
+    /// `signal.data.collection`: the signal table, `schema.table`.
+    pub signal_table: Option<String>,
+    /// `incremental.snapshot.chunk.size`.
+    pub incremental_chunk_size: usize,
     /// `slot.lag.check.interval.ms`.
     pub slot_check_interval: Duration,
     /// `xmin.fetch.interval.ms`; `None` when 0.
@@ -666,6 +674,33 @@ pub fn definition() -> ConfigDef {
         )
         .define(
             ConfigKey::new(
+                SIGNAL_DATA_COLLECTION,
+                ConfigType::String,
+                Importance::Low,
+                "The signal table, <schema>.<table>, with columns id (text, primary key), \
+                 type (text) and data (text), as Debezium's. Inserting an execute-snapshot \
+                 row, data {\"data-collections\": [\"<schema>.<table>\", ...], \"type\": \
+                 \"incremental\"}, starts an incremental snapshot of those tables while \
+                 streaming goes on; stop-snapshot stops it. The connector inserts its \
+                 snapshot-window-open/close watermarks there, so it needs INSERT on it, and \
+                 the table must be in the publication.",
+            )
+            .optional()
+            .group(events, 4),
+        )
+        .define(
+            ConfigKey::new(
+                INCREMENTAL_CHUNK_SIZE,
+                ConfigType::Int,
+                Importance::Low,
+                "Rows an incremental snapshot reads per chunk (one watermark window).",
+            )
+            .default_value("1024")
+            .validator(Validator::at_least(1.0))
+            .group(events, 5),
+        )
+        .define(
+            ConfigKey::new(
                 XMIN_FETCH_INTERVAL_MS,
                 ConfigType::Long,
                 Importance::Low,
@@ -838,6 +873,18 @@ fn cross_issues(props: &Properties) -> Vec<ConfigIssue> {
             TABLE_EXCLUDE,
             "cannot be set together with table.include.list",
         ));
+    }
+    if let Some(t) = props
+        .get(SIGNAL_DATA_COLLECTION)
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+    {
+        if t.split('.').count() != 2 || t.split('.').any(str::is_empty) {
+            issues.push(ConfigIssue::new(
+                SIGNAL_DATA_COLLECTION,
+                format!("`{t}` is not of the form <schema>.<table>"),
+            ));
+        }
     }
     // TLS files: named ones must be readable, and a certificate needs its key.
     for key in [SSLROOTCERT, SSLCERT, SSLKEY] {
@@ -1025,6 +1072,14 @@ fn parse(
         heartbeat: (heartbeat_ms > 0)
             .then(|| Duration::from_millis(u64::try_from(heartbeat_ms).unwrap_or(0))),
         heartbeat_prefix: text(HEARTBEAT_TOPICS_PREFIX)?,
+        signal_table: parsed
+            .string(SIGNAL_DATA_COLLECTION)
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned),
+        incremental_chunk_size: usize::try_from(parsed.int(INCREMENTAL_CHUNK_SIZE).unwrap_or(1024))
+            .unwrap_or(1024)
+            .max(1),
     };
     Ok((parsed, config))
 }

@@ -8,6 +8,8 @@
 //! - [`offsets`]: source partitions/offsets and where a restart resumes.
 //! - [`catalog`]: what the connector asks the server's catalog.
 //! - [`snapshot`]: the initial snapshot under an exported snapshot.
+//! - [`incremental`]: incremental snapshots started by signals, with
+//!   watermark windows.
 //! - [`stream`]: pgoutput changes → events; skip-on-restart; heartbeats.
 //! - [`task`]: the connector and its task (phases, restart decisions,
 //!   confirming the slot only to the durable position).
@@ -17,6 +19,7 @@
 pub mod catalog;
 pub mod config;
 pub mod envelope;
+pub mod incremental;
 pub mod offsets;
 pub mod snapshot;
 pub mod stream;

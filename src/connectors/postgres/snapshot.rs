@@ -68,10 +68,10 @@ fn pg(context: impl Into<String>) -> impl FnOnce(PgError) -> SnapshotError {
 
 /// A key column the snapshot orders by.
 #[derive(Clone, Debug)]
-struct KeyColumn {
+pub(super) struct KeyColumn {
     name: String,
     /// Position in the selected columns.
-    index: usize,
+    pub(super) index: usize,
     /// Type name to cast the resume literal to.
     type_name: &'static str,
     collate_c: bool,
@@ -280,13 +280,13 @@ fn key_type(type_oid: u32, kind: &Kind) -> Option<(&'static str, bool)> {
 
 /// A table's model, the key columns it is read in order of (empty: read
 /// whole), and PostgreSQL's estimate of its rows.
-struct Described {
-    model: TableModel,
-    key: Vec<KeyColumn>,
-    estimate: f64,
+pub(super) struct Described {
+    pub(super) model: TableModel,
+    pub(super) key: Vec<KeyColumn>,
+    pub(super) estimate: f64,
 }
 
-fn describe(
+pub(super) fn describe(
     conn: &mut PgConnection,
     config: &PgCdcConfig,
     registry: &TypeRegistry,
@@ -346,6 +346,74 @@ fn key_expr(k: &KeyColumn) -> String {
     } else {
         quote_ident(&k.name)
     }
+}
+
+/// `SELECT` of the model's columns of table `quoted` with keys above
+/// `after` and at most `hi`, in key order (no key: the whole table).
+pub(super) fn range_select(
+    quoted: &str,
+    model: &TableModel,
+    key: &[KeyColumn],
+    after: Option<&[String]>,
+    hi: Option<&[String]>,
+) -> String {
+    let columns: Vec<String> = model.columns.iter().map(|c| quote_ident(&c.name)).collect();
+    let mut sql = format!(
+        "SELECT {} FROM {quoted}",
+        if columns.is_empty() {
+            "NULL".to_owned()
+        } else {
+            columns.join(", ")
+        }
+    );
+    if key.is_empty() {
+        return sql;
+    }
+    let lhs = key.iter().map(key_expr).collect::<Vec<_>>().join(", ");
+    let literal = |bound: &[String]| {
+        key.iter()
+            .zip(bound)
+            .map(|(k, v)| format!("CAST({} AS {})", quote_literal(v), k.type_name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut conditions = Vec::new();
+    if let Some(after) = after {
+        conditions.push(format!("ROW({lhs}) > ROW({})", literal(after)));
+    }
+    if let Some(hi) = hi {
+        conditions.push(format!("ROW({lhs}) <= ROW({})", literal(hi)));
+    }
+    if !conditions.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conditions.join(" AND "));
+    }
+    sql.push_str(&format!(" ORDER BY {lhs}"));
+    sql
+}
+
+/// The largest key of table `quoted` (text of each key column), if it has rows.
+pub(super) fn max_key(
+    conn: &mut PgConnection,
+    quoted: &str,
+    key: &[KeyColumn],
+) -> Result<Option<Vec<String>>, PgError> {
+    let cols: Vec<String> = key.iter().map(|k| quote_ident(&k.name)).collect();
+    let order: Vec<String> = key
+        .iter()
+        .map(|k| format!("{} DESC", key_expr(k)))
+        .collect();
+    let sql = format!(
+        "SELECT {} FROM {quoted} ORDER BY {} LIMIT 1",
+        cols.join(", "),
+        order.join(", ")
+    );
+    Ok(conn
+        .simple_query(&sql)?
+        .into_iter()
+        .flat_map(|r| r.rows)
+        .next()
+        .and_then(|row| row.into_iter().collect::<Option<Vec<String>>>()))
 }
 
 /// Splits each table of more than `chunk_rows` rows (PostgreSQL's
@@ -816,46 +884,17 @@ impl Snapshotter {
 
     /// Declares the cursor over `job`'s table or key range.
     fn open(&mut self, job: &Job) -> Result<(), SnapshotError> {
-        let columns: Vec<String> = job
-            .model
-            .columns
-            .iter()
-            .map(|c| quote_ident(&c.name))
-            .collect();
-        let mut sql = format!(
-            "DECLARE timely_connect_snapshot NO SCROLL CURSOR FOR SELECT {} FROM {}",
-            if columns.is_empty() {
-                "NULL".to_owned()
-            } else {
-                columns.join(", ")
-            },
-            job.info.quoted()
+        let select = range_select(
+            &job.info.quoted(),
+            &job.model,
+            &job.key,
+            job.after.as_deref(),
+            job.hi.as_deref(),
         );
-        if !job.key.is_empty() {
-            let lhs = job.key.iter().map(key_expr).collect::<Vec<_>>().join(", ");
-            let literal = |bound: &[String]| {
-                job.key
-                    .iter()
-                    .zip(bound)
-                    .map(|(k, v)| format!("CAST({} AS {})", quote_literal(v), k.type_name))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let mut conditions = Vec::new();
-            if let Some(after) = &job.after {
-                conditions.push(format!("ROW({lhs}) > ROW({})", literal(after)));
-            }
-            if let Some(hi) = &job.hi {
-                conditions.push(format!("ROW({lhs}) <= ROW({})", literal(hi)));
-            }
-            if !conditions.is_empty() {
-                sql.push_str(" WHERE ");
-                sql.push_str(&conditions.join(" AND "));
-            }
-            sql.push_str(&format!(" ORDER BY {lhs}"));
-        }
         self.conn
-            .execute(&sql)
+            .execute(&format!(
+                "DECLARE timely_connect_snapshot NO SCROLL CURSOR FOR {select}"
+            ))
             .map_err(pg(format!("open a cursor on {}", job.info.qualified())))?;
         tracing::debug!(table = %job.info.qualified(), chunk = ?job.chunk.chunk, resume_after = ?job.after, upto = ?job.hi, "range snapshot started");
         Ok(())

@@ -20,6 +20,7 @@ use super::envelope::{
     message_schemas, now_ms, source_struct, transaction_event_schemas, transaction_schema, Cell,
     Op, RowError, SourceInfo, TableModel,
 };
+use super::incremental::{Incremental, Progress};
 use super::offsets::{key_part, KeyPart, SnapshotFilter, StreamOffset, StreamPosition};
 use super::types::TypeRegistry;
 use super::wire::{
@@ -42,6 +43,15 @@ pub enum StreamError {
     /// The stream broke its own rules.
     #[error("{0}")]
     Protocol(String),
+    /// An incremental snapshot failed.
+    #[error("{0}")]
+    Incremental(Box<super::incremental::IncrementalError>),
+}
+
+impl From<super::incremental::IncrementalError> for StreamError {
+    fn from(e: super::incremental::IncrementalError) -> Self {
+        StreamError::Incremental(Box::new(e))
+    }
 }
 
 impl StreamError {
@@ -50,6 +60,7 @@ impl StreamError {
         match self {
             StreamError::Pg(e) => e.is_connection_lost(),
             StreamError::Catalog(c) => c.is_connection_lost(),
+            StreamError::Incremental(e) => e.is_connection_lost(),
             _ => false,
         }
     }
@@ -57,9 +68,13 @@ impl StreamError {
 
 /// A table as the stream knows it.
 struct Relation {
-    /// `None`: not captured.
+    /// `None`: neither captured nor the signal table.
     model: Option<Arc<TableModel>>,
     qualified: String,
+    /// Its changes are emitted.
+    captured: bool,
+    /// It is the signal table (`signal.data.collection`).
+    signal: bool,
 }
 
 /// The transaction being received.
@@ -114,6 +129,8 @@ pub struct StreamState {
     /// Since when a change has been emitted that the slot has not been
     /// confirmed past (`None`: everything emitted is confirmed).
     unconfirmed_since: Option<Instant>,
+    /// The incremental snapshot (signals, watermark windows).
+    pub incremental: Incremental,
 }
 
 impl StreamState {
@@ -142,6 +159,7 @@ impl StreamState {
             gauges: Gauges::default(),
             xmin: None,
             unconfirmed_since: None,
+            incremental: Incremental::new(config, Progress::default()),
         }
     }
 
@@ -162,6 +180,12 @@ impl StreamState {
             lsn: Some(lsn as i64),
             xmin: self.xmin,
         }
+    }
+
+    /// Continues the incremental snapshot an offset recorded.
+    pub fn with_incremental(mut self, incremental: Incremental) -> StreamState {
+        self.incremental = incremental;
+        self
     }
 
     /// Reports the slot's lag to `gauges`.
@@ -295,6 +319,23 @@ impl Streamer {
         self.heartbeat_action(config)?;
         self.check_slot(config, state);
         self.fetch_xmin(config, state);
+        if self.tx.is_none() {
+            state
+                .incremental
+                .step(&mut self.catalog, config, &state.registry)?;
+        }
+        // While an incremental snapshot runs, every streaming offset
+        // carries its progress (a batch is emitted whole, so its records
+        // carry the progress as of its end).
+        if state.incremental.progress.active() {
+            for r in &mut out {
+                if r.source_partition == state.partition {
+                    let mut m = r.source_offset.to_map();
+                    state.incremental.progress.write(&mut m);
+                    r.source_offset = crate::data::SourceOffset::from_map(m);
+                }
+            }
+        }
         Ok(out)
     }
 
@@ -737,12 +778,16 @@ impl Streamer {
         body: RelationBody,
     ) -> Result<(), StreamError> {
         let qualified = format!("{}.{}", body.namespace, body.name);
-        if !config.filters.table_included(&body.namespace, &body.name) {
+        let captured = config.filters.table_included(&body.namespace, &body.name);
+        let signal = state.incremental.is_signal(&qualified);
+        if !captured && !signal {
             self.relations.insert(
                 body.id,
                 Relation {
                     model: None,
                     qualified,
+                    captured,
+                    signal,
                 },
             );
             return Ok(());
@@ -801,6 +846,8 @@ impl Streamer {
             Relation {
                 model: Some(Arc::new(model)),
                 qualified,
+                captured,
+                signal,
             },
         );
         Ok(())
@@ -834,6 +881,7 @@ impl Streamer {
             return Ok(());
         };
         let qualified = rel.qualified.clone();
+        let (captured, signal) = (rel.captured, rel.signal);
         fn cells(t: &Option<Vec<TupleValue>>) -> Option<Vec<Cell<'_>>> {
             t.as_ref().map(|t| {
                 t.iter()
@@ -864,6 +912,31 @@ impl Streamer {
         }
         let old_cells = cells(&old);
         let new_cells = cells(&new);
+        if signal && !replayed && is_insert {
+            if let Some(c) = &new_cells {
+                self.signal(config, state, lsn, tx, &model, c, out)?;
+            }
+        }
+        if !captured {
+            return Ok(());
+        }
+        if state.incremental.watching(&qualified) {
+            // A change between an incremental snapshot's watermarks is
+            // newer than the chunk's row of its key.
+            for c in [&old_cells, &new_cells].into_iter().flatten() {
+                let key: Option<Vec<String>> = model
+                    .key
+                    .iter()
+                    .map(|&i| match c.get(model.positions[i]) {
+                        Some(Cell::Text(t)) => Some((*t).to_owned()),
+                        _ => None,
+                    })
+                    .collect();
+                if let Some(k) = key.filter(|k| !k.is_empty()) {
+                    state.incremental.superseded(&k);
+                }
+            }
+        }
         let before = old_cells.as_deref().map(|c| model.row(c)).transpose()?;
         let after = new_cells.as_deref().map(|c| model.row(c)).transpose()?;
         let key_parts = |c: &Option<Vec<Cell<'_>>>| -> Option<Vec<KeyPart>> {
@@ -968,6 +1041,57 @@ impl Streamer {
             commit: tx.commit,
             processed: Some(lsn),
         };
+        Ok(())
+    }
+
+    /// A row inserted into the signal table: an incremental snapshot's
+    /// signal or watermark. A close watermark emits its chunk here, at the
+    /// watermark's position.
+    #[allow(clippy::too_many_arguments)]
+    fn signal(
+        &mut self,
+        config: &PgCdcConfig,
+        state: &mut StreamState,
+        lsn: u64,
+        tx: Tx,
+        model: &TableModel,
+        cells: &[Cell<'_>],
+        out: &mut Vec<SourceRecord>,
+    ) -> Result<(), StreamError> {
+        let column = |name: &str| {
+            let i = model.columns.iter().position(|c| c.name == name)?;
+            match cells.get(model.positions[i]) {
+                Some(Cell::Text(t)) => Some((*t).to_owned()),
+                _ => None,
+            }
+        };
+        let (Some(id), Some(kind)) = (column("id"), column("type")) else {
+            tracing::warn!(table = %model.qualified(), lsn = %Lsn(lsn), "a signal row without id or type; ignored");
+            return Ok(());
+        };
+        let data = column("data");
+        let rows =
+            state
+                .incremental
+                .signal(&mut self.catalog, config, &id, &kind, data.as_deref())?;
+        if !rows.is_empty() {
+            let offset = StreamOffset {
+                lsn,
+                commit: tx.commit,
+                tx_id: Some(i64::from(tx.xid)),
+                ts_usec: tx.ts_us,
+                message_type: Some("INSERT"),
+            }
+            .to_offset();
+            for mut r in rows {
+                r.source_offset = offset.clone();
+                out.push(r);
+            }
+            state.emitted = StreamPosition {
+                commit: tx.commit,
+                processed: Some(lsn),
+            };
+        }
         Ok(())
     }
 

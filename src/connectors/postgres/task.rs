@@ -19,6 +19,7 @@ use super::config::{
     self, PgCdcConfig, SnapshotMode, TASK_ROLE, TASK_SNAPSHOT_CHUNKS, TASK_SNAPSHOT_LSN,
     TASK_SNAPSHOT_NAME, TASK_SNAPSHOT_TASKS,
 };
+use super::incremental::{Incremental, Progress};
 use super::offsets::{self, ChunkKey, SnapshotFilter, StreamOffset, StreamPosition, TableProgress};
 use super::snapshot::{self as snap, ChunkPlan, Snapshotter};
 use super::stream::{StreamState, Streamer};
@@ -284,6 +285,25 @@ impl SourceConnector for PostgresCdc {
         catalog::check_wal_level(&mut conn).map_err(fail)?;
         let tables = catalog::captured_tables(&mut conn, &config).map_err(fail)?;
         catalog::ensure_publication(&mut conn, &config, &tables).map_err(fail)?;
+        if let Some(signal) = &config.signal_table {
+            let found = conn
+                .simple_query(&format!(
+                    "SELECT to_regclass({})",
+                    super::wire::quote_literal(signal)
+                ))
+                .map_err(pg_fail(&who, "look up the signal table"))?
+                .into_iter()
+                .flat_map(|r| r.rows)
+                .next()
+                .and_then(|row| row.into_iter().next().flatten());
+            if found.is_none() {
+                return Err(ConnectError::fatal(format!(
+                    "{who}: {}: table `{signal}` does not exist (create it with columns id \
+                     varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))",
+                    config::SIGNAL_DATA_COLLECTION
+                )));
+            }
+        }
         conn.close();
         self.props = props.clone();
         Ok(())
@@ -348,6 +368,8 @@ struct Running {
     durable: StreamPosition,
     /// For a snapshot task of a parallel snapshot: its index.
     snapshot_task: Option<usize>,
+    /// The incremental snapshot the restored streaming offset records.
+    incremental: Progress,
 }
 
 impl std::fmt::Debug for PostgresCdcTask {
@@ -384,6 +406,7 @@ impl SourceTask for PostgresCdcTask {
         let task_id = context.task_id;
         // What the last durable snapshot says.
         let mut stream_offset = None;
+        let mut incremental = Progress::default();
         let mut progress = HashMap::new();
         for (partition, offset) in context.offset_storage_reader().all() {
             if partition.get(offsets::SERVER).and_then(OffsetValue::as_str)
@@ -402,6 +425,7 @@ impl SourceTask for PostgresCdcTask {
                     progress.insert(key, p);
                 }
                 None => {
+                    incremental = Progress::read(offset);
                     stream_offset = Some(StreamOffset::position(offset).ok_or_else(|| {
                         ConnectError::fatal(format!(
                             "{who}: restored offset {offset:?} has no `lsn_commit` or `lsn`"
@@ -422,6 +446,7 @@ impl SourceTask for PostgresCdcTask {
             state: None,
             durable: StreamPosition::default(),
             snapshot_task: None,
+            incremental,
         };
         let parallel = parsed
             .string(TASK_SNAPSHOT_NAME)
@@ -618,8 +643,13 @@ impl Running {
             processed: None,
         });
         self.durable = start;
+        let incremental = Incremental::new(&self.config, std::mem::take(&mut self.incremental));
+        if incremental.progress.active() {
+            tracing::info!(task = %who, tables = ?incremental.progress.tables, after = ?incremental.progress.last, "continuing the incremental snapshot");
+        }
         self.state = Some(
             StreamState::new(&self.config, start, flushed, filter, registry)
+                .with_incremental(incremental)
                 .with_gauges(self.context.gauges().clone()),
         );
         self.connect_stream()
@@ -781,6 +811,9 @@ impl Running {
         .map_err(pg_fail(&who, "replication connection"))?;
         let publication = format!("\"{}\"", self.config.publication.replace('"', "\"\""));
         let start = Lsn(self.durable.commit.max(state.flushed));
+        // The session starts over from the durable position: a chunk
+        // between watermarks is read again in a new window.
+        state.incremental.reset_window();
         let mut options = vec![
             ("proto_version", "1"),
             ("publication_names", publication.as_str()),
