@@ -1333,8 +1333,7 @@ fn pg_chunked_parallel_snapshot_killed_resumes_per_chunk() {
     let dir = tempfile::tempdir().unwrap();
     pg.psql(&format!(
         "CREATE TABLE big (id int PRIMARY KEY, n int NOT NULL, pad text);
-         INSERT INTO big SELECT g, 0, repeat('p', 40) FROM generate_series(1, {ROWS}) g;
-         ANALYZE big;"
+         INSERT INTO big SELECT g, 0, repeat('p', 40) FROM generate_series(1, {ROWS}) g;"
     ));
     props(
         &pg,
@@ -1371,7 +1370,13 @@ fn pg_chunked_parallel_snapshot_killed_resumes_per_chunk() {
         "the snapshot ended before the kill; nothing tested"
     );
     let log = first.all_output();
-    assert!(log.contains("chunks=12"), "not split in 12 chunks:\n{log}");
+    // Never analyzed: the planner's size-based estimate splits it.
+    let chunks: usize = log
+        .split("chunks=")
+        .nth(1)
+        .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no chunk count:\n{log}"));
+    assert!(chunks >= 8, "split in {chunks} chunks only:\n{log}");
     assert_eq!(
         log.matches("parallel snapshot part started").count(),
         3,

@@ -19,25 +19,24 @@ use serde_json::Value as Json;
 
 const ROWS: i64 = 20_000;
 
-fn write_conn_props(pg: &PgCluster, dir: &Path) {
+fn write_conn_props(pg: &PgCluster, dir: &Path, extra: &[(&str, &str)]) {
     let port = pg.port().to_string();
-    write_props(
-        &dir.join("conn.properties"),
-        &[
-            ("name", "pg-inc"),
-            ("connector.class", "PostgresCdc"),
-            ("database.hostname", "127.0.0.1"),
-            ("database.port", &port),
-            ("database.user", pg.superuser()),
-            ("database.password", pg.password()),
-            ("database.dbname", "postgres"),
-            ("topic.prefix", "shop"),
-            ("snapshot.mode", "no_data"),
-            ("table.include.list", "public\\.orders"),
-            ("signal.data.collection", "public.dbz_signal"),
-            ("incremental.snapshot.chunk.size", "500"),
-        ],
-    );
+    let mut entries: Vec<(&str, &str)> = vec![
+        ("name", "pg-inc"),
+        ("connector.class", "PostgresCdc"),
+        ("database.hostname", "127.0.0.1"),
+        ("database.port", &port),
+        ("database.user", pg.superuser()),
+        ("database.password", pg.password()),
+        ("database.dbname", "postgres"),
+        ("topic.prefix", "shop"),
+        ("snapshot.mode", "no_data"),
+        ("table.include.list", "public\\.orders"),
+        ("signal.data.collection", "public.dbz_signal"),
+        ("incremental.snapshot.chunk.size", "500"),
+    ];
+    entries.extend_from_slice(extra);
+    write_props(&dir.join("conn.properties"), &entries);
 }
 
 fn run_args(dir: &Path) -> Vec<std::ffi::OsString> {
@@ -105,7 +104,7 @@ fn pg_incremental_snapshot_under_writes_survives_sigkill() {
          CREATE TABLE dbz_signal (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL,
                                   data varchar(2048));"
     ));
-    write_conn_props(&pg, dir.path());
+    write_conn_props(&pg, dir.path(), &[]);
     let mut job = Proc::spawn("pg-inc", &run_args(dir.path()), &[("RUST_LOG", "info")]);
     // Streaming is up once a change comes through.
     let start = Instant::now();
@@ -233,9 +232,11 @@ fn events_len(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
-/// A missing signal table fails the start, naming the key; a stop-snapshot
-/// signal in the same transaction as its execute-snapshot leaves nothing
-/// to read; a data collection that is not captured is left out.
+/// A missing signal table fails the start, naming the key; a filtered
+/// publication gets the signal table though it is not captured; a
+/// stop-snapshot signal in the same transaction as its execute-snapshot
+/// leaves nothing to read; a data collection that is not captured is left
+/// out.
 #[test]
 fn pg_incremental_snapshot_signals_and_errors() {
     let pg = PgCluster::start();
@@ -244,7 +245,14 @@ fn pg_incremental_snapshot_signals_and_errors() {
         "CREATE TABLE orders (id int PRIMARY KEY, n int NOT NULL, pad text);
          INSERT INTO orders SELECT g, 0, 'x' FROM generate_series(1, 1000) g;",
     );
-    write_conn_props(&pg, dir.path());
+    write_conn_props(
+        &pg,
+        dir.path(),
+        &[
+            ("publication.autocreate.mode", "filtered"),
+            ("publication.name", "only_orders"),
+        ],
+    );
     let f = run_cli(&run_args(dir.path()), &[]);
     assert!(!f.success());
     assert_mentions(
@@ -292,4 +300,9 @@ fn pg_incremental_snapshot_signals_and_errors() {
     );
     let reads = events(dir.path()).iter().filter(|e| e["op"] == "r").count();
     assert_eq!(reads, 0, "a stopped snapshot read rows");
+    let published = pg.psql(
+        "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_publication_tables \
+         WHERE pubname = 'only_orders'",
+    );
+    assert_eq!(published, "dbz_signal,orders");
 }

@@ -682,8 +682,8 @@ pub fn definition() -> ConfigDef {
                  row, data {\"data-collections\": [\"<schema>.<table>\", ...], \"type\": \
                  \"incremental\"}, starts an incremental snapshot of those tables while \
                  streaming goes on; stop-snapshot stops it. The connector inserts its \
-                 snapshot-window-open/close watermarks there, so it needs INSERT on it, and \
-                 the table must be in the publication.",
+                 snapshot-window-open/close watermarks there, so it needs INSERT on it; the \
+                 publication gets it unless publication.autocreate.mode=disabled.",
             )
             .optional()
             .group(events, 4),

@@ -331,12 +331,32 @@ pub(super) fn describe(
         .and_then(|row| row.into_iter().next().flatten())
         .and_then(|t| t.parse::<f64>().ok())
         .filter(|e| e.is_finite() && *e > 0.0)
+        .or_else(|| planner_estimate(conn, &info.quoted()))
         .unwrap_or(0.0);
     Ok(Described {
         model,
         key,
         estimate,
     })
+}
+
+/// The planner's estimate of a table's rows, for a table never analyzed
+/// (`reltuples` unknown): PostgreSQL then guesses from the table's size.
+fn planner_estimate(conn: &mut PgConnection, quoted: &str) -> Option<f64> {
+    let plan = conn
+        .simple_query(&format!("EXPLAIN (FORMAT JSON) SELECT 1 FROM {quoted}"))
+        .ok()?
+        .into_iter()
+        .flat_map(|r| r.rows)
+        .next()?
+        .into_iter()
+        .next()??;
+    let json: serde_json::Value = serde_json::from_str(&plan).ok()?;
+    json.get(0)?
+        .get("Plan")?
+        .get("Plan Rows")?
+        .as_f64()
+        .filter(|e| e.is_finite() && *e > 0.0)
 }
 
 /// `ORDER BY` / comparison expression of a key column.

@@ -283,27 +283,40 @@ impl SourceConnector for PostgresCdc {
         let fail = |e: CatalogError| ConnectError::fatal(format!("{who}: {e}"));
         let mut conn = catalog::connect(&config, "timely-connect-pgcdc").map_err(fail)?;
         catalog::check_wal_level(&mut conn).map_err(fail)?;
-        let tables = catalog::captured_tables(&mut conn, &config).map_err(fail)?;
-        catalog::ensure_publication(&mut conn, &config, &tables).map_err(fail)?;
+        let mut tables = catalog::captured_tables(&mut conn, &config).map_err(fail)?;
         if let Some(signal) = &config.signal_table {
+            // The signal table is published (its rows are read from the
+            // stream) whether or not it is captured.
             let found = conn
                 .simple_query(&format!(
-                    "SELECT to_regclass({})",
+                    "SELECT c.oid, n.nspname, c.relname FROM pg_class c \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE c.oid = to_regclass({})",
                     super::wire::quote_literal(signal)
                 ))
                 .map_err(pg_fail(&who, "look up the signal table"))?
                 .into_iter()
                 .flat_map(|r| r.rows)
-                .next()
-                .and_then(|row| row.into_iter().next().flatten());
-            if found.is_none() {
+                .next();
+            let Some([Some(oid), Some(schema), Some(table)]) =
+                found.and_then(|row| <[Option<String>; 3]>::try_from(row).ok())
+            else {
                 return Err(ConnectError::fatal(format!(
                     "{who}: {}: table `{signal}` does not exist (create it with columns id \
                      varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))",
                     config::SIGNAL_DATA_COLLECTION
                 )));
+            };
+            let info = TableInfo {
+                oid: oid.parse().unwrap_or(0),
+                schema,
+                table,
+            };
+            if !tables.iter().any(|t| t.oid == info.oid) {
+                tables.push(info);
             }
         }
+        catalog::ensure_publication(&mut conn, &config, &tables).map_err(fail)?;
         conn.close();
         self.props = props.clone();
         Ok(())
