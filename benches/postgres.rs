@@ -11,6 +11,8 @@
 //! Options: `--stream-rows N` (default 300,000, inserted in transactions of
 //! 1000 rows), `--snap-rows N` (default 1,000,000), `--lat-secs S` (default
 //! 10) and `--lat-rate R` (default 1000 single-row transactions/s),
+//! `--only rss` (the CLI's peak RSS snapshotting tables of `--snap-rows`
+//! and 3× as many rows, one task and `--snap-tasks`),
 //! `--reps R` (default 3, medians reported), `--snap-tasks T` (default 3:
 //! the chunked snapshot rows run with `tasks.max=T`, so T-1 snapshot tasks
 //! read the table's chunks side by side), `--only stream|latency|snapshot`
@@ -627,6 +629,85 @@ fn bench_snapshot(pg: &PgCluster, rows: u64, reps: usize, tasks: u64) -> Snapsho
     res
 }
 
+/// Peak RSS (`VmHWM`) of a process, polled until it exits; and its wall time.
+fn peak_rss_of(mut child: std::process::Child) -> (u64, Duration, bool) {
+    let start = Instant::now();
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status) {
+            if let Some(kb) = text
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                peak = peak.max(kb * 1024);
+            }
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            return (peak, start.elapsed(), st.success());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The CLI's peak RSS while it snapshots tables of `sizes` rows (one task,
+/// and `tasks` tasks chunked): memory is bounded by the fetch size and the
+/// chunks in flight, not by the table.
+fn bench_snapshot_rss(
+    pg: &PgCluster,
+    sizes: &[u64],
+    tasks: u64,
+    tmp: &Path,
+) -> Vec<(u64, u64, u64, f64)> {
+    let mut out = Vec::new();
+    for &rows in sizes {
+        let table = format!("rss_{rows}");
+        create_table(pg, &table);
+        pg.psql(&format!(
+            "INSERT INTO {table} (id, account, amount, status, note) \
+             SELECT g, g % 1000, (g % 1000000) / 100.0, \
+             CASE WHEN g % 3 = 0 THEN 'open' ELSE 'closed' END, 'note for row ' || g \
+             FROM generate_series(1, {rows}) g"
+        ));
+        pg.psql(&format!("VACUUM ANALYZE {table}"));
+        for t in [1, tasks] {
+            let dir = tmp.join(format!("rss-{rows}-{t}"));
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            let slot = format!("bench_slot_{}", next_id());
+            let mut props = connector_props(pg, &table, &slot, "initial_only");
+            props.insert("tasks.max".to_owned(), t.to_string());
+            let text: String = props.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+            std::fs::write(dir.join("c.properties"), text).expect("props");
+            let child = Command::new(env!("CARGO_BIN_EXE_timely-connect"))
+                .arg("run")
+                .arg(dir.join("c.properties"))
+                .arg("--output")
+                .arg(dir.join("out.jsonl"))
+                .arg("--snapshot-dir")
+                .arg(dir.join("snaps"))
+                .args(["--until-idle", "1s"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn the CLI");
+            let (peak, wall, ok) = peak_rss_of(child);
+            assert!(ok, "the CLI failed on {table} with {t} task(s)");
+            let _ = std::fs::remove_dir_all(&dir);
+            drop_slot(pg, &slot);
+            println!(
+                "snapshot RSS: {rows} rows, tasks.max={t}: peak {:.0} MiB, {:.1} s",
+                peak as f64 / 1048576.0,
+                wall.as_secs_f64()
+            );
+            out.push((rows, t, peak, wall.as_secs_f64()));
+        }
+        pg.psql(&format!("DROP TABLE {table}"));
+    }
+    out
+}
+
 struct Options {
     stream_rows: u64,
     snap_rows: u64,
@@ -715,8 +796,27 @@ fn main() {
     let latency = wanted("latency").then(|| bench_latency(&pg, opts.lat_secs, opts.lat_rate));
     let snapshot =
         wanted("snapshot").then(|| bench_snapshot(&pg, opts.snap_rows, opts.reps, opts.snap_tasks));
+    let rss = wanted("rss").then(|| {
+        bench_snapshot_rss(
+            &pg,
+            &[opts.snap_rows, opts.snap_rows * 3],
+            opts.snap_tasks,
+            &tmp_path,
+        )
+    });
 
     println!("\nload average after: {}", load_average());
+    if let Some(rss) = &rss {
+        println!("\nsnapshot peak RSS (the CLI, initial_only, --output to a file):");
+        println!("| rows | tasks.max | peak RSS | wall |");
+        println!("|---:|---:|---:|---:|");
+        for (rows, t, peak, wall) in rss {
+            println!(
+                "| {rows} | {t} | {:.0} MiB | {wall:.1} s |",
+                *peak as f64 / 1048576.0
+            );
+        }
+    }
     println!("\nmedians of {} reps", opts.reps);
     if let Some(s) = &stream {
         let pg_rate = median(s.pg_alone.clone());

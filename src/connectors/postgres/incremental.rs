@@ -198,6 +198,10 @@ struct Target {
     info: TableInfo,
     model: Arc<TableModel>,
     key: Vec<KeyColumn>,
+    /// PostgreSQL's estimate of its rows.
+    estimate: f64,
+    /// Rows emitted by this process.
+    emitted: u64,
 }
 
 /// The incremental snapshot's state in the stream.
@@ -213,6 +217,8 @@ pub struct Incremental {
     partition: SourcePartition,
     name: Arc<str>,
     db: Arc<str>,
+    /// Where progress is reported (phase `incremental`, item the table).
+    gauges: Option<crate::api::Gauges>,
 }
 
 impl Incremental {
@@ -228,7 +234,14 @@ impl Incremental {
             partition: super::offsets::stream_partition(&config.prefix),
             name: Arc::from(config.prefix.as_str()),
             db: Arc::from(config.dbname.as_str()),
+            gauges: None,
         }
+    }
+
+    /// Reports each table's rows emitted by this process against
+    /// PostgreSQL's estimate (phase `incremental`).
+    pub fn set_gauges(&mut self, gauges: crate::api::Gauges) {
+        self.gauges = Some(gauges);
     }
 
     /// Whether `qualified` is the signal table.
@@ -284,6 +297,16 @@ impl Incremental {
                 };
                 let rows: Vec<SourceRecord> = w.rows.into_iter().flatten().collect();
                 tracing::debug!(table = %w.table, rows = rows.len(), "incremental snapshot chunk emitted");
+                if let (Some(g), Some(t)) = (&self.gauges, self.target.as_mut()) {
+                    t.emitted += rows.len() as u64;
+                    let done = t.emitted as f64;
+                    let total = if w.ends_table {
+                        done
+                    } else {
+                        t.estimate.max(done + 1.0)
+                    };
+                    super::snapshot::set_phase_progress(g, "incremental", &w.table, done, total);
+                }
                 if w.ends_table {
                     tracing::info!(table = %w.table, "incremental snapshot of the table finished");
                     self.progress.next_table();
@@ -374,6 +397,8 @@ impl Incremental {
                     info,
                     model: Arc::new(d.model),
                     key: d.key,
+                    estimate: d.estimate,
+                    emitted: 0,
                 });
             }
             let Some(target) = self.target.as_ref() else {

@@ -23,7 +23,12 @@ use super::wire::{quote_ident, quote_literal, PgConnection, PgError};
 
 /// Sets the `progress_done` / `progress_total` gauges of `item`.
 fn set_progress(gauges: &Gauges, item: &str, done: f64, total: f64) {
-    let labels = [("phase", "snapshot"), ("item", item)];
+    set_phase_progress(gauges, "snapshot", item, done, total);
+}
+
+/// Sets the `progress_done` / `progress_total` gauges of `item` in `phase`.
+pub(super) fn set_phase_progress(gauges: &Gauges, phase: &str, item: &str, done: f64, total: f64) {
+    let labels = [("phase", phase), ("item", item)];
     gauges.set(
         PROGRESS_DONE,
         "Work done by the task, by phase and item (snapshot: rows read per table, and tables read).",

@@ -190,6 +190,7 @@ impl StreamState {
 
     /// Reports the slot's lag to `gauges`.
     pub fn with_gauges(mut self, gauges: Gauges) -> StreamState {
+        self.incremental.set_gauges(gauges.clone());
         self.gauges = gauges;
         self
     }
