@@ -328,6 +328,27 @@ fn write_load_script(path: &Path, table: &str, rows: u64) {
     std::fs::write(path, s).expect("write load script");
 }
 
+/// `pg_recvlogical` reading `slot` (pgoutput, the bench publication) up to
+/// the current WAL position into /dev/null; its wall time.
+fn recvlogical_drain(pg: &PgCluster, slot: &str) -> Duration {
+    let end = pg.psql("SELECT pg_current_wal_lsn()");
+    let start = Instant::now();
+    let out = Command::new(pg::find_bindir().join("pg_recvlogical"))
+        .args(["-h", "127.0.0.1", "-p", &pg.port().to_string()])
+        .args(["-U", pg.superuser(), "-d", "postgres", "--slot", slot])
+        .args(["--start", "--endpos", end.trim(), "-f", "/dev/null"])
+        .args(["-o", "proto_version=1", "-o", "publication_names=bench_pub"])
+        .env("PGPASSWORD", pg.password())
+        .output()
+        .expect("run pg_recvlogical");
+    assert!(
+        out.status.success(),
+        "pg_recvlogical failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    start.elapsed()
+}
+
 fn create_slot(pg: &PgCluster, slot: &str) {
     pg.psql(&format!(
         "SELECT pg_create_logical_replication_slot('{slot}', 'pgoutput')"
@@ -377,6 +398,9 @@ fn next_id() -> u64 {
 
 struct StreamResult {
     pg_alone: Vec<f64>,
+    /// `pg_recvlogical` draining the same backlog from its own slot to
+    /// /dev/null: what PostgreSQL's walsender sends at most.
+    recvlogical: Vec<f64>,
     poll_only: Vec<f64>,
     pg_concurrent: Vec<[f64; 2]>,
     backlog: Vec<[f64; 2]>,
@@ -387,6 +411,7 @@ struct StreamResult {
 fn bench_stream(pg: &PgCluster, rows: u64, reps: usize, tmp: &Path) -> StreamResult {
     let mut res = StreamResult {
         pg_alone: Vec::new(),
+        recvlogical: Vec::new(),
         poll_only: Vec::new(),
         pg_concurrent: Vec::new(),
         backlog: Vec::new(),
@@ -406,10 +431,21 @@ fn bench_stream(pg: &PgCluster, rows: u64, reps: usize, tmp: &Path) -> StreamRes
             let script = tmp.join(format!("{table}.sql"));
             write_load_script(&script, &table, rows);
             create_slot(pg, &slot);
+            let recv_slot = format!("recv_slot_{id}");
+            create_slot(pg, &recv_slot);
             pg.psql("CHECKPOINT");
             let wrote = psql_timed(pg, &["-f", script.to_str().expect("utf-8")]);
             let pg_rate = rows as f64 / wrote.as_secs_f64();
             res.pg_alone.push(pg_rate);
+            let recv = recvlogical_drain(pg, &recv_slot);
+            drop_slot(pg, &recv_slot);
+            let recv_rate = rows as f64 / recv.as_secs_f64();
+            res.recvlogical.push(recv_rate);
+            println!(
+                "rep {rep} stream backlog   pg_recvlogical to /dev/null: {recv_rate:>9.0} rows/s ({:.2} s) ratio {:.2}",
+                recv.as_secs_f64(),
+                recv_rate / pg_rate
+            );
             let run = run_job(
                 connector_props(pg, &table, &slot, "never"),
                 workers,
@@ -829,6 +865,12 @@ fn main() {
         println!("|---|---:|---:|---:|");
         println!(
             "| PostgreSQL insert rate, no connector (baseline) | {pg_rate:.0} | {lo:.0} .. {hi:.0} | 1.00 |"
+        );
+        let (rlo, rhi) = min_max(&s.recvlogical);
+        let recv = median(s.recvlogical.clone());
+        println!(
+            "| pg_recvlogical draining the backlog to /dev/null (PostgreSQL's own client) | {recv:.0} | {rlo:.0} .. {rhi:.0} | {:.2} |",
+            recv / pg_rate
         );
         let mut best = 0.0f64;
         for (wi, w) in [1, 2].into_iter().enumerate() {
