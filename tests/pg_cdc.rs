@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::pg::{PgCluster, TYPED_COLUMNS, TYPED_VALUES};
 use common::*;
+use common::{job_args as run_args, out_events as events};
 use serde_json::Value as Json;
 
 /// Writes the connector's properties for `pg` into `dir`.
@@ -35,32 +36,9 @@ fn props(pg: &PgCluster, dir: &Path, extra: &[(&str, &str)]) -> PathBuf {
     write_props(&dir.join("conn.properties"), &entries)
 }
 
-fn run_args(dir: &Path, idle: &str) -> Vec<std::ffi::OsString> {
-    args![
-        "run",
-        dir.join("conn.properties"),
-        "--snapshot-dir",
-        dir.join("snaps"),
-        "--snapshot-interval",
-        "200ms",
-        "--output",
-        dir.join("out.jsonl"),
-        "--until-idle",
-        idle,
-    ]
-}
-
 /// Runs the job until it has been idle for 2 s.
 fn run(dir: &Path) -> Finished {
     run_cli(&run_args(dir, "2s"), &[])
-}
-
-/// Every output line as JSON (tombstones are `null`).
-fn events(dir: &Path) -> Vec<Json> {
-    let text = String::from_utf8(read(&dir.join("out.jsonl"))).expect("utf-8 output");
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l}: {e}")))
-        .collect()
 }
 
 fn op(e: &Json) -> &str {

@@ -15,52 +15,32 @@ use std::time::{Duration, Instant};
 
 use common::pg::PgCluster;
 use common::*;
-use serde_json::Value as Json;
 
 const ROWS: i64 = 20_000;
 
 fn write_conn_props(pg: &PgCluster, dir: &Path, extra: &[(&str, &str)]) {
-    let port = pg.port().to_string();
-    let mut entries: Vec<(&str, &str)> = vec![
-        ("name", "pg-inc"),
-        ("connector.class", "PostgresCdc"),
-        ("database.hostname", "127.0.0.1"),
-        ("database.port", &port),
-        ("database.user", pg.superuser()),
-        ("database.password", pg.password()),
-        ("database.dbname", "postgres"),
-        ("topic.prefix", "shop"),
+    let mut entries = vec![
         ("snapshot.mode", "no_data"),
         ("table.include.list", "public\\.orders"),
         ("signal.data.collection", "public.dbz_signal"),
         ("incremental.snapshot.chunk.size", "500"),
     ];
     entries.extend_from_slice(extra);
-    write_props(&dir.join("conn.properties"), &entries);
+    pg.write_connector_props(&dir.join("conn.properties"), "pg-inc", &entries);
 }
 
 fn run_args(dir: &Path) -> Vec<std::ffi::OsString> {
-    args![
-        "run",
-        dir.join("conn.properties"),
-        "--snapshot-dir",
-        dir.join("snaps"),
-        "--snapshot-interval",
-        "200ms",
-        "--output",
-        dir.join("out.jsonl"),
-        "--until-idle",
-        "3s",
-    ]
+    job_args(dir, "3s")
 }
 
-/// Every output line as JSON (a tombstone is `null`).
-fn events(dir: &Path) -> Vec<Json> {
-    String::from_utf8(read(&dir.join("out.jsonl")))
-        .expect("utf-8 output")
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l}: {e}")))
-        .collect()
+/// Updates a row until its change is in the output: streaming is up.
+fn until_streaming(pg: &PgCluster, dir: &Path) {
+    let start = Instant::now();
+    while events_len(dir) == 0 {
+        pg.psql("UPDATE orders SET n = n + 1 WHERE id = 1");
+        assert!(start.elapsed() < Duration::from_secs(30), "no stream");
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
 
 /// Waits until the output holds `n` lines with `needle` (30 s at most).
@@ -106,13 +86,7 @@ fn pg_incremental_snapshot_under_writes_survives_sigkill() {
     ));
     write_conn_props(&pg, dir.path(), &[]);
     let mut job = Proc::spawn("pg-inc", &run_args(dir.path()), &[("RUST_LOG", "info")]);
-    // Streaming is up once a change comes through.
-    let start = Instant::now();
-    while events_len(dir.path()) == 0 {
-        pg.psql("UPDATE orders SET n = n + 1 WHERE id = 1");
-        assert!(start.elapsed() < Duration::from_secs(30), "no stream");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    until_streaming(&pg, dir.path());
     // Updates, inserts of new keys and deletes, one transaction each.
     let writer = {
         let pg = Arc::clone(&pg);
@@ -161,7 +135,7 @@ fn pg_incremental_snapshot_under_writes_survives_sigkill() {
     // Replay the output in order.
     let mut state: HashMap<i64, Option<i64>> = HashMap::new();
     let mut reads: HashMap<i64, u32> = HashMap::new();
-    for e in events(dir.path()).iter().filter(|e| !e.is_null()) {
+    for e in out_events(dir.path()).iter().filter(|e| !e.is_null()) {
         let op = e["op"].as_str().expect("op");
         let row = if op == "d" { &e["before"] } else { &e["after"] };
         let id = row["id"].as_i64().expect("id");
@@ -271,12 +245,7 @@ fn pg_incremental_snapshot_signals_and_errors() {
                                   data varchar(2048));",
     );
     let mut job = Proc::spawn("pg-inc", &run_args(dir.path()), &[("RUST_LOG", "info")]);
-    let start = Instant::now();
-    while events_len(dir.path()) == 0 {
-        pg.psql("UPDATE orders SET n = n + 1 WHERE id = 1");
-        assert!(start.elapsed() < Duration::from_secs(30), "no stream");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    until_streaming(&pg, dir.path());
     pg.psql(
         "BEGIN;
          INSERT INTO dbz_signal VALUES ('s1', 'execute-snapshot',
@@ -300,7 +269,10 @@ fn pg_incremental_snapshot_signals_and_errors() {
             "public.nope",
         ],
     );
-    let reads = events(dir.path()).iter().filter(|e| e["op"] == "r").count();
+    let reads = out_events(dir.path())
+        .iter()
+        .filter(|e| e["op"] == "r")
+        .count();
     assert_eq!(reads, 0, "a stopped snapshot read rows");
     let published = pg.psql(
         "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_publication_tables \

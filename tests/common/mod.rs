@@ -667,3 +667,31 @@ pub fn records_done(stderr: &str) -> Option<u64> {
         .parse()
         .ok()
 }
+
+/// The CLI's `run` arguments for `dir/conn.properties`: snapshots in
+/// `dir/snaps` every 200 ms, output to `dir/out.jsonl`, ending after
+/// `idle` without records.
+pub fn job_args(dir: &Path, idle: &str) -> Vec<std::ffi::OsString> {
+    [
+        "run".into(),
+        dir.join("conn.properties").into_os_string(),
+        "--snapshot-dir".into(),
+        dir.join("snaps").into_os_string(),
+        "--snapshot-interval".into(),
+        "200ms".into(),
+        "--output".into(),
+        dir.join("out.jsonl").into_os_string(),
+        "--until-idle".into(),
+        idle.into(),
+    ]
+    .to_vec()
+}
+
+/// Every line of `dir/out.jsonl` as JSON (a tombstone is `null`).
+pub fn out_events(dir: &Path) -> Vec<serde_json::Value> {
+    String::from_utf8(read(&dir.join("out.jsonl")))
+        .expect("utf-8 output")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l}: {e}")))
+        .collect()
+}

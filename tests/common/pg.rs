@@ -155,6 +155,29 @@ impl PgCluster {
         PASSWORD
     }
 
+    /// Writes a `PostgresCdc` connector's properties named `name` for this
+    /// cluster's `postgres` database (topic prefix `shop`) into `path`;
+    /// `extra` adds keys or replaces these.
+    pub fn write_connector_props(&self, path: &Path, name: &str, extra: &[(&str, &str)]) {
+        let port = self.port.to_string();
+        let mut entries: Vec<(&str, &str)> = vec![
+            ("name", name),
+            ("connector.class", "PostgresCdc"),
+            ("database.hostname", "127.0.0.1"),
+            ("database.port", &port),
+            ("database.user", SUPERUSER),
+            ("database.password", PASSWORD),
+            ("database.dbname", "postgres"),
+            ("topic.prefix", "shop"),
+        ];
+        for (k, v) in extra {
+            entries.retain(|(key, _)| key != k);
+            entries.push((k, v));
+        }
+        let text: String = entries.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    }
+
     /// The cluster's data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data
