@@ -598,10 +598,9 @@ struct SnapshotResult {
     poll_only: Vec<f64>,
 }
 
-fn bench_snapshot(pg: &PgCluster, rows: u64, reps: usize, tasks: u64) -> SnapshotResult {
-    let table = "snap_table";
+/// Creates `table` with `rows` rows of the bench's shape, vacuumed and analyzed.
+fn load_snapshot_table(pg: &PgCluster, table: &str, rows: u64) {
     create_table(pg, table);
-    let started = Instant::now();
     pg.psql(&format!(
         "INSERT INTO {table} (id, account, amount, status, note) \
          SELECT g, g % 1000, (g % 1000000) / 100.0, \
@@ -609,6 +608,12 @@ fn bench_snapshot(pg: &PgCluster, rows: u64, reps: usize, tasks: u64) -> Snapsho
          FROM generate_series(1, {rows}) g"
     ));
     pg.psql(&format!("VACUUM ANALYZE {table}"));
+}
+
+fn bench_snapshot(pg: &PgCluster, rows: u64, reps: usize, tasks: u64) -> SnapshotResult {
+    let table = "snap_table";
+    let started = Instant::now();
+    load_snapshot_table(pg, table, rows);
     pg.psql("CHECKPOINT");
     println!(
         "snapshot table: {rows} rows loaded in {:.1} s, {}",
@@ -700,14 +705,7 @@ fn bench_snapshot_rss(
     let mut out = Vec::new();
     for &rows in sizes {
         let table = format!("rss_{rows}");
-        create_table(pg, &table);
-        pg.psql(&format!(
-            "INSERT INTO {table} (id, account, amount, status, note) \
-             SELECT g, g % 1000, (g % 1000000) / 100.0, \
-             CASE WHEN g % 3 = 0 THEN 'open' ELSE 'closed' END, 'note for row ' || g \
-             FROM generate_series(1, {rows}) g"
-        ));
-        pg.psql(&format!("VACUUM ANALYZE {table}"));
+        load_snapshot_table(pg, &table, rows);
         for t in [1, tasks] {
             let dir = tmp.join(format!("rss-{rows}-{t}"));
             std::fs::create_dir_all(&dir).expect("mkdir");
