@@ -191,7 +191,13 @@ struct Window {
     last_key: Option<Vec<String>>,
     /// The chunk ends the table (it reached the largest key, or was short).
     ends_table: bool,
+    /// When the watermarks were written, and whether a stall was reported.
+    written: std::time::Instant,
+    warned: bool,
 }
+
+/// A window whose watermarks have not come back by then is reported.
+const STALL_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A table described for chunk reads.
 struct Target {
@@ -367,7 +373,18 @@ impl Incremental {
         config: &PgCdcConfig,
         registry: &TypeRegistry,
     ) -> Result<(), IncrementalError> {
-        if self.window.is_some() || !self.progress.active() {
+        if let Some(w) = self.window.as_mut() {
+            if !w.warned && w.written.elapsed() >= STALL_AFTER {
+                w.warned = true;
+                tracing::warn!(
+                    table = %w.table,
+                    signal = self.signal.as_deref().unwrap_or(""),
+                    "the incremental snapshot's watermark rows have not come back through the stream for a minute: is the signal table in the publication?"
+                );
+            }
+            return Ok(());
+        }
+        if !self.progress.active() {
             return Ok(());
         }
         let Some(signal) = self.signal.clone() else {
@@ -455,6 +472,8 @@ impl Incremental {
                 index: HashMap::with_capacity(rows.len()),
                 last_key: None,
                 ends_table: rows.len() < self.chunk_size,
+                written: std::time::Instant::now(),
+                warned: false,
             };
             let source = SourceInfo {
                 name: self.name.clone(),
