@@ -219,6 +219,12 @@ pub struct Streamer {
     /// When the slot's lag was last measured, and last warned about.
     last_slot_check: Option<Instant>,
     last_warning: Option<Instant>,
+    /// The offset change records carry until `poll` gives the batch the
+    /// offset of its last change (only a batch's last offset per partition
+    /// counts: a batch is emitted whole).
+    placeholder: crate::data::SourceOffset,
+    /// The offset of the last change emitted.
+    last_change: Option<StreamOffset>,
 }
 
 /// Silence after which the server is asked to answer.
@@ -246,6 +252,11 @@ impl Streamer {
             last_slot_check: None,
             last_xmin: None,
             last_warning: None,
+            placeholder: crate::data::SourceOffset::int(
+                &crate::data::SourceOffset::key("pending"),
+                0,
+            ),
+            last_change: None,
         }
     }
 
@@ -325,23 +336,49 @@ impl Streamer {
                 .incremental
                 .step(&mut self.catalog, config, &state.registry)?;
         }
-        // While an incremental snapshot runs, every streaming offset
-        // carries its progress (a batch is emitted whole, so its records
-        // carry the progress as of its end).
-        if state.incremental.progress.active() {
-            for r in &mut out {
-                if r.source_partition == state.partition {
-                    let mut m = r.source_offset.to_map();
-                    state.incremental.progress.write(&mut m);
-                    r.source_offset = crate::data::SourceOffset::from_map(m);
-                }
-            }
-        }
+        self.seal(state, &mut out);
         Ok(out)
     }
 
     /// Reads the slot's `catalog_xmin` every `xmin.fetch.interval.ms` (0:
     /// never), for the `source.xmin` of the events that follow.
+    /// Gives every streaming record of a batch the offset of the batch's
+    /// last one: the runtime keeps only a batch's last offset per partition
+    /// (a batch is emitted whole), so one offset is made per batch instead
+    /// of per change, and a transform that drops the last records still
+    /// leaves the batch's position. While an incremental snapshot runs, the
+    /// offset carries its progress as of the batch's end.
+    fn seal(&mut self, state: &StreamState, out: &mut [SourceRecord]) {
+        let is_stream = |r: &SourceRecord| {
+            r.source_partition.ptr_eq(&state.partition) || r.source_partition == state.partition
+        };
+        let Some(last) = out.iter().rposition(is_stream) else {
+            return;
+        };
+        let pending = matches!(
+            (&out[last].source_offset, &self.placeholder),
+            (crate::data::SourceOffset::Int(a, _), crate::data::SourceOffset::Int(b, _)) if Arc::ptr_eq(a, b)
+        );
+        let offset = if pending {
+            match self.last_change.take() {
+                Some(o) => o.to_offset(),
+                None => return,
+            }
+        } else {
+            out[last].source_offset.clone()
+        };
+        let offset = if state.incremental.progress.active() {
+            let mut m = offset.to_map();
+            state.incremental.progress.write(&mut m);
+            crate::data::SourceOffset::from_map(m)
+        } else {
+            offset
+        };
+        for r in out.iter_mut().filter(|r| is_stream(r)) {
+            r.source_offset = offset.clone();
+        }
+    }
+
     fn fetch_xmin(&mut self, config: &PgCdcConfig, state: &mut StreamState) {
         let Some(every) = config.xmin_fetch_interval else {
             return;
@@ -955,20 +992,15 @@ impl Streamer {
                 .collect()
         };
         let source = |op_lsn: u64| state.source(tx.ts_us / 1000, Some(i64::from(tx.xid)), op_lsn);
-        let offset = |kind: &'static str| {
-            StreamOffset {
-                lsn,
-                commit: tx.commit,
-                tx_id: Some(i64::from(tx.xid)),
-                ts_usec: tx.ts_us,
-                message_type: Some(kind),
-            }
-            .to_offset()
-        };
+        // Records carry a placeholder; the batch's last change gets its
+        // real offset in `poll` (`last_change`), shared by the batch.
+        let last_kind = std::cell::Cell::new(None);
+        let placeholder = &self.placeholder;
         let record = |key: Value, value: Value, kind: &'static str, tombstone: bool| {
+            last_kind.set(Some(kind));
             let r = SourceRecord::new(
                 state.partition.clone(),
-                offset(kind),
+                placeholder.clone(),
                 model.topic.clone(),
                 (!tombstone).then(|| model.envelope_schema.clone()),
                 value,
@@ -1037,6 +1069,15 @@ impl Streamer {
         if replayed {
             out.truncate(start);
             return Ok(());
+        }
+        if let Some(kind) = last_kind.get() {
+            self.last_change = Some(StreamOffset {
+                lsn,
+                commit: tx.commit,
+                tx_id: Some(i64::from(tx.xid)),
+                ts_usec: tx.ts_us,
+                message_type: Some(kind),
+            });
         }
         state.emitted = StreamPosition {
             commit: tx.commit,
