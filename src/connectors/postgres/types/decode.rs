@@ -376,29 +376,50 @@ pub(super) fn parse_timestamp(text: &str) -> Option<(i64, Option<i32>)> {
 /// `None`) the fewest digits that keep the value (none for whole seconds),
 /// as Java's ISO formatter prints.
 pub(super) fn format_time_of_day(micros: i64, width: Option<i32>) -> String {
+    let mut out = String::with_capacity(18);
+    push_time_of_day(&mut out, micros, width);
+    out
+}
+
+/// Appends `n` (0..=99) as two digits.
+fn push_2(out: &mut String, n: i64) {
+    let n = n.rem_euclid(100) as u8;
+    out.push(char::from(b'0' + n / 10));
+    out.push(char::from(b'0' + n % 10));
+}
+
+/// [`format_time_of_day`] appended to `out`, with no allocation of its own.
+fn push_time_of_day(out: &mut String, micros: i64, width: Option<i32>) {
     let secs = micros / 1_000_000;
     let frac = micros % 1_000_000;
-    let mut out = format!(
-        "{:02}:{:02}:{:02}",
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
-    );
-    match width {
-        Some(w) if w > 0 => {
-            let digits = format!("{frac:06}000");
-            out.push('.');
-            out.push_str(&digits[..w.min(9) as usize]);
-        }
-        _ => {
-            if frac != 0 {
-                let digits = format!("{frac:06}");
-                out.push('.');
-                out.push_str(digits.trim_end_matches('0'));
-            }
+    let hours = secs / 3600;
+    if (0..100).contains(&hours) {
+        push_2(out, hours);
+    } else {
+        out.push_str(&hours.to_string());
+    }
+    out.push(':');
+    push_2(out, (secs / 60) % 60);
+    out.push(':');
+    push_2(out, secs % 60);
+    // The six digits of the fraction, then three zeros (nanoseconds).
+    let mut digits = [b'0'; 9];
+    let mut f = frac.unsigned_abs();
+    for d in digits[..6].iter_mut().rev() {
+        *d = b'0' + (f % 10) as u8;
+        f /= 10;
+    }
+    let shown = match width {
+        Some(w) if w > 0 => w.min(9) as usize,
+        _ if frac == 0 => 0,
+        _ => 6 - digits[..6].iter().rev().take_while(|d| **d == b'0').count(),
+    };
+    if shown > 0 {
+        out.push('.');
+        for d in &digits[..shown] {
+            out.push(char::from(*d));
         }
     }
-    out
 }
 
 /// Debezium's ZonedTimestamp text of `utc_micros`: ISO-8601 in UTC with
@@ -408,15 +429,24 @@ pub fn format_zoned_timestamp(utc_micros: i64, precision: i32) -> String {
     let days = utc_micros.div_euclid(86_400_000_000);
     let tod = utc_micros.rem_euclid(86_400_000_000);
     let (y, m, d) = civil_from_days(days);
-    let year = if (0..=9999).contains(&y) {
-        format!("{y:04}")
+    let mut out = String::with_capacity(32);
+    if (0..=9999).contains(&y) {
+        push_2(&mut out, i64::from(y) / 100);
+        push_2(&mut out, i64::from(y) % 100);
     } else if y > 9999 {
-        format!("+{y}")
+        out.push('+');
+        out.push_str(&y.to_string());
     } else {
-        format!("-{:04}", -y)
-    };
-    let width = (precision > 0).then_some(precision);
-    format!("{year}-{m:02}-{d:02}T{}Z", format_time_of_day(tod, width))
+        out.push_str(&format!("-{:04}", -i64::from(y)));
+    }
+    out.push('-');
+    push_2(&mut out, i64::from(m));
+    out.push('-');
+    push_2(&mut out, i64::from(d));
+    out.push('T');
+    push_time_of_day(&mut out, tod, (precision > 0).then_some(precision));
+    out.push('Z');
+    out
 }
 
 /// PostgreSQL's `postgres` IntervalStyle (`1 year 2 mons -3 days 04:05:06.5`)

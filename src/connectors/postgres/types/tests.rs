@@ -214,3 +214,67 @@ fn pg_arrays_and_interval() {
         Value::Int64((30.4375f64 * 86_400e6).round() as i64)
     );
 }
+
+/// The allocation-free timestamp formatter against the plain `format!`
+/// one it replaced, over years before 1 AD and after 9999, every precision
+/// and fractions with trailing zeros.
+#[test]
+fn pg_zoned_timestamp_formatting_matches_the_reference() {
+    fn time_ref(micros: i64, width: Option<i32>) -> String {
+        let secs = micros / 1_000_000;
+        let frac = micros % 1_000_000;
+        let mut out = format!(
+            "{:02}:{:02}:{:02}",
+            secs / 3600,
+            (secs / 60) % 60,
+            secs % 60
+        );
+        match width {
+            Some(w) if w > 0 => {
+                out.push('.');
+                out.push_str(&format!("{frac:06}000")[..w.min(9) as usize]);
+            }
+            _ if frac != 0 => {
+                out.push('.');
+                out.push_str(format!("{frac:06}").trim_end_matches('0'));
+            }
+            _ => {}
+        }
+        out
+    }
+    fn zoned_ref(utc: i64, precision: i32) -> String {
+        let days = utc.div_euclid(86_400_000_000);
+        let tod = utc.rem_euclid(86_400_000_000);
+        let (y, m, d) = crate::data::logical::civil_from_days(days);
+        let year = if (0..=9999).contains(&y) {
+            format!("{y:04}")
+        } else if y > 9999 {
+            format!("+{y}")
+        } else {
+            format!("-{:04}", -y)
+        };
+        let width = (precision > 0).then_some(precision);
+        format!("{year}-{m:02}-{d:02}T{}Z", time_ref(tod, width))
+    }
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for i in 0..20_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        // From about 290,000 BC to 290,000 AD, with whole seconds and
+        // round fractions often.
+        let mut utc = (x as i64) % 9_000_000_000_000_000;
+        match i % 4 {
+            0 => utc -= utc.rem_euclid(1_000_000),
+            1 => utc -= utc.rem_euclid(1000),
+            _ => {}
+        }
+        for precision in 0..=6 {
+            assert_eq!(
+                super::decode::format_zoned_timestamp(utc, precision),
+                zoned_ref(utc, precision),
+                "{utc} at precision {precision}"
+            );
+        }
+    }
+}
