@@ -431,13 +431,13 @@ pub fn format_zoned_timestamp(utc_micros: i64, precision: i32) -> String {
     let (y, m, d) = civil_from_days(days);
     let mut out = String::with_capacity(32);
     if (0..=9999).contains(&y) {
-        push_2(&mut out, i64::from(y) / 100);
-        push_2(&mut out, i64::from(y) % 100);
+        push_2(&mut out, y / 100);
+        push_2(&mut out, y % 100);
     } else if y > 9999 {
         out.push('+');
         out.push_str(&y.to_string());
     } else {
-        out.push_str(&format!("-{:04}", -i64::from(y)));
+        out.push_str(&format!("-{:04}", -y));
     }
     out.push('-');
     push_2(&mut out, i64::from(m));
