@@ -345,8 +345,7 @@ impl Streamer {
     /// Gives every streaming record of a batch the offset of the batch's
     /// last one: the runtime keeps only a batch's last offset per partition
     /// (a batch is emitted whole), so one offset is made per batch instead
-    /// of per change, and a transform that drops the last records still
-    /// leaves the batch's position. While an incremental snapshot runs, the
+    /// of per change. While an incremental snapshot runs, the
     /// offset carries its progress as of the batch's end.
     fn seal(&mut self, state: &StreamState, out: &mut [SourceRecord]) {
         let is_stream = |r: &SourceRecord| {
