@@ -297,6 +297,35 @@ pub(super) fn describe(
     registry: &TypeRegistry,
     info: &TableInfo,
 ) -> Result<Described, SnapshotError> {
+    let (model, key) = keyed_model(conn, config, registry, info)?;
+    let estimate = conn
+        .simple_query(&format!(
+            "SELECT reltuples::float8 FROM pg_class WHERE oid = {}",
+            info.oid
+        ))
+        .ok()
+        .and_then(|r| r.into_iter().next())
+        .and_then(|r| r.rows.into_iter().next())
+        .and_then(|row| row.into_iter().next().flatten())
+        .and_then(|t| t.parse::<f64>().ok())
+        .filter(|e| e.is_finite() && *e > 0.0)
+        .or_else(|| planner_estimate(conn, &info.quoted()))
+        .unwrap_or(0.0);
+    Ok(Described {
+        model,
+        key,
+        estimate,
+    })
+}
+
+/// A table's model and the key columns it is read in order of (empty:
+/// no orderable primary key, or a key column excluded: read whole).
+pub(super) fn keyed_model(
+    conn: &mut PgConnection,
+    config: &PgCdcConfig,
+    registry: &TypeRegistry,
+    info: &TableInfo,
+) -> Result<(TableModel, Vec<KeyColumn>), CatalogError> {
     let (columns, key_names) = catalog::table_columns(conn, info.oid)?;
     let model = catalog::model(
         config,
@@ -325,24 +354,7 @@ pub(super) fn describe(
     if model.key.len() != key_names.len() {
         key.clear(); // a key column is excluded: not resumable
     }
-    let estimate = conn
-        .simple_query(&format!(
-            "SELECT reltuples::float8 FROM pg_class WHERE oid = {}",
-            info.oid
-        ))
-        .ok()
-        .and_then(|r| r.into_iter().next())
-        .and_then(|r| r.rows.into_iter().next())
-        .and_then(|row| row.into_iter().next().flatten())
-        .and_then(|t| t.parse::<f64>().ok())
-        .filter(|e| e.is_finite() && *e > 0.0)
-        .or_else(|| planner_estimate(conn, &info.quoted()))
-        .unwrap_or(0.0);
-    Ok(Described {
-        model,
-        key,
-        estimate,
-    })
+    Ok((model, key))
 }
 
 /// The planner's estimate of a table's rows, for a table never analyzed

@@ -227,6 +227,15 @@ pub struct Streamer {
     last_change: Option<StreamOffset>,
 }
 
+/// The text of captured column `i` in a tuple's cells (`None`: null,
+/// unchanged or absent).
+fn text_of(model: &TableModel, cells: &[Cell<'_>], i: usize) -> Option<String> {
+    match cells.get(*model.positions.get(i)?) {
+        Some(Cell::Text(t)) => Some((*t).to_owned()),
+        _ => None,
+    }
+}
+
 /// Silence after which the server is asked to answer.
 const PROBE_AFTER: Duration = Duration::from_secs(5);
 /// Silence after a request after which the session is taken as lost.
@@ -340,8 +349,6 @@ impl Streamer {
         Ok(out)
     }
 
-    /// Reads the slot's `catalog_xmin` every `xmin.fetch.interval.ms` (0:
-    /// never), for the `source.xmin` of the events that follow.
     /// Gives every streaming record of a batch the offset of the batch's
     /// last one: the runtime keeps only a batch's last offset per partition
     /// (a batch is emitted whole), so one offset is made per batch instead
@@ -378,6 +385,8 @@ impl Streamer {
         }
     }
 
+    /// Reads the slot's `catalog_xmin` every `xmin.fetch.interval.ms` (0:
+    /// never), for the `source.xmin` of the events that follow.
     fn fetch_xmin(&mut self, config: &PgCdcConfig, state: &mut StreamState) {
         let Some(every) = config.xmin_fetch_interval else {
             return;
@@ -961,14 +970,8 @@ impl Streamer {
             // A change between an incremental snapshot's watermarks is
             // newer than the chunk's row of its key.
             for c in [&old_cells, &new_cells].into_iter().flatten() {
-                let key: Option<Vec<String>> = model
-                    .key
-                    .iter()
-                    .map(|&i| match c.get(model.positions[i]) {
-                        Some(Cell::Text(t)) => Some((*t).to_owned()),
-                        _ => None,
-                    })
-                    .collect();
+                let key: Option<Vec<String>> =
+                    model.key.iter().map(|&i| text_of(&model, c, i)).collect();
                 if let Some(k) = key.filter(|k| !k.is_empty()) {
                     state.incremental.superseded(&k);
                 }
@@ -1101,10 +1104,7 @@ impl Streamer {
     ) -> Result<(), StreamError> {
         let column = |name: &str| {
             let i = model.columns.iter().position(|c| c.name == name)?;
-            match cells.get(model.positions[i]) {
-                Some(Cell::Text(t)) => Some((*t).to_owned()),
-                _ => None,
-            }
+            text_of(model, cells, i)
         };
         let (Some(id), Some(kind)) = (column("id"), column("type")) else {
             tracing::warn!(table = %model.qualified(), lsn = %Lsn(lsn), "a signal row without id or type; ignored");

@@ -973,24 +973,11 @@ fn key_kinds(
     registry: &TypeRegistry,
     table: &TableInfo,
 ) -> Result<Vec<super::types::Kind>, CatalogError> {
-    let (columns, key) = catalog::table_columns(conn, table.oid)?;
-    let model = catalog::model(
-        config,
-        registry,
-        &table.schema,
-        &table.table,
-        &columns,
-        &key,
-    );
-    let kinds: Vec<_> = model
-        .key
+    let (model, key) = snap::keyed_model(conn, config, registry, table)?;
+    Ok(key
         .iter()
-        .map(|&i| model.columns[i].kind.clone())
-        .collect();
-    if kinds.len() != key.len() || kinds.iter().any(|k| offsets::orderable(k).is_none()) {
-        return Ok(Vec::new());
-    }
-    Ok(kinds)
+        .map(|k| model.columns[k.index].kind.clone())
+        .collect())
 }
 
 /// A slot or replication error with what to do about it.
