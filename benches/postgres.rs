@@ -16,7 +16,9 @@
 //! `--reps R` (default 3, medians reported), `--snap-tasks T` (default 3:
 //! the chunked snapshot rows run with `tasks.max=T`, so T-1 snapshot tasks
 //! read the table's chunks side by side), `--only stream|latency|snapshot`
-//! (repeatable), `--async-commit` (keep the test harness's
+//! (repeatable), `--snap-configs W:T,…` (the snapshot runs' workers and
+//! `tasks.max`; default `1:1,2:1,1:T,2:T`), `--no-poll` (skip the
+//! snapshot's `poll()` diagnostic), `--async-commit` (keep the test harness's
 //! `synchronous_commit=off`; the default here is `on`, see `main`).
 //!
 //! Every connector run is the library path the CLI's `run --output` takes:
@@ -228,11 +230,7 @@ fn run_job(props: Properties, workers: usize, target: u64, probe: Arc<Probe>) ->
         records, target,
         "connector emitted a wrong number of records"
     );
-    let lines = std::fs::read(&output)
-        .expect("read output")
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count() as u64;
+    let lines = count_lines(&output);
     assert_eq!(lines, target, "output file holds a wrong number of lines");
     let reached = *probe.reached.get().expect("target reached");
     JobRun {
@@ -241,6 +239,21 @@ fn run_job(props: Properties, workers: usize, target: u64, probe: Arc<Probe>) ->
         end,
         records,
         cpu,
+    }
+}
+
+/// Newlines in a file, read in blocks (the output runs to hundreds of MB).
+fn count_lines(path: &Path) -> u64 {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).expect("open output");
+    let mut buf = vec![0u8; 1 << 20];
+    let mut lines = 0u64;
+    loop {
+        let n = file.read(&mut buf).expect("read output");
+        if n == 0 {
+            return lines;
+        }
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
     }
 }
 
@@ -594,7 +607,7 @@ struct SnapshotResult {
     copy: Vec<f64>,
     /// 1 and 2 workers with one task, then 1 and 2 workers with
     /// `--snap-tasks` tasks (a chunked parallel snapshot).
-    ours: Vec<[f64; 4]>,
+    ours: Vec<Vec<f64>>,
     poll_only: Vec<f64>,
 }
 
@@ -610,7 +623,13 @@ fn load_snapshot_table(pg: &PgCluster, table: &str, rows: u64) {
     pg.psql(&format!("VACUUM ANALYZE {table}"));
 }
 
-fn bench_snapshot(pg: &PgCluster, rows: u64, reps: usize, tasks: u64) -> SnapshotResult {
+fn bench_snapshot(
+    pg: &PgCluster,
+    rows: u64,
+    reps: usize,
+    configs: &[(usize, u64)],
+    poll: bool,
+) -> SnapshotResult {
     let table = "snap_table";
     let started = Instant::now();
     load_snapshot_table(pg, table, rows);
@@ -633,9 +652,8 @@ fn bench_snapshot(pg: &PgCluster, rows: u64, reps: usize, tasks: u64) -> Snapsho
         let copy = psql_timed(pg, &["-c", &format!("\\copy {table} to /dev/null")]);
         let copy_rate = rows as f64 / copy.as_secs_f64();
         res.copy.push(copy_rate);
-        let mut ours = [0.0; 4];
-        let configs = [(1usize, 1u64), (2, 1), (1, tasks), (2, tasks)];
-        for (wi, (workers, tasks)) in configs.into_iter().enumerate() {
+        let mut ours = vec![0.0; configs.len()];
+        for (wi, &(workers, tasks)) in configs.iter().enumerate() {
             let slot = format!("bench_slot_{}", next_id());
             let mut props = connector_props(pg, table, &slot, "initial_only");
             props.insert("tasks.max".to_owned(), tasks.to_string());
@@ -655,6 +673,9 @@ fn bench_snapshot(pg: &PgCluster, rows: u64, reps: usize, tasks: u64) -> Snapsho
             drop_slot(pg, &slot);
         }
         res.ours.push(ours);
+        if !poll {
+            continue;
+        }
         let slot = format!("bench_slot_{}", next_id());
         let (t, cpu) = run_poll_only(connector_props(pg, table, &slot, "initial_only"), rows);
         let rate = rows as f64 / t.as_secs_f64();
@@ -750,6 +771,9 @@ struct Options {
     lat_rate: u64,
     reps: usize,
     only: Vec<String>,
+    /// (workers, `tasks.max`) of each snapshot run.
+    snap_configs: Vec<(usize, u64)>,
+    snap_poll: bool,
 }
 
 fn options(args: &[String]) -> Options {
@@ -773,14 +797,32 @@ fn options(args: &[String]) -> Options {
         .filter(|w| w[0] == "--only")
         .map(|w| w[1].clone())
         .collect();
+    let snap_tasks = num("--snap-tasks", 3).max(2);
+    let snap_configs = match flag("--snap-configs") {
+        None => vec![(1, 1), (2, 1), (1, snap_tasks), (2, snap_tasks)],
+        Some(list) => list
+            .split(',')
+            .map(|c| {
+                let (w, t) = c
+                    .split_once(':')
+                    .unwrap_or_else(|| panic!("--snap-configs: want W:T, got {c}"));
+                (
+                    w.parse().expect("--snap-configs: workers"),
+                    t.parse().expect("--snap-configs: tasks"),
+                )
+            })
+            .collect(),
+    };
     Options {
         stream_rows: num("--stream-rows", 300_000).max(TXN_ROWS),
         snap_rows: num("--snap-rows", 1_000_000).max(1),
-        snap_tasks: num("--snap-tasks", 3).max(2),
+        snap_tasks,
         lat_secs: num("--lat-secs", 10).max(1),
         lat_rate: num("--lat-rate", 1000).max(1),
         reps: num("--reps", 3).max(1) as usize,
         only,
+        snap_configs,
+        snap_poll: !args.iter().any(|a| a == "--no-poll"),
     }
 }
 
@@ -828,8 +870,15 @@ fn main() {
     let stream =
         wanted("stream").then(|| bench_stream(&pg, opts.stream_rows, opts.reps, &tmp_path));
     let latency = wanted("latency").then(|| bench_latency(&pg, opts.lat_secs, opts.lat_rate));
-    let snapshot =
-        wanted("snapshot").then(|| bench_snapshot(&pg, opts.snap_rows, opts.reps, opts.snap_tasks));
+    let snapshot = wanted("snapshot").then(|| {
+        bench_snapshot(
+            &pg,
+            opts.snap_rows,
+            opts.reps,
+            &opts.snap_configs,
+            opts.snap_poll,
+        )
+    });
     let rss = wanted("rss").then(|| {
         bench_snapshot_rss(
             &pg,
@@ -940,13 +989,16 @@ fn main() {
         println!("| configuration | rows/s | min..max | vs COPY |");
         println!("|---|---:|---:|---:|");
         println!("| psql \\copy to /dev/null (baseline) | {copy:.0} | {lo:.0} .. {hi:.0} | 1.00 |");
-        let mut ratios = [0.0; 4];
-        let configs = [(1, 1), (2, 1), (1, opts.snap_tasks), (2, opts.snap_tasks)];
-        for (wi, (w, t)) in configs.into_iter().enumerate() {
+        let (mut r1, mut r2) = (0.0f64, 0.0f64);
+        for (wi, &(w, t)) in opts.snap_configs.iter().enumerate() {
             let v: Vec<f64> = s.ours.iter().map(|a| a[wi]).collect();
             let (lo, hi) = min_max(&v);
             let m = median(v);
-            ratios[wi] = m / copy;
+            if w == 1 {
+                r1 = r1.max(m / copy);
+            } else {
+                r2 = r2.max(m / copy);
+            }
             let how = if t == 1 {
                 "one task".to_owned()
             } else {
@@ -958,15 +1010,15 @@ fn main() {
                 m / copy
             );
         }
-        let r1 = ratios[0].max(ratios[2]);
-        let r2 = ratios[1].max(ratios[3]);
-        let v = s.poll_only.clone();
-        let (lo, hi) = min_max(&v);
-        let m = median(v);
-        println!(
-            "| diagnostic: the task's poll() alone, no Timely | {m:.0} | {lo:.0} .. {hi:.0} | {:.2} |",
-            m / copy
-        );
+        if !s.poll_only.is_empty() {
+            let v = s.poll_only.clone();
+            let (lo, hi) = min_max(&v);
+            let m = median(v);
+            println!(
+                "| diagnostic: the task's poll() alone, no Timely | {m:.0} | {lo:.0} .. {hi:.0} | {:.2} |",
+                m / copy
+            );
+        }
         println!(
             "snapshot >= 0.5x COPY (1 worker): {r1:.2} ({})",
             verdict(r1 >= 0.5)

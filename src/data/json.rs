@@ -59,7 +59,7 @@ use std::fmt;
 
 use super::logical::{self, LogicalType};
 use super::schema::{Schema, SchemaType};
-use super::value::Value;
+use super::value::{Struct, Value};
 
 /// Appends `value` rendered as JSON (see the module doc) to `out`.
 ///
@@ -360,19 +360,51 @@ fn write_value(out: &mut Vec<u8>, value: &Value, schema: Option<&Schema>) {
                 out.push(b']');
             }
         }
-        Value::Struct(s) => {
-            out.push(b'{');
-            for (i, (field, v)) in s.schema().fields.iter().zip(s.values()).enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(out, &field.name);
-                out.push(b':');
-                write_value(out, v, Some(&field.schema));
-            }
-            out.push(b'}');
-        }
+        Value::Struct(s) if s.is_shared() => write_shared_struct(out, s),
+        Value::Struct(s) => write_struct(out, s),
     }
+}
+
+fn write_struct(out: &mut Vec<u8>, s: &Struct) {
+    out.push(b'{');
+    for (i, (field, v)) in s.schema().fields.iter().zip(s.values()).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, &field.name);
+        out.push(b':');
+        write_value(out, v, Some(&field.schema));
+    }
+    out.push(b'}');
+}
+
+thread_local! {
+    /// The last shared struct rendered on this thread and its JSON. Records
+    /// of a batch often carry clones of one struct (a connector's `source`
+    /// block); each is rendered once. The entry holds a clone, so its
+    /// values cannot be freed and their address reused by another struct.
+    static LAST_SHARED: std::cell::RefCell<Option<(Struct, Vec<u8>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Renders a struct whose values other clones share: from the last such
+/// rendering when it is of the same values (a struct's JSON depends on
+/// nothing but its schema and values), else afresh, kept for the next.
+fn write_shared_struct(out: &mut Vec<u8>, s: &Struct) {
+    let hit = LAST_SHARED.with(|last| match &*last.borrow() {
+        Some((seen, json)) if seen.shares_values(s) => {
+            out.extend_from_slice(json);
+            true
+        }
+        _ => false,
+    });
+    if hit {
+        return;
+    }
+    let start = out.len();
+    write_struct(out, s);
+    let json = out[start..].to_vec();
+    LAST_SHARED.with(|last| *last.borrow_mut() = Some((s.clone(), json)));
 }
 
 fn write_i64(out: &mut Vec<u8>, v: i64) {
@@ -537,6 +569,46 @@ mod tests {
         let empty = SchemaBuilder::map(Schema::int32(), Schema::string()).build();
         assert_eq!(json(&Value::Map(vec![]), Some(&empty)), "[]");
         assert_eq!(json(&Value::Map(vec![]), None), "{}");
+    }
+
+    #[test]
+    fn shared_structs_render_their_own_values_after_any_change() {
+        use crate::data::Struct;
+        let schema = SchemaBuilder::struct_()
+            .field("name", Schema::string())
+            .field("n", Schema::int64())
+            .build();
+        let source = Struct::new(schema.clone())
+            .with("name", "a")
+            .unwrap()
+            .with("n", 1i64)
+            .unwrap();
+        let wrap = |s: &Struct| Value::Array(vec![Value::Struct(s.clone()), Value::Int8(0)]);
+        let first = source.clone();
+        assert!(first.is_shared() && first.shares_values(&source));
+        assert_eq!(json(&wrap(&first), None), r#"[{"name":"a","n":1},0]"#);
+        assert_eq!(json(&wrap(&source), None), r#"[{"name":"a","n":1},0]"#);
+        // A changed clone gets values of its own: rendered afresh, and the
+        // struct it was cloned from is unchanged.
+        let mut changed = source.clone();
+        changed.put("n", Value::Int64(2)).unwrap();
+        assert!(!changed.shares_values(&source));
+        assert_eq!(json(&wrap(&changed), None), r#"[{"name":"a","n":2},0]"#);
+        assert_eq!(json(&wrap(&source), None), r#"[{"name":"a","n":1},0]"#);
+        // Equal schema, equal-looking struct, other values: not taken for it.
+        let other = Struct::new(schema)
+            .with("name", "b")
+            .unwrap()
+            .with("n", 1i64)
+            .unwrap();
+        let _keep = other.clone();
+        assert_eq!(json(&wrap(&other), None), r#"[{"name":"b","n":1},0]"#);
+        assert_eq!(json(&wrap(&source), None), r#"[{"name":"a","n":1},0]"#);
+        // values_mut on a shared struct copies too.
+        let mut masked = source.clone();
+        masked.values_mut()[0] = Value::from("*");
+        assert_eq!(json(&wrap(&masked), None), r#"[{"name":"*","n":1},0]"#);
+        assert_eq!(json(&wrap(&source), None), r#"[{"name":"a","n":1},0]"#);
     }
 
     #[test]

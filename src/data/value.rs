@@ -1,6 +1,7 @@
 //! Connect values and structs.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -182,11 +183,15 @@ value_from! {
 /// assert_eq!(err.to_string(), "field `id`: expected INT64, got STRING");
 /// # Ok::<(), timely_connect::data::DataError>(())
 /// ```
+///
+/// A clone shares the field values (they are copied on the first change
+/// to either struct), so a block that many records carry, such as a
+/// connector's `source`, is built once.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "StructRepr")]
 pub struct Struct {
     pub(super) schema: SchemaRef,
-    pub(super) values: Vec<Value>,
+    pub(super) values: Arc<[Value]>,
 }
 
 /// The wire form of a [`Struct`], checked on the way in so a malformed
@@ -220,7 +225,7 @@ impl TryFrom<StructRepr> for Struct {
         }
         Ok(Struct {
             schema: r.schema,
-            values: r.values,
+            values: r.values.into(),
         })
     }
 }
@@ -232,7 +237,7 @@ pub(super) fn describe(schema: &Schema) -> String {
 impl Struct {
     /// An empty struct of `schema`; every field starts as `Null`.
     pub fn new(schema: SchemaRef) -> Struct {
-        let values = vec![Value::Null; schema.fields.len()];
+        let values = vec![Value::Null; schema.fields.len()].into();
         Struct { schema, values }
     }
 
@@ -271,16 +276,28 @@ impl Struct {
     }
 
     /// Takes the struct apart into its schema and its field values (in
-    /// field order, defaults not applied), without copying.
+    /// field order, defaults not applied).
     pub fn into_parts(self) -> (SchemaRef, Vec<Value>) {
-        (self.schema, self.values)
+        (self.schema, self.values.to_vec())
     }
 
     /// Mutable access to the field values, in field order, for code that
     /// keeps each value within its field's schema (transforms that mask
     /// or convert a value in place). Not checked; see [`Struct::validate`].
     pub fn values_mut(&mut self) -> &mut [Value] {
-        &mut self.values
+        Arc::make_mut(&mut self.values)
+    }
+
+    /// Whether other clones share this struct's field values.
+    pub fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.values) > 1
+    }
+
+    /// Whether `self` and `other` share their field values (one is a clone
+    /// of the other, neither changed since): then they are equal, and a
+    /// rendering of one is a rendering of the other.
+    pub fn shares_values(&self, other: &Struct) -> bool {
+        Arc::ptr_eq(&self.values, &other.values) && Arc::ptr_eq(&self.schema, &other.schema)
     }
 
     /// A struct of `schema` from one value per field, in field order,
@@ -300,14 +317,17 @@ impl Struct {
                 ),
             });
         }
-        Ok(Struct { schema, values })
+        Ok(Struct {
+            schema,
+            values: values.into(),
+        })
     }
 }
 
 impl fmt::Debug for Struct {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Struct");
-        for (field, value) in self.schema.fields.iter().zip(&self.values) {
+        for (field, value) in self.schema.fields.iter().zip(self.values.iter()) {
             d.field(&field.name, value);
         }
         d.finish()

@@ -335,13 +335,35 @@ impl TableModel {
         source: &SourceInfo,
         now_ms: i64,
     ) -> Result<Value, RowError> {
-        let fail = |e: crate::data::DataError| RowError {
+        let s = self.source_block(source)?;
+        self.envelope_with_source(op, before, after, s, now_ms)
+    }
+
+    /// The `source` block of this table's events read at `source`.
+    pub fn source_block(&self, source: &SourceInfo) -> Result<Struct, RowError> {
+        source_struct(&self.schema, &self.table, source).map_err(|e| self.envelope_error(e))
+    }
+
+    fn envelope_error(&self, e: crate::data::DataError) -> RowError {
+        RowError {
             table: self.qualified(),
             column: "(envelope)".to_owned(),
             type_name: "struct".to_owned(),
             message: e.to_string(),
-        };
-        let s = source_struct(&self.schema, &self.table, source).map_err(fail)?;
+        }
+    }
+
+    /// [`TableModel::envelope`] with a `source` block already made (from
+    /// [`TableModel::source_block`]): records that share one share its
+    /// values, built once.
+    pub fn envelope_with_source(
+        &self,
+        op: Op,
+        before: Option<Struct>,
+        after: Option<Struct>,
+        s: Struct,
+        now_ms: i64,
+    ) -> Result<Value, RowError> {
         let e = Struct::from_parts(
             self.envelope_schema.clone(),
             vec![
@@ -356,7 +378,7 @@ impl TableModel {
                 Value::Int64(now_ms.saturating_mul(1_000_000)),
             ],
         )
-        .map_err(fail)?;
+        .map_err(|e| self.envelope_error(e))?;
         Ok(Value::Struct(e))
     }
 }

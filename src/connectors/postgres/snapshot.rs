@@ -122,14 +122,20 @@ struct RowCtx {
     partition: crate::data::SourcePartition,
     /// The offset records carry until their batch is complete.
     placeholder: crate::data::SourceOffset,
-    source: SourceInfo,
+    /// The `source` block, shared by the batch's records.
+    source: crate::data::Struct,
     now_ms: i64,
 }
 
 /// The record of one row, decoded from the text-format values as they sit
 /// in the read buffer (its offset is set per batch, see
 /// [`Snapshotter::with_offsets`]).
-fn read_record(ctx: &RowCtx, job: &Job, row: &[Option<&[u8]>]) -> Result<Pending, SnapshotError> {
+fn read_record(
+    ctx: &RowCtx,
+    job: &Job,
+    row: &[Option<&[u8]>],
+    keys: &mut KeyTexts,
+) -> Result<Pending, SnapshotError> {
     let model = &job.model;
     let not_utf8 = |i: usize| {
         SnapshotError::Row(super::envelope::RowError {
@@ -143,27 +149,32 @@ fn read_record(ctx: &RowCtx, job: &Job, row: &[Option<&[u8]>]) -> Result<Pending
         })
     };
     // The model's positions index the table's columns; the cursor selects
-    // exactly the captured ones, in order.
-    let mut projected = vec![Cell::Null; model.positions.last().map_or(0, |p| p + 1)];
+    // exactly the captured ones, in order. Cells of up to 64 columns sit on
+    // the stack.
+    let width = model.positions.last().map_or(0, |p| p + 1);
+    let mut on_stack = [Cell::Null; 64];
+    let mut on_heap = Vec::new();
+    let projected: &mut [Cell] = if width <= on_stack.len() {
+        &mut on_stack[..width]
+    } else {
+        on_heap.resize(width, Cell::Null);
+        &mut on_heap
+    };
     for (i, &p) in model.positions.iter().enumerate() {
         if let Some(Some(bytes)) = row.get(i) {
             projected[p] = Cell::Text(std::str::from_utf8(bytes).map_err(|_| not_utf8(i))?);
         }
     }
-    let after = model.row(&projected)?;
+    let after = model.row(projected)?;
     let key = model.key_of(&after)?;
-    let upto: Option<Vec<String>> = if job.key.is_empty() {
-        None
-    } else {
-        job.key
-            .iter()
-            .map(|k| match row.get(k.index) {
-                Some(Some(bytes)) => std::str::from_utf8(bytes).ok().map(str::to_owned),
-                _ => None,
-            })
-            .collect()
-    };
-    let value = model.envelope(Op::Read, None, Some(after), &ctx.source, ctx.now_ms)?;
+    if !job.key.is_empty() {
+        keys.push(job.key.iter().map(|k| match row.get(k.index) {
+            Some(Some(bytes)) => std::str::from_utf8(bytes).ok(),
+            _ => None,
+        }));
+    }
+    let value =
+        model.envelope_with_source(Op::Read, None, Some(after), ctx.source.clone(), ctx.now_ms)?;
     let record = SourceRecord::new(
         ctx.partition.clone(),
         ctx.placeholder.clone(),
@@ -175,13 +186,47 @@ fn read_record(ctx: &RowCtx, job: &Job, row: &[Option<&[u8]>]) -> Result<Pending
     Ok(Pending {
         chunk: job.chunk.clone(),
         record,
-        upto,
+        upto: None,
         done: false,
         ends_table: job.hi.is_none(),
         last: false,
         first_in_table: false,
         first: false,
     })
+}
+
+/// The key text of the last two rows read, in buffers reused from row to
+/// row: a batch's offsets need only the key of the last row of each range
+/// (the last row read, or the one before it when the last is held back).
+#[derive(Default)]
+struct KeyTexts {
+    last: Option<Vec<String>>,
+    before_last: Option<Vec<String>>,
+}
+
+impl KeyTexts {
+    /// Records the key of the row just read (`None` for a key column
+    /// without a value).
+    fn push<'a>(&mut self, key: impl Iterator<Item = Option<&'a str>>) {
+        std::mem::swap(&mut self.last, &mut self.before_last);
+        let mut buf = self.last.take().unwrap_or_default();
+        let mut n = 0;
+        for k in key {
+            let Some(k) = k else {
+                self.last = None;
+                return;
+            };
+            if let Some(slot) = buf.get_mut(n) {
+                slot.clear();
+                slot.push_str(k);
+            } else {
+                buf.push(k.to_owned());
+            }
+            n += 1;
+        }
+        buf.truncate(n);
+        self.last = Some(buf);
+    }
 }
 
 /// One chunk of a table, planned by the connector for a parallel snapshot
@@ -751,7 +796,7 @@ impl Snapshotter {
         &mut self,
         progress: &mut HashMap<ChunkKey, TableProgress>,
     ) -> Result<Option<Vec<SourceRecord>>, SnapshotError> {
-        let mut out: Vec<Pending> = Vec::new();
+        let mut out: Vec<Pending> = Vec::with_capacity(self.fetch_size + 1);
         loop {
             if self.current.is_none() {
                 let Some(job) = self.jobs.pop_front() else {
@@ -790,7 +835,7 @@ impl Snapshotter {
             let ctx = RowCtx {
                 partition: job.chunk.partition(&self.prefix),
                 placeholder: crate::data::SourceOffset::int(&self.placeholder, 0),
-                source: SourceInfo {
+                source: job.model.source_block(&SourceInfo {
                     name: self.name.clone(),
                     db: self.db.clone(),
                     ts_ms: self.ts_ms,
@@ -799,15 +844,16 @@ impl Snapshotter {
                     tx_id: self.xmin,
                     lsn: Some(self.cp as i64),
                     xmin: None,
-                },
+                })?,
                 now_ms: now_ms(),
             };
             let mut read: Vec<Pending> = Vec::with_capacity(self.fetch_size);
             let mut failed: Option<SnapshotError> = None;
+            let mut keys = KeyTexts::default();
             self.conn
                 .query_rows(&sql, |_, row| {
                     if failed.is_none() {
-                        match read_record(&ctx, &job, row) {
+                        match read_record(&ctx, &job, row, &mut keys) {
                             Ok(p) => read.push(p),
                             Err(e) => failed = Some(e),
                         }
@@ -817,6 +863,14 @@ impl Snapshotter {
                 .map_err(pg(format!("read table {}", job.info.qualified())))?;
             if let Some(e) = failed {
                 return Err(e);
+            }
+            // Only the last two rows' keys can end a range in this batch.
+            let n = read.len();
+            if let Some(p) = read.last_mut() {
+                p.upto = keys.last.take();
+            }
+            if let Some(p) = n.checked_sub(2).and_then(|i| read.get_mut(i)) {
+                p.upto = keys.before_last.take();
             }
             let finished = read.len() < self.fetch_size;
             let table: &str = &job.chunk.table;
