@@ -16,8 +16,10 @@
 //! `--reps R` (default 3, medians reported), `--snap-tasks T` (default 3:
 //! the chunked snapshot rows run with `tasks.max=T`, so T-1 snapshot tasks
 //! read the table's chunks side by side), `--only stream|latency|snapshot`
-//! (repeatable), `--snap-configs W:T,…` (the snapshot runs' workers and
-//! `tasks.max`; default `1:1,2:1,1:T,2:T`), `--no-poll` (skip the
+//! (repeatable), `--snap-configs W:T[:file|null],…` (the snapshot runs'
+//! workers, `tasks.max` and output: the exactly-once file, or the same
+//! JSON lines written to /dev/null as `\copy` writes; default
+//! `1:1,2:1,1:T,2:T,1:1:null,1:T:null,2:T:null`), `--no-poll` (skip the
 //! snapshot's `poll()` diagnostic), `--async-commit` (keep the test harness's
 //! `synchronous_commit=off`; the default here is `on`, see `main`).
 //!
@@ -67,7 +69,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use timely::dataflow::operators::Inspect;
+use std::io::Write;
+
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::{Inspect, Operator};
+use timely_connect_operators::render_blocks;
 use timely_connect_operators::timely_connect::api::{
     OffsetStorageReader, SourceConnector, SourceTaskContext, StopToken,
 };
@@ -75,6 +81,7 @@ use timely_connect_operators::timely_connect::connectors::postgres::wire::{
     PgConfig, PgConnection,
 };
 use timely_connect_operators::timely_connect::connectors::postgres::PostgresCdc;
+use timely_connect_operators::timely_connect::data::json::write_text;
 use timely_connect_operators::timely_connect::data::SourceRecord;
 use timely_connect_operators::timely_connect::{Properties, Value};
 use timely_connect_operators::{Checkpoint, ConnectSource, ExactlyOnceFileSink, Job, JobSpec};
@@ -186,6 +193,29 @@ fn connector_props(pg: &PgCluster, table: &str, slot: &str, mode: &str) -> Prope
 /// for [`UNTIL_IDLE`]. `on_start` is called once `timely::execute` is about
 /// to be called (on this thread).
 fn run_job(props: Properties, workers: usize, target: u64, probe: Arc<Probe>) -> JobRun {
+    run_job_into(props, workers, target, probe, Output::File)
+}
+
+/// Where a job's records go.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Output {
+    /// JSON lines into the exactly-once file sink (a temp file), as the
+    /// CLI's `run --output`.
+    File,
+    /// The same JSON lines, rendered on the worker as the file sink does,
+    /// written to `/dev/null` (as `run … > /dev/null`, the `\copy … to
+    /// /dev/null` of the baseline): the connector's and the rendering's
+    /// cost without the file system's.
+    Null,
+}
+
+fn run_job_into(
+    props: Properties,
+    workers: usize,
+    target: u64,
+    probe: Arc<Probe>,
+    into: Output,
+) -> JobRun {
     let dir = tempfile::tempdir().expect("tempdir");
     let output = dir.path().join("out.jsonl");
     let spec = JobSpec::new(props)
@@ -211,8 +241,37 @@ fn run_job(props: Properties, workers: usize, target: u64, probe: Arc<Probe>) ->
             let records = source
                 .records
                 .inspect_batch(move |_t, batch| p.see(batch, target));
-            let file = records.exactly_once_file(&job, &out, "output");
-            scope.checkpoint(&job, vec![source.parts, file]);
+            match into {
+                Output::File => {
+                    let file = records.exactly_once_file(&job, &out, "output");
+                    scope.checkpoint(&job, vec![source.parts, file]);
+                }
+                Output::Null => {
+                    let lines = NULL_LINES.clone();
+                    render_blocks(records, "RenderLines", |r, block| {
+                        write_text(block, &r.value, r.value_schema.as_deref());
+                        block.push(b'\n');
+                    })
+                    .sink(Pipeline, "DevNull", {
+                        let mut null = std::fs::OpenOptions::new()
+                            .write(true)
+                            .open("/dev/null")
+                            .expect("open /dev/null");
+                        move |(input, _)| {
+                            input.for_each_time(|_, data| {
+                                for blocks in data {
+                                    for b in blocks.iter() {
+                                        null.write_all(b).expect("write /dev/null");
+                                        let n = b.iter().filter(|&&c| c == b'\n').count() as u64;
+                                        lines.fetch_add(n, Ordering::Relaxed);
+                                    }
+                                }
+                            });
+                        }
+                    });
+                    scope.checkpoint(&job, vec![source.parts]);
+                }
+            }
         });
         job.run(worker).expect("job run");
     })
@@ -230,7 +289,10 @@ fn run_job(props: Properties, workers: usize, target: u64, probe: Arc<Probe>) ->
         records, target,
         "connector emitted a wrong number of records"
     );
-    let lines = count_lines(&output);
+    let lines = match into {
+        Output::File => count_lines(&output),
+        Output::Null => NULL_LINES.swap(0, Ordering::Relaxed),
+    };
     assert_eq!(lines, target, "output file holds a wrong number of lines");
     let reached = *probe.reached.get().expect("target reached");
     JobRun {
@@ -241,6 +303,10 @@ fn run_job(props: Properties, workers: usize, target: u64, probe: Arc<Probe>) ->
         cpu,
     }
 }
+
+/// Lines written to `/dev/null` by [`Output::Null`] jobs (one job at a time).
+static NULL_LINES: std::sync::LazyLock<Arc<AtomicU64>> =
+    std::sync::LazyLock::new(|| Arc::new(AtomicU64::new(0)));
 
 /// Newlines in a file, read in blocks (the output runs to hundreds of MB).
 fn count_lines(path: &Path) -> u64 {
@@ -627,7 +693,7 @@ fn bench_snapshot(
     pg: &PgCluster,
     rows: u64,
     reps: usize,
-    configs: &[(usize, u64)],
+    configs: &[(usize, u64, Output)],
     poll: bool,
 ) -> SnapshotResult {
     let table = "snap_table";
@@ -653,15 +719,15 @@ fn bench_snapshot(
         let copy_rate = rows as f64 / copy.as_secs_f64();
         res.copy.push(copy_rate);
         let mut ours = vec![0.0; configs.len()];
-        for (wi, &(workers, tasks)) in configs.iter().enumerate() {
+        for (wi, &(workers, tasks, into)) in configs.iter().enumerate() {
             let slot = format!("bench_slot_{}", next_id());
             let mut props = connector_props(pg, table, &slot, "initial_only");
             props.insert("tasks.max".to_owned(), tasks.to_string());
-            let run = run_job(props, workers, rows, Probe::new(false));
+            let run = run_job_into(props, workers, rows, Probe::new(false), into);
             let to_n = (run.reached - run.start).as_secs_f64();
             ours[wi] = rows as f64 / to_n;
             println!(
-                "rep {rep} snapshot {workers}w {tasks}t: COPY {:>9.0} rows/s ({:.2} s) | connector {:>9.0} rows/s ({:.2} s, tail {:.2} s, bench CPU {:.1} s/M) ratio {:.2}",
+                "rep {rep} snapshot {workers}w {tasks}t {into:?}: COPY {:>9.0} rows/s ({:.2} s) | connector {:>9.0} rows/s ({:.2} s, tail {:.2} s, bench CPU {:.1} s/M) ratio {:.2}",
                 copy_rate,
                 copy.as_secs_f64(),
                 ours[wi],
@@ -772,7 +838,7 @@ struct Options {
     reps: usize,
     only: Vec<String>,
     /// (workers, `tasks.max`) of each snapshot run.
-    snap_configs: Vec<(usize, u64)>,
+    snap_configs: Vec<(usize, u64, Output)>,
     snap_poll: bool,
 }
 
@@ -799,16 +865,32 @@ fn options(args: &[String]) -> Options {
         .collect();
     let snap_tasks = num("--snap-tasks", 3).max(2);
     let snap_configs = match flag("--snap-configs") {
-        None => vec![(1, 1), (2, 1), (1, snap_tasks), (2, snap_tasks)],
+        None => vec![
+            (1, 1, Output::File),
+            (2, 1, Output::File),
+            (1, snap_tasks, Output::File),
+            (2, snap_tasks, Output::File),
+            (1, 1, Output::Null),
+            (1, snap_tasks, Output::Null),
+            (2, snap_tasks, Output::Null),
+        ],
         Some(list) => list
             .split(',')
             .map(|c| {
-                let (w, t) = c
-                    .split_once(':')
-                    .unwrap_or_else(|| panic!("--snap-configs: want W:T, got {c}"));
+                let parts: Vec<&str> = c.split(':').collect();
+                let into = match parts.get(2) {
+                    None | Some(&"file") => Output::File,
+                    Some(&"null") => Output::Null,
+                    Some(o) => panic!("--snap-configs: output is file or null, got {o}"),
+                };
                 (
-                    w.parse().expect("--snap-configs: workers"),
-                    t.parse().expect("--snap-configs: tasks"),
+                    parts[0].parse().expect("--snap-configs: workers"),
+                    parts
+                        .get(1)
+                        .expect("--snap-configs: want W:T[:file|null]")
+                        .parse()
+                        .expect("--snap-configs: tasks"),
+                    into,
                 )
             })
             .collect(),
@@ -990,7 +1072,7 @@ fn main() {
         println!("|---|---:|---:|---:|");
         println!("| psql \\copy to /dev/null (baseline) | {copy:.0} | {lo:.0} .. {hi:.0} | 1.00 |");
         let (mut r1, mut r2) = (0.0f64, 0.0f64);
-        for (wi, &(w, t)) in opts.snap_configs.iter().enumerate() {
+        for (wi, &(w, t, into)) in opts.snap_configs.iter().enumerate() {
             let v: Vec<f64> = s.ours.iter().map(|a| a[wi]).collect();
             let (lo, hi) = min_max(&v);
             let m = median(v);
@@ -1004,8 +1086,12 @@ fn main() {
             } else {
                 format!("tasks.max={t}, chunked over {} snapshot tasks", t - 1)
             };
+            let to = match into {
+                Output::File => "JSON lines to a file",
+                Output::Null => "JSON lines to /dev/null",
+            };
             println!(
-                "| connector initial_only, {w} worker{}, {how} | {m:.0} | {lo:.0} .. {hi:.0} | {:.2} |",
+                "| connector initial_only, {w} worker{}, {how}, {to} | {m:.0} | {lo:.0} .. {hi:.0} | {:.2} |",
                 if w == 1 { "" } else { "s" },
                 m / copy
             );

@@ -306,6 +306,17 @@ impl Struct {
     /// the same field schemas). Fails only when the count does not match
     /// the schema's fields or the schema is not a STRUCT.
     pub fn from_parts(schema: SchemaRef, values: Vec<Value>) -> Result<Struct, DataError> {
+        Struct::from_iter_parts(schema, values)
+    }
+
+    /// [`Struct::from_parts`] from any values in field order: an array, a
+    /// `map` over a slice or a `drain` is moved into the struct's storage
+    /// with one allocation and no copy.
+    pub fn from_iter_parts(
+        schema: SchemaRef,
+        values: impl IntoIterator<Item = Value>,
+    ) -> Result<Struct, DataError> {
+        let values: Arc<[Value]> = values.into_iter().collect();
         if schema.schema_type != SchemaType::Struct || schema.fields.len() != values.len() {
             return Err(DataError::InvalidSchema {
                 schema: describe(&schema),
@@ -317,10 +328,7 @@ impl Struct {
                 ),
             });
         }
-        Ok(Struct {
-            schema,
-            values: values.into(),
-        })
+        Ok(Struct { schema, values })
     }
 }
 

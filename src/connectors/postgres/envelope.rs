@@ -261,37 +261,63 @@ impl TableModel {
     /// (the decoders follow [`super::types::schema_of`]), so the struct is
     /// assembled in field order without a per-field lookup or check.
     pub fn row(&self, cells: &[Cell<'_>]) -> Result<Struct, RowError> {
-        let mut values = Vec::with_capacity(self.columns.len());
-        for (i, column) in self.columns.iter().enumerate() {
-            let cell = cells
-                .get(self.positions[i])
-                .copied()
-                .ok_or_else(|| self.error(column, "missing from the tuple".to_owned()))?;
-            let field = &self.value_schema.fields[i].schema;
-            let value = match cell {
-                // A required column without a value (a key-only `before`):
-                // its declared default, else its type's zero, as Debezium.
-                Cell::Null if !field.optional && column.default.is_some() => {
-                    column.default.clone().unwrap_or(Value::Null)
+        // Values go straight into the struct's storage (one allocation);
+        // the first error is kept aside and returned instead.
+        let mut failed: Option<RowError> = None;
+        let values = self.columns.iter().enumerate().map(|(i, column)| {
+            if failed.is_some() {
+                return Value::Null;
+            }
+            match self.cell_value(i, column, cells) {
+                Ok(v) => v,
+                Err(e) => {
+                    failed = Some(e);
+                    Value::Null
                 }
-                Cell::Null => fallback(field),
-                Cell::Unchanged => match column.kind {
-                    Kind::Text | Kind::Json | Kind::Xml | Kind::Fallback { .. } => {
-                        Value::String(UNAVAILABLE_VALUE.to_owned())
-                    }
-                    Kind::Bytes => Value::Bytes(UNAVAILABLE_VALUE.as_bytes().to_vec()),
-                    _ => fallback(field),
-                },
-                Cell::Text(text) => decode_as(&column.kind, text, field.optional)
-                    .map_err(|e| self.error(column, e.to_string()))?,
-            };
-            values.push(value);
+            }
+        });
+        let row = Struct::from_iter_parts(self.value_schema.clone(), values);
+        if let Some(e) = failed {
+            return Err(e);
         }
-        Struct::from_parts(self.value_schema.clone(), values).map_err(|e| RowError {
+        row.map_err(|e| RowError {
             table: self.qualified(),
             column: "(row)".to_owned(),
             type_name: "struct".to_owned(),
             message: e.to_string(),
+        })
+    }
+
+    /// Column `i`'s value in `cells`, for its field's schema.
+    fn cell_value(
+        &self,
+        i: usize,
+        column: &ColumnType,
+        cells: &[Cell<'_>],
+    ) -> Result<Value, RowError> {
+        let cell = self
+            .positions
+            .get(i)
+            .and_then(|&p| cells.get(p))
+            .copied()
+            .ok_or_else(|| self.error(column, "missing from the tuple".to_owned()))?;
+        let field = &self.value_schema.fields[i].schema;
+        Ok(match cell {
+            // A required column without a value (a key-only `before`):
+            // its declared default, else its type's zero, as Debezium.
+            Cell::Null if !field.optional && column.default.is_some() => {
+                column.default.clone().unwrap_or(Value::Null)
+            }
+            Cell::Null => fallback(field),
+            Cell::Unchanged => match column.kind {
+                Kind::Text | Kind::Json | Kind::Xml | Kind::Fallback { .. } => {
+                    Value::String(UNAVAILABLE_VALUE.to_owned())
+                }
+                Kind::Bytes => Value::Bytes(UNAVAILABLE_VALUE.as_bytes().to_vec()),
+                _ => fallback(field),
+            },
+            Cell::Text(text) => decode_as(&column.kind, text, field.optional)
+                .map_err(|e| self.error(column, e.to_string()))?,
         })
     }
 
@@ -364,9 +390,9 @@ impl TableModel {
         s: Struct,
         now_ms: i64,
     ) -> Result<Value, RowError> {
-        let e = Struct::from_parts(
+        let e = Struct::from_iter_parts(
             self.envelope_schema.clone(),
-            vec![
+            [
                 before.map_or(Value::Null, Value::Struct),
                 after.map_or(Value::Null, Value::Struct),
                 Value::Struct(s),
@@ -390,9 +416,9 @@ pub fn source_struct(
     table: &str,
     source: &SourceInfo,
 ) -> Result<Struct, crate::data::DataError> {
-    Struct::from_parts(
+    Struct::from_iter_parts(
         source_schema(),
-        vec![
+        [
             Value::String(env!("CARGO_PKG_VERSION").to_owned()),
             Value::String("postgresql".to_owned()),
             Value::String(source.name.to_string()),

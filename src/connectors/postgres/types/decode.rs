@@ -114,6 +114,7 @@ pub fn decode_as(kind: &Kind, text: &str, optional: bool) -> Result<Value, Decod
         }
         Kind::TimestampTz { precision } => match text {
             "infinity" | "-infinity" => Value::String(text.to_owned()),
+            _ if let Some(zoned) = zoned_from_utc_text(text, *precision) => Value::String(zoned),
             _ => {
                 let (local, offset) = parse_timestamp(text)
                     .ok_or_else(|| bad(text, "ISO timestamp with time zone"))?;
@@ -420,6 +421,61 @@ fn push_time_of_day(out: &mut String, micros: i64, width: Option<i32>) {
             out.push(char::from(*d));
         }
     }
+}
+
+/// Debezium's ZonedTimestamp text straight from PostgreSQL's output of a
+/// `timestamptz` in UTC (the sessions' time zone), `YYYY-MM-DD
+/// HH:MM:SS[.f{1,6}]+00`, without parsing it: the same text as
+/// [`format_zoned_timestamp`] of its instant. `None` for any other shape
+/// (years beyond four digits, BC, another offset), which takes the parser.
+pub fn zoned_from_utc_text(text: &str, precision: i32) -> Option<String> {
+    let b = text.as_bytes();
+    let body = b.strip_suffix(b"+00")?;
+    if body.len() < 19 {
+        return None;
+    }
+    let (stamp, frac) = body.split_at(19);
+    let shape_ok = stamp.iter().enumerate().all(|(i, &c)| match i {
+        4 | 7 => c == b'-',
+        10 => c == b' ',
+        13 | 16 => c == b':',
+        _ => c.is_ascii_digit(),
+    });
+    let digits = match frac {
+        [] => &[][..],
+        [b'.', d @ ..] if (1..=6).contains(&d.len()) && d.iter().all(u8::is_ascii_digit) => d,
+        _ => return None,
+    };
+    if !shape_ok {
+        return None;
+    }
+    // As `push_time_of_day`: exactly `precision` digits, else the fewest.
+    let shown: &[u8] = if precision > 0 {
+        if digits.len() > precision as usize {
+            return None;
+        }
+        digits
+    } else {
+        let trimmed = digits.iter().rposition(|&d| d != b'0').map_or(0, |p| p + 1);
+        &digits[..trimmed]
+    };
+    let width = if precision > 0 {
+        precision.min(9) as usize
+    } else {
+        shown.len()
+    };
+    let mut out = String::with_capacity(21 + width + 1);
+    out.push_str(&text[..10]);
+    out.push('T');
+    out.push_str(&text[11..19]);
+    if width > 0 {
+        out.push('.');
+        // Only ASCII digits were matched above.
+        out.extend(shown.iter().map(|&d| char::from(d)));
+        out.extend(std::iter::repeat_n('0', width - shown.len()));
+    }
+    out.push('Z');
+    Some(out)
 }
 
 /// Debezium's ZonedTimestamp text of `utc_micros`: ISO-8601 in UTC with

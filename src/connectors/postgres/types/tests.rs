@@ -278,3 +278,80 @@ fn pg_zoned_timestamp_formatting_matches_the_reference() {
         }
     }
 }
+
+/// PostgreSQL's text of timestamps in UTC, as the sessions receive them,
+/// turned into Debezium's text without parsing, agree with parsing and
+/// formatting, for every precision; other shapes are left to the parser.
+#[test]
+fn zoned_timestamps_from_utc_text_agree_with_the_parser() {
+    use super::decode::{format_zoned_timestamp, parse_timestamp, zoned_from_utc_text};
+    // PostgreSQL's output: ISO date, space, time, the fraction rounded to
+    // the column's precision with trailing zeros dropped, `+00`.
+    fn pg_text(utc: i64) -> String {
+        let days = utc.div_euclid(86_400_000_000);
+        let tod = utc.rem_euclid(86_400_000_000);
+        let (y, m, d) = crate::data::logical::civil_from_days(days);
+        let secs = tod / 1_000_000;
+        let frac = tod % 1_000_000;
+        let mut t = format!(
+            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+            secs / 3600,
+            (secs / 60) % 60,
+            secs % 60
+        );
+        if frac != 0 {
+            t.push('.');
+            t.push_str(format!("{frac:06}").trim_end_matches('0'));
+        }
+        t.push_str("+00");
+        t
+    }
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut fast = 0;
+    for i in 0..20_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        // Years 1 to 9999 (four digits, AD), round fractions often.
+        let mut utc = (x % 315_537_897_600_000_000) as i64 - 62_135_596_800_000_000;
+        match i % 4 {
+            0 => utc -= utc.rem_euclid(1_000_000),
+            1 => utc -= utc.rem_euclid(1000),
+            _ => {}
+        }
+        for precision in 0..=6 {
+            // A value of a column of this precision.
+            let unit = if precision == 0 {
+                1
+            } else {
+                10i64.pow(6 - precision as u32)
+            };
+            let v = utc - utc.rem_euclid(unit);
+            let text = pg_text(v);
+            let (local, offset) = parse_timestamp(&text).expect("parses");
+            assert_eq!(offset, Some(0), "{text}");
+            let want = format_zoned_timestamp(local, precision);
+            assert_eq!(
+                zoned_from_utc_text(&text, precision).as_deref(),
+                Some(want.as_str()),
+                "{text} at precision {precision}"
+            );
+            fast += 1;
+        }
+    }
+    assert_eq!(fast, 140_000);
+    for other in [
+        "2024-01-02 03:04:05+01",
+        "2024-01-02 03:04:05.5-07:30",
+        "12024-01-02 03:04:05+00",
+        "0044-03-15 12:00:00+00 BC",
+        "2024-01-02T03:04:05+00",
+        "2024-01-02 03:04:05.+00",
+        "2024-01-02 03:04:05.1234567+00",
+        "2024-1-02 03:04:05+00",
+    ] {
+        assert_eq!(zoned_from_utc_text(other, 0), None, "{other}");
+    }
+    // More digits than the column's precision: the parser's rounding.
+    assert_eq!(zoned_from_utc_text("2024-01-02 03:04:05.1234+00", 3), None);
+}
