@@ -339,6 +339,98 @@ fn query_rows_streams_many_rows_without_collecting() {
     assert_eq!(r[0].rows[0][0].as_deref(), Some("1"));
 }
 
+/// Pipelined queries: replies come back in the order sent, a row of more
+/// than 64 values and one of none arrive whole, a failing pipelined query
+/// fails only its own reply, and no other query may read a reply that is
+/// not its own.
+#[test]
+fn pipelined_queries_reply_in_order_and_guard_their_replies() {
+    let pg = PgCluster::start();
+    let mut c = connect(&pg);
+    c.execute("BEGIN; DECLARE cur NO SCROLL CURSOR FOR SELECT g FROM generate_series(1, 2500) g")
+        .expect("cursor");
+    c.send_query("FETCH 1000 FROM cur").expect("send");
+    let mut seen = Vec::new();
+    loop {
+        c.send_query("FETCH 1000 FROM cur").expect("send the next");
+        assert_eq!(c.unread_replies(), 2);
+        // Another query now would read the FETCH's reply as its own.
+        let err = c
+            .execute("SELECT 1")
+            .expect_err("refused while replies are unread");
+        assert!(err.to_string().contains("not read yet"), "{err}");
+        let before = seen.len();
+        c.receive_rows(|_, vals| {
+            let g: u64 = std::str::from_utf8(vals[0].expect("not null"))
+                .expect("utf8")
+                .parse()
+                .expect("number");
+            seen.push(g);
+            Ok(())
+        })
+        .expect("receive");
+        if seen.len() - before < 1000 {
+            let mut extra = 0;
+            c.receive_rows(|_, _| {
+                extra += 1;
+                Ok(())
+            })
+            .expect("the last FETCH");
+            assert_eq!(extra, 0);
+            break;
+        }
+    }
+    assert_eq!(seen, (1..=2500).collect::<Vec<u64>>());
+    assert_eq!(c.unread_replies(), 0);
+    let err = c.receive_rows(|_, _| Ok(())).expect_err("nothing to read");
+    assert!(err.to_string().contains("no query"), "{err}");
+    c.execute("COMMIT").expect("commit");
+
+    // A wide row (100 values) and an empty one.
+    let wide: Vec<String> = (1..=100).map(|i| format!("{i} AS c{i}")).collect();
+    c.send_query(&format!("SELECT {}", wide.join(", ")))
+        .expect("send");
+    c.send_query("SELECT").expect("send");
+    let mut got = Vec::new();
+    c.receive_rows(|cols, vals| {
+        assert_eq!(cols.len(), 100);
+        got = vals
+            .iter()
+            .map(|v| {
+                std::str::from_utf8(v.expect("set"))
+                    .expect("utf8")
+                    .to_owned()
+            })
+            .collect();
+        Ok(())
+    })
+    .expect("wide");
+    assert_eq!(got, (1..=100).map(|i| i.to_string()).collect::<Vec<_>>());
+    let mut empty_rows = 0;
+    c.receive_rows(|cols, vals| {
+        assert!(cols.is_empty() && vals.is_empty());
+        empty_rows += 1;
+        Ok(())
+    })
+    .expect("empty row");
+    assert_eq!(empty_rows, 1);
+
+    // An error fails its own reply only.
+    c.send_query("SELECT 1/0").expect("send");
+    c.send_query("SELECT 7").expect("send");
+    let err = c.receive_rows(|_, _| Ok(())).expect_err("division by zero");
+    assert!(err.to_string().contains("division by zero"), "{err}");
+    let mut seven = None;
+    c.receive_rows(|_, vals| {
+        seven = vals[0].map(|v| v.to_vec());
+        Ok(())
+    })
+    .expect("the next reply");
+    assert_eq!(seven.as_deref(), Some(&b"7"[..]));
+    let r = c.simple_query("SELECT 1").expect("usable");
+    assert_eq!(r[0].rows[0][0].as_deref(), Some("1"));
+}
+
 #[test]
 fn cancel_token_and_shutdown_handle_work_from_another_thread() {
     fn assert_send<T: Send>() {}

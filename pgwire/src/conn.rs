@@ -59,6 +59,51 @@ impl PgConnection {
         self.wire.query(sql, &mut RowsTo(on_row))
     }
 
+    /// Sends `sql` without waiting for its reply (a pipelined query): the
+    /// server works on it while the client still handles an earlier
+    /// reply. Replies are read in the order sent, with
+    /// [`PgConnection::receive_rows`]; until all are read, the other query
+    /// methods fail rather than read a reply that is not theirs.
+    ///
+    /// ```no_run
+    /// # use timely_connect_pgwire::{PgConfig, PgConnection};
+    /// # let mut conn = PgConnection::connect(&PgConfig::default())?;
+    /// conn.execute("BEGIN; DECLARE c NO SCROLL CURSOR FOR SELECT generate_series(1, 100000)")?;
+    /// conn.send_query("FETCH 1000 FROM c")?;
+    /// loop {
+    ///     // The next batch is on its way while this one is read.
+    ///     conn.send_query("FETCH 1000 FROM c")?;
+    ///     let mut rows = 0;
+    ///     conn.receive_rows(|_, _| { rows += 1; Ok(()) })?;
+    ///     if rows < 1000 {
+    ///         conn.receive_rows(|_, _| Ok(()))?; // the last FETCH: no rows
+    ///         break;
+    ///     }
+    /// }
+    /// conn.execute("COMMIT")?;
+    /// # Ok::<(), timely_connect_pgwire::PgError>(())
+    /// ```
+    pub fn send_query(&mut self, sql: &str) -> Result<(), PgError> {
+        self.wire.send_query(sql)
+    }
+
+    /// Reads the reply of the oldest query sent with
+    /// [`PgConnection::send_query`] and not read yet, calling `on_row` for
+    /// each row as [`PgConnection::query_rows`] does. Fails when no reply
+    /// is waiting.
+    pub fn receive_rows(
+        &mut self,
+        on_row: impl FnMut(&[Column], &[Option<&[u8]>]) -> Result<(), PgError>,
+    ) -> Result<(), PgError> {
+        self.wire.receive(&mut RowsTo(on_row))
+    }
+
+    /// How many queries sent with [`PgConnection::send_query`] have replies
+    /// not read yet.
+    pub fn unread_replies(&self) -> usize {
+        self.wire.unread
+    }
+
     /// The server's version as `server_version_num` (e.g. 150004 for 15.4),
     /// from the `server_version` it reported at startup.
     pub fn server_version_num(&self) -> u32 {

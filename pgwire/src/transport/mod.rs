@@ -54,6 +54,8 @@ pub(crate) struct Wire {
     /// Set when the session can no longer be used (fatal error, I/O error,
     /// timeout mid-exchange).
     broken: bool,
+    /// Queries sent whose replies are not read yet ([`Wire::send_query`]).
+    pub(crate) unread: usize,
     params: HashMap<String, String>,
     server_version_num: u32,
     tx_status: u8,
@@ -184,6 +186,7 @@ impl Wire {
             io_timeout: cfg.io_timeout.map(|t| t.max(MIN_TIMEOUT)),
             peer,
             broken: false,
+            unread: 0,
             params: HashMap::new(),
             server_version_num: 0,
             tx_status: b'I',

@@ -62,6 +62,26 @@ impl Wire {
     /// stays usable. The first error (the server's or the sink's) is
     /// returned.
     pub(crate) fn query(&mut self, sql: &str, sink: &mut dyn QuerySink) -> Result<(), PgError> {
+        if self.unread > 0 {
+            return Err(PgError::Protocol(format!(
+                "{} sent quer{} not read yet; read {} before another query: {}",
+                self.unread,
+                if self.unread == 1 {
+                    "y's reply is"
+                } else {
+                    "ies' replies are"
+                },
+                if self.unread == 1 { "it" } else { "them" },
+                abbreviate(sql)
+            )));
+        }
+        self.send_query(sql)?;
+        self.receive(sink)
+    }
+
+    /// Sends `sql` (simple-query protocol) without waiting for its reply,
+    /// which [`Wire::receive`] reads later, in the order sent.
+    pub(crate) fn send_query(&mut self, sql: &str) -> Result<(), PgError> {
         self.check_usable()?;
         frontend::query(sql, &mut self.wbuf).map_err(|e| {
             PgError::Config(format!(
@@ -70,6 +90,20 @@ impl Wire {
             ))
         })?;
         self.flush()?;
+        self.unread += 1;
+        Ok(())
+    }
+
+    /// Reads the oldest unread query's reply up to its `ReadyForQuery`,
+    /// handing results to `sink`, even after an error, so the session stays
+    /// usable. The first error (the server's or the sink's) is returned.
+    pub(crate) fn receive(&mut self, sink: &mut dyn QuerySink) -> Result<(), PgError> {
+        self.check_usable()?;
+        if self.unread == 0 {
+            return Err(PgError::Protocol(
+                "no query's reply is waiting to be read".into(),
+            ));
+        }
         let mut columns: Vec<Column> = Vec::new();
         let mut first_err: Option<PgError> = None;
         loop {
@@ -99,19 +133,49 @@ impl Wire {
                         continue;
                     }
                     let buf = row.buffer();
-                    let values: Vec<Option<&[u8]>> = row
-                        .ranges()
-                        .map(|r| match r {
-                            None => Ok(None),
-                            Some(r) => buf.get(r).map(Some).ok_or_else(|| {
-                                io::Error::new(io::ErrorKind::InvalidData, "value out of bounds")
-                            }),
-                        })
-                        .collect()
-                        .map_err(|e| {
-                            self.broken = true;
-                            proto("DataRow", e)
-                        })?;
+                    // Rows of up to 64 values are sliced on the stack.
+                    let mut on_stack: [Option<&[u8]>; 64] = [None; 64];
+                    let mut on_heap: Vec<Option<&[u8]>> = Vec::new();
+                    let mut n = 0usize;
+                    let mut ranges = row.ranges();
+                    loop {
+                        let range = match ranges.next() {
+                            Ok(Some(r)) => r,
+                            Ok(None) => break,
+                            Err(e) => {
+                                self.broken = true;
+                                return Err(proto("DataRow", e));
+                            }
+                        };
+                        let value = match range {
+                            None => None,
+                            Some(r) => Some(buf.get(r).ok_or_else(|| {
+                                self.broken = true;
+                                proto(
+                                    "DataRow",
+                                    io::Error::new(
+                                        io::ErrorKind::InvalidData,
+                                        "value out of bounds",
+                                    ),
+                                )
+                            })?),
+                        };
+                        match on_stack.get_mut(n) {
+                            Some(slot) if on_heap.is_empty() => *slot = value,
+                            _ => {
+                                if on_heap.is_empty() {
+                                    on_heap.extend_from_slice(&on_stack);
+                                }
+                                on_heap.push(value);
+                            }
+                        }
+                        n += 1;
+                    }
+                    let values: &[Option<&[u8]>] = if on_heap.is_empty() {
+                        &on_stack[..n]
+                    } else {
+                        &on_heap
+                    };
                     if values.len() != columns.len() {
                         self.broken = true;
                         return Err(PgError::Protocol(format!(
@@ -120,7 +184,7 @@ impl Wire {
                             columns.len()
                         )));
                     }
-                    if let Err(e) = sink.row(&columns, &values) {
+                    if let Err(e) = sink.row(&columns, values) {
                         first_err = Some(e);
                     }
                 }
@@ -141,6 +205,7 @@ impl Wire {
                 Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone => {}
                 Message::ReadyForQuery(body) => {
                     self.tx_status = body.status();
+                    self.unread -= 1;
                     break;
                 }
                 other => {

@@ -850,8 +850,16 @@ impl Snapshotter {
             let mut read: Vec<Pending> = Vec::with_capacity(self.fetch_size);
             let mut failed: Option<SnapshotError> = None;
             let mut keys = KeyTexts::default();
+            // Pipelined: the FETCH after this one is sent before this one's
+            // rows are read, so the server produces the next batch while
+            // this one is decoded (one FETCH is always ahead).
+            let what = format!("read table {}", job.info.qualified());
+            if self.conn.unread_replies() == 0 {
+                self.conn.send_query(&sql).map_err(pg(what.as_str()))?;
+            }
+            self.conn.send_query(&sql).map_err(pg(what.as_str()))?;
             self.conn
-                .query_rows(&sql, |_, row| {
+                .receive_rows(|_, row| {
                     if failed.is_none() {
                         match read_record(&ctx, &job, row, &mut keys) {
                             Ok(p) => read.push(p),
@@ -860,7 +868,7 @@ impl Snapshotter {
                     }
                     Ok(())
                 })
-                .map_err(pg(format!("read table {}", job.info.qualified())))?;
+                .map_err(pg(what.as_str()))?;
             if let Some(e) = failed {
                 return Err(e);
             }
@@ -904,6 +912,14 @@ impl Snapshotter {
                 }
             }
             if finished {
+                // The FETCH sent ahead found the cursor at its end.
+                self.conn
+                    .receive_rows(|_, _| {
+                        Err(PgError::Protocol(
+                            "rows after the end of the snapshot cursor".into(),
+                        ))
+                    })
+                    .map_err(pg(what.as_str()))?;
                 self.conn
                     .execute("CLOSE timely_connect_snapshot")
                     .map_err(pg("CLOSE cursor"))?;
