@@ -215,33 +215,36 @@ fn pg_arrays_and_interval() {
     );
 }
 
+/// `HH:MM:SS` and exactly `width` fraction digits, or the fewest (none
+/// for whole seconds), with `format!`: the reference for the formatters.
+fn time_ref(micros: i64, width: Option<i32>) -> String {
+    let secs = micros / 1_000_000;
+    let frac = micros % 1_000_000;
+    let mut out = format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    );
+    match width {
+        Some(w) if w > 0 => {
+            out.push('.');
+            out.push_str(&format!("{frac:06}000")[..w.min(9) as usize]);
+        }
+        _ if frac != 0 => {
+            out.push('.');
+            out.push_str(format!("{frac:06}").trim_end_matches('0'));
+        }
+        _ => {}
+    }
+    out
+}
+
 /// The allocation-free timestamp formatter against the plain `format!`
 /// one it replaced, over years before 1 AD and after 9999, every precision
 /// and fractions with trailing zeros.
 #[test]
 fn pg_zoned_timestamp_formatting_matches_the_reference() {
-    fn time_ref(micros: i64, width: Option<i32>) -> String {
-        let secs = micros / 1_000_000;
-        let frac = micros % 1_000_000;
-        let mut out = format!(
-            "{:02}:{:02}:{:02}",
-            secs / 3600,
-            (secs / 60) % 60,
-            secs % 60
-        );
-        match width {
-            Some(w) if w > 0 => {
-                out.push('.');
-                out.push_str(&format!("{frac:06}000")[..w.min(9) as usize]);
-            }
-            _ if frac != 0 => {
-                out.push('.');
-                out.push_str(format!("{frac:06}").trim_end_matches('0'));
-            }
-            _ => {}
-        }
-        out
-    }
     fn zoned_ref(utc: i64, precision: i32) -> String {
         let days = utc.div_euclid(86_400_000_000);
         let tod = utc.rem_euclid(86_400_000_000);
@@ -291,20 +294,7 @@ fn zoned_timestamps_from_utc_text_agree_with_the_parser() {
         let days = utc.div_euclid(86_400_000_000);
         let tod = utc.rem_euclid(86_400_000_000);
         let (y, m, d) = crate::data::logical::civil_from_days(days);
-        let secs = tod / 1_000_000;
-        let frac = tod % 1_000_000;
-        let mut t = format!(
-            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-            secs / 3600,
-            (secs / 60) % 60,
-            secs % 60
-        );
-        if frac != 0 {
-            t.push('.');
-            t.push_str(format!("{frac:06}").trim_end_matches('0'));
-        }
-        t.push_str("+00");
-        t
+        format!("{y:04}-{m:02}-{d:02} {}+00", time_ref(tod, None))
     }
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
     let mut fast = 0;
