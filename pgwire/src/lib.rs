@@ -20,7 +20,10 @@
 //!
 //! - [`PgConfig`]: where and how to connect.
 //! - [`PgConnection`]: an ordinary session — [`PgConnection::simple_query`],
-//!   [`PgConnection::query_rows`] (streams rows without collecting them).
+//!   [`PgConnection::query_rows`] (streams rows without collecting them),
+//!   [`PgConnection::send_query`] / [`PgConnection::receive_rows`]
+//!   (pipelined queries: the server works on the next while the client
+//!   reads this one's rows).
 //! - [`ReplicationConnection`]: a `replication=database` session —
 //!   `IDENTIFY_SYSTEM`, `CREATE_REPLICATION_SLOT … LOGICAL`,
 //!   `DROP_REPLICATION_SLOT`, plain SQL, and
