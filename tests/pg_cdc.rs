@@ -74,9 +74,11 @@ fn pg_snapshot_then_stream_captures_every_change_in_order() {
          CREATE TABLE b (id bigint PRIMARY KEY, amount numeric(10,2));
          CREATE TABLE skipped (id int PRIMARY KEY);
          INSERT INTO a SELECT g, 'a' || g FROM generate_series(1, 50) g;
-         INSERT INTO b SELECT g, g * 1.5 FROM generate_series(1, 30) g;
+         INSERT INTO b SELECT g, g * 1.5 FROM generate_series(1, 28) g;
          INSERT INTO skipped VALUES (1);",
     );
+    // 50 rows of a end mid-batch; b's 28 end on a batch's boundary (4 × 7),
+    // so the FETCH sent ahead of the last full batch finds nothing.
     props(
         &pg,
         dir.path(),
@@ -88,7 +90,7 @@ fn pg_snapshot_then_stream_captures_every_change_in_order() {
     let f = run(dir.path());
     assert!(f.success(), "first run failed:\n{}", f.all_output());
     let snap = events(dir.path());
-    assert_eq!(snap.len(), 80, "snapshot rows");
+    assert_eq!(snap.len(), 78, "snapshot rows");
     assert!(snap.iter().all(|e| op(e) == "r"));
     assert_eq!(
         ops_of(&snap, "a")
@@ -101,7 +103,14 @@ fn pg_snapshot_then_stream_captures_every_change_in_order() {
     assert_eq!(last["source"]["snapshot"], "last");
     // Debezium 3's markers: the first record, each table's first and last.
     assert_eq!(snap[0]["source"]["snapshot"], "first");
-    let markers: Vec<&str> = snap[1..79]
+    assert_eq!(
+        ops_of(&snap, "b")
+            .iter()
+            .map(|(_, id)| *id)
+            .collect::<Vec<_>>(),
+        (1..=28).collect::<Vec<_>>()
+    );
+    let markers: Vec<&str> = snap[1..77]
         .iter()
         .map(|e| e["source"]["snapshot"].as_str().unwrap_or(""))
         .filter(|m| *m != "true")
@@ -126,7 +135,7 @@ fn pg_snapshot_then_stream_captures_every_change_in_order() {
     let f = run(dir.path());
     assert!(f.success(), "second run failed:\n{}", f.all_output());
     let all = events(dir.path());
-    let streamed = &all[80..];
+    let streamed = &all[78..];
     let a_ops = ops_of(streamed, "a");
     assert_eq!(
         a_ops,
