@@ -582,7 +582,8 @@ mod tests {
             .with("name", "a")
             .unwrap()
             .with("n", 1i64)
-            .unwrap();
+            .unwrap()
+            .into_shared();
         let wrap = |s: &Struct| Value::Array(vec![Value::Struct(s.clone()), Value::Int8(0)]);
         let first = source.clone();
         assert!(first.is_shared() && first.shares_values(&source));
@@ -600,7 +601,8 @@ mod tests {
             .with("name", "b")
             .unwrap()
             .with("n", 1i64)
-            .unwrap();
+            .unwrap()
+            .into_shared();
         let _keep = other.clone();
         assert_eq!(json(&wrap(&other), None), r#"[{"name":"b","n":1},0]"#);
         assert_eq!(json(&wrap(&source), None), r#"[{"name":"a","n":1},0]"#);

@@ -230,7 +230,7 @@ impl Struct {
         let field = self.schema.field(name).ok_or_else(unknown)?;
         check_value(&field.schema, &value, name)?;
         let index = field.index;
-        match std::sync::Arc::make_mut(&mut self.values).get_mut(index) {
+        match self.values.as_mut_slice().get_mut(index) {
             Some(slot) => *slot = value,
             None => return Err(unknown()),
         }

@@ -184,14 +184,52 @@ value_from! {
 /// # Ok::<(), timely_connect::data::DataError>(())
 /// ```
 ///
-/// A clone shares the field values (they are copied on the first change
-/// to either struct), so a block that many records carry, such as a
-/// connector's `source`, is built once.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+/// A struct owns its values, or shares them: one made by
+/// [`Struct::from_iter_parts`] or [`Struct::into_shared`] is cloned by
+/// sharing its values (copied on the first change to either clone), so a
+/// block that many records carry, such as a connector's `source`, is
+/// built once.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(try_from = "StructRepr")]
 pub struct Struct {
     pub(super) schema: SchemaRef,
-    pub(super) values: Arc<[Value]>,
+    pub(super) values: Values,
+}
+
+/// A struct's values: owned (a clone copies them) or shared (a clone
+/// shares them). Serialized as the sequence of values either way.
+#[derive(Clone)]
+pub(super) enum Values {
+    Owned(Vec<Value>),
+    Shared(Arc<[Value]>),
+}
+
+impl Values {
+    fn as_slice(&self) -> &[Value] {
+        match self {
+            Values::Owned(v) => v,
+            Values::Shared(v) => v,
+        }
+    }
+
+    pub(super) fn as_mut_slice(&mut self) -> &mut [Value] {
+        match self {
+            Values::Owned(v) => v,
+            Values::Shared(v) => Arc::make_mut(v),
+        }
+    }
+}
+
+impl Serialize for Values {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.as_slice().serialize(serializer)
+    }
+}
+
+impl PartialEq for Struct {
+    fn eq(&self, other: &Struct) -> bool {
+        self.schema == other.schema && self.values() == other.values()
+    }
 }
 
 /// The wire form of a [`Struct`], checked on the way in so a malformed
@@ -225,7 +263,7 @@ impl TryFrom<StructRepr> for Struct {
         }
         Ok(Struct {
             schema: r.schema,
-            values: r.values.into(),
+            values: Values::Owned(r.values),
         })
     }
 }
@@ -237,7 +275,7 @@ pub(super) fn describe(schema: &Schema) -> String {
 impl Struct {
     /// An empty struct of `schema`; every field starts as `Null`.
     pub fn new(schema: SchemaRef) -> Struct {
-        let values = vec![Value::Null; schema.fields.len()].into();
+        let values = Values::Owned(vec![Value::Null; schema.fields.len()]);
         Struct { schema, values }
     }
 
@@ -248,14 +286,14 @@ impl Struct {
 
     /// Field values in field order (`Null` where unset; defaults not applied).
     pub fn values(&self) -> &[Value] {
-        &self.values
+        self.values.as_slice()
     }
 
     /// The value of field `name` (`None` if there is no such field). A
     /// `Null` field with a default reads as the default, as in Kafka.
     pub fn get(&self, name: &str) -> Option<&Value> {
         let field = self.schema.field(name)?;
-        let value = self.values.get(field.index)?;
+        let value = self.values().get(field.index)?;
         match (value, &field.schema.default) {
             (Value::Null, Some(default)) => Some(default),
             _ => Some(value),
@@ -266,7 +304,7 @@ impl Struct {
     /// `getWithoutDefault`).
     pub fn get_without_default(&self, name: &str) -> Option<&Value> {
         let field = self.schema.field(name)?;
-        self.values.get(field.index)
+        self.values().get(field.index)
     }
 
     /// Builder-style [`Struct::put`]: sets field `name` and returns the struct.
@@ -276,28 +314,57 @@ impl Struct {
     }
 
     /// Takes the struct apart into its schema and its field values (in
-    /// field order, defaults not applied).
+    /// field order, defaults not applied): moved out unless a clone shares
+    /// them, copied then.
     pub fn into_parts(self) -> (SchemaRef, Vec<Value>) {
-        (self.schema, self.values.to_vec())
+        let values = match self.values {
+            Values::Owned(v) => v,
+            Values::Shared(mut shared) => match Arc::get_mut(&mut shared) {
+                Some(only) => only
+                    .iter_mut()
+                    .map(|v| std::mem::replace(v, Value::Null))
+                    .collect(),
+                None => shared.to_vec(),
+            },
+        };
+        (self.schema, values)
+    }
+
+    /// The struct with its values shared: its clones share them rather than
+    /// copy them (see [`Struct::is_shared`]).
+    pub fn into_shared(self) -> Struct {
+        let values = match self.values {
+            Values::Owned(v) => Values::Shared(v.into()),
+            shared => shared,
+        };
+        Struct {
+            schema: self.schema,
+            values,
+        }
     }
 
     /// Mutable access to the field values, in field order, for code that
     /// keeps each value within its field's schema (transforms that mask
     /// or convert a value in place). Not checked; see [`Struct::validate`].
     pub fn values_mut(&mut self) -> &mut [Value] {
-        Arc::make_mut(&mut self.values)
+        self.values.as_mut_slice()
     }
 
     /// Whether other clones share this struct's field values.
     pub fn is_shared(&self) -> bool {
-        Arc::strong_count(&self.values) > 1
+        matches!(&self.values, Values::Shared(v) if Arc::strong_count(v) > 1)
     }
 
     /// Whether `self` and `other` share their field values (one is a clone
     /// of the other, neither changed since): then they are equal, and a
     /// rendering of one is a rendering of the other.
     pub fn shares_values(&self, other: &Struct) -> bool {
-        Arc::ptr_eq(&self.values, &other.values) && Arc::ptr_eq(&self.schema, &other.schema)
+        match (&self.values, &other.values) {
+            (Values::Shared(a), Values::Shared(b)) => {
+                Arc::ptr_eq(a, b) && Arc::ptr_eq(&self.schema, &other.schema)
+            }
+            _ => false,
+        }
     }
 
     /// A struct of `schema` from one value per field, in field order,
@@ -306,23 +373,28 @@ impl Struct {
     /// the same field schemas). Fails only when the count does not match
     /// the schema's fields or the schema is not a STRUCT.
     pub fn from_parts(schema: SchemaRef, values: Vec<Value>) -> Result<Struct, DataError> {
-        Struct::from_iter_parts(schema, values)
+        Struct::checked(schema, Values::Owned(values))
     }
 
-    /// [`Struct::from_parts`] from any values in field order: an array, a
-    /// `map` over a slice or a `drain` is moved into the struct's storage
+    /// [`Struct::from_parts`] of a struct whose values are shared (see
+    /// [`Struct::into_shared`]), from any values in field order: an array,
+    /// a `map` over a slice or a `drain` is moved into the shared storage
     /// with one allocation and no copy.
     pub fn from_iter_parts(
         schema: SchemaRef,
         values: impl IntoIterator<Item = Value>,
     ) -> Result<Struct, DataError> {
-        let values: Arc<[Value]> = values.into_iter().collect();
-        if schema.schema_type != SchemaType::Struct || schema.fields.len() != values.len() {
+        Struct::checked(schema, Values::Shared(values.into_iter().collect()))
+    }
+
+    fn checked(schema: SchemaRef, values: Values) -> Result<Struct, DataError> {
+        let len = values.as_slice().len();
+        if schema.schema_type != SchemaType::Struct || schema.fields.len() != len {
             return Err(DataError::InvalidSchema {
                 schema: describe(&schema),
                 message: format!(
                     "struct of {} values does not match its {} schema with {} fields",
-                    values.len(),
+                    len,
                     schema.schema_type,
                     schema.fields.len()
                 ),
@@ -335,7 +407,7 @@ impl Struct {
 impl fmt::Debug for Struct {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Struct");
-        for (field, value) in self.schema.fields.iter().zip(self.values.iter()) {
+        for (field, value) in self.schema.fields.iter().zip(self.values()) {
             d.field(&field.name, value);
         }
         d.finish()
@@ -406,4 +478,73 @@ pub enum DataError {
         /// What is wrong.
         message: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::SchemaBuilder;
+
+    fn text_ptr(v: &Value) -> *const u8 {
+        match v {
+            Value::String(s) => s.as_ptr(),
+            other => panic!("not a string: {other:?}"),
+        }
+    }
+
+    /// Owned values and shared ones no clone holds are given up without
+    /// copying; values a clone shares are copied, the clone keeps its own.
+    /// Owned structs clone by copying; shared ones by sharing.
+    #[test]
+    fn into_parts_moves_unshared_values_and_copies_shared_ones() {
+        let schema = SchemaBuilder::struct_()
+            .field("s", Schema::string())
+            .build();
+        let owned = Struct::from_parts(schema.clone(), vec![Value::from("kept")]).unwrap();
+        let copy = owned.clone();
+        assert!(!copy.shares_values(&owned) && !owned.is_shared());
+        assert_ne!(text_ptr(&copy.values()[0]), text_ptr(&owned.values()[0]));
+        let before = text_ptr(&owned.values()[0]);
+        let (_, values) = owned.into_parts();
+        assert_eq!(values, vec![Value::from("kept")]);
+        assert_eq!(text_ptr(&values[0]), before, "moved, not copied");
+
+        let alone = Struct::from_iter_parts(schema.clone(), [Value::from("alone")]).unwrap();
+        let before = text_ptr(&alone.values()[0]);
+        let (_, values) = alone.into_parts();
+        assert_eq!(text_ptr(&values[0]), before, "moved, not copied");
+
+        let shared = Struct::from_parts(schema, vec![Value::from("both")])
+            .unwrap()
+            .into_shared();
+        let clone = shared.clone();
+        assert!(clone.shares_values(&shared) && shared.is_shared());
+        assert_eq!(clone, shared);
+        let (_, values) = shared.into_parts();
+        assert_eq!(values, vec![Value::from("both")]);
+        assert_ne!(text_ptr(&values[0]), text_ptr(&clone.values()[0]));
+        assert_eq!(clone.values(), &[Value::from("both")]);
+        assert!(!clone.is_shared(), "the last holder");
+    }
+
+    /// Owned and shared structs of the same values are equal, and encode
+    /// the same (the wire form does not depend on the storage).
+    #[test]
+    fn owned_and_shared_structs_are_equal_and_encode_alike() {
+        let schema = SchemaBuilder::struct_()
+            .field("a", Schema::int32())
+            .field("b", Schema::optional_string())
+            .build();
+        let owned = Struct::from_parts(schema.clone(), vec![Value::Int32(1), Value::Null]).unwrap();
+        let shared = Struct::from_iter_parts(schema, [Value::Int32(1), Value::Null]).unwrap();
+        assert_eq!(owned, shared);
+        let a = bincode::serialize(&Value::Struct(owned)).unwrap();
+        let b = bincode::serialize(&Value::Struct(shared)).unwrap();
+        assert_eq!(a, b);
+        let back: Value = bincode::deserialize(&b).unwrap();
+        assert_eq!(
+            back.as_struct().unwrap().values(),
+            &[Value::Int32(1), Value::Null]
+        );
+    }
 }
