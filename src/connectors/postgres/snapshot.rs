@@ -84,8 +84,16 @@ pub(super) struct KeyColumn {
 
 /// A record read but not yet given its offset.
 struct Pending {
-    chunk: Arc<ChunkKey>,
     record: SourceRecord,
+    meta: Meta,
+}
+
+/// What decides a read record's offset and `source.snapshot` marker. A
+/// batch keeps these beside its records (not in one vector of both), so
+/// the records are given their offsets in place and handed on without
+/// being moved into another vector.
+struct Meta {
+    chunk: Arc<ChunkKey>,
     /// Text of the record's key (for a table read in key order).
     upto: Option<Vec<String>>,
     /// The last record of its table or chunk.
@@ -100,7 +108,7 @@ struct Pending {
     first: bool,
 }
 
-impl Pending {
+impl Meta {
     /// Debezium's `source.snapshot` marker of the record.
     fn marker(&self) -> &'static str {
         if self.last {
@@ -184,14 +192,16 @@ fn read_record(
     )
     .with_key(model.key_schema.clone(), key);
     Ok(Pending {
-        chunk: job.chunk.clone(),
         record,
-        upto: None,
-        done: false,
-        ends_table: job.hi.is_none(),
-        last: false,
-        first_in_table: false,
-        first: false,
+        meta: Meta {
+            chunk: job.chunk.clone(),
+            upto: None,
+            done: false,
+            ends_table: job.hi.is_none(),
+            last: false,
+            first_in_table: false,
+            first: false,
+        },
     })
 }
 
@@ -796,14 +806,17 @@ impl Snapshotter {
         &mut self,
         progress: &mut HashMap<ChunkKey, TableProgress>,
     ) -> Result<Option<Vec<SourceRecord>>, SnapshotError> {
-        let mut out: Vec<Pending> = Vec::with_capacity(self.fetch_size + 1);
+        let mut out: Vec<SourceRecord> = Vec::with_capacity(self.fetch_size + 1);
+        let mut metas: Vec<Meta> = Vec::with_capacity(self.fetch_size + 1);
         loop {
             if self.current.is_none() {
                 let Some(job) = self.jobs.pop_front() else {
                     // The end: the held-back record is the very last.
                     if let Some(p) = self.pending.take() {
                         let last = self.mark_last;
-                        out.push(self.finish(p, last));
+                        let p = self.finish(p, last);
+                        out.push(p.record);
+                        metas.push(p.meta);
                     }
                     if !self.committed {
                         self.conn
@@ -815,7 +828,7 @@ impl Snapshotter {
                     return Ok(if out.is_empty() {
                         None
                     } else {
-                        Some(self.with_offsets(out, progress))
+                        Some(self.with_offsets(out, &metas, progress))
                     });
                 };
                 self.open(&job)?;
@@ -847,7 +860,17 @@ impl Snapshotter {
                 })?,
                 now_ms: now_ms(),
             };
-            let mut read: Vec<Pending> = Vec::with_capacity(self.fetch_size);
+            // The record held back from the last batch goes first; the rows
+            // read now follow it, straight into the batch.
+            let had_prev = match self.pending.take() {
+                Some(p) => {
+                    out.push(p.record);
+                    metas.push(p.meta);
+                    true
+                }
+                None => false,
+            };
+            let base = out.len();
             let mut failed: Option<SnapshotError> = None;
             let mut keys = KeyTexts::default();
             // Pipelined: the FETCH after this one is sent before this one's
@@ -862,7 +885,10 @@ impl Snapshotter {
                 .receive_rows(|_, row| {
                     if failed.is_none() {
                         match read_record(&ctx, &job, row, &mut keys) {
-                            Ok(p) => read.push(p),
+                            Ok(p) => {
+                                out.push(p.record);
+                                metas.push(p.meta);
+                            }
                             Err(e) => failed = Some(e),
                         }
                     }
@@ -872,18 +898,23 @@ impl Snapshotter {
             if let Some(e) = failed {
                 return Err(e);
             }
+            let n = out.len() - base;
             // Only the last two rows' keys can end a range in this batch.
-            let n = read.len();
-            if let Some(p) = read.last_mut() {
-                p.upto = keys.last.take();
+            let len = metas.len();
+            if n >= 1 {
+                if let Some(m) = metas.last_mut() {
+                    m.upto = keys.last.take();
+                }
             }
-            if let Some(p) = n.checked_sub(2).and_then(|i| read.get_mut(i)) {
-                p.upto = keys.before_last.take();
+            if n >= 2 {
+                if let Some(m) = metas.get_mut(len - 2) {
+                    m.upto = keys.before_last.take();
+                }
             }
-            let finished = read.len() < self.fetch_size;
+            let finished = n < self.fetch_size;
             let table: &str = &job.chunk.table;
             if let Some(c) = self.counts.get_mut(table) {
-                c.rows += read.len() as u64;
+                c.rows += n as u64;
                 if finished {
                     c.jobs_left = c.jobs_left.saturating_sub(1);
                     if c.jobs_left == 0 {
@@ -892,23 +923,29 @@ impl Snapshotter {
                 }
             }
             self.report(table, finished);
-            // The range's progress: up to the last row read.
-            if let Some(last) = read.last() {
-                if let Some(seg) = progress
-                    .get_mut(&*job.chunk)
-                    .and_then(|p| p.segments.last_mut())
-                {
+            let got_rows = n > 0;
+            if got_rows {
+                // The range's progress: up to the last row read.
+                if let (Some(last), Some(seg)) = (
+                    metas.last(),
+                    progress
+                        .get_mut(&*job.chunk)
+                        .and_then(|p| p.segments.last_mut()),
+                ) {
                     seg.upto.clone_from(&last.upto);
                 }
-            }
-            let got_rows = !read.is_empty();
-            for mut record in read {
-                record.first_in_table = !self.job_started && job.from_start;
-                record.first = !self.started && self.mark_last && record.first_in_table;
+                if let Some(first) = metas.get_mut(base) {
+                    first.first_in_table = !self.job_started && job.from_start;
+                    first.first = !self.started && self.mark_last && first.first_in_table;
+                }
                 self.job_started = true;
                 self.started = true;
-                if let Some(prev) = self.pending.replace(record) {
-                    out.push(prev);
+            }
+            // Hold back the last record read (or, with none read, the one
+            // held back before): it may turn out to be its range's last.
+            if got_rows || had_prev {
+                if let (Some(record), Some(meta)) = (out.pop(), metas.pop()) {
+                    self.pending = Some(Pending { record, meta });
                 }
             }
             if finished {
@@ -927,18 +964,17 @@ impl Snapshotter {
                     p.done = true;
                 }
                 // The held-back record is this range's last: mark it done.
-                if let Some(mut p) = self.pending.take() {
-                    if p.chunk == job.chunk {
-                        p.done = true;
+                if let Some(p) = &mut self.pending {
+                    if p.meta.chunk == job.chunk {
+                        p.meta.done = true;
                     }
-                    self.pending = Some(p);
                 }
                 tracing::debug!(table = %job.chunk.table, chunk = ?job.chunk.chunk, "range read");
             } else {
                 self.current = Some(job);
             }
             if !out.is_empty() || got_rows {
-                return Ok(Some(self.with_offsets(out, progress)));
+                return Ok(Some(self.with_offsets(out, &metas, progress)));
             }
         }
     }
@@ -949,44 +985,50 @@ impl Snapshotter {
     /// them holds all), built once per range and batch.
     fn with_offsets(
         &self,
-        out: Vec<Pending>,
+        mut out: Vec<SourceRecord>,
+        metas: &[Meta],
         progress: &HashMap<ChunkKey, TableProgress>,
     ) -> Vec<SourceRecord> {
         let mut offsets: HashMap<Arc<ChunkKey>, crate::data::SourceOffset> = HashMap::new();
-        for p in out.iter().rev() {
-            if offsets.contains_key(&p.chunk) {
+        for m in metas.iter().rev() {
+            if offsets.contains_key(&m.chunk) {
                 continue;
             }
             let mut t = progress
-                .get(&*p.chunk)
+                .get(&*m.chunk)
                 .cloned()
                 .unwrap_or_else(|| TableProgress::fresh(self.cp0, self.cp, None, None));
             if let Some(seg) = t.segments.last_mut() {
-                seg.upto = p.upto.clone();
+                seg.upto = m.upto.clone();
             }
-            t.done = p.done;
-            t.last_snapshot_record = p.last;
-            offsets.insert(p.chunk.clone(), t.to_offset());
+            t.done = m.done;
+            t.last_snapshot_record = m.last;
+            offsets.insert(m.chunk.clone(), t.to_offset());
         }
-        out.into_iter()
-            .map(|p| {
-                let marker = p.marker();
-                let mut r = p.record;
-                if marker != "true" {
-                    if let Value::Struct(envelope) = &mut r.value {
-                        if let Some(Value::Struct(mut source)) = envelope.get("source").cloned() {
-                            if source.put("snapshot", Value::String(marker.into())).is_ok() {
-                                let _ = envelope.put("source", Value::Struct(source));
-                            }
+        // A batch's records are mostly of one range: the offset is looked
+        // up again only where the range changes.
+        let mut current: Option<(&Arc<ChunkKey>, &crate::data::SourceOffset)> = None;
+        for (r, m) in out.iter_mut().zip(metas) {
+            let marker = m.marker();
+            if marker != "true" {
+                if let Value::Struct(envelope) = &mut r.value {
+                    if let Some(Value::Struct(mut source)) = envelope.get("source").cloned() {
+                        if source.put("snapshot", Value::String(marker.into())).is_ok() {
+                            let _ = envelope.put("source", Value::Struct(source));
                         }
                     }
                 }
-                if let Some(o) = offsets.get(&p.chunk) {
-                    r.source_offset = o.clone();
-                }
-                r
-            })
-            .collect()
+            }
+            let found = match current {
+                Some((chunk, _)) if Arc::ptr_eq(chunk, &m.chunk) => current,
+                _ => offsets.get_key_value(&m.chunk),
+            };
+            if let Some((_, o)) = found {
+                r.source_offset = o.clone();
+            }
+            current = found;
+        }
+        out
     }
 
     /// Declares the cursor over `job`'s table or key range.
@@ -1010,8 +1052,8 @@ impl Snapshotter {
     /// Marks a held-back record as its table's last (`done`) and, with
     /// `last`, as the snapshot's very last (`last_snapshot_record`).
     fn finish(&self, mut p: Pending, last: bool) -> Pending {
-        p.done = true;
-        p.last = last;
+        p.meta.done = true;
+        p.meta.last = last;
         p
     }
 
