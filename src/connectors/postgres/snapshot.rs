@@ -990,10 +990,13 @@ impl Snapshotter {
         progress: &HashMap<ChunkKey, TableProgress>,
     ) -> Vec<SourceRecord> {
         let mut offsets: HashMap<Arc<ChunkKey>, crate::data::SourceOffset> = HashMap::new();
+        let mut seen: Option<&Arc<ChunkKey>> = None;
         for m in metas.iter().rev() {
-            if offsets.contains_key(&m.chunk) {
+            // Runs of one range are skipped without hashing.
+            if seen.is_some_and(|c| Arc::ptr_eq(c, &m.chunk)) || offsets.contains_key(&m.chunk) {
                 continue;
             }
+            seen = Some(&m.chunk);
             let mut t = progress
                 .get(&*m.chunk)
                 .cloned()
