@@ -3,7 +3,11 @@
 //! The Timely side of timely-connect: the source operator that runs a
 //! connector's tasks ([`ConnectSource`]), the checkpoint coordinator that turns
 //! epochs into durable snapshots ([`Checkpoint`]), the exactly-once file sink
-//! ([`ExactlyOnceFileSink`]) and the [`Job`] that ties them together.
+//! ([`ExactlyOnceFileSink`]) and the [`Job`] that ties them together; for
+//! differential dataflow, change records as a collection
+//! ([`ChangeCollection`]), operator state kept in snapshots
+//! ([`OperatorState`]) and a collection's changes written exactly once
+//! ([`ExactlyOnceChanges`]).
 //!
 //! This crate re-exports [`timely_connect`], so a pipeline needs one dependency.
 //!
@@ -34,14 +38,20 @@
 
 pub use timely_connect;
 
+mod changes;
 mod checkpoint;
+mod collection_sink;
 mod file_sink;
 mod job;
+mod operator_state;
 mod source;
 
 pub mod metrics_http;
+pub use changes::{ChangeCollection, ChangeFormat, Changes};
 pub use checkpoint::Checkpoint;
+pub use collection_sink::ExactlyOnceChanges;
 pub use file_sink::{render_blocks, ExactlyOnceBytesSink, ExactlyOnceFileSink};
 pub use job::{default_registry, Job, JobError, JobSpec, JobStats, Plan, RestoreMode};
+pub use operator_state::OperatorState;
 pub use source::{ConnectSource, SourceStreams};
 pub use timely_connect::runtime::CheckpointPart;

@@ -1,0 +1,350 @@
+//! `change_collection`: a stream of change records as a differential
+//! collection of `(key, row)`, with retractions, its current rows per key
+//! kept in the job's snapshots.
+
+use std::collections::BTreeMap;
+use std::hash::Hash;
+
+use differential_dataflow::{AsCollection, Hashable, VecCollection};
+use serde::{Deserialize, Serialize};
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::Stream;
+
+use timely_connect::data::{FromConnect, SourceRecord, Value};
+use timely_connect::runtime::CheckpointPart;
+
+use crate::job::Job;
+use crate::operator_state::OperatorState;
+
+/// How change records say what changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeFormat {
+    /// Debezium's envelope (`before`, `after`, `op`), as the PostgreSQL CDC
+    /// connector and Java Debezium connectors write it: `c` and `r` insert
+    /// `after`, `u` replaces the key's row with `after`, `d` deletes the
+    /// key's row. Tombstones (a null value) and logical decoding messages
+    /// (`m`) change nothing. The row a `u` or `d` retracts is the one the
+    /// adapter holds for the key, not the event's `before` (which a table
+    /// with `REPLICA IDENTITY DEFAULT` sends without its other columns),
+    /// so retractions are exact.
+    Debezium,
+    /// Upsert by key (a compacted topic's meaning): a value is the key's
+    /// new row, a null value deletes the key.
+    Upsert,
+}
+
+/// What [`ChangeCollection::change_collection`] returns.
+pub struct Changes<'scope, K: 'static, V: 'static> {
+    /// The current rows by key, as a differential collection: each change
+    /// retracts the key's old row and inserts its new one at the epoch of
+    /// the record. After a restore, the rows held at the snapshot come
+    /// first, inserted at the run's first epoch.
+    pub collection: VecCollection<'scope, u64, (K, V), isize>,
+    /// The adapter's checkpoint parts (its per-key state): tie them to
+    /// [`crate::Checkpoint::checkpoint`].
+    pub parts: Stream<'scope, u64, Vec<CheckpointPart>>,
+}
+
+/// A change, decoded on the worker that holds the record and sent to the
+/// worker that owns its key.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+enum Change<K, V> {
+    Put(K, V),
+    Delete(K),
+}
+
+impl<K: Hashable, V> Change<K, V> {
+    fn key(&self) -> &K {
+        match self {
+            Change::Put(k, _) | Change::Delete(k) => k,
+        }
+    }
+}
+
+/// Turns a stream of change records into a differential collection.
+pub trait ChangeCollection<'scope> {
+    /// Reads each record as a change of the row of its key (see
+    /// [`ChangeFormat`]), sends it to the worker that owns the key, and
+    /// there keeps the key's current row in [`OperatorState`] named `name`,
+    /// so that a `u` or `d` retracts exactly the row the collection holds
+    /// and a restore (on any number of workers) brings the rows back. The
+    /// key and the row become `K` and `V` through [`FromConnect`]
+    /// ([`timely_connect::data::Datum`] takes any value).
+    ///
+    /// A record the format cannot read fails the job with a message naming
+    /// the record's topic, source partition and offset: a null key (a table
+    /// without a primary key: give it one, or Debezium's
+    /// `message.key.columns`), a value that is not an envelope in
+    /// [`ChangeFormat::Debezium`] (filter other topics out first), a
+    /// truncate (`t`; Debezium skips them by default), or a `FromConnect`
+    /// error.
+    ///
+    /// ```
+    /// use timely_connect::data::Datum;
+    /// use timely_connect_operators::{Checkpoint, ChangeCollection, ChangeFormat, ConnectSource, Job, JobSpec};
+    ///
+    /// let mut props = timely_connect::Properties::new();
+    /// for (k, v) in [("name", "g"), ("connector.class", "Datagen"), ("quickstart", "users"),
+    ///                ("max.messages", "200")] {
+    ///     props.insert(k.into(), v.into());
+    /// }
+    /// let spec = JobSpec::new(props).until_idle(std::time::Duration::from_millis(300));
+    /// let users = std::sync::Arc::new(std::sync::Mutex::new(0isize));
+    /// let seen = users.clone();
+    /// timely::execute(timely::Config::process(2), move |worker| {
+    ///     let job = Job::prepare(worker, &spec).unwrap();
+    ///     let seen = seen.clone();
+    ///     worker.dataflow::<u64, _, _>(|scope| {
+    ///         let source = scope.connect_source(&job);
+    ///         // Datagen's users, keyed by user id: each key holds its latest row.
+    ///         let changes = source.records.change_collection::<Datum, Datum>(&job, "users", ChangeFormat::Upsert);
+    ///         changes.collection
+    ///             .inspect(move |(_, _, diff)| *seen.lock().unwrap() += diff);
+    ///         scope.checkpoint(&job, vec![source.parts, changes.parts]);
+    ///     });
+    ///     job.run(worker).unwrap();
+    /// }).unwrap();
+    /// assert_eq!(*users.lock().unwrap(), 200); // 200 distinct user ids
+
+    /// ```
+    fn change_collection<K, V>(
+        self,
+        job: &Job,
+        name: &str,
+        format: ChangeFormat,
+    ) -> Changes<'scope, K, V>
+    where
+        K: FromConnect + differential_dataflow::ExchangeData + Hash + Hashable,
+        V: FromConnect + differential_dataflow::ExchangeData;
+}
+
+impl<'scope> ChangeCollection<'scope> for Stream<'scope, u64, Vec<SourceRecord>> {
+    fn change_collection<K, V>(
+        self,
+        job: &Job,
+        name: &str,
+        format: ChangeFormat,
+    ) -> Changes<'scope, K, V>
+    where
+        K: FromConnect + differential_dataflow::ExchangeData + Hash + Hashable,
+        V: FromConnect + differential_dataflow::ExchangeData,
+    {
+        let shared = job.spec.shared.clone();
+        let label = format!("changes `{name}`");
+        let decoded = self.unary::<timely::container::CapacityContainerBuilder<Vec<Change<K, V>>>, _, _, _>(
+            Pipeline,
+            &format!("DecodeChanges({name})"),
+            move |_, _| {
+                move |input, output| {
+                    input.for_each_time(|time, data| {
+                        let mut session = output.session(&time);
+                        for batch in data {
+                            for record in batch.iter() {
+                                match decode::<K, V>(record, format) {
+                                    Ok(Some(change)) => session.give(change),
+                                    Ok(None) => {}
+                                    Err(e) => {
+                                        shared.fail(format!(
+                                            "{label}: record of topic `{}`, partition {}, offset {}: {e}",
+                                            record.topic,
+                                            record.source_partition,
+                                            record.source_offset
+                                        ));
+                                        return;
+                                    }
+                                }
+                            }
+                        }
+                    });
+                }
+            },
+        );
+        apply_changes(decoded, job, name)
+    }
+}
+
+/// Reads one record as a change; `None` for records that change nothing.
+fn decode<K: FromConnect, V: FromConnect>(
+    record: &SourceRecord,
+    format: ChangeFormat,
+) -> Result<Option<Change<K, V>>, String> {
+    let key = || -> Result<K, String> {
+        if record.key.is_null() {
+            return Err("the record has no key (a table without a primary key?); the adapter needs one".into());
+        }
+        K::from_connect(&record.key, record.key_schema.as_deref())
+            .map_err(|e| format!("key: {e}"))
+    };
+    let row = |value: &Value, schema| V::from_connect(value, schema).map_err(|e| format!("row: {e}"));
+    match format {
+        ChangeFormat::Upsert => {
+            let k = key()?;
+            if record.value.is_null() {
+                Ok(Some(Change::Delete(k)))
+            } else {
+                Ok(Some(Change::Put(k, row(&record.value, record.value_schema.as_deref())?)))
+            }
+        }
+        ChangeFormat::Debezium => {
+            let envelope = match &record.value {
+                Value::Null => return Ok(None), // tombstone
+                Value::Struct(s) => s,
+                _ => return Err("the value is not a Debezium envelope (a struct with `op`); filter other topics out first".into()),
+            };
+            let op = match envelope.get("op") {
+                Some(Value::String(op)) => op.as_str(),
+                _ => return Err("the value is not a Debezium envelope (a struct with `op`); filter other topics out first".into()),
+            };
+            match op {
+                "c" | "r" | "u" => {
+                    let after = envelope.get("after").filter(|v| !v.is_null()).ok_or_else(|| {
+                        format!("op `{op}` without `after`")
+                    })?;
+                    let schema = envelope.schema().field("after").map(|f| &*f.schema);
+                    Ok(Some(Change::Put(key()?, row(after, schema)?)))
+                }
+                "d" => Ok(Some(Change::Delete(key()?))),
+                "m" => Ok(None),
+                "t" => Err("a truncate event (op `t`): the adapter cannot retract a whole table; keep `skipped.operations` at its default `t`".into()),
+                other => Err(format!("unknown op `{other}`")),
+            }
+        }
+    }
+}
+
+/// Applies decoded changes on the worker that owns each key, in epoch
+/// order, keeping the current row per key.
+fn apply_changes<'scope, K, V>(
+    changes: Stream<'scope, u64, Vec<Change<K, V>>>,
+    job: &Job,
+    name: &str,
+) -> Changes<'scope, K, V>
+where
+    K: differential_dataflow::ExchangeData + Hash + Hashable,
+    V: differential_dataflow::ExchangeData,
+{
+    let scope = changes.scope();
+    let mut builder = OperatorBuilder::new(format!("ApplyChanges({name})"), scope);
+    let mut input = builder.new_input(
+        changes,
+        Exchange::new(|c: &Change<K, V>| c.key().hashed().into()),
+    );
+    let (mut updates_out, updates) = builder.new_output::<Vec<((K, V), u64, isize)>>();
+    let (mut parts_out, parts) = builder.new_output::<Vec<CheckpointPart>>();
+    let shared = job.spec.shared.clone();
+    let start = job.plan.start_epoch;
+    let (index, peers) = (job.index, job.peers);
+    let state = OperatorState::<K, V>::restore(job, name, |k: &K| {
+        (Into::<u64>::into(k.hashed()) % peers as u64) as usize == index
+    });
+    let mut state = match state {
+        Ok(s) => Some(s),
+        Err(e) => {
+            shared.fail(e);
+            None
+        }
+    };
+    builder.build(move |mut caps| {
+        let mut parts_cap = caps.pop();
+        let mut updates_cap = caps.pop();
+        for c in parts_cap.iter_mut().chain(updates_cap.iter_mut()) {
+            c.downgrade(&start);
+        }
+        let mut stash: BTreeMap<u64, (Capability<u64>, Vec<Change<K, V>>)> = BTreeMap::new();
+        // The epoch below which every change is applied.
+        let mut applied_below = start;
+        move |frontiers| {
+            let Some(state) = state.as_mut() else {
+                return; // restore failed: hold every capability
+            };
+            // The rows held at the snapshot restored from, once, at the first epoch.
+            if let Some(cap) = updates_cap.take() {
+                let mut rows: Vec<((K, V), u64, isize)> = state
+                    .iter()
+                    .map(|(k, v)| ((k.clone(), v.clone()), start, 1))
+                    .collect();
+                if !rows.is_empty() {
+                    updates_out.activate().give(&cap, &mut rows);
+                }
+            }
+            input.for_each(|time, data| {
+                let epoch = *time.time();
+                stash
+                    .entry(epoch)
+                    .or_insert_with(|| (time.retain(0), Vec::new()))
+                    .1
+                    .append(data);
+            });
+            if shared.failure().is_some() || parts_cap.is_none() {
+                return;
+            }
+            let frontier = frontiers[0].frontier().iter().next().copied();
+            let reached = frontier.unwrap_or(u64::MAX);
+            if reached <= applied_below {
+                return;
+            }
+            let done: Vec<u64> = stash.keys().copied().take_while(|e| *e < reached).collect();
+            let mut last = None;
+            for epoch in done {
+                let Some((cap, batch)) = stash.remove(&epoch) else {
+                    continue;
+                };
+                let mut out = Vec::with_capacity(batch.len() * 2);
+                for change in batch {
+                    match change {
+                        Change::Put(k, v) => {
+                            if state.get(&k) == Some(&v) {
+                                continue; // the same row again: nothing changes
+                            }
+                            if let Some(old) = state.insert(k.clone(), v.clone()) {
+                                out.push(((k.clone(), old), epoch, -1));
+                            }
+                            out.push(((k, v), epoch, 1));
+                        }
+                        Change::Delete(k) => {
+                            if let Some(old) = state.remove(&k) {
+                                out.push(((k, old), epoch, -1));
+                            }
+                        }
+                    }
+                }
+                if !out.is_empty() {
+                    updates_out.activate().give(&cap, &mut out);
+                }
+                last = Some(epoch);
+            }
+            // Everything below `reached` is applied: this worker's state
+            // changes go into the snapshot of the newest complete epoch.
+            let epoch = frontier.map_or(last.unwrap_or(applied_below), |f| f - 1);
+            match state.checkpoint(epoch) {
+                Ok(Some(part)) => {
+                    if let Some(c) = parts_cap.as_mut() {
+                        c.downgrade(&epoch.max(*c.time()));
+                        parts_out.activate().give(&*c, &mut vec![part]);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    shared.fail(e);
+                    return;
+                }
+            }
+            match frontier {
+                Some(f) => {
+                    applied_below = f;
+                    if let Some(c) = parts_cap.as_mut() {
+                        c.downgrade(&f);
+                    }
+                }
+                None => parts_cap = None,
+            }
+        }
+    });
+    Changes {
+        collection: updates.as_collection(),
+        parts,
+    }
+}

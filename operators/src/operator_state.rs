@@ -1,0 +1,184 @@
+//! `OperatorState`: keyed state that an operator keeps across restores,
+//! written into the job's snapshots as the changes since the last one.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use timely_connect::runtime::CheckpointPart;
+use timely_connect::state::{StateDir, StateEntry};
+
+use crate::job::Job;
+
+/// A map from keys to values that an operator keeps on one worker and
+/// that survives a restore, on any number of workers.
+///
+/// At each epoch the operator has finished, [`OperatorState::checkpoint`]
+/// writes the keys that changed since the previous call (not the whole
+/// map) as a segment file of this worker, and returns the checkpoint part
+/// that puts the segment into the epoch's snapshot. The coordinator folds
+/// old segments into one in the background, so the bytes written per
+/// snapshot follow the change rate, not the state's size. On restore,
+/// [`OperatorState::restore`] reads the state of the snapshot restored
+/// from and keeps the keys this worker owns now (`owns`: the same routing
+/// as the exchange that feeds the operator), so the state moves with its
+/// keys when the worker count changes.
+///
+/// Without a snapshot directory the state lives in memory only.
+///
+/// ```
+/// use timely_connect_operators::{Job, JobSpec, OperatorState};
+/// let dir = tempfile::tempdir().unwrap();
+/// let mut props = timely_connect::Properties::new();
+/// for (k, v) in [("name", "g"), ("connector.class", "Datagen"), ("quickstart", "users"), ("max.messages", "1")] {
+///     props.insert(k.into(), v.into());
+/// }
+/// let spec = JobSpec::new(props).snapshot_dir(dir.path());
+/// timely::execute(timely::Config::thread(), move |worker| {
+///     let job = Job::prepare(worker, &spec).unwrap();
+///     let mut counts: OperatorState<String, u64> =
+///         OperatorState::restore(&job, "counts", |_key| true).unwrap();
+///     *counts.entry("a".to_owned()).or_default() += 1;
+///     assert_eq!(counts.get(&"a".to_owned()), Some(&1));
+///     // Epoch 0 done: the change becomes a segment and a part for snapshot 0.
+///     assert!(counts.checkpoint(0).unwrap().is_some());
+///     assert!(counts.checkpoint(1).unwrap().is_none(), "nothing changed");
+/// }).unwrap();
+/// ```
+pub struct OperatorState<K, V> {
+    name: String,
+    map: HashMap<K, V>,
+    dirty: HashSet<K>,
+    dir: Option<StateDir>,
+    execution: u64,
+    worker: usize,
+}
+
+impl<K, V> OperatorState<K, V>
+where
+    K: Hash + Eq + Clone + Serialize + DeserializeOwned,
+    V: Serialize + DeserializeOwned,
+{
+    /// The state named `name` (unique among the job's stateful operators,
+    /// `[A-Za-z0-9_.-]`) as of the snapshot the job restored from, keeping
+    /// the keys for which `owns` is true; empty on a fresh start.
+    pub fn restore(job: &Job, name: &str, mut owns: impl FnMut(&K) -> bool) -> Result<Self, String> {
+        StateDir::check_operator_name(name).map_err(|e| e.to_string())?;
+        let dir = job.spec.config.snapshot_dir.as_deref().map(StateDir::new);
+        let mut map = HashMap::new();
+        if let (Some(dir), Some(manifest)) = (&dir, job.plan.state.get(name)) {
+            let mut bad = None;
+            let loaded = dir
+                .load(name, manifest, |bytes| match bincode::deserialize::<K>(bytes) {
+                    Ok(k) => owns(&k),
+                    Err(e) => {
+                        bad.get_or_insert_with(|| e.to_string());
+                        false
+                    }
+                })
+                .map_err(|e| format!("state `{name}`: {e}"))?;
+            if let Some(e) = bad {
+                return Err(format!("state `{name}`: a key does not decode: {e}"));
+            }
+            map.reserve(loaded.len());
+            for (k, v) in loaded {
+                let key = bincode::deserialize::<K>(&k)
+                    .map_err(|e| format!("state `{name}`: a key does not decode: {e}"))?;
+                let value = bincode::deserialize::<V>(&v)
+                    .map_err(|e| format!("state `{name}`: a value does not decode: {e}"))?;
+                map.insert(key, value);
+            }
+        }
+        Ok(OperatorState {
+            name: name.to_owned(),
+            map,
+            dirty: HashSet::new(),
+            dir,
+            execution: job.plan.execution,
+            worker: job.index,
+        })
+    }
+
+    /// The state's name in snapshots.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.map.get(key)
+    }
+
+    /// Sets `key`'s value; returns the old one.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        self.dirty.insert(key.clone());
+        self.map.insert(key, value)
+    }
+
+    /// Removes `key`; returns its value.
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        let old = self.map.remove(key);
+        if old.is_some() {
+            self.dirty.insert(key.clone());
+        }
+        old
+    }
+
+    /// The entry of `key`, to change in place (it counts as changed).
+    pub fn entry(&mut self, key: K) -> std::collections::hash_map::Entry<'_, K, V> {
+        self.dirty.insert(key.clone());
+        self.map.entry(key)
+    }
+
+    /// Every key and value on this worker.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.map.iter()
+    }
+
+    /// How many keys this worker holds.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True if this worker holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Call once every change of the epochs `<= epoch` is applied, and
+    /// before the operator's parts output passes `epoch`: writes the keys
+    /// changed since the last call as this worker's segment and returns
+    /// the part to emit at `epoch` (none if nothing changed, or without a
+    /// snapshot directory).
+    pub fn checkpoint(&mut self, epoch: u64) -> Result<Option<CheckpointPart>, String> {
+        if self.dirty.is_empty() {
+            return Ok(None);
+        }
+        let Some(dir) = &self.dir else {
+            self.dirty.clear();
+            return Ok(None);
+        };
+        let mut entries: Vec<StateEntry> = Vec::with_capacity(self.dirty.len());
+        for key in &self.dirty {
+            let k = bincode::serialize(key)
+                .map_err(|e| format!("state `{}`: a key does not encode: {e}", self.name))?;
+            let v = match self.map.get(key) {
+                Some(v) => Some(bincode::serialize(v).map_err(|e| {
+                    format!("state `{}`: a value does not encode: {e}", self.name)
+                })?),
+                None => None,
+            };
+            entries.push((k, v));
+        }
+        let segment = dir
+            .write_segment(&self.name, epoch, self.execution, self.worker, &entries)
+            .map_err(|e| format!("state `{}`: {e}", self.name))?;
+        self.dirty.clear();
+        Ok(Some(CheckpointPart::State {
+            operator: self.name.clone(),
+            segment,
+        }))
+    }
+}
