@@ -3,9 +3,9 @@
 //! Kafka Connect's source-connector model without Kafka: the data model
 //! ([`data`]), configuration ([`config`]), the connector API ([`api`]),
 //! the set of plugins a job can name ([`plugins`]), the task runtime
-//! ([`runtime`]), snapshots of source offsets ([`snapshot`]), converters
-//! ([`convert`]), transforms ([`transforms`]) and the built-in connectors
-//! ([`connectors`]).
+//! ([`runtime`]), snapshots of source offsets ([`snapshot`]), operators'
+//! state in snapshots ([`state`]), converters ([`convert`]), transforms
+//! ([`transforms`]) and the built-in connectors ([`connectors`]).
 //!
 //! This crate has no Timely types; the Timely operators live in the
 //! `timely-connect-operators` crate, which re-exports this one.
@@ -20,6 +20,7 @@ pub mod duration;
 pub mod plugins;
 pub mod runtime;
 pub mod snapshot;
+pub mod state;
 pub mod transforms;
 
 pub use api::{ConnectError, OffsetStorageReader, SourceConnector, SourceTask, SourceTaskContext};

@@ -16,6 +16,7 @@ use super::Plan;
 use crate::config::Properties;
 use crate::data::{OffsetValue, Offsets};
 use crate::snapshot::Snapshot;
+use crate::state::{SegmentRef, StateManifest};
 
 /// One entry of a participant's part of epoch `e`: a change since its
 /// previous part. Parts are applied in epoch order.
@@ -26,6 +27,17 @@ pub enum CheckpointPart {
     Offsets(Offsets),
     /// A sink's committed position after every record of epochs `<= e`.
     Sink(String, OffsetValue),
+    /// A state segment one worker wrote for `operator`: its changes since
+    /// its previous segment, up to `e` (see [`crate::state`]). Appended to
+    /// the operator's manifest in epoch order; the segments several
+    /// workers write for one epoch hold disjoint keys, so their order
+    /// among themselves does not matter.
+    State {
+        /// The operator's name (its directory under `state/`).
+        operator: String,
+        /// The segment file written.
+        segment: SegmentRef,
+    },
 }
 
 /// Gathers checkpoint parts by epoch and, once epochs are complete, folds
@@ -56,8 +68,17 @@ pub struct Checkpointer {
     stash: BTreeMap<u64, Vec<CheckpointPart>>,
     offsets: Offsets,
     sinks: BTreeMap<String, OffsetValue>,
+    state: BTreeMap<String, StateManifest>,
     /// The newest epoch applied since the last snapshot was written.
     dirty_epoch: Option<u64>,
+    /// A manifest's prefix was replaced by its compacted base since the
+    /// last snapshot was written ([`Checkpointer::replace_prefix`]).
+    compacted: bool,
+    /// The epoch of the snapshot [`Checkpointer::complete`] last returned.
+    returned_epoch: Option<u64>,
+    /// The newest epoch with a snapshot on disk (written by this run, or
+    /// before it: the plan's start epoch minus one).
+    written_epoch: Option<u64>,
     connector: String,
     config: Properties,
     execution: u64,
@@ -65,14 +86,19 @@ pub struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Starts from `plan`'s restored offsets and sink positions; snapshots
+    /// Starts from `plan`'s restored offsets, sink positions and operator
+    /// state; snapshots
     /// name `connector`, store `config` (redacted) and count `workers`.
     pub fn new(plan: &Plan, connector: &str, config: Properties, workers: usize) -> Self {
         Checkpointer {
             stash: BTreeMap::new(),
             offsets: plan.offsets.clone(),
             sinks: plan.sinks_map(),
+            state: plan.state.clone(),
             dirty_epoch: None,
+            compacted: false,
+            returned_epoch: None,
+            written_epoch: plan.start_epoch.checked_sub(1),
             connector: connector.to_owned(),
             config,
             execution: plan.execution,
@@ -105,12 +131,32 @@ impl Checkpointer {
                     CheckpointPart::Sink(name, position) => {
                         self.sinks.insert(name, position);
                     }
+                    CheckpointPart::State { operator, segment } => {
+                        self.state
+                            .entry(operator)
+                            .or_default()
+                            .segments
+                            .push(segment);
+                    }
                 }
             }
             self.dirty_epoch = Some(self.dirty_epoch.map_or(epoch, |d| d.max(epoch)));
         }
-        let applied = self.dirty_epoch?;
-        let epoch = frontier.map_or(applied, |f| f.saturating_sub(1).max(applied));
+        let epoch = match self.dirty_epoch {
+            Some(applied) => frontier.map_or(applied, |f| f.saturating_sub(1).max(applied)),
+            // Only a compaction changed: worth a snapshot once the frontier
+            // allows an epoch above the last one written (snapshot epochs
+            // never repeat).
+            None if self.compacted => {
+                let epoch = frontier?.checked_sub(1)?;
+                if self.written_epoch.is_some_and(|w| epoch <= w) {
+                    return None;
+                }
+                epoch
+            }
+            None => return None,
+        };
+        self.returned_epoch = Some(epoch);
         Some(Snapshot {
             epoch,
             execution: self.execution,
@@ -119,6 +165,7 @@ impl Checkpointer {
             config: self.config.clone(),
             offsets: self.offsets.clone(),
             sinks: self.sinks.clone(),
+            state: self.state.clone(),
             created_ms: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
@@ -129,6 +176,51 @@ impl Checkpointer {
     /// there is nowhere to write it): the next one waits for new parts.
     pub fn written(&mut self) {
         self.dirty_epoch = None;
+        self.compacted = false;
+        if let Some(epoch) = self.returned_epoch.take() {
+            self.written_epoch = Some(self.written_epoch.map_or(epoch, |w| w.max(epoch)));
+        }
+    }
+
+    /// The operators' state as of the parts applied so far: what the next
+    /// snapshot records.
+    pub fn state(&self) -> &BTreeMap<String, StateManifest> {
+        &self.state
+    }
+
+    /// Replaces the first segments of `operator`'s manifest by `base`, their
+    /// compaction ([`crate::state::StateDir::compact`]), if the manifest
+    /// still starts with exactly `compacted` (compared by file name), and
+    /// returns true; otherwise changes nothing and returns false.
+    ///
+    /// A replacement is a change worth a snapshot of its own: the next
+    /// [`Checkpointer::complete`] returns one even without new parts, as
+    /// soon as the frontier allows an epoch above the last snapshot
+    /// written (snapshot epochs never repeat; without new parts and
+    /// without the frontier passing a new epoch it waits). Call it between
+    /// snapshots, not between `complete` and `written`.
+    pub fn replace_prefix(
+        &mut self,
+        operator: &str,
+        compacted: &[SegmentRef],
+        base: SegmentRef,
+    ) -> bool {
+        let Some(manifest) = self.state.get_mut(operator) else {
+            return false;
+        };
+        let n = compacted.len();
+        let matches = n > 0
+            && manifest.segments.len() >= n
+            && manifest.segments[..n]
+                .iter()
+                .zip(compacted)
+                .all(|(have, done)| have.file == done.file);
+        if !matches {
+            return false;
+        }
+        manifest.segments.splice(..n, [base]);
+        self.compacted = true;
+        true
     }
 }
 
@@ -182,5 +274,110 @@ mod tests {
         assert_eq!((s.epoch, n(&s, "a")), (11, Some(30)));
         c.written();
         assert!(c.complete(Some(20)).is_none(), "no parts, no new snapshot");
+    }
+
+    fn seg(file: &str, epoch: u64) -> SegmentRef {
+        SegmentRef {
+            file: file.into(),
+            epoch,
+            entries: 1,
+            bytes: 40,
+            crc: 0,
+            base: false,
+        }
+    }
+
+    fn files(s: &Snapshot, operator: &str) -> Vec<String> {
+        s.state[operator]
+            .segments
+            .iter()
+            .map(|g| g.file.clone())
+            .collect()
+    }
+
+    #[test]
+    fn state_parts_append_segments_in_epoch_order_from_the_plan() {
+        let mut plan = Plan {
+            start_epoch: 5,
+            ..Plan::default()
+        };
+        plan.state.insert(
+            "rows".into(),
+            StateManifest {
+                segments: vec![seg("base-3", 3)],
+            },
+        );
+        let mut c = Checkpointer::new(&plan, "job", Properties::new(), 2);
+        let part = |file: &str, epoch| CheckpointPart::State {
+            operator: "rows".into(),
+            segment: seg(file, epoch),
+        };
+        c.stash(6, vec![part("s6w1", 6)]);
+        c.stash(5, vec![part("s5w0", 5), part("s5w1", 5)]);
+        c.stash(
+            5,
+            vec![CheckpointPart::State {
+                operator: "other".into(),
+                segment: seg("o5", 5),
+            }],
+        );
+        let s = c.complete(Some(7)).unwrap();
+        assert_eq!(files(&s, "rows"), ["base-3", "s5w0", "s5w1", "s6w1"]);
+        assert_eq!(files(&s, "other"), ["o5"]);
+        assert_eq!(c.state(), &s.state);
+    }
+
+    #[test]
+    fn replace_prefix_swaps_exactly_the_compacted_segments_and_is_a_change() {
+        let mut plan = Plan {
+            start_epoch: 3,
+            ..Plan::default()
+        };
+        plan.state.insert(
+            "rows".into(),
+            StateManifest {
+                segments: vec![seg("a", 1), seg("b", 2)],
+            },
+        );
+        let mut c = Checkpointer::new(&plan, "job", Properties::new(), 1);
+        let compacted = [seg("a", 1), seg("b", 2)];
+        let base = SegmentRef {
+            base: true,
+            ..seg("base-2", 2)
+        };
+        // Meanwhile epoch 3 appended a segment.
+        c.stash(
+            3,
+            vec![CheckpointPart::State {
+                operator: "rows".into(),
+                segment: seg("c", 3),
+            }],
+        );
+        let s = c.complete(Some(4)).unwrap();
+        assert_eq!(s.epoch, 3);
+        c.written();
+        assert!(c.complete(Some(4)).is_none());
+
+        // Not a prefix, another operator, nothing: refused, nothing changes.
+        assert!(!c.replace_prefix("rows", &[seg("b", 2)], base.clone()));
+        assert!(!c.replace_prefix("rows", &[seg("a", 1), seg("c", 3)], base.clone()));
+        assert!(!c.replace_prefix("nope", &compacted, base.clone()));
+        assert!(!c.replace_prefix("rows", &[], base.clone()));
+        assert!(c.complete(Some(5)).is_none(), "nothing changed");
+
+        assert!(c.replace_prefix("rows", &compacted, base.clone()));
+        assert_eq!(c.state()["rows"].segments, vec![base.clone(), seg("c", 3)]);
+        // No epoch above the last snapshot (4 was not written: 3 was,
+        // and the frontier is still at 4): wait.
+        assert!(c.complete(Some(4)).is_none());
+        let s = c.complete(Some(6)).expect("the compaction is snapshotted");
+        assert_eq!(
+            (s.epoch, files(&s, "rows")),
+            (5, vec!["base-2".to_owned(), "c".to_owned()])
+        );
+        c.written();
+        assert!(c.complete(Some(8)).is_none(), "once");
+        // Done twice: the prefix is gone.
+        assert!(!c.replace_prefix("rows", &compacted, base));
     }
 }

@@ -23,6 +23,7 @@ use crate::convert::ConverterConfig;
 use crate::data::{OffsetValue, Offsets};
 use crate::plugins::PluginSet;
 use crate::snapshot::{Snapshot, SnapshotError, SnapshotStore};
+use crate::state::StateManifest;
 use crate::transforms::TransformChain;
 
 /// Which snapshot a job starts from (`--restore`).
@@ -302,6 +303,9 @@ pub struct Plan {
     pub start_epoch: u64,
     /// This run's execution number (one more than the restored snapshot's).
     pub execution: u64,
+    /// Restored operator state, by operator name: the segment files each
+    /// operator loads its share of keys from (see [`crate::state`]).
+    pub state: BTreeMap<String, StateManifest>,
 }
 
 impl Plan {
@@ -361,6 +365,7 @@ fn plan_on_leader(
             plan.execution = snap.execution.saturating_add(1);
             plan.offsets = snap.offsets;
             plan.sinks = snap.sinks.into_iter().collect();
+            plan.state = snap.state;
         }
         plan.start_epoch = max_on_disk.map_or(0, |e| e + 1);
     }
@@ -477,6 +482,21 @@ mod tests {
                 connector: config.name().to_owned(),
                 config: config.props.clone(),
                 offsets,
+                state: [(
+                    "rows".to_owned(),
+                    StateManifest {
+                        segments: vec![crate::state::SegmentRef {
+                            file: format!("seg-{epoch:020}-x3-w0.tcst"),
+                            epoch,
+                            entries: 1,
+                            bytes: 50,
+                            crc: 1,
+                            base: false,
+                        }],
+                    },
+                )]
+                .into_iter()
+                .collect(),
                 ..Snapshot::default()
             })
             .unwrap();
@@ -537,6 +557,10 @@ mod tests {
         let restored = reader.offset(&SourcePartition::single("filename", "in.txt"));
         assert_eq!(restored.and_then(|o| o.get_i64("position")), Some(70));
         assert_eq!(plan.task_configs.len(), 1, "FileStreamSource has one task");
+        assert_eq!(plan.state["rows"].segments[0].epoch, 7, "state restored");
+        // The plan travels to the other workers in bincode, state and all.
+        let sent: Plan = bincode::deserialize(&bincode::serialize(&plan).unwrap()).unwrap();
+        assert_eq!(sent.state, plan.state);
 
         // An older epoch on request; a fresh start with none (epochs go on).
         let mut at = c.clone();

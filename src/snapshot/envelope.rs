@@ -6,19 +6,27 @@ use std::path::Path;
 
 use bincode::Options;
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
 use super::{Snapshot, SnapshotError};
+use crate::config::Properties;
+use crate::data::{OffsetValue, Offsets};
 
 /// The first eight bytes of every snapshot file.
 pub const MAGIC: [u8; 8] = *b"TCSNAPSH";
 
 /// The format version this build writes, and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 1 (no operator state) is still read, as a snapshot with an
+/// empty [`Snapshot::state`].
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Length of the header in front of the payload: magic (8), version (4),
 /// payload length (8), CRC32 (4).
 pub const HEADER_LEN: usize = 8 + 4 + 8 + 4;
 
-/// The bincode configuration of format version 1: fixed-width little-endian
+/// The bincode configuration of format versions 1 and 2: fixed-width little-endian
 /// integers, no trailing bytes, and (when decoding) no allocation beyond the
 /// payload's own length.
 fn payload_options() -> impl Options {
@@ -97,13 +105,46 @@ pub(super) fn decode(bytes: &[u8], path: &Path) -> Result<Snapshot, SnapshotErro
         });
     }
 
-    payload_options()
-        .with_limit(payload_len)
-        .deserialize(payload)
-        .map_err(|source| SnapshotError::Payload {
-            path: path.to_path_buf(),
-            source,
-        })
+    let payload_err = |source| SnapshotError::Payload {
+        path: path.to_path_buf(),
+        source,
+    };
+    let options = payload_options().with_limit(payload_len);
+    if version == 1 {
+        let v1: SnapshotV1 = options.deserialize(payload).map_err(payload_err)?;
+        return Ok(v1.into());
+    }
+    options.deserialize(payload).map_err(payload_err)
+}
+
+/// A snapshot's payload in format version 1: [`Snapshot`] before operator
+/// state, field for field in the same order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct SnapshotV1 {
+    epoch: u64,
+    execution: u64,
+    workers: usize,
+    connector: String,
+    config: Properties,
+    offsets: Offsets,
+    sinks: BTreeMap<String, OffsetValue>,
+    created_ms: u64,
+}
+
+impl From<SnapshotV1> for Snapshot {
+    fn from(v1: SnapshotV1) -> Snapshot {
+        Snapshot {
+            epoch: v1.epoch,
+            execution: v1.execution,
+            workers: v1.workers,
+            connector: v1.connector,
+            config: v1.config,
+            offsets: v1.offsets,
+            sinks: v1.sinks,
+            created_ms: v1.created_ms,
+            state: BTreeMap::new(),
+        }
+    }
 }
 
 fn split_u32(bytes: &[u8]) -> Option<(u32, &[u8])> {
@@ -136,7 +177,7 @@ mod tests {
     fn header_layout_is_as_documented() {
         let bytes = encode(&sample()).unwrap();
         assert_eq!(&bytes[..8], b"TCSNAPSH");
-        assert_eq!(&bytes[8..12], &1u32.to_le_bytes());
+        assert_eq!(&bytes[8..12], &2u32.to_le_bytes());
         let len = u64::from_le_bytes(bytes[12..20].try_into().unwrap());
         assert_eq!(len as usize, bytes.len() - HEADER_LEN);
         let crc = u32::from_le_bytes(bytes[20..24].try_into().unwrap());
@@ -147,13 +188,77 @@ mod tests {
     #[test]
     fn newer_version_is_a_clear_error() {
         let mut bytes = encode(&sample()).unwrap();
-        bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+        bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
         let err = decode(&bytes, &path()).unwrap_err();
         assert!(matches!(
             err,
-            SnapshotError::UnsupportedVersion { version: 2, .. }
+            SnapshotError::UnsupportedVersion { version: 3, .. }
         ));
         assert!(err.to_string().contains("newer timely-connect"), "{err}");
+    }
+
+    #[test]
+    fn version_1_files_decode_with_empty_state() {
+        use crate::data::{SourceOffset, SourcePartition};
+        let mut v1 = SnapshotV1 {
+            epoch: 9,
+            execution: 2,
+            workers: 3,
+            connector: "files".into(),
+            created_ms: 1_700_000_000_000,
+            ..SnapshotV1::default()
+        };
+        v1.config.insert("file".into(), "in.txt".into());
+        v1.offsets.insert(
+            SourcePartition::single("filename", "in.txt"),
+            SourceOffset::int(&SourceOffset::key("position"), 42),
+        );
+        v1.sinks.insert("out".into(), OffsetValue::Int(7));
+        // A version-1 file exactly as a version-1 build wrote it.
+        let payload = payload_options().serialize(&v1).unwrap();
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&MAGIC);
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+
+        let snap = decode(&bytes, &path()).unwrap();
+        assert!(snap.state.is_empty());
+        assert_eq!(snap, Snapshot::from(v1.clone()));
+        assert_eq!(
+            (
+                snap.epoch,
+                snap.connector.as_str(),
+                snap.sinks["out"].clone()
+            ),
+            (9, "files", OffsetValue::Int(7))
+        );
+        // Written again, it is a version-2 file with the same content.
+        let again = encode(&snap).unwrap();
+        assert_eq!(&again[8..12], &2u32.to_le_bytes());
+        assert_eq!(decode(&again, &path()).unwrap(), snap);
+    }
+
+    #[test]
+    fn state_manifests_round_trip() {
+        use crate::state::{SegmentRef, StateManifest};
+        let mut snap = sample();
+        snap.state.insert(
+            "rows".into(),
+            StateManifest {
+                segments: vec![SegmentRef {
+                    file: "seg-00000000000000000003-x1-w0.tcst".into(),
+                    epoch: 3,
+                    entries: 2,
+                    bytes: 60,
+                    crc: 0xdead_beef,
+                    base: false,
+                }],
+            },
+        );
+        let bytes = encode(&snap).unwrap();
+        assert_eq!(decode(&bytes, &path()).unwrap(), snap);
     }
 
     #[test]

@@ -73,7 +73,8 @@ pub enum ManageError {
 
 /// Applies `change` to the newest valid snapshot in `dir` (or to an empty
 /// one for `owner`) and writes the result as a new snapshot generation at
-/// the next epoch, atomically, keeping the sink positions. Holds the
+/// the next epoch, atomically, keeping the sink positions and the
+/// operators' state (its segment files are shared, not copied). Holds the
 /// directory's lock meanwhile, so it is refused while the job runs.
 ///
 /// ```
@@ -192,6 +193,19 @@ mod tests {
         base.offsets.insert(partition("c"), position(30));
         base.sinks
             .insert("output".into(), crate::data::OffsetValue::Int(99));
+        base.state.insert(
+            "rows".into(),
+            crate::state::StateManifest {
+                segments: vec![crate::state::SegmentRef {
+                    file: "base-00000000000000000004-x2.tcst".into(),
+                    epoch: 4,
+                    entries: 10,
+                    bytes: 300,
+                    crc: 7,
+                    base: true,
+                }],
+            },
+        );
         store.write(&base).unwrap();
 
         let changed = change_offsets(
@@ -211,6 +225,7 @@ mod tests {
         assert_eq!(now.offsets[&partition("c")], position(30));
         assert_eq!(now.offsets[&partition("d")], position(4));
         assert_eq!(now.sinks, base.sinks);
+        assert_eq!(now.state, base.state, "operator state kept");
         assert_eq!(now.execution, 2);
         // The previous generation is still there, untouched.
         assert_eq!(store.load_epoch(4).unwrap(), base);

@@ -7,9 +7,11 @@
 //! that take part in the snapshot. A [`SnapshotStore`] writes them atomically
 //! to a local directory, one file per epoch, and on restore finds the newest
 //! one that checks out, skipping corrupt or truncated ones with a clear
-//! message.
+//! message. Operators' keyed state is not in the file itself: a snapshot
+//! names, per operator, the state segment files to apply
+//! ([`Snapshot::state`]; see [`crate::state`]).
 //!
-//! # File layout (format version 1)
+//! # File layout (format version 2)
 //!
 //! A snapshot file is named `snapshot-{epoch:020}.tcs` (the epoch zero-padded
 //! to 20 digits, so names sort like epochs) and holds a 24-byte header
@@ -18,7 +20,7 @@
 //! | offset | length | content                                             |
 //! |-------:|-------:|-----------------------------------------------------|
 //! |      0 |      8 | magic bytes `TCSNAPSH`                              |
-//! |      8 |      4 | format version, `u32` (currently 1)                 |
+//! |      8 |      4 | format version, `u32` (currently 2)                 |
 //! |     12 |      8 | payload length in bytes, `u64`                      |
 //! |     20 |      4 | CRC32 (IEEE, as `crc32fast`) of the payload, `u32`  |
 //! |     24 |      n | payload: the [`Snapshot`] in bincode 1.3            |
@@ -29,6 +31,10 @@
 //! future versions; everything after them is defined by the version, so a
 //! reader meeting a newer version stops with
 //! [`SnapshotError::UnsupportedVersion`] before it looks further.
+//!
+//! Version 2 added [`Snapshot::state`] as the payload's last field. Version
+//! 1 files (the same payload without it) are still read, as snapshots with
+//! no operator state; this build writes version 2 only.
 //!
 //! Reading checks the magic, the version, the length (a shorter file is
 //! [`SnapshotError::Truncated`], a longer one
@@ -52,6 +58,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Properties;
 use crate::data::{OffsetValue, Offsets};
+use crate::state::StateManifest;
 
 mod api_json;
 mod envelope;
@@ -95,6 +102,9 @@ pub struct Snapshot {
     /// Wall-clock time the snapshot was made, in milliseconds since the Unix
     /// epoch.
     pub created_ms: u64,
+    /// Operators' keyed state, by operator name: the segment files to
+    /// apply, in order (format version 2; empty in a version-1 file).
+    pub state: BTreeMap<String, StateManifest>,
 }
 
 impl Snapshot {

@@ -1,0 +1,813 @@
+//! Operator state in snapshots: keyed state that operators (a differential
+//! adapter keeping the current row per key, say) contribute to each epoch's
+//! snapshot and get back on restore, on any number of workers.
+//!
+//! Snapshot cost follows the change rate, not the state size: at each epoch
+//! a worker writes a *segment file* holding only the changes (upserts and
+//! deletes of keys) since its previous segment, and sends a [`SegmentRef`]
+//! to the checkpoint coordinator. A snapshot records, per operator, the
+//! ordered list of segments to apply (a [`StateManifest`]). The coordinator
+//! now and then merges a manifest's segments into one *base* segment
+//! ([`StateDir::compact`]) and deletes files no snapshot refers to any more
+//! ([`StateDir::collect_garbage`]).
+//!
+//! # Directory layout
+//!
+//! ```text
+//! <snapshot_dir>/state/<operator>/seg-{epoch:020}-x{execution}-w{worker}.tcst
+//! <snapshot_dir>/state/<operator>/base-{epoch:020}-x{execution}.tcst
+//! <snapshot_dir>/state/<operator>/.<one of the above>.tmp      (a write in progress)
+//! ```
+//!
+//! `epoch` is the newest epoch whose changes the file holds, `execution` the
+//! job's execution number, `worker` the writing worker's index. Operator
+//! names are 1 to 100 characters of `[A-Za-z0-9_.-]`, not starting with `.`.
+//!
+//! # File layout (segment format version 1)
+//!
+//! A segment file holds a 24-byte header followed by the payload. All
+//! integers are little-endian.
+//!
+//! | offset | length | content                                             |
+//! |-------:|-------:|-----------------------------------------------------|
+//! |      0 |      8 | magic bytes `TCSTATE1`                              |
+//! |      8 |      4 | format version, `u32` (currently 1)                 |
+//! |     12 |      8 | payload length in bytes, `u64`                      |
+//! |     20 |      4 | CRC32 (IEEE, as `crc32fast`) of the payload, `u32`  |
+//! |     24 |      n | payload: the entries in bincode 1.3                 |
+//!
+//! The payload is a `Vec<`[`StateEntry`]`>` in bincode's fixed-width
+//! little-endian integer encoding (as snapshot payloads): a `u64` count, then
+//! per entry the key (`u64` length, bytes), and `0u8` for a delete or `1u8`
+//! followed by the value (`u64` length, bytes). A file must be exactly
+//! `24 + n` bytes long. A base segment holds every live key once, sorted by
+//! key, and no deletes.
+//!
+//! Reading checks the magic, the version, the length against the header and
+//! against the [`SegmentRef`], the checksum against both, the payload, and
+//! the entry count; every error names the operator and the file.
+//!
+//! # Writing
+//!
+//! A segment is written to `.<name>.tmp` in its operator's directory,
+//! fsynced, renamed to its final name and the directory fsynced, so a file
+//! with a final name is always complete. A crash leaves at most a temp file,
+//! which [`StateDir::collect_garbage`] deletes once its epoch is snapshotted.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use bincode::Options;
+use serde::{Deserialize, Serialize};
+
+/// The first eight bytes of every segment file.
+pub const SEGMENT_MAGIC: [u8; 8] = *b"TCSTATE1";
+
+/// The segment format version this build writes, and the newest it reads.
+pub const SEGMENT_VERSION: u32 = 1;
+
+/// Length of a segment file's header: magic (8), version (4), payload
+/// length (8), CRC32 (4).
+pub const SEGMENT_HEADER_LEN: usize = 8 + 4 + 8 + 4;
+
+/// The name of the directory, inside a snapshot directory, that holds state.
+pub const STATE_DIR_NAME: &str = "state";
+
+const SEGMENT_SUFFIX: &str = ".tcst";
+const TEMP_SUFFIX: &str = ".tmp";
+const EPOCH_DIGITS: usize = 20;
+const MAX_OPERATOR_LEN: usize = 100;
+/// The smallest encoded entry: key length (8) and the option tag (1).
+const MIN_ENTRY_LEN: u64 = 9;
+
+/// One segment file of an operator's durable state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentRef {
+    /// The file's name, relative to `<snapshot_dir>/state/<operator>/`.
+    pub file: String,
+    /// The newest epoch whose changes the file holds.
+    pub epoch: u64,
+    /// How many entries it holds.
+    pub entries: u64,
+    /// The file's length in bytes.
+    pub bytes: u64,
+    /// CRC32 (`crc32fast`) of the payload.
+    pub crc: u32,
+    /// True for a compacted base: the full state, no deletes.
+    pub base: bool,
+}
+
+/// An operator's state as of a snapshot: segments in the order to apply them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateManifest {
+    /// The segments, oldest first; later entries override earlier ones.
+    pub segments: Vec<SegmentRef>,
+}
+
+impl StateManifest {
+    /// Entries over all segments (a key changed twice counts twice).
+    pub fn entries(&self) -> u64 {
+        self.segments.iter().map(|s| s.entries).sum()
+    }
+
+    /// Bytes over all segment files.
+    pub fn bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.bytes).sum()
+    }
+}
+
+/// A change: key bytes, and the new value bytes or `None` (deleted).
+pub type StateEntry = (Vec<u8>, Option<Vec<u8>>);
+
+/// Why operator state could not be written, read, compacted or collected.
+///
+/// Every variant names the operator; every variant about a file names the
+/// file (whose name carries the epoch).
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The operator name cannot be a directory name here.
+    #[error("state of operator `{operator}`: bad operator name: {reason}")]
+    BadOperatorName {
+        /// The name as given.
+        operator: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A segment reference names a file that is not a segment file name.
+    #[error("state of operator `{operator}`: `{file}` is not a state segment file name")]
+    BadFileName {
+        /// The operator.
+        operator: String,
+        /// The name in the reference.
+        file: String,
+    },
+    /// A file-system operation failed.
+    #[error("state of operator `{operator}`: cannot {op} {}: {source}", path.display())]
+    Io {
+        /// The operator (empty for the state directory itself).
+        operator: String,
+        /// What was being done ("read", "rename", ...).
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The file does not start with the segment magic bytes.
+    #[error("state of operator `{operator}`: {} is not a state segment: bad magic bytes {found:02x?}", path.display())]
+    BadMagic {
+        /// The operator.
+        operator: String,
+        /// The file.
+        path: PathBuf,
+        /// The file's first bytes (up to the magic's length).
+        found: Vec<u8>,
+    },
+    /// The file has a format version this build cannot read.
+    #[error("state of operator `{operator}`: {} has segment format version {version}, this build reads 1..={SEGMENT_VERSION}", path.display())]
+    UnsupportedVersion {
+        /// The operator.
+        operator: String,
+        /// The file.
+        path: PathBuf,
+        /// The version in the file.
+        version: u32,
+    },
+    /// The file is shorter than its header or its reference says.
+    #[error("state of operator `{operator}`: {} is truncated: expected {expected} bytes, found {actual}", path.display())]
+    Truncated {
+        /// The operator.
+        operator: String,
+        /// The file.
+        path: PathBuf,
+        /// The length required.
+        expected: u64,
+        /// The file's length.
+        actual: u64,
+    },
+    /// The file is longer than its header or its reference says.
+    #[error("state of operator `{operator}`: {} has trailing bytes: expected {expected} bytes, found {actual}", path.display())]
+    TrailingBytes {
+        /// The operator.
+        operator: String,
+        /// The file.
+        path: PathBuf,
+        /// The length required.
+        expected: u64,
+        /// The file's length.
+        actual: u64,
+    },
+    /// The payload's CRC32 does not match the header's or the reference's.
+    #[error("state of operator `{operator}`: {} is corrupt: checksum mismatch (expected {expected:#010x}, payload {computed:#010x})", path.display())]
+    ChecksumMismatch {
+        /// The operator.
+        operator: String,
+        /// The file.
+        path: PathBuf,
+        /// The CRC32 in the header or the reference.
+        expected: u32,
+        /// The payload's CRC32.
+        computed: u32,
+    },
+    /// The payload does not decode, or holds another number of entries
+    /// than the reference says.
+    #[error("state of operator `{operator}`: cannot decode {}: {reason}", path.display())]
+    Decode {
+        /// The operator.
+        operator: String,
+        /// The file.
+        path: PathBuf,
+        /// What did not decode.
+        reason: String,
+    },
+    /// The entries could not be encoded.
+    #[error("state of operator `{operator}`: cannot encode {}: {source}", path.display())]
+    Encode {
+        /// The operator.
+        operator: String,
+        /// The file being written.
+        path: PathBuf,
+        /// The encoder's error.
+        source: bincode::Error,
+    },
+    /// There is nothing to compact.
+    #[error("state of operator `{operator}`: cannot compact an empty manifest")]
+    EmptyManifest {
+        /// The operator.
+        operator: String,
+    },
+}
+
+/// What a segment file name says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileName {
+    epoch: u64,
+    base: bool,
+}
+
+/// The name of a worker's segment of `epoch`.
+fn segment_file_name(epoch: u64, execution: u64, worker: usize) -> String {
+    format!("seg-{epoch:0EPOCH_DIGITS$}-x{execution}-w{worker}{SEGMENT_SUFFIX}")
+}
+
+/// The name of a base segment holding the state as of `epoch`.
+fn base_file_name(epoch: u64, execution: u64) -> String {
+    format!("base-{epoch:0EPOCH_DIGITS$}-x{execution}{SEGMENT_SUFFIX}")
+}
+
+fn temp_name(file: &str) -> String {
+    format!(".{file}{TEMP_SUFFIX}")
+}
+
+/// The final name a temp file is for, if `name` is one.
+fn temp_target(name: &str) -> Option<&str> {
+    name.strip_prefix('.')?.strip_suffix(TEMP_SUFFIX)
+}
+
+fn parse_number(text: &str, prefix: char) -> Option<u64> {
+    let digits = text.strip_prefix(prefix)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Parses a segment or base file name; `None` for anything else.
+fn parse_file_name(name: &str) -> Option<FileName> {
+    let stem = name.strip_suffix(SEGMENT_SUFFIX)?;
+    let (base, rest) = if let Some(rest) = stem.strip_prefix("seg-") {
+        (false, rest)
+    } else {
+        (true, stem.strip_prefix("base-")?)
+    };
+    let mut parts = rest.split('-');
+    let digits = parts.next()?;
+    if digits.len() != EPOCH_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let epoch = digits.parse().ok()?;
+    parse_number(parts.next()?, 'x')?;
+    if !base {
+        parse_number(parts.next()?, 'w')?;
+    }
+    parts.next().is_none().then_some(FileName { epoch, base })
+}
+
+/// The bincode configuration of segment payloads: that of snapshot payloads.
+fn payload_options() -> impl Options + Copy {
+    bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_little_endian()
+}
+
+/// The state directory of a snapshot store: `<snapshot_dir>/state/`.
+///
+/// ```
+/// use timely_connect::state::{StateDir, StateManifest};
+///
+/// let dir = tempfile::tempdir()?;
+/// let state = StateDir::new(dir.path());
+/// let seg = state.write_segment("rows", 3, 1, 0, &[
+///     (b"k1".to_vec(), Some(b"v1".to_vec())),
+///     (b"k2".to_vec(), Some(b"v2".to_vec())),
+/// ])?;
+/// let later = state.write_segment("rows", 4, 1, 0, &[(b"k1".to_vec(), None)])?;
+/// let manifest = StateManifest { segments: vec![seg, later] };
+/// let rows = state.load("rows", &manifest, |_| true)?;
+/// assert_eq!(rows.len(), 1);
+/// assert_eq!(rows[&b"k2".to_vec()], b"v2".to_vec());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct StateDir {
+    root: PathBuf,
+}
+
+impl StateDir {
+    /// The state directory of the snapshot directory `snapshot_dir`
+    /// (nothing is created until a segment is written).
+    pub fn new(snapshot_dir: &Path) -> StateDir {
+        StateDir {
+            root: snapshot_dir.join(STATE_DIR_NAME),
+        }
+    }
+
+    /// `<snapshot_dir>/state/`.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Checks that `operator` can name a state directory: 1 to 100
+    /// characters of `[A-Za-z0-9_.-]`, not starting with `.`.
+    pub fn check_operator_name(operator: &str) -> Result<(), StateError> {
+        let bad = |reason| {
+            Err(StateError::BadOperatorName {
+                operator: operator.to_owned(),
+                reason,
+            })
+        };
+        if operator.is_empty() {
+            return bad("it is empty");
+        }
+        if operator.len() > MAX_OPERATOR_LEN {
+            return bad("it is longer than 100 characters");
+        }
+        if operator.starts_with('.') {
+            return bad("it starts with `.`");
+        }
+        if !operator
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        {
+            return bad("only letters, digits, `_`, `.` and `-` are allowed");
+        }
+        Ok(())
+    }
+
+    fn operator_dir(&self, operator: &str) -> Result<PathBuf, StateError> {
+        Self::check_operator_name(operator)?;
+        Ok(self.root.join(operator))
+    }
+
+    /// Writes the changes of `worker` for `operator` up to `epoch` as a new
+    /// segment file, in the order given, and returns its reference.
+    ///
+    /// The file (`seg-{epoch:020}-x{execution}-w{worker}.tcst`) is written
+    /// atomically: a temp file, written and fsynced, renamed to its final
+    /// name, then the directory fsynced; the directories are created as
+    /// needed. Called by each worker's operator at the end of an epoch,
+    /// before it sends the reference as its checkpoint part.
+    pub fn write_segment(
+        &self,
+        operator: &str,
+        epoch: u64,
+        execution: u64,
+        worker: usize,
+        entries: &[StateEntry],
+    ) -> Result<SegmentRef, StateError> {
+        let file = segment_file_name(epoch, execution, worker);
+        let items = entries.iter().map(|(k, v)| (k, v.as_ref()));
+        self.write_file(operator, file, epoch, false, entries.len(), items)
+    }
+
+    /// Writes `count` entries as the file `file` atomically.
+    fn write_file<'a>(
+        &self,
+        operator: &str,
+        file: String,
+        epoch: u64,
+        base: bool,
+        count: usize,
+        entries: impl Iterator<Item = (&'a Vec<u8>, Option<&'a Vec<u8>>)>,
+    ) -> Result<SegmentRef, StateError> {
+        let dir = self.operator_dir(operator)?;
+        let path = dir.join(&file);
+        let encode_err = |source| StateError::Encode {
+            operator: operator.to_owned(),
+            path: path.clone(),
+            source,
+        };
+        let options = payload_options();
+        let mut payload = Vec::new();
+        options
+            .serialize_into(&mut payload, &(count as u64))
+            .map_err(encode_err)?;
+        for entry in entries {
+            options
+                .serialize_into(&mut payload, &entry)
+                .map_err(encode_err)?;
+        }
+        let crc = crc32fast::hash(&payload);
+        let mut bytes = Vec::with_capacity(SEGMENT_HEADER_LEN + payload.len());
+        bytes.extend_from_slice(&SEGMENT_MAGIC);
+        bytes.extend_from_slice(&SEGMENT_VERSION.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&crc.to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        drop(payload);
+
+        let io = |op, p: &Path| {
+            let (operator, p) = (operator.to_owned(), p.to_path_buf());
+            move |source| StateError::Io {
+                operator,
+                op,
+                path: p,
+                source,
+            }
+        };
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir).map_err(io("create directory", &dir))?;
+            // Make the new directories' entries durable too.
+            sync_dir(&self.root).map_err(io("fsync directory", &self.root))?;
+            if let Some(parent) = self.root.parent() {
+                sync_dir(parent).map_err(io("fsync directory", parent))?;
+            }
+        }
+        let temp = dir.join(temp_name(&file));
+        let written = fs::File::create(&temp)
+            .and_then(|mut f| {
+                f.write_all(&bytes)?;
+                f.sync_all()
+            })
+            .map_err(io("write", &temp))
+            .and_then(|()| fs::rename(&temp, &path).map_err(io("rename into", &path)));
+        if let Err(err) = written {
+            if let Err(e) = fs::remove_file(&temp) {
+                if e.kind() != io::ErrorKind::NotFound {
+                    tracing::warn!(operator, path = %temp.display(), error = %e, "cannot delete state temp file");
+                }
+            }
+            return Err(err);
+        }
+        sync_dir(&dir).map_err(io("fsync directory", &dir))?;
+        tracing::debug!(operator, file = %path.display(), epoch, entries = count, bytes = bytes.len(), base, "state segment written");
+        Ok(SegmentRef {
+            file,
+            epoch,
+            entries: count as u64,
+            bytes: bytes.len() as u64,
+            crc,
+            base,
+        })
+    }
+
+    /// Reads a segment's entries in file order, checking magic, version,
+    /// length and CRC against the file and against `seg`.
+    pub fn read_segment(
+        &self,
+        operator: &str,
+        seg: &SegmentRef,
+    ) -> Result<Vec<StateEntry>, StateError> {
+        let mut entries = Vec::new();
+        self.for_each_entry(operator, seg, |key, value| entries.push((key, value)))?;
+        Ok(entries)
+    }
+
+    /// Reads and checks a segment, and hands its entries to `apply` one at
+    /// a time as they are decoded.
+    fn for_each_entry(
+        &self,
+        operator: &str,
+        seg: &SegmentRef,
+        mut apply: impl FnMut(Vec<u8>, Option<Vec<u8>>),
+    ) -> Result<(), StateError> {
+        let dir = self.operator_dir(operator)?;
+        if parse_file_name(&seg.file).is_none() {
+            return Err(StateError::BadFileName {
+                operator: operator.to_owned(),
+                file: seg.file.clone(),
+            });
+        }
+        let path = dir.join(&seg.file);
+        let operator_s = || operator.to_owned();
+        let io_err = |op| {
+            let path = path.clone();
+            move |source| StateError::Io {
+                operator: operator.to_owned(),
+                op,
+                path,
+                source,
+            }
+        };
+        // Check the length before reading: a wrong one is not read at all.
+        let meta = fs::metadata(&path).map_err(io_err("read"))?;
+        let actual = meta.len();
+        let length_err = |expected: u64, actual: u64| {
+            if actual < expected {
+                StateError::Truncated {
+                    operator: operator_s(),
+                    path: path.clone(),
+                    expected,
+                    actual,
+                }
+            } else {
+                StateError::TrailingBytes {
+                    operator: operator_s(),
+                    path: path.clone(),
+                    expected,
+                    actual,
+                }
+            }
+        };
+        if actual != seg.bytes {
+            return Err(length_err(seg.bytes, actual));
+        }
+        let bytes = fs::read(&path).map_err(io_err("read"))?;
+        let actual = bytes.len() as u64;
+        let header_truncated = || length_err(SEGMENT_HEADER_LEN as u64, actual);
+
+        let magic_len = SEGMENT_MAGIC.len().min(bytes.len());
+        if bytes[..magic_len] != SEGMENT_MAGIC[..magic_len] {
+            return Err(StateError::BadMagic {
+                operator: operator_s(),
+                path: path.clone(),
+                found: bytes[..magic_len].to_vec(),
+            });
+        }
+        if bytes.len() < SEGMENT_HEADER_LEN {
+            return Err(header_truncated());
+        }
+        let (header, payload) = bytes.split_at(SEGMENT_HEADER_LEN);
+        let u32_at = |at: usize| {
+            u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+        };
+        let version = u32_at(8);
+        if version == 0 || version > SEGMENT_VERSION {
+            return Err(StateError::UnsupportedVersion {
+                operator: operator_s(),
+                path: path.clone(),
+                version,
+            });
+        }
+        let mut len_bytes = [0u8; 8];
+        len_bytes.copy_from_slice(&header[12..20]);
+        let payload_len = u64::from_le_bytes(len_bytes);
+        let stored_crc = u32_at(20);
+        let expected = (SEGMENT_HEADER_LEN as u64).saturating_add(payload_len);
+        if actual != expected {
+            return Err(length_err(expected, actual));
+        }
+        let computed = crc32fast::hash(payload);
+        for expected in [stored_crc, seg.crc] {
+            if computed != expected {
+                return Err(StateError::ChecksumMismatch {
+                    operator: operator_s(),
+                    path: path.clone(),
+                    expected,
+                    computed,
+                });
+            }
+        }
+
+        let decode_err = |reason: String| StateError::Decode {
+            operator: operator_s(),
+            path: path.clone(),
+            reason,
+        };
+        let options = payload_options().with_limit(payload_len);
+        let mut rest = payload;
+        let count: u64 = options
+            .deserialize_from(&mut rest)
+            .map_err(|e| decode_err(format!("entry count: {e}")))?;
+        if count != seg.entries {
+            return Err(decode_err(format!(
+                "it holds {count} entries, its reference says {}",
+                seg.entries
+            )));
+        }
+        if count > rest.len() as u64 / MIN_ENTRY_LEN {
+            return Err(decode_err(format!(
+                "{count} entries cannot fit in {} bytes",
+                rest.len()
+            )));
+        }
+        for i in 0..count {
+            let (key, value): StateEntry = options
+                .deserialize_from(&mut rest)
+                .map_err(|e| decode_err(format!("entry {i}: {e}")))?;
+            apply(key, value);
+        }
+        if !rest.is_empty() {
+            return Err(decode_err(format!(
+                "{} bytes after the last entry",
+                rest.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Folds the manifest's segments in order: later entries override
+    /// earlier ones and `None` deletes. Only keys for which `keep(key)` is
+    /// true are kept (a worker's share of the keys, say). Segments are
+    /// decoded one at a time, entry by entry, into the result.
+    pub fn load(
+        &self,
+        operator: &str,
+        manifest: &StateManifest,
+        mut keep: impl FnMut(&[u8]) -> bool,
+    ) -> Result<HashMap<Vec<u8>, Vec<u8>>, StateError> {
+        Self::check_operator_name(operator)?;
+        let mut state = HashMap::new();
+        for seg in &manifest.segments {
+            self.for_each_entry(operator, seg, |key, value| match value {
+                Some(value) => {
+                    if keep(&key) {
+                        state.insert(key, value);
+                    }
+                }
+                None => {
+                    state.remove(&key);
+                }
+            })?;
+        }
+        Ok(state)
+    }
+
+    /// Merges all segments of `manifest` into one base segment, sorted by
+    /// key and without deletes, named for the newest segment's epoch and
+    /// `execution` (`base-{epoch:020}-x{execution}.tcst`), written
+    /// atomically like a segment. Returns its reference (`base: true`).
+    ///
+    /// Runs on the coordinator's background thread; it reads only the
+    /// manifest's files, which the snapshot they came from keeps alive.
+    pub fn compact(
+        &self,
+        operator: &str,
+        manifest: &StateManifest,
+        execution: u64,
+    ) -> Result<SegmentRef, StateError> {
+        let epoch = manifest
+            .segments
+            .iter()
+            .map(|s| s.epoch)
+            .max()
+            .ok_or_else(|| StateError::EmptyManifest {
+                operator: operator.to_owned(),
+            })?;
+        let mut state = BTreeMap::new();
+        for seg in &manifest.segments {
+            self.for_each_entry(operator, seg, |key, value| match value {
+                Some(value) => {
+                    state.insert(key, value);
+                }
+                None => {
+                    state.remove(&key);
+                }
+            })?;
+        }
+        let file = base_file_name(epoch, execution);
+        let count = state.len();
+        self.write_file(
+            operator,
+            file,
+            epoch,
+            true,
+            count,
+            state.iter().map(|(k, v)| (k, Some(v))),
+        )
+    }
+
+    /// The name [`StateDir::compact`] gives the base of `manifest` (to
+    /// protect it from [`StateDir::collect_garbage`] while it is written).
+    pub fn base_name_for(manifest: &StateManifest, execution: u64) -> Option<String> {
+        let epoch = manifest.segments.iter().map(|s| s.epoch).max()?;
+        Some(base_file_name(epoch, execution))
+    }
+
+    /// Deletes the files under `state/<operator>/`, for every operator
+    /// directory present, that no manifest of `referenced` (the state maps
+    /// of the snapshots that remain) names, whose epoch (from the file
+    /// name) is `<= up_to`, and that are not named in `protect`; also
+    /// deletes temp files of writes whose epoch is `<= up_to` (the writer
+    /// crashed), unless their final name is protected. Files and
+    /// directories whose names it cannot parse are left alone. Returns how
+    /// many files were deleted.
+    ///
+    /// Call it after the snapshot of `up_to` is durable: every segment of
+    /// an epoch `<= up_to` is then either in that snapshot or garbage.
+    pub fn collect_garbage(
+        &self,
+        referenced: &[&BTreeMap<String, StateManifest>],
+        up_to: u64,
+        protect: &[String],
+    ) -> Result<usize, StateError> {
+        let read_dir = match fs::read_dir(&self.root) {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(source) => {
+                return Err(StateError::Io {
+                    operator: String::new(),
+                    op: "read directory",
+                    path: self.root.clone(),
+                    source,
+                })
+            }
+        };
+        let kept: HashSet<(&str, &str)> = referenced
+            .iter()
+            .flat_map(|map| map.iter())
+            .flat_map(|(op, m)| {
+                m.segments
+                    .iter()
+                    .map(move |s| (op.as_str(), s.file.as_str()))
+            })
+            .collect();
+        let protected: HashSet<&str> = protect.iter().map(String::as_str).collect();
+        let mut deleted = 0;
+        for entry in read_dir {
+            let entry = entry.map_err(|source| StateError::Io {
+                operator: String::new(),
+                op: "read directory",
+                path: self.root.clone(),
+                source,
+            })?;
+            let Some(operator) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if Self::check_operator_name(&operator).is_err()
+                || !entry.file_type().is_ok_and(|t| t.is_dir())
+            {
+                continue;
+            }
+            let dir = entry.path();
+            let io_err = |op, path: &Path| {
+                let (operator, path) = (operator.clone(), path.to_path_buf());
+                move |source| StateError::Io {
+                    operator,
+                    op,
+                    path,
+                    source,
+                }
+            };
+            for file in fs::read_dir(&dir).map_err(io_err("read directory", &dir))? {
+                let file = file.map_err(io_err("read directory", &dir))?;
+                let Some(name) = file.file_name().to_str().map(str::to_owned) else {
+                    continue;
+                };
+                if !file.file_type().is_ok_and(|t| t.is_file()) {
+                    continue;
+                }
+                let (target, temp) = match temp_target(&name) {
+                    Some(target) => (target, true),
+                    None => (name.as_str(), false),
+                };
+                let Some(parsed) = parse_file_name(target) else {
+                    continue;
+                };
+                if parsed.epoch > up_to
+                    || protected.contains(target)
+                    || (!temp && kept.contains(&(operator.as_str(), target)))
+                {
+                    continue;
+                }
+                let path = file.path();
+                match fs::remove_file(&path) {
+                    Ok(()) => {
+                        deleted += 1;
+                        tracing::debug!(operator = %operator, file = %path.display(), "unreferenced state file deleted");
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_err("delete", &path)(e)),
+                }
+            }
+        }
+        Ok(deleted)
+    }
+}
+
+/// Makes a directory's entries (a new or renamed file) durable.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+/// Directories cannot be opened for fsync on this platform.
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
