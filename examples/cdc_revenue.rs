@@ -27,7 +27,9 @@ use timely_connect_operators::{
 };
 
 /// An `orders` row: its customer and its amount in cents.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Order {
     /// `customer_id`.
     pub customer_id: i64,
@@ -66,7 +68,9 @@ fn to_cents(d: Decimal) -> Result<i64, String> {
 }
 
 /// A `customers` row: its country.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Customer {
     /// `country` (empty when null).
     pub country: String,
@@ -77,7 +81,9 @@ impl FromConnect for Customer {
         let row = value.as_struct().ok_or("a customers row is a struct")?;
         match row.get("country") {
             Some(Value::String(s)) => Ok(Customer { country: s.clone() }),
-            Some(Value::Null) | None => Ok(Customer { country: String::new() }),
+            Some(Value::Null) | None => Ok(Customer {
+                country: String::new(),
+            }),
             other => Err(format!("country: expected STRING, got {other:?}")),
         }
     }
@@ -114,7 +120,9 @@ impl Args {
         while let Some(a) = it.next() {
             let mut millis = || -> Result<Duration, String> {
                 let v = it.next().ok_or(usage)?;
-                v.parse().map(Duration::from_millis).map_err(|e| format!("{a} {v}: {e}"))
+                v.parse()
+                    .map(Duration::from_millis)
+                    .map_err(|e| format!("{a} {v}: {e}"))
             };
             match a.as_str() {
                 "--until-idle-ms" => parsed.until_idle = Some(millis()?),
@@ -128,7 +136,8 @@ impl Args {
 
 /// Runs the pipeline until it is idle (or forever without `until_idle`).
 pub fn run(args: Args) -> Result<(), String> {
-    let props = timely_connect::config::load_properties(&args.connector).map_err(|e| e.to_string())?;
+    let props =
+        timely_connect::config::load_properties(&args.connector).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let mut spec = JobSpec::new(props)
         .snapshot_dir(args.out.join("snapshots"))
@@ -144,7 +153,9 @@ pub fn run(args: Args) -> Result<(), String> {
         let job = Job::prepare(worker, &spec).map_err(|e| e.to_string())?;
         worker.dataflow::<u64, _, _>(|scope| {
             let source = scope.connect_source(&job);
-            let table = |suffix: &'static str| move |r: &timely_connect::SourceRecord| r.topic.ends_with(suffix);
+            let table = |suffix: &'static str| {
+                move |r: &timely_connect::SourceRecord| r.topic.ends_with(suffix)
+            };
             let orders = source
                 .records
                 .clone()
@@ -157,7 +168,9 @@ pub fn run(args: Args) -> Result<(), String> {
             let revenue = orders
                 .collection
                 .map(|(_id, o)| (o.customer_id, o.cents))
-                .join_map(customers.collection, |_id, cents, c| (c.country.clone(), *cents))
+                .join_map(customers.collection, |_id, cents, c| {
+                    (c.country.clone(), *cents)
+                })
                 .reduce(|_country, input, output| {
                     let sum: i64 = input.iter().map(|(cents, n)| **cents * *n as i64).sum();
                     output.push((sum, 1isize));
@@ -168,7 +181,10 @@ pub fn run(args: Args) -> Result<(), String> {
                 "revenue",
                 Some(current_path.as_path()),
             );
-            scope.checkpoint(&job, vec![source.parts, orders.parts, customers.parts, written]);
+            scope.checkpoint(
+                &job,
+                vec![source.parts, orders.parts, customers.parts, written],
+            );
         });
         job.run(worker).map_err(|e| e.to_string())
     })

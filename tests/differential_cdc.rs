@@ -202,7 +202,10 @@ fn finish(mut child: Child, label: &str) {
             if let Some(mut e) = child.stderr.take() {
                 let _ = std::io::Read::read_to_string(&mut e, &mut err);
             }
-            assert!(status.success(), "{label}: pipeline failed ({status}): {err}");
+            assert!(
+                status.success(),
+                "{label}: pipeline failed ({status}): {err}"
+            );
             return;
         }
         if Instant::now() > deadline {
@@ -258,7 +261,10 @@ fn cdc_revenue_equals_postgres_after_random_workload_and_kills() {
     // The last run drains what is left and stops once idle.
     finish(spawn_child(dir, 3, Some(3000)), "final run");
     let want = expected(&pg);
-    assert!(want.len() >= 3, "the workload left too few countries: {want:?}");
+    assert!(
+        want.len() >= 3,
+        "the workload left too few countries: {want:?}"
+    );
     assert_eq!(
         current(&out.join("revenue_current.jsonl")),
         want,
@@ -273,7 +279,11 @@ fn cdc_revenue_equals_postgres_after_random_workload_and_kills() {
     // rebuilt from a re-read table: the snapshots hold their state.
     let store = timely_connect::snapshot::SnapshotStore::open_existing(&out.join("snapshots"))
         .expect("snapshot store");
-    let snap = store.load_latest().expect("read").expect("a snapshot").snapshot;
+    let snap = store
+        .load_latest()
+        .expect("read")
+        .expect("a snapshot")
+        .snapshot;
     for name in ["orders", "customers", "revenue"] {
         assert!(
             snap.state.get(name).is_some_and(|m| !m.segments.is_empty()),

@@ -108,7 +108,6 @@ pub trait ChangeCollection<'scope> {
     ///     job.run(worker).unwrap();
     /// }).unwrap();
     /// assert_eq!(*users.lock().unwrap(), 200); // 200 distinct user ids
-
     /// ```
     fn change_collection<K, V>(
         self,
@@ -173,19 +172,25 @@ fn decode<K: FromConnect, V: FromConnect>(
 ) -> Result<Option<Change<K, V>>, String> {
     let key = || -> Result<K, String> {
         if record.key.is_null() {
-            return Err("the record has no key (a table without a primary key?); the adapter needs one".into());
+            return Err(
+                "the record has no key (a table without a primary key?); the adapter needs one"
+                    .into(),
+            );
         }
-        K::from_connect(&record.key, record.key_schema.as_deref())
-            .map_err(|e| format!("key: {e}"))
+        K::from_connect(&record.key, record.key_schema.as_deref()).map_err(|e| format!("key: {e}"))
     };
-    let row = |value: &Value, schema| V::from_connect(value, schema).map_err(|e| format!("row: {e}"));
+    let row =
+        |value: &Value, schema| V::from_connect(value, schema).map_err(|e| format!("row: {e}"));
     match format {
         ChangeFormat::Upsert => {
             let k = key()?;
             if record.value.is_null() {
                 Ok(Some(Change::Delete(k)))
             } else {
-                Ok(Some(Change::Put(k, row(&record.value, record.value_schema.as_deref())?)))
+                Ok(Some(Change::Put(
+                    k,
+                    row(&record.value, record.value_schema.as_deref())?,
+                )))
             }
         }
         ChangeFormat::Debezium => {
@@ -214,6 +219,9 @@ fn decode<K: FromConnect, V: FromConnect>(
         }
     }
 }
+
+/// An epoch's changes not yet applied, with the capability to emit them.
+type Pending<K, V> = (Capability<u64>, Vec<Change<K, V>>);
 
 /// Applies decoded changes on the worker that owns each key, in epoch
 /// order, keeping the current row per key.
@@ -253,7 +261,7 @@ where
         for c in parts_cap.iter_mut().chain(updates_cap.iter_mut()) {
             c.downgrade(&start);
         }
-        let mut stash: BTreeMap<u64, (Capability<u64>, Vec<Change<K, V>>)> = BTreeMap::new();
+        let mut stash: BTreeMap<u64, Pending<K, V>> = BTreeMap::new();
         // The epoch below which every change is applied.
         let mut applied_below = start;
         move |frontiers| {

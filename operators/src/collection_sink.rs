@@ -94,7 +94,8 @@ where
             // The restored contents are retracted at the first epoch: what
             // arrives then is the whole recomputed collection.
             if let Some(s) = sink.as_ref() {
-                let undo: Vec<(D, isize)> = s.contents.iter().map(|(d, n)| (d.clone(), -n)).collect();
+                let undo: Vec<(D, isize)> =
+                    s.contents.iter().map(|(d, n)| (d.clone(), -n)).collect();
                 if !undo.is_empty() {
                     stash.insert(start, undo);
                 }
@@ -118,7 +119,14 @@ where
                 }
                 if let Some(s) = sink.as_mut() {
                     let epoch = frontier.map_or_else(
-                        || stash.keys().next_back().copied().unwrap_or(written_below).max(written_below),
+                        || {
+                            stash
+                                .keys()
+                                .next_back()
+                                .copied()
+                                .unwrap_or(written_below)
+                                .max(written_below)
+                        },
                         |f| f - 1,
                     );
                     match s.write_epochs(&mut stash, reached, epoch) {
@@ -186,9 +194,10 @@ where
             let mut block = Vec::new();
             for (row, diff) in updates {
                 block.extend_from_slice(b"{\"row\":");
-                serde_json::to_writer(&mut block, &row)
-                    .map_err(|e| format!("sink `{}`: a row does not render: {e}", self.writer.name()))?;
-                let _ = write!(block, ",\"time\":{t},\"diff\":{diff}}}\n");
+                serde_json::to_writer(&mut block, &row).map_err(|e| {
+                    format!("sink `{}`: a row does not render: {e}", self.writer.name())
+                })?;
+                let _ = writeln!(block, ",\"time\":{t},\"diff\":{diff}}}");
                 let count = {
                     let entry = self.contents.entry(row.clone()).or_insert(0);
                     *entry += diff;
@@ -203,7 +212,10 @@ where
         }
         let mut parts = Vec::new();
         if let Some(position) = self.writer.commit().map_err(|e| e.to_string())? {
-            parts.push(CheckpointPart::Sink(self.writer.name().to_owned(), position));
+            parts.push(CheckpointPart::Sink(
+                self.writer.name().to_owned(),
+                position,
+            ));
         }
         if let Some(part) = self.contents.checkpoint(epoch)? {
             parts.push(part);

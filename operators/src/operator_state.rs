@@ -64,18 +64,24 @@ where
     /// The state named `name` (unique among the job's stateful operators,
     /// `[A-Za-z0-9_.-]`) as of the snapshot the job restored from, keeping
     /// the keys for which `owns` is true; empty on a fresh start.
-    pub fn restore(job: &Job, name: &str, mut owns: impl FnMut(&K) -> bool) -> Result<Self, String> {
+    pub fn restore(
+        job: &Job,
+        name: &str,
+        mut owns: impl FnMut(&K) -> bool,
+    ) -> Result<Self, String> {
         StateDir::check_operator_name(name).map_err(|e| e.to_string())?;
         let dir = job.spec.config.snapshot_dir.as_deref().map(StateDir::new);
         let mut map = HashMap::new();
         if let (Some(dir), Some(manifest)) = (&dir, job.plan.state.get(name)) {
             let mut bad = None;
             let loaded = dir
-                .load(name, manifest, |bytes| match bincode::deserialize::<K>(bytes) {
-                    Ok(k) => owns(&k),
-                    Err(e) => {
-                        bad.get_or_insert_with(|| e.to_string());
-                        false
+                .load(name, manifest, |bytes| {
+                    match bincode::deserialize::<K>(bytes) {
+                        Ok(k) => owns(&k),
+                        Err(e) => {
+                            bad.get_or_insert_with(|| e.to_string());
+                            false
+                        }
                     }
                 })
                 .map_err(|e| format!("state `{name}`: {e}"))?;
@@ -164,12 +170,13 @@ where
         for key in &self.dirty {
             let k = bincode::serialize(key)
                 .map_err(|e| format!("state `{}`: a key does not encode: {e}", self.name))?;
-            let v = match self.map.get(key) {
-                Some(v) => Some(bincode::serialize(v).map_err(|e| {
-                    format!("state `{}`: a value does not encode: {e}", self.name)
-                })?),
-                None => None,
-            };
+            let v =
+                match self.map.get(key) {
+                    Some(v) => Some(bincode::serialize(v).map_err(|e| {
+                        format!("state `{}`: a value does not encode: {e}", self.name)
+                    })?),
+                    None => None,
+                };
             entries.push((k, v));
         }
         let segment = dir

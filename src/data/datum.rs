@@ -113,9 +113,7 @@ impl Serialize for Datum {
                 Datum::Bool(b) => s.serialize_bool(*b),
                 Datum::Int(n) => s.serialize_i64(*n),
                 Datum::Float(f) => s.serialize_f64(f.0),
-                Datum::Decimal(u, scale) => {
-                    s.collect_str(&Decimal::new(*u, *scale))
-                }
+                Datum::Decimal(u, scale) => s.collect_str(&Decimal::new(*u, *scale)),
                 Datum::Text(t) => s.serialize_str(t),
                 Datum::Bytes(b) => b.serialize(s),
                 Datum::List(items) | Datum::Record(items) => items.serialize(s),
@@ -307,7 +305,7 @@ mod tests {
     fn floats_order_totally_and_nan_equals_itself() {
         let nan = Datum::Float(Float(f64::NAN));
         assert_eq!(nan, nan.clone());
-        let mut v = vec![
+        let mut v = [
             Datum::Float(Float(1.5)),
             Datum::Float(Float(-0.0)),
             Datum::Float(Float(0.0)),
