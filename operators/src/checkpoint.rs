@@ -1,16 +1,20 @@
-//! The checkpoint coordinator: turns closed epochs into durable snapshots.
+//! The checkpoint coordinator: turns closed epochs into durable snapshots,
+//! and looks after the operators' state files (compaction, garbage).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::{Concatenate, Probe};
 use timely::dataflow::{Scope, Stream};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use timely_connect::runtime::Checkpointer;
-use timely_connect::snapshot::SnapshotStore;
+use timely_connect::snapshot::{SnapshotError, SnapshotStore};
+use timely_connect::state::{SegmentRef, StateDir, StateError, StateManifest};
 
 use crate::job::{Job, Shared};
 use timely_connect::runtime::CheckpointPart;
@@ -66,6 +70,8 @@ impl<'scope> Checkpoint<'scope> for Scope<'scope, u64> {
         let mut input = builder.new_input(all, Exchange::new(|_: &CheckpointPart| 0u64));
         let (_output, durable) = builder.new_output::<Vec<()>>();
         let mut coordinator = Coordinator::new(job);
+        let address = builder.operator_info().address;
+        coordinator.waker = Some(self.worker().sync_activator_for(address.to_vec()));
         builder.build(move |mut caps| {
             let mut cap = caps.pop();
             if let Some(c) = cap.as_mut() {
@@ -96,9 +102,33 @@ impl<'scope> Checkpoint<'scope> for Scope<'scope, u64> {
     }
 }
 
+/// An operator's state is compacted once its manifest has more than this
+/// many segments (or once its segments after the base hold more bytes than
+/// the base).
+pub const COMPACT_AFTER_SEGMENTS: usize = 8;
+
+/// A compaction running on its own thread.
+struct Compaction {
+    /// The segments it merges: the manifest's prefix it replaces.
+    compacted: Vec<SegmentRef>,
+    /// The base file it writes (protected from garbage collection).
+    base_name: String,
+    thread: JoinHandle<Result<SegmentRef, StateError>>,
+}
+
 struct Coordinator {
     leader: bool,
     store: Option<SnapshotStore>,
+    /// The state directory of the store (worker 0 with a snapshot dir).
+    state_dir: Option<StateDir>,
+    execution: u64,
+    /// Running compactions, by operator (at most one each).
+    compactions: BTreeMap<String, Compaction>,
+    /// The state maps of the snapshots on disk, by epoch, as far as known
+    /// (an unusable snapshot's is empty: it keeps no file alive).
+    on_disk: BTreeMap<u64, BTreeMap<String, StateManifest>>,
+    /// Wakes the coordinator when a compaction finishes.
+    waker: Option<timely::scheduling::SyncActivator>,
     start_epoch: u64,
     parts: Checkpointer,
     connector: String,
@@ -120,9 +150,15 @@ impl Coordinator {
             },
             _ => None,
         };
+        let state_dir = store.as_ref().map(|s| StateDir::new(s.dir()));
         Coordinator {
             leader,
             store,
+            state_dir,
+            execution: job.plan.execution,
+            compactions: BTreeMap::new(),
+            on_disk: BTreeMap::new(),
+            waker: None,
             start_epoch: job.plan.start_epoch,
             parts: Checkpointer::new(&job.plan, job.name(), job.redacted_props(), job.peers),
             connector: job.name().to_owned(),
@@ -143,6 +179,7 @@ impl Coordinator {
         if !self.leader {
             return true;
         }
+        self.finish_compactions();
         let Some(snapshot) = self.parts.complete(frontier) else {
             return true;
         };
@@ -169,6 +206,11 @@ impl Coordinator {
                     .last_snapshot_plus_one
                     .store(epoch + 1, Ordering::Relaxed);
                 self.parts.written();
+                self.on_disk.insert(epoch, snapshot.state);
+                self.collect_garbage(epoch);
+                if frontier.is_some() {
+                    self.start_compactions();
+                }
                 true
             }
             Err(e) => {
@@ -179,5 +221,293 @@ impl Coordinator {
                 false
             }
         }
+    }
+}
+
+impl Coordinator {
+    /// Applies the compactions that finished: each replaces the prefix it
+    /// merged by its base, if the manifest still starts with it. A failed
+    /// one is logged and tried again after a later snapshot.
+    fn finish_compactions(&mut self) {
+        let done: Vec<String> = self
+            .compactions
+            .iter()
+            .filter(|(_, c)| c.thread.is_finished())
+            .map(|(operator, _)| operator.clone())
+            .collect();
+        for operator in done {
+            let Some(c) = self.compactions.remove(&operator) else {
+                continue;
+            };
+            match c.thread.join() {
+                Ok(Ok(base)) => {
+                    let (segments, entries, bytes) = (c.compacted.len(), base.entries, base.bytes);
+                    if self.parts.replace_prefix(&operator, &c.compacted, base) {
+                        info!(operator = %operator, segments, entries, bytes, file = %c.base_name, "operator state compacted");
+                    } else {
+                        debug!(operator = %operator, file = %c.base_name, "compacted state no longer a prefix of the manifest; dropped");
+                    }
+                }
+                Ok(Err(e)) => {
+                    warn!(operator = %operator, error = %e, "compacting operator state failed; tried again later")
+                }
+                Err(_) => {
+                    warn!(operator = %operator, file = %c.base_name, "compacting operator state panicked; tried again later")
+                }
+            }
+        }
+    }
+
+    /// Starts a background compaction for every operator whose manifest
+    /// has more than [`COMPACT_AFTER_SEGMENTS`] segments, or whose segments
+    /// after the base hold more bytes than the base, and that has none
+    /// running. The worker never waits for one.
+    fn start_compactions(&mut self) {
+        let Some(dir) = &self.state_dir else {
+            return;
+        };
+        for (operator, manifest) in self.parts.state() {
+            if self.compactions.contains_key(operator) || manifest.segments.len() < 2 {
+                continue;
+            }
+            let base_bytes = manifest
+                .segments
+                .first()
+                .filter(|s| s.base)
+                .map_or(0, |s| s.bytes);
+            let rest_bytes = manifest.bytes() - base_bytes;
+            if manifest.segments.len() <= COMPACT_AFTER_SEGMENTS && rest_bytes <= base_bytes {
+                continue;
+            }
+            let Some(base_name) = StateDir::base_name_for(manifest, self.execution) else {
+                continue;
+            };
+            let (dir, op, todo, execution) = (
+                dir.clone(),
+                operator.clone(),
+                manifest.clone(),
+                self.execution,
+            );
+            let waker = self.waker.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("compact-{operator}"))
+                .spawn(move || {
+                    let result = dir.compact(&op, &todo, execution);
+                    if let Some(w) = waker {
+                        // Gone if the job finished meanwhile: nothing to apply.
+                        let _ = w.activate();
+                    }
+                    result
+                });
+            match spawned {
+                Ok(thread) => {
+                    debug!(operator = %operator, segments = manifest.segments.len(), file = %base_name, "compacting operator state");
+                    self.compactions.insert(
+                        operator.clone(),
+                        Compaction {
+                            compacted: manifest.segments.clone(),
+                            base_name,
+                            thread,
+                        },
+                    );
+                }
+                Err(e) => {
+                    warn!(operator = %operator, error = %e, "cannot start a compaction thread; tried again later")
+                }
+            }
+        }
+    }
+
+    /// Deletes state files that no snapshot on disk refers to, up to the
+    /// snapshot `epoch` just written, sparing the bases being compacted.
+    /// Failures are logged: the snapshot is durable either way.
+    fn collect_garbage(&mut self, epoch: u64) {
+        let (Some(store), Some(dir)) = (&self.store, &self.state_dir) else {
+            return;
+        };
+        let epochs = match store.epochs() {
+            Ok(e) => e,
+            Err(e) => {
+                warn!(epoch, error = %e, "state garbage collection skipped");
+                return;
+            }
+        };
+        // Forget what retention deleted; learn what this run did not write
+        // (the restored snapshot and its elders, or newer ones a restore of
+        // an older epoch left).
+        self.on_disk.retain(|e, _| epochs.contains(e));
+        for e in epochs {
+            if self.on_disk.contains_key(&e) {
+                continue;
+            }
+            match store.load_epoch(e) {
+                Ok(snap) => {
+                    self.on_disk.insert(e, snap.state);
+                }
+                Err(err @ SnapshotError::Io { .. }) => {
+                    // It may be a good snapshot: keep every file for now.
+                    warn!(epoch, snapshot = e, error = %err, "state garbage collection skipped: a snapshot could not be read");
+                    return;
+                }
+                Err(err) => {
+                    // Never restorable, so it keeps no file alive.
+                    debug!(snapshot = e, error = %err, "unusable snapshot ignored by state garbage collection");
+                    self.on_disk.insert(e, BTreeMap::new());
+                }
+            }
+        }
+        let mut referenced: Vec<&BTreeMap<String, StateManifest>> = self.on_disk.values().collect();
+        referenced.push(self.parts.state());
+        let protect: Vec<String> = self
+            .compactions
+            .values()
+            .map(|c| c.base_name.clone())
+            .collect();
+        match dir.collect_garbage(&referenced, epoch, &protect) {
+            Ok(0) => {}
+            Ok(deleted) => debug!(epoch, deleted, "unreferenced state files deleted"),
+            Err(e) => {
+                warn!(epoch, error = %e, "state garbage collection failed; tried again after the next snapshot")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use timely::dataflow::operators::Input;
+
+    use super::*;
+    use crate::JobSpec;
+
+    fn spec(dir: &std::path::Path) -> JobSpec {
+        let mut props = timely_connect::Properties::new();
+        for (k, v) in [
+            ("name", "stateful"),
+            ("connector.class", "Datagen"),
+            ("quickstart", "users"),
+        ] {
+            props.insert(k.into(), v.into());
+        }
+        JobSpec::new(props).snapshot_dir(dir)
+    }
+
+    /// Runs `epochs` epochs from the restored plan on, each writing one
+    /// segment that sets key `epoch % 4` to the epoch; returns the state
+    /// the plan restored.
+    fn run(dir: &std::path::Path, epochs: u64) -> BTreeMap<String, StateManifest> {
+        let spec = spec(dir);
+        let dir = dir.to_path_buf();
+        let restored = timely::execute(timely::Config::thread(), move |worker| {
+            let job = Job::prepare(worker, &spec).unwrap();
+            let mut input = worker.dataflow::<u64, _, _>(|scope| {
+                let (input, parts) = scope.new_input::<Vec<CheckpointPart>>();
+                scope.checkpoint(&job, vec![parts]);
+                input
+            });
+            let state = StateDir::new(&dir);
+            let start = job.plan().start_epoch;
+            input.advance_to(start);
+            for epoch in start..start + epochs {
+                let key = format!("k{}", epoch % 4).into_bytes();
+                let value = epoch.to_string().into_bytes();
+                let segment = state
+                    .write_segment(
+                        "rows",
+                        epoch,
+                        job.plan().execution,
+                        0,
+                        &[(key, Some(value))],
+                    )
+                    .unwrap();
+                input.send(CheckpointPart::State {
+                    operator: "rows".into(),
+                    segment,
+                });
+                input.advance_to(epoch + 1);
+                while job.durable.less_than(&(epoch + 1)) {
+                    worker.step_or_park(Some(Duration::from_millis(5)));
+                }
+                // Room for a background compaction to finish.
+                std::thread::sleep(Duration::from_millis(10));
+                worker.step();
+            }
+            drop(input);
+            while !job.is_done() {
+                worker.step_or_park(Some(Duration::from_millis(5)));
+            }
+            job.plan().state.clone()
+        })
+        .unwrap()
+        .join();
+        restored.into_iter().next().unwrap().unwrap()
+    }
+
+    fn expected(epochs: u64) -> HashMap<Vec<u8>, Vec<u8>> {
+        (0..epochs)
+            .map(|e| {
+                (
+                    format!("k{}", e % 4).into_bytes(),
+                    e.to_string().into_bytes(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn state_parts_are_snapshotted_compacted_collected_and_restored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("snaps");
+        assert!(run(&dir, 20).is_empty(), "a fresh start has no state");
+        let store = SnapshotStore::open_existing(&dir).unwrap();
+        let state = StateDir::new(&dir);
+        let latest = store.load_latest().unwrap().unwrap().snapshot;
+        let manifest = &latest.state["rows"];
+        assert!(
+            manifest.segments.iter().any(|s| s.base) && manifest.segments.len() < 20,
+            "compacted: {manifest:?}"
+        );
+        assert_eq!(
+            state.load("rows", manifest, |_| true).unwrap(),
+            expected(20)
+        );
+
+        // Only files a snapshot on disk names are left (and at most one
+        // base a compaction wrote too late to be used).
+        let mut named = std::collections::HashSet::new();
+        for e in store.epochs().unwrap() {
+            for s in &store.load_epoch(e).unwrap().state["rows"].segments {
+                named.insert(s.file.clone());
+            }
+        }
+        let files: Vec<String> = std::fs::read_dir(state.root().join("rows"))
+            .unwrap()
+            .map(|f| f.unwrap().file_name().into_string().unwrap())
+            .collect();
+        let stray: Vec<&String> = files.iter().filter(|f| !named.contains(*f)).collect();
+        assert!(
+            stray.len() <= 1 && stray.iter().all(|f| f.starts_with("base-")),
+            "unreferenced files left: {stray:?} of {files:?}"
+        );
+        assert!(named.iter().all(|f| files.contains(f)));
+
+        // A restore gets the manifest back and goes on from it.
+        let restored = run(&dir, 3);
+        assert_eq!(restored, latest.state);
+        let latest = store.load_latest().unwrap().unwrap().snapshot;
+        let mut want = expected(20);
+        for e in latest.epoch - 2..=latest.epoch {
+            want.insert(
+                format!("k{}", e % 4).into_bytes(),
+                e.to_string().into_bytes(),
+            );
+        }
+        assert_eq!(
+            state.load("rows", &latest.state["rows"], |_| true).unwrap(),
+            want
+        );
     }
 }

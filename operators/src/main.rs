@@ -537,6 +537,20 @@ fn snapshots(action: SnapshotAction) -> Result<ExitCode, String> {
                 "{}",
                 serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?
             );
+            // Standard output stays the offsets JSON (it can be imported);
+            // the operators' state is summed up on standard error.
+            if !snapshot.state.is_empty() {
+                eprintln!("operator state in snapshot {}:", snapshot.epoch);
+                for (operator, manifest) in &snapshot.state {
+                    let bases = manifest.segments.iter().filter(|s| s.base).count();
+                    eprintln!(
+                        "  {operator}: {} segments ({bases} base), {} entries, {} bytes",
+                        manifest.segments.len(),
+                        manifest.entries(),
+                        manifest.bytes()
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -341,6 +341,18 @@ impl SnapshotStore {
             .find(|epoch| *epoch <= MAX_EPOCH))
     }
 
+    /// The epochs of the snapshot files in the directory, valid or not,
+    /// newest first, without reading them (names beyond [`MAX_EPOCH`] are
+    /// left out). What retention left for a restore to choose from.
+    pub fn epochs(&self) -> Result<Vec<u64>, SnapshotError> {
+        let snapshots = self.scan()?.snapshots;
+        Ok(snapshots
+            .into_iter()
+            .map(|(epoch, _)| epoch)
+            .filter(|epoch| *epoch <= MAX_EPOCH)
+            .collect())
+    }
+
     /// Snapshot files (newest first) and temp files in the directory.
     fn scan(&self) -> Result<Scan, SnapshotError> {
         let read_dir = fs::read_dir(&self.dir).map_err(io_err("read directory", &self.dir))?;
@@ -784,6 +796,7 @@ mod tests {
             ]
         );
         assert_eq!(store.load_latest().unwrap().unwrap().snapshot, snap(5));
+        assert_eq!(store.epochs().unwrap(), vec![5, 4]);
         assert!(SnapshotStore::open(dir.path(), 0).is_err());
     }
 
