@@ -356,3 +356,128 @@ where
         parts,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use timely_connect::data::{SchemaBuilder, SchemaRef, SourceOffset, SourcePartition, Struct};
+
+    fn row_schema() -> SchemaRef {
+        SchemaBuilder::struct_()
+            .field("id", SchemaBuilder::int64().build())
+            .field("name", SchemaBuilder::string().optional().build())
+            .optional()
+            .build()
+    }
+
+    fn row(id: i64, name: &str) -> Value {
+        let mut s = Struct::new(row_schema());
+        s.put("id", Value::Int64(id)).unwrap();
+        s.put("name", Value::String(name.into())).unwrap();
+        Value::Struct(s)
+    }
+
+    fn envelope(op: &str, before: Value, after: Value) -> (SchemaRef, Value) {
+        let schema = SchemaBuilder::struct_()
+            .field("before", row_schema())
+            .field("after", row_schema())
+            .field("op", SchemaBuilder::string().build())
+            .build();
+        let mut s = Struct::new(schema.clone());
+        s.put("before", before).unwrap();
+        s.put("after", after).unwrap();
+        s.put("op", Value::String(op.into())).unwrap();
+        (schema, Value::Struct(s))
+    }
+
+    fn record(key: Value, schema: Option<SchemaRef>, value: Value) -> SourceRecord {
+        let mut r = SourceRecord::new(
+            SourcePartition::single("table", "t"),
+            SourceOffset::int(&SourceOffset::key("lsn"), 1),
+            "db.public.t".into(),
+            schema,
+            value,
+        );
+        r.key = key;
+        r
+    }
+
+    fn decoded(r: &SourceRecord, format: ChangeFormat) -> Result<Option<String>, String> {
+        decode::<i64, Datum>(r, format).map(|c| {
+            c.map(|c| match c {
+                Change::Put(k, v) => format!("put {k} {}", serde_json::to_string(&v).unwrap()),
+                Change::Delete(k) => format!("delete {k}"),
+            })
+        })
+    }
+
+    use timely_connect::data::Datum;
+
+    #[test]
+    fn debezium_ops_become_puts_and_deletes_of_the_key() {
+        let key = Value::Int64(7);
+        let cases = [
+            ("c", Value::Null, row(7, "a"), Some("put 7 [7,\"a\"]")),
+            ("r", Value::Null, row(7, "a"), Some("put 7 [7,\"a\"]")),
+            ("u", row(7, "a"), row(7, "b"), Some("put 7 [7,\"b\"]")),
+            // A key-only `before` does not matter: the held row is retracted.
+            ("d", row(7, ""), Value::Null, Some("delete 7")),
+            ("m", Value::Null, Value::Null, None),
+        ];
+        for (op, before, after, want) in cases {
+            let (schema, value) = envelope(op, before, after);
+            let r = record(key.clone(), Some(schema), value);
+            assert_eq!(
+                decoded(&r, ChangeFormat::Debezium),
+                Ok(want.map(str::to_owned)),
+                "op {op}"
+            );
+        }
+        let tombstone = record(key.clone(), None, Value::Null);
+        assert_eq!(decoded(&tombstone, ChangeFormat::Debezium), Ok(None));
+    }
+
+    #[test]
+    fn upsert_values_replace_and_null_values_delete() {
+        let r = record(Value::Int64(3), Some(row_schema()), row(3, "x"));
+        assert_eq!(
+            decoded(&r, ChangeFormat::Upsert),
+            Ok(Some("put 3 [3,\"x\"]".into()))
+        );
+        let tombstone = record(Value::Int64(3), None, Value::Null);
+        assert_eq!(
+            decoded(&tombstone, ChangeFormat::Upsert),
+            Ok(Some("delete 3".into()))
+        );
+    }
+
+    #[test]
+    fn records_the_adapter_cannot_read_are_errors_that_say_why() {
+        let (schema, value) = envelope("c", Value::Null, row(1, "a"));
+        let no_key = record(Value::Null, Some(schema), value);
+        let e = decoded(&no_key, ChangeFormat::Debezium).unwrap_err();
+        assert!(e.contains("no key"), "{e}");
+        let e = decoded(
+            &record(Value::Null, None, row(1, "a")),
+            ChangeFormat::Upsert,
+        )
+        .unwrap_err();
+        assert!(e.contains("no key"), "{e}");
+
+        let (schema, value) = envelope("t", Value::Null, Value::Null);
+        let e = decoded(
+            &record(Value::Int64(1), Some(schema), value),
+            ChangeFormat::Debezium,
+        )
+        .unwrap_err();
+        assert!(e.contains("truncate"), "{e}");
+
+        let plain = record(Value::Int64(1), Some(row_schema()), row(1, "a"));
+        let e = decoded(&plain, ChangeFormat::Debezium).unwrap_err();
+        assert!(e.contains("not a Debezium envelope"), "{e}");
+
+        let text_key = record(Value::String("k".into()), None, row(1, "a"));
+        let e = decoded(&text_key, ChangeFormat::Upsert).unwrap_err();
+        assert_eq!(e, "key: expected an integer, got STRING");
+    }
+}
