@@ -7,7 +7,9 @@
 //! their change events become differential collections, which are joined
 //! and summed per country. The result's changes go to
 //! `OUT/revenue_changes.jsonl` (one `{"row":[country,cents],"time":…,"diff":±1}`
-//! per change) and its current contents to `OUT/revenue_current.jsonl`;
+//! per change), as Debezium-style change events per country to
+//! `OUT/revenue_events.jsonl`, and its current contents to
+//! `OUT/revenue_current.jsonl`;
 //! snapshots (offsets, the adapters' rows, the result) to `OUT/snapshots`.
 //! Run it again after a crash and it continues from its last snapshot.
 //!
@@ -23,7 +25,8 @@ use timely::dataflow::operators::vec::Filter;
 use timely_connect::data::logical::Decimal;
 use timely_connect::data::{FromConnect, Schema, Value};
 use timely_connect_operators::{
-    ChangeCollection, ChangeFormat, Checkpoint, ConnectSource, ExactlyOnceChanges, Job, JobSpec,
+    ChangeCollection, ChangeFormat, Checkpoint, ConnectSource, ExactlyOnceChangeEvents,
+    ExactlyOnceChanges, Job, JobSpec,
 };
 
 /// An `orders` row: its customer and its amount in cents.
@@ -148,6 +151,7 @@ pub fn run(args: Args) -> Result<(), String> {
     }
     let changes_path = args.out.join("revenue_changes.jsonl");
     let current_path = args.out.join("revenue_current.jsonl");
+    let events_path = args.out.join("revenue_events.jsonl");
     let timely_args = std::iter::once("cdc_revenue".to_owned()).chain(args.timely);
     let guards = timely::execute_from_args(timely_args, move |worker| {
         let job = Job::prepare(worker, &spec).map_err(|e| e.to_string())?;
@@ -175,6 +179,12 @@ pub fn run(args: Args) -> Result<(), String> {
                     let sum: i64 = input.iter().map(|(cents, n)| **cents * *n as i64).sum();
                     output.push((sum, 1isize));
                 });
+            let events = revenue.clone().exactly_once_change_events(
+                &job,
+                &events_path,
+                "revenue_events",
+                None,
+            );
             let written = revenue.exactly_once_changes(
                 &job,
                 &changes_path,
@@ -183,7 +193,7 @@ pub fn run(args: Args) -> Result<(), String> {
             );
             scope.checkpoint(
                 &job,
-                vec![source.parts, orders.parts, customers.parts, written],
+                vec![source.parts, orders.parts, customers.parts, written, events],
             );
         });
         job.run(worker).map_err(|e| e.to_string())

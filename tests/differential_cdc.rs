@@ -3,9 +3,11 @@
 //! country) runs in a child process under a random workload of inserts,
 //! updates (amounts, customers, countries, primary keys) and deletes; it is
 //! killed with SIGKILL at random instants and restarted on another worker
-//! count. At the end its current result must equal the same query run by
-//! PostgreSQL, and its change file, replayed, must give that result with
-//! no change applied twice.
+//! count; midway both tables gain a column. After each burst of
+//! transactions (between kills) its current result must reach the same
+//! query run by PostgreSQL at that point; at the end its current result
+//! must equal PostgreSQL's, and its change file and its change-event file,
+//! replayed, must give that result with no change applied twice.
 //!
 //! `TEST_SEED=S` replays a run; `CDC_KILLS=N` sets the number of kills
 //! (default 3).
@@ -194,6 +196,58 @@ fn replay(path: &Path) -> BTreeMap<String, i64> {
         .collect()
 }
 
+/// Replays the change events per country: a `c` of a country not held, a
+/// `u` or `d` whose `before` is the value held (an event applied twice, or
+/// one lost, breaks that), epochs never going back.
+fn replay_events(path: &Path) -> BTreeMap<String, i64> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut held: BTreeMap<String, i64> = BTreeMap::new();
+    let mut last_time = 0;
+    for (n, l) in text.lines().enumerate() {
+        let j: Json = serde_json::from_str(l).unwrap_or_else(|e| panic!("line {n}: {l}: {e}"));
+        let time = j["time"].as_u64().expect("time");
+        assert!(
+            time >= last_time,
+            "event line {n}: time {time} after {last_time}"
+        );
+        last_time = time;
+        let key = j["key"].as_str().expect("key").to_owned();
+        let now = held.get(&key).copied();
+        match j["op"].as_str() {
+            Some("c") => assert_eq!(now, None, "event line {n}: create of a held key: {l}"),
+            Some("u" | "d") => assert_eq!(
+                now,
+                j["before"].as_i64(),
+                "event line {n}: before is not the held value: {l}"
+            ),
+            other => panic!("event line {n}: op {other:?}"),
+        }
+        match j["after"].as_i64() {
+            Some(v) => held.insert(key, v),
+            None => held.remove(&key),
+        };
+    }
+    held
+}
+
+/// Waits until the current-result file shows PostgreSQL's answer now (the
+/// pipeline has caught up with the writes so far).
+fn wait_caught_up(pg: &PgCluster, out: &Path, label: &str) {
+    let want = expected(pg);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let got = current(&out.join("revenue_current.jsonl"));
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{label}: the current result did not reach PostgreSQL's: {got:?} vs {want:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn finish(mut child: Child, label: &str) {
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
@@ -241,9 +295,22 @@ fn cdc_revenue_equals_postgres_after_random_workload_and_kills() {
     let mut workers = 2;
     let mut child = spawn_child(dir, workers, None);
     for k in 0..kills {
-        // Some transactions while it runs, then SIGKILL at a random instant.
+        // Some transactions while it runs; the result must catch up with
+        // PostgreSQL's; more transactions, then SIGKILL at a random instant.
         let txs = rng.range(5, 40);
         for _ in 0..txs {
+            pg.psql(&transaction(&mut rng, &mut next_customer, &mut next_order));
+        }
+        if k == 1 {
+            // A schema change mid-stream: new columns, filled from now on.
+            pg.psql(
+                "ALTER TABLE orders ADD COLUMN note text DEFAULT 'n';
+                 ALTER TABLE customers ADD COLUMN city text;
+                 UPDATE customers SET city = 'c' || id WHERE id % 3 = 0;",
+            );
+        }
+        wait_caught_up(&pg, &out, &format!("before kill {k}"));
+        for _ in 0..rng.range(0, 10) {
             pg.psql(&transaction(&mut rng, &mut next_customer, &mut next_order));
         }
         std::thread::sleep(Duration::from_millis(rng.range(50, 1500)));
@@ -275,6 +342,11 @@ fn cdc_revenue_equals_postgres_after_random_workload_and_kills() {
         want,
         "replayed changes vs PostgreSQL (seed {seed})"
     );
+    assert_eq!(
+        replay_events(&out.join("revenue_events.jsonl")),
+        want,
+        "replayed change events vs PostgreSQL (seed {seed})"
+    );
     // The adapters' rows and the result were restored from snapshots, not
     // rebuilt from a re-read table: the snapshots hold their state.
     let store = timely_connect::snapshot::SnapshotStore::open_existing(&out.join("snapshots"))
@@ -284,10 +356,75 @@ fn cdc_revenue_equals_postgres_after_random_workload_and_kills() {
         .expect("read")
         .expect("a snapshot")
         .snapshot;
-    for name in ["orders", "customers", "revenue"] {
+    for name in ["orders", "customers", "revenue", "revenue_events"] {
         assert!(
             snap.state.get(name).is_some_and(|m| !m.segments.is_empty()),
             "state `{name}` in the newest snapshot"
         );
     }
+}
+
+/// The same pipeline over Debezium's own Java connector, hosted in the
+/// embedded JVM: its change events feed the same adapter, and the result
+/// equals PostgreSQL's after a snapshot, a restart and streamed changes.
+#[cfg(feature = "jvm")]
+#[test]
+fn cdc_revenue_over_the_java_debezium_connector_equals_postgres() {
+    let seed = Rng::seed_from_env_or_clock();
+    eprintln!("TEST_SEED={seed}");
+    let mut rng = Rng::new(seed);
+    let pg = PgCluster::start();
+    let (mut next_customer, mut next_order) = setup(&pg, &mut rng);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let port = pg.port().to_string();
+    common::write_props(
+        &dir.join("conn.properties"),
+        &[
+            ("name", "revenue-dbz"),
+            (
+                "connector.class",
+                "io.debezium.connector.postgresql.PostgresConnector",
+            ),
+            ("connector.runtime", "jvm"),
+            ("plugin.name", "pgoutput"),
+            ("database.hostname", "127.0.0.1"),
+            ("database.port", &port),
+            ("database.user", pg.superuser()),
+            ("database.password", pg.password()),
+            ("database.dbname", "postgres"),
+            ("topic.prefix", "shop"),
+            ("slot.name", "revenue_dbz"),
+            ("publication.name", "revenue_dbz"),
+            ("table.include.list", "public\\.customers,public\\.orders"),
+        ],
+    );
+    let out = dir.join("out");
+    // The snapshot, and changes streamed while it runs.
+    let child = spawn_child(dir, 2, Some(4000));
+    for _ in 0..20 {
+        pg.psql(&transaction(&mut rng, &mut next_customer, &mut next_order));
+    }
+    finish(child, "first run");
+    // Changes while the job is down, streamed by a restored run on one worker.
+    for _ in 0..20 {
+        pg.psql(&transaction(&mut rng, &mut next_customer, &mut next_order));
+    }
+    finish(spawn_child(dir, 1, Some(4000)), "restored run");
+    let want = expected(&pg);
+    assert_eq!(
+        current(&out.join("revenue_current.jsonl")),
+        want,
+        "current result vs PostgreSQL (seed {seed})"
+    );
+    assert_eq!(
+        replay(&out.join("revenue_changes.jsonl")),
+        want,
+        "replayed changes vs PostgreSQL (seed {seed})"
+    );
+    assert_eq!(
+        replay_events(&out.join("revenue_events.jsonl")),
+        want,
+        "replayed change events vs PostgreSQL (seed {seed})"
+    );
 }

@@ -61,96 +61,206 @@ where
         name: &str,
         current: Option<&Path>,
     ) -> Stream<'scope, u64, Vec<CheckpointPart>> {
-        let scope = self.inner.scope();
-        let mut builder = OperatorBuilder::new(format!("ExactlyOnceChanges({name})"), scope);
-        let mut input = builder.new_input(self.inner, Exchange::new(|_: &(D, u64, isize)| 0u64));
-        let (mut parts_out, parts) = builder.new_output::<Vec<CheckpointPart>>();
-        let shared = job.spec.shared.clone();
-        let start = job.plan.start_epoch;
-        let leader = job.index == 0;
-        let mut sink = None;
-        if leader {
-            let opened = FileWriter::open(path, name, job.plan.sinks_map().get(name))
-                .map_err(|e| e.to_string())
-                .and_then(|w| {
-                    let contents = OperatorState::<D, isize>::restore(job, name, |_| true)?;
-                    Ok(Sink {
-                        writer: w,
-                        contents,
-                        current: current.map(Path::to_path_buf),
-                    })
-                });
-            match opened {
-                Ok(s) => sink = Some(s),
-                Err(e) => shared.fail(e),
+        let render: Render<D> = Box::new(|time, updates, block| {
+            for (row, diff) in updates {
+                block.extend_from_slice(b"{\"row\":");
+                json(block, row)?;
+                let _ = writeln!(block, ",\"time\":{time},\"diff\":{diff}}}");
+            }
+            Ok(())
+        });
+        changes_sink(self, job, path, name, current, "ExactlyOnceChanges", render)
+    }
+}
+
+/// Writes a keyed collection's changes as Debezium-style change events,
+/// exactly once across kill -9 and restarts.
+pub trait ExactlyOnceChangeEvents<'scope> {
+    /// As [`ExactlyOnceChanges::exactly_once_changes`], but each line is a
+    /// change event of one key in the style of Debezium's envelope:
+    /// `{"key":…,"before":…,"after":…,"op":"c"|"u"|"d","time":epoch}`. In
+    /// each complete epoch a key whose value was retracted and another
+    /// inserted gives a `u` (before: the old value, after: the new one), a
+    /// key that only gained a value a `c`, one that only lost it a `d`. A
+    /// key with several values (a collection that is not a function of its
+    /// key) gives one event per value paired this way. Replaying the events
+    /// in order, each `before` is the value the key held.
+    ///
+    /// Tie the returned stream to [`crate::Checkpoint::checkpoint`].
+    fn exactly_once_change_events(
+        self,
+        job: &Job,
+        path: &Path,
+        name: &str,
+        current: Option<&Path>,
+    ) -> Stream<'scope, u64, Vec<CheckpointPart>>;
+}
+
+impl<'scope, K, V> ExactlyOnceChangeEvents<'scope> for VecCollection<'scope, u64, (K, V), isize>
+where
+    K: differential_dataflow::ExchangeData + std::hash::Hash + Serialize,
+    V: differential_dataflow::ExchangeData + std::hash::Hash + Serialize,
+{
+    fn exactly_once_change_events(
+        self,
+        job: &Job,
+        path: &Path,
+        name: &str,
+        current: Option<&Path>,
+    ) -> Stream<'scope, u64, Vec<CheckpointPart>> {
+        let render: Render<(K, V)> = Box::new(|time, updates, block| {
+            // Consolidated updates are sorted by key: one run per key.
+            for run in updates.chunk_by(|a, b| a.0 .0 == b.0 .0) {
+                let key = &run[0].0 .0;
+                let expand = |sign: isize| {
+                    run.iter()
+                        .filter(move |(_, d)| d.signum() == sign)
+                        .flat_map(|((_, v), d)| std::iter::repeat_n(v, d.unsigned_abs()))
+                };
+                let mut before = expand(-1);
+                let mut after = expand(1);
+                loop {
+                    let (b, a) = (before.next(), after.next());
+                    let op = match (b, a) {
+                        (None, None) => break,
+                        (Some(_), Some(_)) => "u",
+                        (None, Some(_)) => "c",
+                        (Some(_), None) => "d",
+                    };
+                    block.extend_from_slice(b"{\"key\":");
+                    json(block, key)?;
+                    block.extend_from_slice(b",\"before\":");
+                    json(block, &b)?;
+                    block.extend_from_slice(b",\"after\":");
+                    json(block, &a)?;
+                    let _ = writeln!(block, ",\"op\":\"{op}\",\"time\":{time}}}");
+                }
+            }
+            Ok(())
+        });
+        changes_sink(
+            self,
+            job,
+            path,
+            name,
+            current,
+            "ExactlyOnceChangeEvents",
+            render,
+        )
+    }
+}
+
+/// Renders an epoch's consolidated updates (sorted) into a block.
+type Render<D> = Box<dyn FnMut(u64, &[(D, isize)], &mut Vec<u8>) -> Result<(), String>>;
+
+fn json<T: Serialize + ?Sized>(block: &mut Vec<u8>, value: &T) -> Result<(), String> {
+    serde_json::to_writer(block, value).map_err(|e| format!("a row does not render as JSON: {e}"))
+}
+
+/// The operator behind both sinks: updates go to worker 0, which renders
+/// each complete epoch's consolidated updates with `render`, commits the
+/// file, and keeps the contents as operator state.
+fn changes_sink<'scope, D>(
+    collection: VecCollection<'scope, u64, D, isize>,
+    job: &Job,
+    path: &Path,
+    name: &str,
+    current: Option<&Path>,
+    operator: &str,
+    render: Render<D>,
+) -> Stream<'scope, u64, Vec<CheckpointPart>>
+where
+    D: differential_dataflow::ExchangeData + std::hash::Hash + Serialize,
+{
+    let scope = collection.inner.scope();
+    let mut builder = OperatorBuilder::new(format!("{operator}({name})"), scope);
+    let mut input = builder.new_input(collection.inner, Exchange::new(|_: &(D, u64, isize)| 0u64));
+    let (mut parts_out, parts) = builder.new_output::<Vec<CheckpointPart>>();
+    let shared = job.spec.shared.clone();
+    let start = job.plan.start_epoch;
+    let leader = job.index == 0;
+    let mut sink = None;
+    if leader {
+        let opened = FileWriter::open(path, name, job.plan.sinks_map().get(name))
+            .map_err(|e| e.to_string())
+            .and_then(|w| {
+                let contents = OperatorState::<D, isize>::restore(job, name, |_| true)?;
+                Ok(Sink {
+                    writer: w,
+                    contents,
+                    current: current.map(Path::to_path_buf),
+                    render,
+                })
+            });
+        match opened {
+            Ok(s) => sink = Some(s),
+            Err(e) => shared.fail(e),
+        }
+    }
+    builder.build(move |mut caps| {
+        let mut cap = caps.pop();
+        if let Some(c) = cap.as_mut() {
+            c.downgrade(&start);
+        }
+        let mut stash: BTreeMap<u64, Vec<(D, isize)>> = BTreeMap::new();
+        // The restored contents are retracted at the first epoch: what
+        // arrives then is the whole recomputed collection.
+        if let Some(s) = sink.as_ref() {
+            let undo: Vec<(D, isize)> = s.contents.iter().map(|(d, n)| (d.clone(), -n)).collect();
+            if !undo.is_empty() {
+                stash.insert(start, undo);
             }
         }
-        builder.build(move |mut caps| {
-            let mut cap = caps.pop();
-            if let Some(c) = cap.as_mut() {
-                c.downgrade(&start);
-            }
-            let mut stash: BTreeMap<u64, Vec<(D, isize)>> = BTreeMap::new();
-            // The restored contents are retracted at the first epoch: what
-            // arrives then is the whole recomputed collection.
-            if let Some(s) = sink.as_ref() {
-                let undo: Vec<(D, isize)> =
-                    s.contents.iter().map(|(d, n)| (d.clone(), -n)).collect();
-                if !undo.is_empty() {
-                    stash.insert(start, undo);
-                }
-            }
-            let mut written_below = start;
-            move |frontiers| {
-                input.for_each(|_time, data| {
-                    if leader {
-                        for (d, t, r) in data.drain(..) {
-                            stash.entry(t).or_default().push((d, r));
-                        }
+        let mut written_below = start;
+        move |frontiers| {
+            input.for_each(|_time, data| {
+                if leader {
+                    for (d, t, r) in data.drain(..) {
+                        stash.entry(t).or_default().push((d, r));
                     }
-                });
-                if cap.is_none() || shared.failure().is_some() {
-                    return;
                 }
-                let frontier = frontiers[0].frontier().iter().next().copied();
-                let reached = frontier.unwrap_or(u64::MAX);
-                if reached <= written_below {
-                    return;
-                }
-                if let Some(s) = sink.as_mut() {
-                    let epoch = frontier.map_or_else(
-                        || {
-                            stash
-                                .keys()
-                                .next_back()
-                                .copied()
-                                .unwrap_or(written_below)
-                                .max(written_below)
-                        },
-                        |f| f - 1,
-                    );
-                    match s.write_epochs(&mut stash, reached, epoch) {
-                        Ok(mut out) => {
-                            if let Some(c) = cap.as_mut() {
-                                if !out.is_empty() {
-                                    c.downgrade(&epoch.max(*c.time()));
-                                    parts_out.activate().give(&*c, &mut out);
-                                }
+            });
+            if cap.is_none() || shared.failure().is_some() {
+                return;
+            }
+            let frontier = frontiers[0].frontier().iter().next().copied();
+            let reached = frontier.unwrap_or(u64::MAX);
+            if reached <= written_below {
+                return;
+            }
+            if let Some(s) = sink.as_mut() {
+                let epoch = frontier.map_or_else(
+                    || {
+                        stash
+                            .keys()
+                            .next_back()
+                            .copied()
+                            .unwrap_or(written_below)
+                            .max(written_below)
+                    },
+                    |f| f - 1,
+                );
+                match s.write_epochs(&mut stash, reached, epoch) {
+                    Ok(mut out) => {
+                        if let Some(c) = cap.as_mut() {
+                            if !out.is_empty() {
+                                c.downgrade(&epoch.max(*c.time()));
+                                parts_out.activate().give(&*c, &mut out);
                             }
                         }
-                        Err(e) => {
-                            shared.fail(e);
-                            return;
-                        }
                     }
-                } else {
-                    stash.clear();
+                    Err(e) => {
+                        shared.fail(e);
+                        return;
+                    }
                 }
-                advance(&mut cap, &mut written_below, frontier);
+            } else {
+                stash.clear();
             }
-        });
-        parts
-    }
+            advance(&mut cap, &mut written_below, frontier);
+        }
+    });
+    parts
 }
 
 /// Downgrades the parts capability to the input frontier, or drops it
@@ -172,6 +282,7 @@ struct Sink<D> {
     writer: FileWriter,
     contents: OperatorState<D, isize>,
     current: Option<PathBuf>,
+    render: Render<D>,
 }
 
 impl<D> Sink<D>
@@ -192,12 +303,9 @@ where
             let mut updates = stash.remove(&t).unwrap_or_default();
             differential_dataflow::consolidation::consolidate(&mut updates);
             let mut block = Vec::new();
+            (self.render)(t, &updates, &mut block)
+                .map_err(|e| format!("sink `{}`: {e}", self.writer.name()))?;
             for (row, diff) in updates {
-                block.extend_from_slice(b"{\"row\":");
-                serde_json::to_writer(&mut block, &row).map_err(|e| {
-                    format!("sink `{}`: a row does not render: {e}", self.writer.name())
-                })?;
-                let _ = writeln!(block, ",\"time\":{t},\"diff\":{diff}}}");
                 let count = {
                     let entry = self.contents.entry(row.clone()).or_insert(0);
                     *entry += diff;

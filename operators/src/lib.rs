@@ -49,7 +49,7 @@ mod source;
 pub mod metrics_http;
 pub use changes::{ChangeCollection, ChangeFormat, Changes};
 pub use checkpoint::Checkpoint;
-pub use collection_sink::ExactlyOnceChanges;
+pub use collection_sink::{ExactlyOnceChangeEvents, ExactlyOnceChanges};
 pub use file_sink::{render_blocks, ExactlyOnceBytesSink, ExactlyOnceFileSink};
 pub use job::{default_registry, Job, JobError, JobSpec, JobStats, Plan, RestoreMode};
 pub use operator_state::OperatorState;
