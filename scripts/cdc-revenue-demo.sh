@@ -5,9 +5,9 @@
 #
 #   scripts/install-postgres.sh && scripts/cdc-revenue-demo.sh [WORKDIR]
 #
-# 1. starts a cluster (wal_level=logical) on a free port under WORKDIR
-#    (default target/cdc-revenue-demo), with tables `customers` and
-#    `orders` and some rows;
+# 1. starts a cluster (wal_level=logical) on a free port, in a temporary
+#    directory, with tables `customers` and `orders` and some rows; the
+#    pipeline's files go to WORKDIR (default target/cdc-revenue-demo);
 # 2. runs the pipeline until it is idle: snapshot, result;
 # 3. changes rows (a customer moves country, orders are deleted, repriced
 #    and added) while the pipeline is down, and runs it again: it restores
@@ -24,20 +24,28 @@ if [ -z "$bindir" ]; then
 fi
 
 rm -rf "$work"
-mkdir -p "$work/pg"
+mkdir -p "$work"
+# The cluster lives in a directory of its own under /tmp: when we run as
+# root the server runs as the `postgres` user, who must reach it (WORKDIR
+# may be under a home directory it cannot enter).
+pg=$(mktemp -d /tmp/cdc-revenue-pg.XXXXXX)
 as_pg=()
 if [ "$(id -u)" -eq 0 ]; then
-    # initdb refuses root: the server runs as the `postgres` user.
-    chown -R postgres: "$work/pg"
+    # initdb refuses root.
+    chown -R postgres: "$pg"
     as_pg=(runuser -u postgres --)
 fi
-"${as_pg[@]}" "$bindir/initdb" -D "$work/pg/data" -U postgres --auth=trust -E UTF8 \
-    --locale=C --no-sync > "$work/pg/initdb.log"
+stop() {
+    "${as_pg[@]}" "$bindir/pg_ctl" -D "$pg/data" -m fast stop > /dev/null 2>&1 || true
+    rm -rf "$pg"
+}
+trap stop EXIT
+"${as_pg[@]}" "$bindir/initdb" -D "$pg/data" -U postgres --auth=trust -E UTF8 \
+    --locale=C --no-sync > "$pg/initdb.log"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"${as_pg[@]}" "$bindir/pg_ctl" -D "$work/pg/data" -l "$work/pg/postgres.log" -w \
-    -o "-p $port -k $work/pg -c listen_addresses=127.0.0.1 -c wal_level=logical -c fsync=off" \
+"${as_pg[@]}" "$bindir/pg_ctl" -D "$pg/data" -l "$pg/postgres.log" -w \
+    -o "-p $port -k $pg -c listen_addresses=127.0.0.1 -c wal_level=logical -c fsync=off" \
     start > /dev/null
-trap '"${as_pg[@]}" "$bindir/pg_ctl" -D "$work/pg/data" -m fast stop > /dev/null || true' EXIT
 sql() { "${as_pg[@]}" "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt -c "$1"; }
 
 sql "CREATE TABLE customers (id bigint PRIMARY KEY, country text);
