@@ -16,6 +16,7 @@ use timely::dataflow::Stream;
 use timely_connect::data::{FromConnect, SourceRecord, Value};
 use timely_connect::runtime::CheckpointPart;
 
+use crate::collection_sink::advance;
 use crate::job::Job;
 use crate::operator_state::OperatorState;
 
@@ -340,15 +341,7 @@ where
                     return;
                 }
             }
-            match frontier {
-                Some(f) => {
-                    applied_below = f;
-                    if let Some(c) = parts_cap.as_mut() {
-                        c.downgrade(&f);
-                    }
-                }
-                None => parts_cap = None,
-            }
+            advance(&mut parts_cap, &mut applied_below, frontier);
         }
     });
     Changes {

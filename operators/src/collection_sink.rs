@@ -263,9 +263,9 @@ where
     parts
 }
 
-/// Downgrades the parts capability to the input frontier, or drops it
-/// once the input has ended.
-fn advance(cap: &mut Option<Capability<u64>>, below: &mut u64, frontier: Option<u64>) {
+/// Downgrades a sink's parts capability to its input frontier `below`
+/// (everything under it is done), or drops it once the input has ended.
+pub(crate) fn advance(cap: &mut Option<Capability<u64>>, below: &mut u64, frontier: Option<u64>) {
     match frontier {
         Some(f) => {
             *below = f;

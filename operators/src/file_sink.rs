@@ -16,6 +16,7 @@ use timely_connect::data::json::write_text;
 use timely_connect::data::{OffsetValue, SourceRecord};
 use timely_connect::runtime::sink::{BlockWriter, FileWriter, SinkError};
 
+use crate::collection_sink::advance;
 use crate::job::{Job, Shared};
 use timely_connect::runtime::CheckpointPart;
 
@@ -231,15 +232,7 @@ fn block_sink<'scope>(
             } else {
                 stash.clear();
             }
-            match frontier {
-                Some(f) => {
-                    written_below = f;
-                    if let Some(c) = cap.as_mut() {
-                        c.downgrade(&f);
-                    }
-                }
-                None => cap = None,
-            }
+            advance(&mut cap, &mut written_below, frontier);
         }
     });
     parts
