@@ -248,6 +248,28 @@ fn wait_caught_up(pg: &PgCluster, out: &Path, label: &str) {
     }
 }
 
+/// The current file, the replayed change file and the replayed change
+/// events all equal PostgreSQL's answer `want`.
+fn assert_outputs(out: &Path, want: &BTreeMap<String, i64>, seed: u64) {
+    let files = [
+        (
+            "current result",
+            current(&out.join("revenue_current.jsonl")),
+        ),
+        (
+            "replayed changes",
+            replay(&out.join("revenue_changes.jsonl")),
+        ),
+        (
+            "replayed change events",
+            replay_events(&out.join("revenue_events.jsonl")),
+        ),
+    ];
+    for (what, got) in files {
+        assert_eq!(&got, want, "{what} vs PostgreSQL (seed {seed})");
+    }
+}
+
 fn finish(mut child: Child, label: &str) {
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
@@ -332,21 +354,7 @@ fn cdc_revenue_equals_postgres_after_random_workload_and_kills() {
         want.len() >= 3,
         "the workload left too few countries: {want:?}"
     );
-    assert_eq!(
-        current(&out.join("revenue_current.jsonl")),
-        want,
-        "current result vs PostgreSQL (seed {seed})"
-    );
-    assert_eq!(
-        replay(&out.join("revenue_changes.jsonl")),
-        want,
-        "replayed changes vs PostgreSQL (seed {seed})"
-    );
-    assert_eq!(
-        replay_events(&out.join("revenue_events.jsonl")),
-        want,
-        "replayed change events vs PostgreSQL (seed {seed})"
-    );
+    assert_outputs(&out, &want, seed);
     // The adapters' rows and the result were restored from snapshots, not
     // rebuilt from a re-read table: the snapshots hold their state.
     let store = timely_connect::snapshot::SnapshotStore::open_existing(&out.join("snapshots"))
@@ -412,19 +420,5 @@ fn cdc_revenue_over_the_java_debezium_connector_equals_postgres() {
     }
     finish(spawn_child(dir, 1, Some(4000)), "restored run");
     let want = expected(&pg);
-    assert_eq!(
-        current(&out.join("revenue_current.jsonl")),
-        want,
-        "current result vs PostgreSQL (seed {seed})"
-    );
-    assert_eq!(
-        replay(&out.join("revenue_changes.jsonl")),
-        want,
-        "replayed changes vs PostgreSQL (seed {seed})"
-    );
-    assert_eq!(
-        replay_events(&out.join("revenue_events.jsonl")),
-        want,
-        "replayed change events vs PostgreSQL (seed {seed})"
-    );
+    assert_outputs(&out, &want, seed);
 }
