@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use common::pg::PgCluster;
 use common::Rng;
 use serde_json::Value as Json;
+use timely_connect::snapshot::SnapshotStore;
 
 const CHILD_ENV: &str = "CDC_REVENUE_CHILD_ARGS";
 const COUNTRIES: [&str; 6] = ["FR", "DE", "NL", "PT", "SE", "IT"];
@@ -270,6 +271,101 @@ fn assert_outputs(out: &Path, want: &BTreeMap<String, i64>, seed: u64) {
     }
 }
 
+/// PostgreSQL's answer after each transaction of the workload, with the
+/// WAL position right after it: `(lsn, answer)`, in commit order.
+struct Answers(Vec<(u64, BTreeMap<String, i64>)>);
+
+impl Answers {
+    fn record(&mut self, pg: &PgCluster) {
+        let lsn = parse_lsn(&pg.psql("SELECT pg_current_wal_insert_lsn()")).expect("an LSN");
+        self.0.push((lsn, expected(pg)));
+    }
+
+    /// Runs `sql` (one transaction) and records the answer after it.
+    fn apply(&mut self, pg: &PgCluster, sql: &str) {
+        pg.psql(sql);
+        self.record(pg);
+    }
+
+    /// The answer as of a stream position `lsn_commit`: transaction `i`
+    /// committed at an LSN after the position recorded before it, so it is
+    /// covered when that position is below `lsn_commit`.
+    fn at(&self, lsn_commit: u64) -> &BTreeMap<String, i64> {
+        let covered = self
+            .0
+            .windows(2)
+            .take_while(|w| w[0].0 < lsn_commit)
+            .count();
+        &self.0[covered].1
+    }
+}
+
+fn parse_lsn(text: &str) -> Option<u64> {
+    let (hi, lo) = text.trim().split_once('/')?;
+    Some((u64::from_str_radix(hi, 16).ok()? << 32) | u64::from_str_radix(lo, 16).ok()?)
+}
+
+/// Checks the newest durable snapshot: the change file's lines of its
+/// epochs replay to PostgreSQL's answer at the stream position its offsets
+/// hold. Returns false when there is nothing to check yet (no snapshot, or
+/// still in the initial snapshot).
+fn check_durable(out: &Path, answers: &Answers, label: &str) -> bool {
+    let Ok(store) = SnapshotStore::open_existing(&out.join("snapshots")) else {
+        return false;
+    };
+    let Ok(Some(restored)) = store.load_latest() else {
+        return false;
+    };
+    let snap = restored.snapshot;
+    let mut stream = None;
+    for (partition, offset) in snap.offsets.iter() {
+        if partition.get("snapshot_table").is_some() {
+            if offset.get("done") != Some(timely_connect::data::OffsetValue::Bool(true)) {
+                return false; // the initial snapshot is still being read
+            }
+        } else if let Some(lsn) = offset.get_i64("lsn_commit") {
+            stream = Some(lsn as u64);
+        }
+    }
+    let Some(lsn) = stream else {
+        return false;
+    };
+    // Lines of epochs <= the snapshot's are complete and durable; a line
+    // being appended after them may be cut.
+    let text = std::fs::read_to_string(out.join("revenue_changes.jsonl")).unwrap_or_default();
+    let mut counts: BTreeMap<(String, i64), i64> = BTreeMap::new();
+    for l in text.lines() {
+        let Ok(j) = serde_json::from_str::<Json>(l) else {
+            break;
+        };
+        if j["time"].as_u64().is_none_or(|t| t > snap.epoch) {
+            break;
+        }
+        *counts.entry(row_of(&j)).or_default() += j["diff"].as_i64().unwrap_or(0);
+    }
+    let got: BTreeMap<String, i64> = counts
+        .into_iter()
+        .filter(|(_, c)| *c != 0)
+        .map(|(row, _)| row)
+        .collect();
+    // On a mismatch, which transaction boundaries the result does match.
+    let matching = || -> Vec<usize> {
+        (0..answers.0.len())
+            .filter(|i| answers.0[*i].1 == got)
+            .collect()
+    };
+    assert_eq!(
+        &got,
+        answers.at(lsn),
+        "{label}: snapshot {} (stream at {lsn:X}) vs PostgreSQL's answer at that LSN; \
+         the result matches the answers after transactions {:?} of {}",
+        snap.epoch,
+        matching(),
+        answers.0.len()
+    );
+    true
+}
+
 fn finish(mut child: Child, label: &str) {
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
@@ -314,6 +410,9 @@ fn cdc_revenue_equals_postgres_after_random_workload_and_kills() {
         ],
     );
     let out = dir.join("out");
+    let mut answers = Answers(Vec::new());
+    answers.record(&pg);
+    let mut checked = 0;
     let mut workers = 2;
     let mut child = spawn_child(dir, workers, None);
     for k in 0..kills {
@@ -321,11 +420,15 @@ fn cdc_revenue_equals_postgres_after_random_workload_and_kills() {
         // PostgreSQL's; more transactions, then SIGKILL at a random instant.
         let txs = rng.range(5, 40);
         for _ in 0..txs {
-            pg.psql(&transaction(&mut rng, &mut next_customer, &mut next_order));
+            answers.apply(
+                &pg,
+                &transaction(&mut rng, &mut next_customer, &mut next_order),
+            );
         }
         if k == 1 {
             // A schema change mid-stream: new columns, filled from now on.
-            pg.psql(
+            answers.apply(
+                &pg,
                 "ALTER TABLE orders ADD COLUMN note text DEFAULT 'n';
                  ALTER TABLE customers ADD COLUMN city text;
                  UPDATE customers SET city = 'c' || id WHERE id % 3 = 0;",
@@ -333,17 +436,29 @@ fn cdc_revenue_equals_postgres_after_random_workload_and_kills() {
         }
         wait_caught_up(&pg, &out, &format!("before kill {k}"));
         for _ in 0..rng.range(0, 10) {
-            pg.psql(&transaction(&mut rng, &mut next_customer, &mut next_order));
+            answers.apply(
+                &pg,
+                &transaction(&mut rng, &mut next_customer, &mut next_order),
+            );
+            if check_durable(&out, &answers, &format!("while writing, before kill {k}")) {
+                checked += 1;
+            }
         }
         std::thread::sleep(Duration::from_millis(rng.range(50, 1500)));
         child.kill().expect("SIGKILL the pipeline");
         let _ = child.wait();
+        if check_durable(&out, &answers, &format!("after kill {k}")) {
+            checked += 1;
+        }
         workers = 1 + (workers % 3);
         eprintln!("kill {k}: after {txs} transactions; restart on {workers} workers");
         child = spawn_child(dir, workers, None);
     }
     for _ in 0..rng.range(5, 30) {
-        pg.psql(&transaction(&mut rng, &mut next_customer, &mut next_order));
+        answers.apply(
+            &pg,
+            &transaction(&mut rng, &mut next_customer, &mut next_order),
+        );
     }
     child.kill().expect("SIGKILL the pipeline");
     let _ = child.wait();
@@ -355,6 +470,9 @@ fn cdc_revenue_equals_postgres_after_random_workload_and_kills() {
         "the workload left too few countries: {want:?}"
     );
     assert_outputs(&out, &want, seed);
+    assert!(check_durable(&out, &answers, "at the end"));
+    assert!(checked > 0, "no durable snapshot was checked while writing");
+    eprintln!("{checked} durable snapshots checked against PostgreSQL at their LSN");
     // The adapters' rows and the result were restored from snapshots, not
     // rebuilt from a re-read table: the snapshots hold their state.
     let store = timely_connect::snapshot::SnapshotStore::open_existing(&out.join("snapshots"))
