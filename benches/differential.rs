@@ -33,7 +33,8 @@
 //! (1000000, the load included), `--per-epoch N` (10000), `--reps R` (3),
 //! `--keys N` (1000000), `--rounds N` (10), `--workers 1,2`,
 //! `--only adapter|state`, `--no-snapshots` (skips the adapter run with
-//! snapshots).
+//! snapshots), `--input raw|adapter|hand|snapshots` (that input only, to
+//! profile it; the table's ratios then need `raw` among them).
 //!
 //! Files go to a temporary directory under Cargo's `CARGO_TARGET_TMPDIR`
 //! (on disk, so that fsync costs what it costs).
@@ -84,6 +85,8 @@ struct Options {
     adapter: bool,
     state: bool,
     snapshots: bool,
+    /// Only this input (`raw`, `adapter`, `hand`, `snapshots`), to profile one.
+    input: Option<String>,
 }
 
 impl Options {
@@ -100,6 +103,7 @@ impl Options {
             adapter: true,
             state: true,
             snapshots: true,
+            input: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
@@ -128,6 +132,7 @@ impl Options {
                     other => panic!("--only adapter|state, not {other}"),
                 },
                 "--no-snapshots" => o.snapshots = false,
+                "--input" => o.input = Some(value()),
                 "--bench" => {} // passed by `cargo bench`
                 other => panic!("unknown option {other}"),
             }
@@ -580,7 +585,10 @@ fn run_adapter(input: Input, workers: usize, work: &Arc<Workload>, tmp: &Path, r
     }
     let total = Arc::new(AtomicI64::new(0));
     let barrier = Arc::new(Barrier::new(workers));
-    let times: Arc<Mutex<Vec<(Duration, Option<Duration>)>>> = Arc::default();
+    // Per worker: until the probe passed the last epoch, and until durable.
+    type Times = Vec<(Duration, Option<Duration>)>;
+    let times: Arc<Mutex<Times>> = Arc::default();
+    let with_snapshots = snapshot_dir.is_some();
     let (work2, total2, times2, spec2) = (work.clone(), total.clone(), times.clone(), spec.clone());
     timely::execute(timely::Config::process(workers), move |worker| {
         let (index, peers) = (worker.index(), worker.peers());
@@ -733,7 +741,7 @@ fn run_adapter(input: Input, workers: usize, work: &Arc<Workload>, tmp: &Path, r
             worker.step();
         }
         let elapsed = start.elapsed();
-        let durable = if snapshot_dir_is_set(&input) {
+        let durable = if with_snapshots {
             job.run(worker).unwrap();
             Some(start.elapsed())
         } else {
@@ -753,31 +761,16 @@ fn run_adapter(input: Input, workers: usize, work: &Arc<Workload>, tmp: &Path, r
     let times = times.lock().unwrap();
     let elapsed = times.iter().map(|t| t.0).max().unwrap();
     let durable = times.iter().filter_map(|t| t.1).max();
-    let snapshots = snapshot_dir
-        .as_deref()
-        .map(|d| count_snapshots(d))
-        .unwrap_or(0);
+    let snapshots = if with_snapshots {
+        spec.metrics().view().snapshots
+    } else {
+        0
+    };
     Run {
         elapsed,
         durable,
         snapshots,
     }
-}
-
-fn snapshot_dir_is_set(input: &Input) -> bool {
-    matches!(input, Input::Adapter { snapshots: true })
-}
-
-/// Snapshot files left in `dir` (garbage collection keeps the newest few,
-/// so this is a lower bound of those written).
-fn count_snapshots(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().starts_with("snapshot"))
-                .count() as u64
-        })
-        .unwrap_or(0)
 }
 
 fn adapter_section(o: &Options, tmp: &Path) {
@@ -797,6 +790,15 @@ fn adapter_section(o: &Options, tmp: &Path) {
     if o.snapshots {
         inputs.push(Input::Adapter { snapshots: true });
     }
+    if let Some(only) = &o.input {
+        inputs = vec![match only.as_str() {
+            "raw" => Input::Raw,
+            "adapter" => Input::Adapter { snapshots: false },
+            "hand" => Input::Hand,
+            "snapshots" => Input::Adapter { snapshots: true },
+            other => panic!("--input raw|adapter|hand|snapshots, not {other}"),
+        }];
+    }
     let mut runs: HashMap<(usize, Input), Vec<Run>> = HashMap::new();
     for rep in 0..o.reps {
         for &w in &o.workers {
@@ -809,7 +811,7 @@ fn adapter_section(o: &Options, tmp: &Path) {
                     run.elapsed.as_secs_f64(),
                     rate,
                     run.durable.map_or(String::new(), |d| format!(
-                        "  (durable after {:.3} s, {} snapshot files left)",
+                        "  (durable after {:.3} s, {} snapshots written)",
                         d.as_secs_f64(),
                         run.snapshots
                     ))
@@ -827,8 +829,9 @@ fn adapter_section(o: &Options, tmp: &Path) {
     for &w in &o.workers {
         let rate = |input: Input| {
             median(
-                runs[&(w, input)]
-                    .iter()
+                runs.get(&(w, input))
+                    .into_iter()
+                    .flatten()
                     .map(|r| changes as f64 / r.elapsed.as_secs_f64())
                     .collect(),
             )
