@@ -18,7 +18,7 @@ use timely_connect::runtime::CheckpointPart;
 
 use crate::collection_sink::advance;
 use crate::job::Job;
-use crate::operator_state::OperatorState;
+use crate::operator_state::{OperatorState, Replaced};
 
 /// How change records say what changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -304,15 +304,15 @@ where
                 let mut out = Vec::with_capacity(batch.len() * 2);
                 for change in batch {
                     match change {
-                        Change::Put(k, v) => {
-                            if state.get(&k) == Some(&v) {
-                                continue; // the same row again: nothing changes
-                            }
-                            if let Some(old) = state.insert(k.clone(), v.clone()) {
+                        Change::Put(k, v) => match state.replace(k.clone(), v.clone()) {
+                            // The same row again: nothing changes.
+                            Replaced::Same => {}
+                            Replaced::New => out.push(((k, v), epoch, 1)),
+                            Replaced::Old(old) => {
                                 out.push(((k.clone(), old), epoch, -1));
+                                out.push(((k, v), epoch, 1));
                             }
-                            out.push(((k, v), epoch, 1));
-                        }
+                        },
                         Change::Delete(k) => {
                             if let Some(old) = state.remove(&k) {
                                 out.push(((k, old), epoch, -1));

@@ -103,9 +103,12 @@ impl<'scope> Checkpoint<'scope> for Scope<'scope, u64> {
 }
 
 /// An operator's state is compacted once its manifest has more than this
-/// many segments (or once its segments after the base hold more bytes than
-/// the base).
-pub const COMPACT_AFTER_SEGMENTS: usize = 8;
+/// many segments, or once its segments after the base hold more than half
+/// the base's bytes. So a compaction rewrites the state after changes of
+/// at least a third of its size: the bytes written per change stay a small
+/// multiple of the change, and a restore reads at most this many files
+/// per compacted manifest.
+pub const COMPACT_AFTER_SEGMENTS: usize = 32;
 
 /// A compaction running on its own thread.
 struct Compaction {
@@ -260,7 +263,7 @@ impl Coordinator {
 
     /// Starts a background compaction for every operator whose manifest
     /// has more than [`COMPACT_AFTER_SEGMENTS`] segments, or whose segments
-    /// after the base hold more bytes than the base, and that has none
+    /// after the base hold more than half the base's bytes, and that has none
     /// running. The worker never waits for one.
     fn start_compactions(&mut self) {
         let Some(dir) = &self.state_dir else {
@@ -276,7 +279,9 @@ impl Coordinator {
                 .filter(|s| s.base)
                 .map_or(0, |s| s.bytes);
             let rest_bytes = manifest.bytes() - base_bytes;
-            if manifest.segments.len() <= COMPACT_AFTER_SEGMENTS && rest_bytes <= base_bytes {
+            if manifest.segments.len() <= COMPACT_AFTER_SEGMENTS
+                && rest_bytes.saturating_mul(2) <= base_bytes
+            {
                 continue;
             }
             let Some(base_name) = StateDir::base_name_for(manifest, self.execution) else {

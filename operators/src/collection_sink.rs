@@ -306,14 +306,10 @@ where
             (self.render)(t, &updates, &mut block)
                 .map_err(|e| format!("sink `{}`: {e}", self.writer.name()))?;
             for (row, diff) in updates {
-                let count = {
-                    let entry = self.contents.entry(row.clone()).or_insert(0);
-                    *entry += diff;
-                    *entry
-                };
-                if count == 0 {
-                    self.contents.remove(&row);
-                }
+                self.contents.update(row, |count| {
+                    let n = count.unwrap_or(0) + diff;
+                    *count = (n != 0).then_some(n);
+                });
                 changed = true;
             }
             self.writer.write_block(&block).map_err(|e| e.to_string())?;

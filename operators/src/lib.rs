@@ -52,6 +52,6 @@ pub use checkpoint::Checkpoint;
 pub use collection_sink::{ExactlyOnceChangeEvents, ExactlyOnceChanges};
 pub use file_sink::{render_blocks, ExactlyOnceBytesSink, ExactlyOnceFileSink};
 pub use job::{default_registry, Job, JobError, JobSpec, JobStats, Plan, RestoreMode};
-pub use operator_state::OperatorState;
+pub use operator_state::{OperatorState, Replaced};
 pub use source::{ConnectSource, SourceStreams};
 pub use timely_connect::runtime::CheckpointPart;

@@ -1,8 +1,11 @@
 //! `OperatorState`: keyed state that an operator keeps across restores,
 //! written into the job's snapshots as the changes since the last one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::hash::Hash;
+
+use foldhash::fast::RandomState;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -40,7 +43,7 @@ use crate::job::Job;
 ///     let job = Job::prepare(worker, &spec).unwrap();
 ///     let mut counts: OperatorState<String, u64> =
 ///         OperatorState::restore(&job, "counts", |_key| true).unwrap();
-///     *counts.entry("a".to_owned()).or_default() += 1;
+///     counts.update("a".to_owned(), |n| *n.get_or_insert(0) += 1);
 ///     assert_eq!(counts.get(&"a".to_owned()), Some(&1));
 ///     // Epoch 0 done: the change becomes a segment and a part for snapshot 0.
 ///     assert!(counts.checkpoint(0).unwrap().is_some());
@@ -49,11 +52,34 @@ use crate::job::Job;
 /// ```
 pub struct OperatorState<K, V> {
     name: String,
-    map: HashMap<K, V>,
-    dirty: HashSet<K>,
+    /// Every key held or changed since the last checkpoint; a removed key
+    /// stays as an empty slot until the checkpoint has written its delete.
+    map: HashMap<K, Slot<V>, RandomState>,
+    /// Keys changed since the last checkpoint, each once (its slot's
+    /// `dirty` flag says whether it is listed).
+    dirty: Vec<K>,
+    /// How many slots hold a value.
+    live: usize,
     dir: Option<StateDir>,
     execution: u64,
     worker: usize,
+}
+
+/// A key's value, and whether it changed since the last checkpoint.
+struct Slot<V> {
+    value: Option<V>,
+    dirty: bool,
+}
+
+/// What [`OperatorState::replace`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Replaced<V> {
+    /// The key held this value already: nothing changed.
+    Same,
+    /// The key held no value.
+    New,
+    /// The key held this other value, now replaced.
+    Old(V),
 }
 
 impl<K, V> OperatorState<K, V>
@@ -71,7 +97,7 @@ where
     ) -> Result<Self, String> {
         StateDir::check_operator_name(name).map_err(|e| e.to_string())?;
         let dir = job.spec.config.snapshot_dir.as_deref().map(StateDir::new);
-        let mut map = HashMap::new();
+        let mut map: HashMap<K, Slot<V>, RandomState> = HashMap::default();
         if let (Some(dir), Some(manifest)) = (&dir, job.plan.state.get(name)) {
             let mut bad = None;
             let loaded = dir
@@ -94,13 +120,20 @@ where
                     .map_err(|e| format!("state `{name}`: a key does not decode: {e}"))?;
                 let value = bincode::deserialize::<V>(&v)
                     .map_err(|e| format!("state `{name}`: a value does not decode: {e}"))?;
-                map.insert(key, value);
+                map.insert(
+                    key,
+                    Slot {
+                        value: Some(value),
+                        dirty: false,
+                    },
+                );
             }
         }
         Ok(OperatorState {
             name: name.to_owned(),
+            live: map.len(),
             map,
-            dirty: HashSet::new(),
+            dirty: Vec::new(),
             dir,
             execution: job.plan.execution,
             worker: job.index,
@@ -114,43 +147,109 @@ where
 
     /// The value of `key`.
     pub fn get(&self, key: &K) -> Option<&V> {
-        self.map.get(key)
+        self.map.get(key).and_then(|s| s.value.as_ref())
     }
 
     /// Sets `key`'s value; returns the old one.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        self.dirty.insert(key.clone());
-        self.map.insert(key, value)
+        let mut old = None;
+        self.update(key, |v| old = v.replace(value));
+        old
+    }
+
+    /// Sets `key`'s value unless it holds an equal one already, in one
+    /// lookup; says what it replaced.
+    pub fn replace(&mut self, key: K, value: V) -> Replaced<V>
+    where
+        V: PartialEq,
+    {
+        match self.map.entry(key) {
+            Entry::Occupied(mut e) => {
+                let slot = e.get_mut();
+                if slot.value.as_ref() == Some(&value) {
+                    return Replaced::Same;
+                }
+                let old = slot.value.replace(value);
+                if !slot.dirty {
+                    slot.dirty = true;
+                    self.dirty.push(e.key().clone());
+                }
+                match old {
+                    Some(old) => Replaced::Old(old),
+                    None => {
+                        self.live += 1;
+                        Replaced::New
+                    }
+                }
+            }
+            Entry::Vacant(e) => {
+                self.dirty.push(e.key().clone());
+                e.insert(Slot {
+                    value: Some(value),
+                    dirty: true,
+                });
+                self.live += 1;
+                Replaced::New
+            }
+        }
     }
 
     /// Removes `key`; returns its value.
     pub fn remove(&mut self, key: &K) -> Option<V> {
-        let old = self.map.remove(key);
-        if old.is_some() {
-            self.dirty.insert(key.clone());
+        let slot = self.map.get_mut(key)?;
+        let old = slot.value.take()?;
+        self.live -= 1;
+        if !slot.dirty {
+            slot.dirty = true;
+            self.dirty.push(key.clone());
         }
-        old
+        Some(old)
     }
 
-    /// The entry of `key`, to change in place (it counts as changed).
-    pub fn entry(&mut self, key: K) -> std::collections::hash_map::Entry<'_, K, V> {
-        self.dirty.insert(key.clone());
-        self.map.entry(key)
+    /// Changes `key`'s value in place (`None`: no value; set it to `None`
+    /// to remove the key). The key counts as changed.
+    pub fn update<R>(&mut self, key: K, change: impl FnOnce(&mut Option<V>) -> R) -> R {
+        let slot = match self.map.entry(key) {
+            Entry::Occupied(mut e) => {
+                if !e.get().dirty {
+                    e.get_mut().dirty = true;
+                    self.dirty.push(e.key().clone());
+                }
+                e.into_mut()
+            }
+            Entry::Vacant(e) => {
+                self.dirty.push(e.key().clone());
+                e.insert(Slot {
+                    value: None,
+                    dirty: true,
+                })
+            }
+        };
+        let had = slot.value.is_some();
+        let result = change(&mut slot.value);
+        match (had, slot.value.is_some()) {
+            (false, true) => self.live += 1,
+            (true, false) => self.live -= 1,
+            _ => {}
+        }
+        result
     }
 
     /// Every key and value on this worker.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.map.iter()
+        self.map
+            .iter()
+            .filter_map(|(k, s)| s.value.as_ref().map(|v| (k, v)))
     }
 
     /// How many keys this worker holds.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.live
     }
 
     /// True if this worker holds no key.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.live == 0
     }
 
     /// Call once every change of the epochs `<= epoch` is applied, and
@@ -163,7 +262,7 @@ where
             return Ok(None);
         }
         let Some(dir) = &self.dir else {
-            self.dirty.clear();
+            self.clear_dirty();
             return Ok(None);
         };
         let mut entries: Vec<StateEntry> = Vec::with_capacity(self.dirty.len());
@@ -171,7 +270,7 @@ where
             let k = bincode::serialize(key)
                 .map_err(|e| format!("state `{}`: a key does not encode: {e}", self.name))?;
             let v =
-                match self.map.get(key) {
+                match self.map.get(key).and_then(|s| s.value.as_ref()) {
                     Some(v) => Some(bincode::serialize(v).map_err(|e| {
                         format!("state `{}`: a value does not encode: {e}", self.name)
                     })?),
@@ -182,10 +281,24 @@ where
         let segment = dir
             .write_segment(&self.name, epoch, self.execution, self.worker, &entries)
             .map_err(|e| format!("state `{}`: {e}", self.name))?;
-        self.dirty.clear();
+        self.clear_dirty();
         Ok(Some(CheckpointPart::State {
             operator: self.name.clone(),
             segment,
         }))
+    }
+
+    /// The changed keys are written: their slots are clean again, and the
+    /// slots of removed keys go.
+    fn clear_dirty(&mut self) {
+        for key in self.dirty.drain(..) {
+            if let Entry::Occupied(mut e) = self.map.entry(key) {
+                if e.get().value.is_none() {
+                    e.remove();
+                } else {
+                    e.get_mut().dirty = false;
+                }
+            }
+        }
     }
 }

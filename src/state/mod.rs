@@ -666,26 +666,68 @@ impl StateDir {
             .ok_or_else(|| StateError::EmptyManifest {
                 operator: operator.to_owned(),
             })?;
-        let mut state = BTreeMap::new();
-        for seg in &manifest.segments {
-            self.for_each_entry(operator, seg, |key, value| match value {
-                Some(value) => {
-                    state.insert(key, value);
-                }
-                None => {
-                    state.remove(&key);
-                }
+        // A base is sorted and has no deletes: the changes after it (a
+        // small share of it, as the coordinator compacts) are folded into
+        // a sorted map and merged into the base as it streams past.
+        let (base, changes) = match manifest.segments.split_first() {
+            Some((first, rest)) if first.base => (Some(first), rest),
+            _ => (None, &manifest.segments[..]),
+        };
+        let mut folded: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        for seg in changes {
+            self.for_each_entry(operator, seg, |key, value| {
+                folded.insert(key, value);
             })?;
         }
+        let capacity = base.map_or(0, |b| b.entries as usize) + folded.len();
+        let mut merged: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(capacity);
+        let mut pending = folded.into_iter().peekable();
+        let mut out_of_order = false;
+        if let Some(base) = base {
+            let mut last: Option<Vec<u8>> = None;
+            self.for_each_entry(operator, base, |key, value| {
+                if last.as_ref().is_some_and(|l| *l >= key) {
+                    out_of_order = true;
+                }
+                // Changed keys before this one, then this one as changed.
+                while let Some((k, _)) = pending.peek() {
+                    if *k > key {
+                        break;
+                    }
+                    if let Some((k, v)) = pending.next() {
+                        let replaces = k == key;
+                        if let Some(v) = v {
+                            merged.push((k, v));
+                        }
+                        if replaces {
+                            last = Some(key);
+                            return;
+                        }
+                    }
+                }
+                if let Some(v) = value {
+                    merged.push((key.clone(), v));
+                }
+                last = Some(key);
+            })?;
+        }
+        merged.extend(pending.filter_map(|(k, v)| v.map(|v| (k, v))));
+        if let (true, Some(base)) = (out_of_order, base) {
+            return Err(StateError::Decode {
+                operator: operator.to_owned(),
+                path: self.operator_dir(operator)?.join(&base.file),
+                reason: "a base segment's keys are not in order".to_owned(),
+            });
+        }
         let file = base_file_name(epoch, execution);
-        let count = state.len();
+        let count = merged.len();
         self.write_file(
             operator,
             file,
             epoch,
             true,
             count,
-            state.iter().map(|(k, v)| (k, Some(v))),
+            merged.iter().map(|(k, v)| (k, Some(v))),
         )
     }
 

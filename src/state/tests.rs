@@ -401,3 +401,67 @@ fn file_names_parse_back() {
         assert_eq!(parse_file_name(bad), None, "{bad}");
     }
 }
+
+#[test]
+fn compacting_a_base_merges_changes_before_between_and_after_its_keys() {
+    let (_dir, state) = setup();
+    // A base of even keys, then changes: puts and deletes of keys below,
+    // among and above the base's, some of them several times.
+    let first: Vec<StateEntry> = (0..400)
+        .step_by(2)
+        .map(|i| put(&format!("k{i:04}"), "base"))
+        .collect();
+    let seg = state.write_segment("rows", 1, 1, 0, &first).unwrap();
+    let other = state
+        .write_segment("rows", 1, 1, 1, &[put("a", "0")])
+        .unwrap();
+    let base = state
+        .compact(
+            "rows",
+            &StateManifest {
+                segments: vec![seg, other],
+            },
+            1,
+        )
+        .unwrap();
+    let mut seed = 7u64;
+    let mut segments = vec![base];
+    for epoch in 2..6 {
+        let mut changes = Vec::new();
+        for _ in 0..60 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let key = format!("k{:04}", (seed >> 33) % 420);
+            if (seed >> 20).is_multiple_of(3) {
+                changes.push(del(&key));
+            } else {
+                changes.push(put(&key, &format!("v{epoch}")));
+            }
+        }
+        changes.push(put("0first", &format!("v{epoch}")));
+        changes.push(put("zlast", &format!("v{epoch}")));
+        segments.push(state.write_segment("rows", epoch, 1, 0, &changes).unwrap());
+    }
+    let manifest = StateManifest { segments };
+    let compacted = state.compact("rows", &manifest, 2).unwrap();
+    let entries = state.read_segment("rows", &compacted).unwrap();
+    assert!(
+        entries.windows(2).all(|w| w[0].0 < w[1].0),
+        "sorted, each key once"
+    );
+    assert_eq!(
+        as_strings(
+            &state
+                .load(
+                    "rows",
+                    &StateManifest {
+                        segments: vec![compacted]
+                    },
+                    |_| true
+                )
+                .unwrap()
+        ),
+        as_strings(&state.load("rows", &manifest, |_| true).unwrap())
+    );
+}
