@@ -138,13 +138,12 @@ impl<'scope> ChangeCollection<'scope> for Stream<'scope, u64, Vec<SourceRecord>>
             Pipeline,
             &format!("DecodeChanges({name})"),
             move |_, _| {
-                let mut fields = EnvelopeFields::default();
                 move |input, output| {
                     input.for_each_time(|time, data| {
                         let mut session = output.session(&time);
                         for batch in data {
                             for record in batch.iter() {
-                                match decode::<K, V>(record, format, &mut fields) {
+                                match decode::<K, V>(record, format) {
                                     Ok(Some(change)) => session.give(change),
                                     Ok(None) => {}
                                     Err(e) => {
@@ -167,39 +166,10 @@ impl<'scope> ChangeCollection<'scope> for Stream<'scope, u64, Vec<SourceRecord>>
     }
 }
 
-/// Where `op` and `after` sit in the envelopes of one schema: the records
-/// of a table share their envelope schema, so the fields are looked up by
-/// name once per schema, not per record.
-#[derive(Default)]
-struct EnvelopeFields {
-    schema: Option<timely_connect::data::SchemaRef>,
-    op: usize,
-    after: Option<usize>,
-}
-
-impl EnvelopeFields {
-    /// The positions of `op` and `after` in `envelope`; `None` without `op`.
-    fn of(&mut self, envelope: &timely_connect::data::Struct) -> Option<(usize, Option<usize>)> {
-        let schema = envelope.schema();
-        if !self
-            .schema
-            .as_ref()
-            .is_some_and(|s| std::sync::Arc::ptr_eq(s, schema))
-        {
-            let at = |name: &str| schema.fields.iter().position(|f| f.name == name);
-            self.op = at("op")?;
-            self.after = at("after");
-            self.schema = Some(schema.clone());
-        }
-        Some((self.op, self.after))
-    }
-}
-
 /// Reads one record as a change; `None` for records that change nothing.
 fn decode<K: FromConnect, V: FromConnect>(
     record: &SourceRecord,
     format: ChangeFormat,
-    fields: &mut EnvelopeFields,
 ) -> Result<Option<Change<K, V>>, String> {
     let key = || -> Result<K, String> {
         if record.key.is_null() {
@@ -230,19 +200,16 @@ fn decode<K: FromConnect, V: FromConnect>(
                 Value::Struct(s) => s,
                 _ => return Err("the value is not a Debezium envelope (a struct with `op`); filter other topics out first".into()),
             };
-            let not_envelope = "the value is not a Debezium envelope (a struct with `op`); filter other topics out first";
-            let (op_at, after_at) = fields.of(envelope).ok_or(not_envelope)?;
-            let op = match &envelope.values()[op_at] {
-                Value::String(op) => op.as_str(),
-                _ => return Err(not_envelope.into()),
+            let op = match envelope.get("op") {
+                Some(Value::String(op)) => op.as_str(),
+                _ => return Err("the value is not a Debezium envelope (a struct with `op`); filter other topics out first".into()),
             };
             match op {
                 "c" | "r" | "u" => {
-                    let after = after_at
-                        .map(|i| &envelope.values()[i])
-                        .filter(|v| !v.is_null())
-                        .ok_or_else(|| format!("op `{op}` without `after`"))?;
-                    let schema = after_at.map(|i| &*envelope.schema().fields[i].schema);
+                    let after = envelope.get("after").filter(|v| !v.is_null()).ok_or_else(|| {
+                        format!("op `{op}` without `after`")
+                    })?;
+                    let schema = envelope.schema().field("after").map(|f| &*f.schema);
                     Ok(Some(Change::Put(key()?, row(after, schema)?)))
                 }
                 "d" => Ok(Some(Change::Delete(key()?))),
@@ -429,7 +396,7 @@ mod tests {
     }
 
     fn decoded(r: &SourceRecord, format: ChangeFormat) -> Result<Option<String>, String> {
-        decode::<i64, Datum>(r, format, &mut EnvelopeFields::default()).map(|c| {
+        decode::<i64, Datum>(r, format).map(|c| {
             c.map(|c| match c {
                 Change::Put(k, v) => format!("put {k} {}", serde_json::to_string(&v).unwrap()),
                 Change::Delete(k) => format!("delete {k}"),
