@@ -3,7 +3,7 @@
 //! country) runs in a child process under a random workload of inserts,
 //! updates (amounts, customers, countries, primary keys) and deletes; it is
 //! killed with SIGKILL at random instants and restarted on another worker
-//! count; midway both tables gain a column. After each burst of
+//! count, every other time as two processes; midway both tables gain a column. After each burst of
 //! transactions (between kills) its current result must reach the same
 //! query run by PostgreSQL at that point; at the end its current result
 //! must equal PostgreSQL's, and its change file and its change-event file,
@@ -48,26 +48,66 @@ fn child_pipeline() {
     }
 }
 
-fn spawn_child(dir: &Path, workers: usize, until_idle: Option<u64>) -> Child {
-    let mut args = vec![
-        dir.join("conn.properties").display().to_string(),
-        dir.join("out").display().to_string(),
-        "--interval-ms".into(),
-        "100".into(),
-        "-w".into(),
-        workers.to_string(),
-    ];
-    if let Some(ms) = until_idle {
-        args.push("--until-idle-ms".into());
-        args.push(ms.to_string());
+/// The pipeline's processes: `processes` of them (joined by a hostfile of
+/// free ports when more than one), each with `workers` worker threads.
+struct Pipeline(Vec<Child>);
+
+impl Pipeline {
+    fn spawn(dir: &Path, processes: usize, workers: usize, until_idle: Option<u64>) -> Pipeline {
+        let mut args = vec![
+            dir.join("conn.properties").display().to_string(),
+            dir.join("out").display().to_string(),
+            "--interval-ms".into(),
+            "100".into(),
+            "-w".into(),
+            workers.to_string(),
+        ];
+        if let Some(ms) = until_idle {
+            args.push("--until-idle-ms".into());
+            args.push(ms.to_string());
+        }
+        if processes > 1 {
+            let hosts = common::write_hostfile(dir, processes);
+            args.extend(["-n".into(), processes.to_string(), "-h".into()]);
+            args.push(hosts.display().to_string());
+        }
+        let children = (0..processes)
+            .map(|i| {
+                let mut a = args.clone();
+                if processes > 1 {
+                    a.extend(["-p".into(), i.to_string()]);
+                }
+                let child = Command::new(std::env::current_exe().expect("test binary"))
+                    .args(["--ignored", "--exact", "child_pipeline", "--nocapture"])
+                    .env(CHILD_ENV, a.join("\u{1f}"))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("start the pipeline");
+                if i == 0 && processes > 1 {
+                    // Process 0 listens first; the others connect to it.
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                child
+            })
+            .collect();
+        Pipeline(children)
     }
-    Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--ignored", "--exact", "child_pipeline", "--nocapture"])
-        .env(CHILD_ENV, args.join("\u{1f}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the pipeline")
+
+    /// SIGKILL to every process.
+    fn kill(mut self) {
+        for c in &mut self.0 {
+            c.kill().expect("SIGKILL the pipeline");
+            let _ = c.wait();
+        }
+    }
+
+    /// Waits for every process to end well.
+    fn finish(self, label: &str) {
+        for (i, c) in self.0.into_iter().enumerate() {
+            finish(c, &format!("{label}, process {i}"));
+        }
+    }
 }
 
 fn setup(pg: &PgCluster, rng: &mut Rng) -> (i64, i64) {
@@ -414,7 +454,7 @@ fn cdc_revenue_equals_postgres_after_random_workload_and_kills() {
     answers.record(&pg);
     let mut checked = 0;
     let mut workers = 2;
-    let mut child = spawn_child(dir, workers, None);
+    let mut child = Pipeline::spawn(dir, 1, workers, None);
     for k in 0..kills {
         // Some transactions while it runs; the result must catch up with
         // PostgreSQL's; more transactions, then SIGKILL at a random instant.
@@ -445,14 +485,17 @@ fn cdc_revenue_equals_postgres_after_random_workload_and_kills() {
             }
         }
         std::thread::sleep(Duration::from_millis(rng.range(50, 1500)));
-        child.kill().expect("SIGKILL the pipeline");
-        let _ = child.wait();
+        child.kill();
         if check_durable(&out, &answers, &format!("after kill {k}")) {
             checked += 1;
         }
         workers = 1 + (workers % 3);
-        eprintln!("kill {k}: after {txs} transactions; restart on {workers} workers");
-        child = spawn_child(dir, workers, None);
+        // Every other restart runs as two processes.
+        let processes = 1 + (k as usize % 2);
+        eprintln!(
+            "kill {k}: after {txs} transactions; restart on {processes} process(es) of {workers} workers"
+        );
+        child = Pipeline::spawn(dir, processes, workers, None);
     }
     for _ in 0..rng.range(5, 30) {
         answers.apply(
@@ -460,10 +503,9 @@ fn cdc_revenue_equals_postgres_after_random_workload_and_kills() {
             &transaction(&mut rng, &mut next_customer, &mut next_order),
         );
     }
-    child.kill().expect("SIGKILL the pipeline");
-    let _ = child.wait();
-    // The last run drains what is left and stops once idle.
-    finish(spawn_child(dir, 3, Some(3000)), "final run");
+    child.kill();
+    // The last run, two processes, drains what is left and stops once idle.
+    Pipeline::spawn(dir, 2, 1, Some(3000)).finish("final run");
     let want = expected(&pg);
     assert!(
         want.len() >= 3,
@@ -527,16 +569,16 @@ fn cdc_revenue_over_the_java_debezium_connector_equals_postgres() {
     );
     let out = dir.join("out");
     // The snapshot, and changes streamed while it runs.
-    let child = spawn_child(dir, 2, Some(4000));
+    let child = Pipeline::spawn(dir, 1, 2, Some(4000));
     for _ in 0..20 {
         pg.psql(&transaction(&mut rng, &mut next_customer, &mut next_order));
     }
-    finish(child, "first run");
+    child.finish("first run");
     // Changes while the job is down, streamed by a restored run on one worker.
     for _ in 0..20 {
         pg.psql(&transaction(&mut rng, &mut next_customer, &mut next_order));
     }
-    finish(spawn_child(dir, 1, Some(4000)), "restored run");
+    Pipeline::spawn(dir, 1, 1, Some(4000)).finish("restored run");
     let want = expected(&pg);
     assert_outputs(&out, &want, seed);
 }
