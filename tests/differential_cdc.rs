@@ -3,7 +3,8 @@
 //! country) runs in a child process under a random workload of inserts,
 //! updates (amounts, customers, countries, primary keys) and deletes; it is
 //! killed with SIGKILL at random instants and restarted on another worker
-//! count, every other time as two processes; midway both tables gain a column. After each burst of
+//! count, every other time as two processes; a transaction larger than a
+//! poll batch streams among them; midway both tables gain a column. After each burst of
 //! transactions (between kills) its current result must reach the same
 //! query run by PostgreSQL at that point; at the end its current result
 //! must equal PostgreSQL's, and its change file and its change-event file,
@@ -475,6 +476,23 @@ fn cdc_revenue_equals_postgres_after_random_workload_and_kills() {
             );
         }
         wait_caught_up(&pg, &out, &format!("before kill {k}"));
+        if k == 0 {
+            // A transaction larger than a poll batch: the snapshots taken
+            // while it streams must each hold it whole or not at all.
+            answers.apply(
+                &pg,
+                "BEGIN; UPDATE orders SET amount = amount + 0.01;
+                 UPDATE orders SET amount = amount + 0.01;
+                 UPDATE orders SET amount = amount + 0.01; COMMIT;",
+            );
+            let until = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < until {
+                if check_durable(&out, &answers, "while a large transaction streams") {
+                    checked += 1;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         for _ in 0..rng.range(0, 10) {
             answers.apply(
                 &pg,

@@ -272,7 +272,10 @@ impl SourceState {
                     "stop requested: closing the last epoch"
                 );
             }
-            if now >= self.next_close || idle {
+            // An epoch does not close inside a source transaction (unless
+            // the job stops): it closes once the rest of it is drained.
+            let hold = now >= self.next_close && !idle && self.tasks.inside_transaction();
+            if (now >= self.next_close || idle) && !hold {
                 self.close_epoch(&c.parts, &mut outputs.parts);
                 if idle {
                     debug!(epoch = self.epoch, "source finished; final part emitted");
@@ -300,8 +303,13 @@ impl SourceState {
             activator.activate_after(Duration::from_millis(2));
             return true;
         }
-        // Wake for the next epoch close, for --until-idle, and while commits wait.
+        // Wake for the next epoch close, for --until-idle, and while commits
+        // wait. An epoch held open for a transaction closes when its next
+        // batch arrives (which wakes the operator); look again now and then.
         let mut wake_at = self.next_close;
+        if self.tasks.inside_transaction() {
+            wake_at = wake_at.max(Instant::now() + Duration::from_millis(20));
+        }
         // While a task is busy in a poll, its wake-up (when the poll finds
         // nothing) is what lets the idle time start.
         if let Some(d) = self.until_idle.filter(|_| self.tasks.all_waiting()) {

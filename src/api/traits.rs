@@ -124,6 +124,19 @@ pub trait SourceTask: Send {
         false
     }
 
+    /// Whether the records returned so far end inside one of the source's
+    /// transactions: more records of it follow in later polls. Called on
+    /// the task's thread right after each `poll` that returned records.
+    /// While it says so, the framework does not close the epoch (and so
+    /// takes no snapshot) between the records of that transaction, so a
+    /// computation downstream never sees part of one, unless a stop of
+    /// the job is requested meanwhile. Off by default: every batch ends at
+    /// a boundary. (Kafka Connect's `transaction.boundary=connector` for
+    /// exactly-once sources is the same idea.)
+    fn in_transaction(&self) -> bool {
+        false
+    }
+
     /// Called for each record, in order, once the snapshot covering it is
     /// durable (only if [`SourceTask::wants_commit_record`]).
     fn commit_record(&mut self, record: &SourceRecord) -> Result<(), ConnectError> {

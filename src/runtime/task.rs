@@ -106,6 +106,9 @@ pub enum TaskEvent {
         /// converter (as the transforms left them) under
         /// `errors.tolerance=all`, with Kafka's `__connect.errors.*` headers.
         dead_letters: Vec<SourceRecord>,
+        /// The batch ends inside a transaction of the source
+        /// ([`crate::SourceTask::in_transaction`]).
+        in_transaction: bool,
     },
     /// The task failed; no more events follow.
     Failed(TaskFailure),
@@ -528,6 +531,7 @@ impl<W: Fn()> Runner<W> {
                         self.fail(self.failure("poll", cause));
                         break;
                     }
+                    let in_transaction = task.in_transaction();
                     seq += 1;
                     if keep_records {
                         kept.push_back((seq, records.clone()));
@@ -553,6 +557,7 @@ impl<W: Fn()> Runner<W> {
                         encoded: processed.encoded,
                         offsets,
                         dead_letters: processed.dead_letters,
+                        in_transaction,
                     };
                     if !self.send(batch) {
                         break;

@@ -45,6 +45,8 @@ struct Slot {
     last_seq: u64,
     /// Offsets this task's records reached in the open epoch.
     changed: Offsets,
+    /// Its last batch ended inside a transaction of the source.
+    in_transaction: bool,
 }
 
 /// The offsets one task's records reached in a closed epoch, and the last
@@ -133,6 +135,7 @@ impl TaskSet {
             metrics,
             last_seq: 0,
             changed: Offsets::new(),
+            in_transaction: false,
         });
     }
 
@@ -170,8 +173,10 @@ impl TaskSet {
                         encoded,
                         offsets,
                         dead_letters,
+                        in_transaction,
                     }) => {
                         any = true;
+                        slot.in_transaction = in_transaction;
                         budget -= 1;
                         slot.last_seq = seq;
                         slot.changed.merge(&offsets);
@@ -203,6 +208,12 @@ impl TaskSet {
                 });
             }
         }
+    }
+
+    /// Whether a task's last batch ended inside a transaction of the
+    /// source: the epoch must not close before the rest of it is drained.
+    pub fn inside_transaction(&self) -> bool {
+        self.tasks.iter().any(|t| t.in_transaction)
     }
 
     /// Closes `epoch`: returns the offsets its records reached (this

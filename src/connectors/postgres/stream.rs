@@ -245,6 +245,12 @@ const DEAD_AFTER: Duration = Duration::from_secs(10);
 const MAX_BATCH: usize = 4096;
 
 impl Streamer {
+    /// Whether the last message read began a transaction whose commit has
+    /// not been read yet: the changes emitted so far end inside it.
+    pub fn in_transaction(&self) -> bool {
+        self.tx.is_some()
+    }
+
     /// A reader of `stream`, looking relations up through `catalog`.
     pub fn new(stream: ReplicationStream, catalog: PgConnection) -> Streamer {
         Streamer {

@@ -529,6 +529,15 @@ impl SourceTask for PostgresCdcTask {
         true
     }
 
+    /// While streaming, a batch that ends before its transaction's commit
+    /// keeps the epoch open, so an epoch (and a snapshot) holds whole
+    /// transactions.
+    fn in_transaction(&self) -> bool {
+        self.running
+            .as_ref()
+            .is_some_and(|r| matches!(&r.phase, Phase::Stream(s) if s.in_transaction()))
+    }
+
     /// Confirms to the slot the position the newest durable snapshot holds.
     fn commit(&mut self) -> Result<(), ConnectError> {
         let Some(run) = self.running.as_mut() else {
