@@ -166,6 +166,10 @@ impl<'scope> ChangeCollection<'scope> for Stream<'scope, u64, Vec<SourceRecord>>
     }
 }
 
+/// Why a record in [`ChangeFormat::Debezium`] is not a change event.
+const NOT_ENVELOPE: &str =
+    "the value is not a Debezium envelope (a struct with `op`); filter other topics out first";
+
 /// Reads one record as a change; `None` for records that change nothing.
 fn decode<K: FromConnect, V: FromConnect>(
     record: &SourceRecord,
@@ -198,11 +202,11 @@ fn decode<K: FromConnect, V: FromConnect>(
             let envelope = match &record.value {
                 Value::Null => return Ok(None), // tombstone
                 Value::Struct(s) => s,
-                _ => return Err("the value is not a Debezium envelope (a struct with `op`); filter other topics out first".into()),
+                _ => return Err(NOT_ENVELOPE.into()),
             };
             let op = match envelope.get("op") {
                 Some(Value::String(op)) => op.as_str(),
-                _ => return Err("the value is not a Debezium envelope (a struct with `op`); filter other topics out first".into()),
+                _ => return Err(NOT_ENVELOPE.into()),
             };
             match op {
                 "c" | "r" | "u" => {
