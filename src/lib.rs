@@ -21,6 +21,7 @@ pub mod plugins;
 pub mod runtime;
 pub mod snapshot;
 pub mod state;
+pub mod storage;
 pub mod transforms;
 
 pub use api::{ConnectError, OffsetStorageReader, SourceConnector, SourceTask, SourceTaskContext};

@@ -72,6 +72,7 @@ impl<'scope> Checkpoint<'scope> for Scope<'scope, u64> {
         let mut coordinator = Coordinator::new(job);
         let address = builder.operator_info().address;
         coordinator.waker = Some(self.worker().sync_activator_for(address.to_vec()));
+        coordinator.retry_waker = Some(self.activator_for(address.clone()));
         builder.build(move |mut caps| {
             let mut cap = caps.pop();
             if let Some(c) = cap.as_mut() {
@@ -86,7 +87,9 @@ impl<'scope> Checkpoint<'scope> for Scope<'scope, u64> {
                 }
                 let frontier = frontiers[0].frontier().iter().next().copied();
                 if !coordinator.advance(frontier) {
-                    return; // failed: keep the capability, the durable frontier stays put
+                    // Not durable (failed, or a write to try again): keep
+                    // the capability, the durable frontier stays put.
+                    return;
                 }
                 match (frontier, cap.as_mut()) {
                     (Some(f), Some(c)) => {
@@ -137,23 +140,40 @@ struct Coordinator {
     connector: String,
     shared: Arc<Shared>,
     store_error: Option<String>,
+    /// Schedules the coordinator again to retry a failed snapshot write.
+    retry_waker: Option<timely::scheduling::Activator>,
+    /// Since when, and how many times in a row, snapshot writes failed.
+    failing: Option<(std::time::Instant, u32)>,
 }
+
+/// How long snapshot writes may keep failing (each retried with backoff,
+/// and each new epoch tried anew) before the job fails: long enough to
+/// ride out an object store's restart or a network partition, short
+/// enough that a job with nowhere to write its snapshots does not run on
+/// for hours committing nothing.
+pub const SNAPSHOT_FAILURE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The longest wait between retries of a failed snapshot write.
+const SNAPSHOT_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Coordinator {
     fn new(job: &Job) -> Self {
         let leader = job.index == 0;
         let mut store_error = None;
-        let store = match (&job.spec.config.snapshot_dir, leader) {
-            (Some(dir), true) => match SnapshotStore::open(dir, job.common.snapshot_retain) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    store_error = Some(format!("snapshot store {}: {e}", dir.display()));
-                    None
-                }
-            },
+        let store = match (job.storage(), leader) {
+            (Some(Ok(storage)), true) => Some(SnapshotStore::on_storage(
+                storage,
+                job.common.snapshot_retain,
+            )),
+            (Some(Err(e)), true) => {
+                store_error = Some(e);
+                None
+            }
             _ => None,
         };
-        let state_dir = store.as_ref().map(|s| StateDir::new(s.dir()));
+        let state_dir = store
+            .as_ref()
+            .map(|s| StateDir::on_storage(s.storage().clone()));
         Coordinator {
             leader,
             store,
@@ -167,11 +187,15 @@ impl Coordinator {
             connector: job.name().to_owned(),
             shared: job.spec.shared.clone(),
             store_error,
+            retry_waker: None,
+            failing: None,
         }
     }
 
     /// Applies the parts of complete epochs and writes their snapshot.
-    /// Returns false if the job failed here.
+    /// Returns false if the job failed here, or if the snapshot could not
+    /// be written and is to be tried again (the durable frontier must not
+    /// move then).
     fn advance(&mut self, frontier: Option<u64>) -> bool {
         if let Some(e) = self.store_error.take() {
             self.shared.fail(e);
@@ -192,9 +216,11 @@ impl Coordinator {
         };
         let epoch = snapshot.epoch;
         let started = std::time::Instant::now();
-        match store.write(&snapshot) {
-            Ok(path) => {
-                let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+        match store.write_measured(&snapshot) {
+            Ok((path, bytes)) => {
+                if let Some((since, tries)) = self.failing.take() {
+                    info!(epoch, tries, after = ?since.elapsed(), "snapshot written again after failures");
+                }
                 self.shared.metrics(&self.connector).record_snapshot(
                     epoch,
                     bytes,
@@ -217,10 +243,37 @@ impl Coordinator {
                 true
             }
             Err(e) => {
-                self.shared.fail(format!(
-                    "connector `{}`: writing snapshot {epoch} failed: {e}",
-                    self.connector
-                ));
+                // Nothing is lost: the parts stay applied, the next try (or
+                // the next epoch's snapshot) covers them, and no source
+                // commits before one is durable.
+                let (since, tries) = self.failing.unwrap_or((started, 0));
+                let tries = tries.saturating_add(1);
+                self.failing = Some((since, tries));
+                if since.elapsed() >= SNAPSHOT_FAILURE_TIMEOUT {
+                    self.shared.fail(format!(
+                        "connector `{}`: writing snapshot {epoch} failed: {e} (snapshots have \
+                         failed for {:?}, {tries} tries)",
+                        self.connector,
+                        since.elapsed()
+                    ));
+                    return false;
+                }
+                let delay = std::time::Duration::from_millis(250)
+                    .saturating_mul(1u32 << tries.min(6))
+                    .min(SNAPSHOT_RETRY_MAX);
+                warn!(
+                    epoch,
+                    tries,
+                    retry_in = ?delay,
+                    error = %e,
+                    "writing snapshot failed; the job goes on and tries again (nothing is committed meanwhile)"
+                );
+                self.shared
+                    .metrics(&self.connector)
+                    .record_snapshot_failure();
+                if let Some(waker) = &self.retry_waker {
+                    waker.activate_after(delay);
+                }
                 false
             }
         }

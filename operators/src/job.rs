@@ -2,7 +2,6 @@
 //! and the loop that drives a worker until the job stops or fails.
 
 use std::cell::RefCell;
-use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,6 +21,7 @@ use timely_connect::runtime::{Encoders, Role};
 pub use timely_connect::runtime::{JobConfig, JobError, Plan, RestoreMode};
 use timely_connect::runtime::{RetryPolicy, TaskFailure};
 use timely_connect::snapshot::DirLock;
+use timely_connect::storage::{Location, Storage};
 use timely_connect::transforms::TransformChain;
 
 /// Counters a job updates while it runs, shared by every worker of a process.
@@ -116,6 +116,8 @@ pub(crate) struct Shared {
     restart: std::sync::atomic::AtomicBool,
     /// Wakes this process's source operators when a stop is requested.
     wakers: Mutex<Vec<timely::scheduling::SyncActivator>>,
+    /// The snapshot location's storage, opened once per process.
+    storage: std::sync::OnceLock<Result<Arc<dyn Storage>, String>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -129,6 +131,22 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
+    /// The storage of `location`, opened on first use and shared by this
+    /// process's workers (one client, one connection pool).
+    pub(crate) fn storage(
+        &self,
+        location: &Location,
+        options: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Arc<dyn Storage>, String> {
+        self.storage
+            .get_or_init(|| {
+                location
+                    .open(options)
+                    .map_err(|e| format!("snapshot store {location}: {e}"))
+            })
+            .clone()
+    }
+
     pub(crate) fn metrics(&self, connector: &str) -> Arc<timely_connect::runtime::JobMetrics> {
         self.metrics
             .get_or_init(|| Arc::new(timely_connect::runtime::JobMetrics::new(connector)))
@@ -215,9 +233,10 @@ impl JobSpec {
         }
     }
 
-    /// Sets the snapshot directory.
-    pub fn snapshot_dir(mut self, dir: impl AsRef<Path>) -> Self {
-        self.config.snapshot_dir = Some(dir.as_ref().to_path_buf());
+    /// Sets where snapshots go: a directory, or an S3-compatible
+    /// `s3://bucket/prefix` (see [`timely_connect::storage::Location`]).
+    pub fn snapshot_dir(mut self, dir: impl Into<Location>) -> Self {
+        self.config.snapshot_dir = Some(dir.into());
         self
     }
 
@@ -470,7 +489,8 @@ impl Job {
             match spec
                 .config
                 .snapshot_dir
-                .as_deref()
+                .as_ref()
+                .and_then(Location::as_local)
                 .map(DirLock::acquire)
                 .transpose()
             {
@@ -513,6 +533,17 @@ impl Job {
             _dir_lock: dir_lock,
             stop_broadcast: RefCell::new(stop_broadcast(worker, spec)),
         })
+    }
+
+    /// The storage of the job's snapshot location, shared by this
+    /// process's workers; `None` without snapshots.
+    pub(crate) fn storage(&self) -> Option<Result<Arc<dyn Storage>, String>> {
+        let location = self.spec.config.snapshot_dir.as_ref()?;
+        Some(
+            self.spec
+                .shared
+                .storage(location, &self.spec.config.snapshot_options()),
+        )
     }
 
     /// The plan every worker shares.

@@ -1,5 +1,6 @@
 //! The `timely-connect` command line: run, validate, plugins, snapshots.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -13,6 +14,7 @@ use timely_connect::duration::parse_duration;
 use timely_connect::plugins::PluginSet;
 use timely_connect::runtime::{write_dead_letter_json, EncodedRecord};
 use timely_connect::snapshot::{offsets_to_api_json, SnapshotStore};
+use timely_connect::storage::Location;
 use timely_connect_operators::{
     render_blocks, Checkpoint, ConnectSource, ExactlyOnceBytesSink, Job, JobError, JobSpec,
     RestoreMode,
@@ -243,12 +245,19 @@ enum SnapshotAction {
 fn snapshot_dir_of(
     config: Option<&Path>,
     snapshot_dir: Option<PathBuf>,
-) -> Result<PathBuf, String> {
+) -> Result<(Location, BTreeMap<String, String>), String> {
+    // An s3:// location takes the file's snapshot.s3.* keys, if given.
+    let spec = config.map(|c| load_spec(c, &[])).transpose()?;
+    let options = spec
+        .as_ref()
+        .map(|s| s.config.snapshot_options())
+        .unwrap_or_default();
     if let Some(dir) = snapshot_dir {
-        return Ok(dir);
+        return Ok((Location::from(dir), options));
     }
-    let config = config.ok_or("give the connector's .properties file or --snapshot-dir")?;
-    let spec = load_spec(config, &[])?;
+    let (Some(config), Some(spec)) = (config, spec) else {
+        return Err("give the connector's .properties file or --snapshot-dir".into());
+    };
     match spec.config.props.get("name") {
         Some(name) => {
             if let Err(timely_connect_operators::JobError::Config { issues, .. }) = spec.validate()
@@ -257,7 +266,10 @@ fn snapshot_dir_of(
                     return Err(format!("{}: {issue}", config.display()));
                 }
             }
-            Ok(PathBuf::from("snapshots").join(name))
+            Ok((
+                Location::Local(PathBuf::from("snapshots").join(name)),
+                options,
+            ))
         }
         None => Err(format!(
             "{}: no `name`, so no default snapshot directory",
@@ -486,8 +498,9 @@ fn snapshots(action: SnapshotAction) -> Result<ExitCode, String> {
             config,
             snapshot_dir,
         } => {
-            let snapshot_dir = snapshot_dir_of(config.as_deref(), snapshot_dir)?;
-            let store = SnapshotStore::open_existing(&snapshot_dir).map_err(|e| e.to_string())?;
+            let (location, options) = snapshot_dir_of(config.as_deref(), snapshot_dir)?;
+            let store = SnapshotStore::open_existing_location(&location, &options)
+                .map_err(|e| e.to_string())?;
             for entry in store.list().map_err(|e| e.to_string())? {
                 match &entry.problem {
                     None => println!(
@@ -520,15 +533,16 @@ fn snapshots(action: SnapshotAction) -> Result<ExitCode, String> {
                 }
                 other => (other.0, other.1),
             };
-            let snapshot_dir = snapshot_dir_of(config.as_deref(), snapshot_dir)?;
-            let store = SnapshotStore::open_existing(&snapshot_dir).map_err(|e| e.to_string())?;
+            let (location, options) = snapshot_dir_of(config.as_deref(), snapshot_dir)?;
+            let store = SnapshotStore::open_existing_location(&location, &options)
+                .map_err(|e| e.to_string())?;
             let snapshot = match epoch {
                 Some(e) => store.load_epoch(e).map_err(|e| e.to_string())?,
                 None => {
                     store
                         .load_latest()
                         .map_err(|e| e.to_string())?
-                        .ok_or_else(|| format!("no valid snapshot in {}", snapshot_dir.display()))?
+                        .ok_or_else(|| format!("no valid snapshot in {location}"))?
                         .snapshot
                 }
             };
@@ -626,7 +640,7 @@ fn status(addr: &str) -> Result<ExitCode, String> {
 
 fn offsets(action: OffsetsAction) -> Result<ExitCode, String> {
     use timely_connect::snapshot::{
-        change_offsets, offset_changes_from_api_json, OffsetChange, Owner,
+        change_offsets_at, offset_changes_from_api_json, OffsetChange, Owner,
     };
     let (config, snapshot_dir, change) = match action {
         OffsetsAction::Export {
@@ -662,7 +676,7 @@ fn offsets(action: OffsetsAction) -> Result<ExitCode, String> {
             (config, snapshot_dir, OffsetChange::Alter(changes))
         }
     };
-    let dir = snapshot_dir_of(config.as_deref(), snapshot_dir)?;
+    let (location, options) = snapshot_dir_of(config.as_deref(), snapshot_dir)?;
     let owner = match &config {
         Some(path) => {
             let spec = load_spec(path, &[])?;
@@ -677,7 +691,8 @@ fn offsets(action: OffsetsAction) -> Result<ExitCode, String> {
         }
         None => None,
     };
-    let changed = change_offsets(&dir, owner.as_ref(), change).map_err(|e| e.to_string())?;
+    let changed = change_offsets_at(&location, &options, owner.as_ref(), change)
+        .map_err(|e| e.to_string())?;
     say!(
         info,
         "wrote snapshot {} ({} source offsets{}): {}",
@@ -706,7 +721,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("snapshots").join(spec.name()));
     spec = spec
-        .snapshot_dir(&dir)
+        .snapshot_dir(Location::from(&dir))
         .allow_foreign_snapshot(args.allow_foreign_snapshot);
     if let Some(i) = &args.snapshot_interval {
         match parse_duration(i) {
@@ -1094,6 +1109,7 @@ mod tests {
                 gauges: vec![gauge(PROGRESS_DONE, done), gauge(PROGRESS_TOTAL, total)],
             }],
             snapshots: 0,
+            snapshot_failures: 0,
             last_snapshot_epoch: None,
             last_snapshot_age_seconds: None,
             last_snapshot_bytes: 0,

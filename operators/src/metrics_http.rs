@@ -203,6 +203,13 @@ fn render(view: &JobView, rates: &mut Rates) -> String {
     )
     .get_or_create(&job)
     .inc_by(view.snapshots);
+    counter(
+        &mut registry,
+        "timely_connect_snapshot_failures",
+        "Snapshot writes that failed in this process (each is tried again).",
+    )
+    .get_or_create(&job)
+    .inc_by(view.snapshot_failures);
     let job_gauge = |registry: &mut Registry, name: &str, help: &str, v: f64| {
         gauge(registry, name, help).get_or_create(&job).set(v);
     };

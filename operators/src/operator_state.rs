@@ -96,7 +96,7 @@ where
         mut owns: impl FnMut(&K) -> bool,
     ) -> Result<Self, String> {
         StateDir::check_operator_name(name).map_err(|e| e.to_string())?;
-        let dir = job.spec.config.snapshot_dir.as_deref().map(StateDir::new);
+        let dir = job.storage().transpose()?.map(StateDir::on_storage);
         let mut map: HashMap<K, Slot<V>, RandomState> = HashMap::default();
         if let (Some(dir), Some(manifest)) = (&dir, job.plan.state.get(name)) {
             let mut bad = None;

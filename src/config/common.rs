@@ -297,6 +297,66 @@ pub fn connector_config_def() -> ConfigDef {
             .validator(Validator::at_least(1.0))
             .group(SNAPSHOT_GROUP, 2),
         )
+        .define_each(s3_keys())
+}
+
+/// The `snapshot.s3.*` keys: how a job reaches an `s3://` snapshot
+/// location, each overriding its `AWS_*` environment variable.
+fn s3_keys() -> Vec<ConfigKey> {
+    // Defined whatever the build's features: a job file keeps its keys
+    // valid on a build without S3, which refuses only an s3:// location.
+    let text = |name: &'static str, doc: &'static str| {
+        ConfigKey::new(name, ConfigType::String, Importance::Low, doc)
+    };
+    let number = |name: &'static str, doc: &'static str| {
+        ConfigKey::new(name, ConfigType::Long, Importance::Low, doc)
+            .validator(Validator::at_least(0.0))
+    };
+    let keys = vec![
+        text(
+            "snapshot.s3.endpoint",
+            "S3 endpoint URL for an s3:// snapshot location (default: AWS_ENDPOINT_URL, else AWS). \
+             Plain http is allowed for a loopback address, elsewhere only with snapshot.s3.allow.http.",
+        ),
+        text("snapshot.s3.region", "S3 region (default: AWS_REGION, else us-east-1)."),
+        text("snapshot.s3.access.key.id", "S3 access key id (default: AWS_ACCESS_KEY_ID)."),
+        ConfigKey::new(
+            "snapshot.s3.secret.access.key",
+            ConfigType::Password,
+            Importance::Low,
+            "S3 secret access key (default: AWS_SECRET_ACCESS_KEY).",
+        ),
+        ConfigKey::new(
+            "snapshot.s3.session.token",
+            ConfigType::Password,
+            Importance::Low,
+            "S3 session token of temporary credentials (default: AWS_SESSION_TOKEN).",
+        ),
+        ConfigKey::new(
+            "snapshot.s3.allow.http",
+            ConfigType::Boolean,
+            Importance::Low,
+            "Allow a plain-http S3 endpoint that is not on loopback (default: AWS_ALLOW_HTTP).",
+        ),
+        text(
+            "snapshot.s3.conditional.put",
+            "`etag` (default): snapshots are created with If-None-Match; `disabled` for servers \
+             that reject the header (one coordinator per prefix still never overwrites).",
+        ),
+        number("snapshot.s3.retry.max", "Retries of a failed S3 request (default 5)."),
+        number(
+            "snapshot.s3.retry.timeout.ms",
+            "How long an S3 request is retried before it fails (default 30000).",
+        ),
+        number(
+            "snapshot.s3.request.timeout.ms",
+            "Timeout of one S3 request attempt (default 30000).",
+        ),
+    ];
+    keys.into_iter()
+        .enumerate()
+        .map(|(i, k)| k.optional().group(SNAPSHOT_GROUP, 3 + i as i32))
+        .collect()
 }
 
 /// `errors.tolerance`, typed.

@@ -582,6 +582,11 @@ impl ConfigDef {
     }
 
     /// Adds a key. A key of the same name defined before is replaced, in
+    /// Adds every key of `keys`, in order (see [`ConfigDef::define`]).
+    pub fn define_each(self, keys: impl IntoIterator<Item = ConfigKey>) -> Self {
+        keys.into_iter().fold(self, ConfigDef::define)
+    }
+
     /// its place.
     pub fn define(mut self, key: ConfigKey) -> Self {
         match self.keys.iter_mut().find(|k| k.name == key.name) {

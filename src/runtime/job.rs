@@ -24,6 +24,7 @@ use crate::data::{OffsetValue, Offsets};
 use crate::plugins::PluginSet;
 use crate::snapshot::{Snapshot, SnapshotError, SnapshotStore};
 use crate::state::StateManifest;
+use crate::storage::Location;
 use crate::transforms::TransformChain;
 
 /// Which snapshot a job starts from (`--restore`).
@@ -112,8 +113,9 @@ pub struct JobConfig {
     pub props: Properties,
     /// Where connectors, converters and transforms are looked up.
     pub registry: PluginSet,
-    /// Snapshot directory; `None` runs without snapshots.
-    pub snapshot_dir: Option<PathBuf>,
+    /// Where snapshots go (a directory, or `s3://bucket/prefix`); `None`
+    /// runs without snapshots.
+    pub snapshot_dir: Option<Location>,
     /// Overrides `snapshot.interval.ms`.
     pub snapshot_interval: Option<Duration>,
     /// Which snapshot to start from.
@@ -177,6 +179,27 @@ impl JobConfig {
     /// Keys of the properties that neither the shared keys nor the
     /// connector define (converters', transforms' and predicates' keys are
     /// checked by them), each with the nearest known key. They do nothing;
+    /// The `snapshot.s3.*` properties (config providers resolved): what an
+    /// `s3://` snapshot location takes over the `AWS_*` environment.
+    pub fn snapshot_options(&self) -> BTreeMap<String, String> {
+        self.props
+            .iter()
+            .filter(|(k, _)| k.starts_with("snapshot.s3."))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Opens the snapshot store at [`JobConfig::snapshot_dir`] (`None`
+    /// without one), keeping `retain` snapshots.
+    pub fn snapshot_store(&self, retain: usize) -> Result<Option<SnapshotStore>, SnapshotError> {
+        self.snapshot_dir
+            .as_ref()
+            .map(|location| {
+                SnapshotStore::open_location(location, retain, &self.snapshot_options())
+            })
+            .transpose()
+    }
+
     /// the job logs them at start as warnings and `validate` prints them.
     pub fn unknown_keys(&self) -> Vec<UnknownKey> {
         let common = connector_config_def();
@@ -332,7 +355,8 @@ fn plan_on_leader(
         ..Plan::default()
     };
     if let Some(dir) = &spec.snapshot_dir {
-        let store = SnapshotStore::open(dir, common.snapshot_retain)?;
+        let store =
+            SnapshotStore::open_location(dir, common.snapshot_retain, &spec.snapshot_options())?;
         let restored = match spec.restore {
             RestoreMode::None => None,
             RestoreMode::Latest => store.load_latest()?.map(|r| {
@@ -463,7 +487,7 @@ mod tests {
             ]),
             PluginSet::builtin(),
         );
-        c.snapshot_dir = Some(dir.to_path_buf());
+        c.snapshot_dir = Some(dir.into());
         c
     }
 

@@ -121,6 +121,7 @@ pub struct JobMetrics {
     connector: String,
     tasks: Mutex<BTreeMap<usize, Arc<TaskMetrics>>>,
     snapshots: AtomicU64,
+    snapshot_failures: AtomicU64,
     last_epoch_plus_one: AtomicU64,
     last_snapshot_ms: AtomicU64,
     last_snapshot_bytes: AtomicU64,
@@ -166,6 +167,8 @@ pub struct JobView {
     pub tasks: Vec<TaskView>,
     /// Snapshots written by this process.
     pub snapshots: u64,
+    /// Snapshot writes that failed (and were tried again) in this process.
+    pub snapshot_failures: u64,
     /// The newest durable snapshot's epoch.
     pub last_snapshot_epoch: Option<u64>,
     /// Seconds since it was written.
@@ -201,6 +204,7 @@ impl JobMetrics {
             connector: connector.to_owned(),
             tasks: Mutex::default(),
             snapshots: AtomicU64::new(0),
+            snapshot_failures: AtomicU64::new(0),
             last_epoch_plus_one: AtomicU64::new(0),
             last_snapshot_ms: AtomicU64::new(0),
             last_snapshot_bytes: AtomicU64::new(0),
@@ -225,6 +229,11 @@ impl JobMetrics {
         self.last_snapshot_bytes.store(bytes, Ordering::Relaxed);
         self.last_snapshot_nanos
             .store(took.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// Counts a snapshot write that failed (it is tried again).
+    pub fn record_snapshot_failure(&self) {
+        self.snapshot_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts records whose snapshot became durable (they leave "in flight").
@@ -266,6 +275,7 @@ impl JobMetrics {
                 })
                 .collect(),
             snapshots: load(&self.snapshots),
+            snapshot_failures: load(&self.snapshot_failures),
             last_snapshot_epoch: load(&self.last_epoch_plus_one).checked_sub(1),
             last_snapshot_age_seconds: (last_ms > 0)
                 .then(|| now_ms().saturating_sub(last_ms) as f64 / 1000.0),

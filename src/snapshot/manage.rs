@@ -1,11 +1,13 @@
 //! Offsets management as Kafka's KIP-875 has it: alter or reset a stopped
 //! job's source offsets by writing a new snapshot generation.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::Properties;
 use crate::data::{Offsets, SourceOffset, SourcePartition};
+use crate::storage::Location;
 
 use super::{DirLock, LockError, Snapshot, SnapshotError, SnapshotStore};
 
@@ -103,9 +105,30 @@ pub fn change_offsets(
     owner: Option<&Owner>,
     change: OffsetChange,
 ) -> Result<Changed, ManageError> {
-    let _lock = DirLock::acquire(dir)?;
+    change_offsets_at(
+        &Location::Local(dir.to_path_buf()),
+        &BTreeMap::new(),
+        owner,
+        change,
+    )
+}
+
+/// [`change_offsets`] at any snapshot location; `options` are the
+/// `snapshot.s3.*` properties of an `s3://` one. A local directory is
+/// locked meanwhile, as a running job locks it; an object-store prefix
+/// has no lock, so stop the job first (as Kafka Connect requires a
+/// stopped connector for its offsets API).
+pub fn change_offsets_at(
+    location: &Location,
+    options: &BTreeMap<String, String>,
+    owner: Option<&Owner>,
+    change: OffsetChange,
+) -> Result<Changed, ManageError> {
+    let _lock = location.as_local().map(DirLock::acquire).transpose()?;
     // Retention is the job's business; keep everything here.
-    let store = SnapshotStore::open(dir, usize::MAX)?;
+    let store = SnapshotStore::open_location(location, usize::MAX, options)?;
+    let dir = store.dir().to_path_buf();
+    let dir = dir.as_path();
     let base = store.load_latest()?;
     let from_epoch = base.as_ref().map(|r| r.snapshot.epoch);
     let mut snapshot = match (base, owner) {

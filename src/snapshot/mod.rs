@@ -71,7 +71,7 @@ pub use api_json::{offset_changes_from_api_json, offsets_from_api_json, offsets_
 pub use envelope::{FORMAT_VERSION, HEADER_LEN, MAGIC};
 pub use error::SnapshotError;
 pub use lock::{lock_exclusive, DirLock, LockError, LOCK_FILE_NAME};
-pub use manage::{change_offsets, Changed, ManageError, OffsetChange, Owner};
+pub use manage::{change_offsets, change_offsets_at, Changed, ManageError, OffsetChange, Owner};
 pub use store::{
     snapshot_file_name, Restored, SnapshotEntry, SnapshotStore, MAX_EPOCH, MAX_SNAPSHOT_BYTES,
 };

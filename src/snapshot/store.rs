@@ -1,10 +1,12 @@
 //! The directory of snapshot files: atomic writes, retention, and restore.
 
-use std::fs;
-use std::io::{self, Write};
+use std::collections::BTreeMap;
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{Snapshot, SnapshotError};
+use crate::storage::{Location, Storage, StorageError};
 
 const NAME_PREFIX: &str = "snapshot-";
 const NAME_SUFFIX: &str = ".tcs";
@@ -73,7 +75,7 @@ pub struct Restored {
     pub skipped: Vec<(PathBuf, String)>,
 }
 
-/// A directory of snapshot files, one per epoch.
+/// A directory (or an object-store prefix) of snapshot files, one per epoch.
 ///
 /// Snapshots are written atomically and never overwritten; after each write
 /// only the `retain` newest files are kept. Restoring takes the newest file
@@ -81,7 +83,10 @@ pub struct Restored {
 /// directory that are not snapshots are ignored.
 ///
 /// A directory must have one writer at a time (the checkpoint coordinator);
-/// any number of readers may look at it meanwhile.
+/// any number of readers may look at it meanwhile. The files live in a
+/// [`Storage`]: a local directory ([`SnapshotStore::open`]) or an
+/// S3-compatible bucket ([`SnapshotStore::open_location`] with an `s3://`
+/// location), with the same guarantees.
 ///
 /// ```
 /// use timely_connect::data::{SourceOffset, SourcePartition};
@@ -108,7 +113,7 @@ pub struct Restored {
 /// ```
 #[derive(Clone, Debug)]
 pub struct SnapshotStore {
-    dir: PathBuf,
+    storage: Arc<dyn Storage>,
     retain: usize,
 }
 
@@ -117,38 +122,64 @@ impl SnapshotStore {
     /// `retain` newest snapshots after each write. `retain` must be at
     /// least 1.
     pub fn open(dir: &Path, retain: usize) -> Result<Self, SnapshotError> {
+        Self::open_location(
+            &Location::Local(dir.to_path_buf()),
+            retain,
+            &BTreeMap::new(),
+        )
+    }
+
+    /// Opens the store at `location` (a directory, created if needed, or an
+    /// `s3://bucket/prefix`, configured by `options` — the job's
+    /// `snapshot.s3.*` properties — over the `AWS_*` environment).
+    pub fn open_location(
+        location: &Location,
+        retain: usize,
+        options: &BTreeMap<String, String>,
+    ) -> Result<Self, SnapshotError> {
         if retain == 0 {
             return Err(SnapshotError::InvalidRetain {
-                dir: dir.to_path_buf(),
+                dir: PathBuf::from(location.to_string()),
             });
         }
-        fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
-        Ok(SnapshotStore {
-            dir: dir.to_path_buf(),
-            retain,
-        })
+        let storage = location.open(options).map_err(from_storage)?;
+        Ok(SnapshotStore { storage, retain })
     }
 
     /// Opens an existing directory for reading (`snapshots list`, `show`):
     /// a missing directory is an error, and nothing is created.
     pub fn open_existing(dir: &Path) -> Result<Self, SnapshotError> {
-        let meta = fs::metadata(dir).map_err(io_err("open directory", dir))?;
-        if !meta.is_dir() {
-            return Err(SnapshotError::Io {
-                op: "open directory",
-                path: dir.to_path_buf(),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a directory"),
-            });
-        }
+        Self::open_existing_location(&Location::Local(dir.to_path_buf()), &BTreeMap::new())
+    }
+
+    /// [`SnapshotStore::open_existing`] for any location.
+    pub fn open_existing_location(
+        location: &Location,
+        options: &BTreeMap<String, String>,
+    ) -> Result<Self, SnapshotError> {
+        let storage = location.open_existing(options).map_err(from_storage)?;
         Ok(SnapshotStore {
-            dir: dir.to_path_buf(),
+            storage,
             retain: usize::MAX,
         })
     }
 
-    /// The store's directory.
+    /// A store on `storage` (shared with the operators' state).
+    pub fn on_storage(storage: Arc<dyn Storage>, retain: usize) -> Self {
+        SnapshotStore {
+            storage,
+            retain: retain.max(1),
+        }
+    }
+
+    /// Where the files are: the directory, or the `s3://` URL of the prefix.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        self.storage.root()
+    }
+
+    /// The storage the files are in.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
     }
 
     /// How many snapshots are kept after a write.
@@ -156,9 +187,9 @@ impl SnapshotStore {
         self.retain
     }
 
-    /// The path the snapshot of `epoch` has (or would have).
+    /// The path (or URL) the snapshot of `epoch` has (or would have).
     pub fn path_for(&self, epoch: u64) -> PathBuf {
-        self.dir.join(snapshot_file_name(epoch))
+        self.storage.location(&snapshot_file_name(epoch))
     }
 
     /// Writes `snap` atomically as `snapshot-{epoch:020}.tcs` and returns its
@@ -177,6 +208,11 @@ impl SnapshotStore {
     /// any temp files a crashed write left behind. Failures there are
     /// logged, not returned: the new snapshot is already durable.
     pub fn write(&self, snap: &Snapshot) -> Result<PathBuf, SnapshotError> {
+        self.write_measured(snap).map(|(path, _)| path)
+    }
+
+    /// [`SnapshotStore::write`], also returning the file's size in bytes.
+    pub fn write_measured(&self, snap: &Snapshot) -> Result<(PathBuf, u64), SnapshotError> {
         let epoch = snap.epoch;
         let final_path = self.path_for(epoch);
         if epoch > MAX_EPOCH {
@@ -199,25 +235,22 @@ impl SnapshotStore {
                 return Err(SnapshotError::EpochNotAbove {
                     epoch,
                     max,
-                    dir: self.dir.clone(),
+                    dir: self.dir().to_path_buf(),
                 });
             }
         }
 
         let bytes = snap.encode()?;
-        let temp_path = self.dir.join(format!(
-            "{TEMP_PREFIX}{epoch:0EPOCH_DIGITS$}.{}{TEMP_SUFFIX}",
-            std::process::id()
-        ));
-        if let Err(err) = write_synced(&temp_path, &bytes) {
-            remove_best_effort(&temp_path);
-            return Err(err);
+        match self.storage.create(&snapshot_file_name(epoch), &bytes) {
+            Ok(()) => {}
+            Err(StorageError::AlreadyExists { .. }) => {
+                return Err(SnapshotError::AlreadyExists {
+                    epoch,
+                    path: final_path,
+                })
+            }
+            Err(e) => return Err(from_storage(e)),
         }
-        if let Err(err) = publish(&temp_path, &final_path, epoch) {
-            remove_best_effort(&temp_path);
-            return Err(err);
-        }
-        sync_dir(&self.dir)?;
         tracing::debug!(
             epoch,
             path = %final_path.display(),
@@ -226,7 +259,7 @@ impl SnapshotStore {
         );
 
         self.prune();
-        Ok(final_path)
+        Ok((final_path, bytes.len() as u64))
     }
 
     /// Every snapshot file in the directory, newest first, with whether it
@@ -236,7 +269,7 @@ impl SnapshotStore {
         let snapshots = self.scan()?.snapshots;
         let mut entries = Vec::with_capacity(snapshots.len());
         for (epoch, path) in snapshots {
-            let entry = match read_snapshot_file(&path, epoch) {
+            let entry = match self.read_snapshot_file(&path, epoch) {
                 Ok(bytes) => SnapshotEntry {
                     epoch,
                     size: bytes.len() as u64,
@@ -249,7 +282,7 @@ impl SnapshotStore {
                 Err(ReadError::Gone) => continue,
                 Err(ReadError::Damaged(err) | ReadError::Failed(err)) => SnapshotEntry {
                     epoch,
-                    size: fs::symlink_metadata(&path).map(|m| m.len()).unwrap_or(0),
+                    size: self.storage.size(&snapshot_file_name(epoch)).unwrap_or(0),
                     problem: Some(err.to_string()),
                     path,
                 },
@@ -274,7 +307,7 @@ impl SnapshotStore {
         let snapshots = self.scan()?.snapshots;
         let mut skipped = Vec::new();
         for (epoch, path) in snapshots {
-            let decoded = match read_snapshot_file(&path, epoch) {
+            let decoded = match self.read_snapshot_file(&path, epoch) {
                 Ok(bytes) => decode_checked(&bytes, &path, epoch),
                 Err(ReadError::Gone) => continue,
                 Err(ReadError::Damaged(err)) => Err(err),
@@ -310,7 +343,7 @@ impl SnapshotStore {
             Ok(None)
         } else {
             Err(SnapshotError::NoValidSnapshot {
-                dir: self.dir.clone(),
+                dir: self.dir().to_path_buf(),
                 skipped,
             })
         }
@@ -320,13 +353,15 @@ impl SnapshotStore {
     /// file is an error, never a fallback to another epoch.
     pub fn load_epoch(&self, epoch: u64) -> Result<Snapshot, SnapshotError> {
         let path = self.path_for(epoch);
-        let bytes = read_snapshot_file(&path, epoch).map_err(|err| match err {
-            ReadError::Gone => SnapshotError::EpochNotFound {
-                epoch,
-                dir: self.dir.clone(),
-            },
-            ReadError::Damaged(err) | ReadError::Failed(err) => err,
-        })?;
+        let bytes = self
+            .read_snapshot_file(&path, epoch)
+            .map_err(|err| match err {
+                ReadError::Gone => SnapshotError::EpochNotFound {
+                    epoch,
+                    dir: self.dir().to_path_buf(),
+                },
+                ReadError::Damaged(err) | ReadError::Failed(err) => err,
+            })?;
         decode_checked(&bytes, &path, epoch)
     }
 
@@ -355,25 +390,42 @@ impl SnapshotStore {
 
     /// Snapshot files (newest first) and temp files in the directory.
     fn scan(&self) -> Result<Scan, SnapshotError> {
-        let read_dir = fs::read_dir(&self.dir).map_err(io_err("read directory", &self.dir))?;
+        let listing = self.storage.list("").map_err(from_storage)?;
         let mut snapshots = Vec::new();
         let mut temps = Vec::new();
-        for entry in read_dir {
-            let entry = entry.map_err(io_err("read directory", &self.dir))?;
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
-            if entry.file_type().map(|t| t.is_dir()).unwrap_or(true) {
-                continue;
-            }
+        for (name, _) in listing.files {
             if let Some(epoch) = parse_snapshot_name(&name) {
-                snapshots.push((epoch, entry.path()));
+                snapshots.push((epoch, self.storage.location(&name)));
             } else if is_temp_name(&name) {
-                temps.push(entry.path());
+                temps.push(name);
             }
         }
         snapshots.sort_unstable_by_key(|(epoch, _)| std::cmp::Reverse(*epoch));
         Ok(Scan { snapshots, temps })
+    }
+
+    /// Reads a snapshot file without trusting it: the name's epoch must be
+    /// in range, and the file a regular one (never a link, a FIFO that
+    /// would block, or a device) of at most [`MAX_SNAPSHOT_BYTES`].
+    fn read_snapshot_file(&self, path: &Path, epoch: u64) -> Result<Vec<u8>, ReadError> {
+        if epoch > MAX_EPOCH {
+            return Err(ReadError::Damaged(SnapshotError::EpochOutOfRange {
+                path: path.to_path_buf(),
+                epoch,
+                max: MAX_EPOCH,
+            }));
+        }
+        match self
+            .storage
+            .read(&snapshot_file_name(epoch), MAX_SNAPSHOT_BYTES)
+        {
+            Ok(bytes) => Ok(bytes),
+            Err(StorageError::NotFound { .. }) => Err(ReadError::Gone),
+            Err(e @ (StorageError::NotRegular { .. } | StorageError::TooLarge { .. })) => {
+                Err(ReadError::Damaged(from_storage(e)))
+            }
+            Err(e) => Err(ReadError::Failed(from_storage(e))),
+        }
     }
 
     /// Deletes all but the `retain` newest snapshots and every temp file.
@@ -387,9 +439,8 @@ impl SnapshotStore {
         };
         let in_range = snapshots.iter().filter(|(epoch, _)| *epoch <= MAX_EPOCH);
         for (epoch, path) in in_range.skip(self.retain) {
-            match fs::remove_file(path) {
+            match self.storage.delete(&snapshot_file_name(*epoch)) {
                 Ok(()) => tracing::debug!(epoch, path = %path.display(), "old snapshot deleted"),
-                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
                 Err(err) => tracing::warn!(
                     epoch,
                     path = %path.display(),
@@ -398,14 +449,13 @@ impl SnapshotStore {
                 ),
             }
         }
-        for path in temps {
-            match fs::remove_file(&path) {
+        for name in temps {
+            match self.storage.delete(&name) {
                 Ok(()) => {
-                    tracing::info!(path = %path.display(), "stale snapshot temp file deleted")
+                    tracing::info!(path = %self.storage.location(&name).display(), "stale snapshot temp file deleted")
                 }
-                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
                 Err(err) => tracing::warn!(
-                    path = %path.display(),
+                    path = %self.storage.location(&name).display(),
                     error = %err,
                     "cannot delete stale snapshot temp file"
                 ),
@@ -418,8 +468,8 @@ impl SnapshotStore {
 struct Scan {
     /// Snapshot files by epoch, newest first.
     snapshots: Vec<(u64, PathBuf)>,
-    /// Temp files of interrupted writes.
-    temps: Vec<PathBuf>,
+    /// Temp files of interrupted writes (local directories only).
+    temps: Vec<String>,
 }
 
 /// Why a snapshot file's bytes could not be had.
@@ -435,102 +485,6 @@ enum ReadError {
     Failed(SnapshotError),
 }
 
-/// Reads a snapshot file without trusting it: the name's epoch must be in
-/// range, the path must be a regular file (never a link, a FIFO that would
-/// block, or a device), and at most [`MAX_SNAPSHOT_BYTES`] long.
-fn read_snapshot_file(path: &Path, epoch: u64) -> Result<Vec<u8>, ReadError> {
-    use std::io::Read;
-    if epoch > MAX_EPOCH {
-        return Err(ReadError::Damaged(SnapshotError::EpochOutOfRange {
-            path: path.to_path_buf(),
-            epoch,
-            max: MAX_EPOCH,
-        }));
-    }
-    let failed = |err: io::Error| {
-        if err.kind() == io::ErrorKind::NotFound {
-            ReadError::Gone
-        } else {
-            ReadError::Failed(io_err("read", path)(err))
-        }
-    };
-    let not_regular = |kind| {
-        ReadError::Damaged(SnapshotError::NotRegularFile {
-            path: path.to_path_buf(),
-            kind,
-        })
-    };
-    let meta = fs::symlink_metadata(path).map_err(failed)?;
-    if let Some(kind) = irregular_kind(&meta.file_type()) {
-        return Err(not_regular(kind));
-    }
-    let mut options = fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        // Swapped for a link or a FIFO since the check above: fail, don't block.
-        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
-    }
-    let file = options.open(path).map_err(|err| {
-        #[cfg(unix)]
-        if err.raw_os_error() == Some(libc::ELOOP) {
-            return not_regular("a symbolic link");
-        }
-        failed(err)
-    })?;
-    let meta = file.metadata().map_err(failed)?;
-    if let Some(kind) = irregular_kind(&meta.file_type()) {
-        return Err(not_regular(kind));
-    }
-    if meta.len() > MAX_SNAPSHOT_BYTES {
-        return Err(ReadError::Damaged(SnapshotError::TooLarge {
-            path: path.to_path_buf(),
-            size: meta.len(),
-            limit: MAX_SNAPSHOT_BYTES,
-        }));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_SNAPSHOT_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(failed)?;
-    if bytes.len() as u64 > MAX_SNAPSHOT_BYTES {
-        return Err(ReadError::Damaged(SnapshotError::TooLarge {
-            path: path.to_path_buf(),
-            size: bytes.len() as u64,
-            limit: MAX_SNAPSHOT_BYTES,
-        }));
-    }
-    Ok(bytes)
-}
-
-/// What a file type is, if it is not a regular file.
-fn irregular_kind(ty: &fs::FileType) -> Option<&'static str> {
-    if ty.is_file() {
-        return None;
-    }
-    if ty.is_symlink() {
-        return Some("a symbolic link");
-    }
-    if ty.is_dir() {
-        return Some("a directory");
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if ty.is_fifo() {
-            return Some("a FIFO");
-        }
-        if ty.is_socket() {
-            return Some("a socket");
-        }
-        if ty.is_block_device() || ty.is_char_device() {
-            return Some("a device");
-        }
-    }
-    Some("not a regular file")
-}
-
 /// Decodes a file's bytes and checks the payload's epoch against the name's.
 fn decode_checked(bytes: &[u8], path: &Path, epoch: u64) -> Result<Snapshot, SnapshotError> {
     let snapshot = Snapshot::decode(bytes, path)?;
@@ -544,80 +498,53 @@ fn decode_checked(bytes: &[u8], path: &Path, epoch: u64) -> Result<Snapshot, Sna
     Ok(snapshot)
 }
 
-/// Writes `bytes` to a fresh file at `path` and fsyncs it.
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), SnapshotError> {
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
-        .map_err(io_err("create", path))?;
-    file.write_all(bytes).map_err(io_err("write", path))?;
-    file.sync_all().map_err(io_err("fsync", path))
-}
-
-/// Gives the temp file its final name without ever replacing a file there.
-///
-/// A hard link fails if the target exists, atomically. On file systems
-/// without hard links, falls back to an existence check and a rename (safe
-/// with the store's single writer).
-fn publish(temp: &Path, target: &Path, epoch: u64) -> Result<(), SnapshotError> {
-    let exists = || SnapshotError::AlreadyExists {
-        epoch,
-        path: target.to_path_buf(),
-    };
-    match fs::hard_link(temp, target) {
-        Ok(()) => {
-            if let Err(err) = fs::remove_file(temp) {
-                // The snapshot is in place; the next write deletes the temp file.
-                tracing::warn!(path = %temp.display(), error = %err, "cannot delete snapshot temp file");
-            }
-            Ok(())
-        }
-        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Err(exists()),
-        Err(err) => {
-            tracing::debug!(error = %err, "hard link failed; publishing snapshot by rename");
-            if fs::symlink_metadata(target).is_ok() {
-                return Err(exists());
-            }
-            fs::rename(temp, target).map_err(io_err("rename into", target))
-        }
-    }
-}
-
-/// Makes the directory's entries (a new or renamed file) durable.
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> Result<(), SnapshotError> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err("fsync directory", dir))
-}
-
-/// Directories cannot be opened for fsync on this platform; renames are
-/// made durable by the file system itself.
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> Result<(), SnapshotError> {
-    Ok(())
-}
-
-fn remove_best_effort(path: &Path) {
-    if let Err(err) = fs::remove_file(path) {
-        if err.kind() != io::ErrorKind::NotFound {
-            tracing::warn!(path = %path.display(), error = %err, "cannot delete snapshot temp file");
-        }
-    }
-}
-
-fn io_err<'a>(op: &'static str, path: &'a Path) -> impl Fn(io::Error) -> SnapshotError + 'a {
-    move |source| SnapshotError::Io {
-        op,
-        path: path.to_path_buf(),
-        source,
+/// A storage error as the snapshot error that says the same.
+pub(crate) fn from_storage(e: StorageError) -> SnapshotError {
+    match e {
+        StorageError::NotRegular { location, kind } => SnapshotError::NotRegularFile {
+            path: location,
+            kind,
+        },
+        StorageError::TooLarge {
+            location,
+            size,
+            limit,
+        } => SnapshotError::TooLarge {
+            path: location,
+            size,
+            limit,
+        },
+        StorageError::Io {
+            op,
+            location,
+            source,
+        } => SnapshotError::Io {
+            op,
+            path: location,
+            source,
+        },
+        StorageError::NotFound { location } => SnapshotError::Io {
+            op: "read",
+            path: location,
+            source: io::Error::from(io::ErrorKind::NotFound),
+        },
+        StorageError::AlreadyExists { location } => SnapshotError::Io {
+            op: "create",
+            path: location,
+            source: io::Error::from(io::ErrorKind::AlreadyExists),
+        },
+        StorageError::Config { location, reason } => SnapshotError::Io {
+            op: "open",
+            path: PathBuf::from(location),
+            source: io::Error::new(io::ErrorKind::InvalidInput, reason),
+        },
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
     use crate::data::{OffsetValue, SourceOffset, SourcePartition};
     use crate::snapshot::HEADER_LEN;

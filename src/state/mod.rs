@@ -55,12 +55,14 @@
 //! which [`StateDir::collect_garbage`] deletes once its epoch is snapshotted.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bincode::Options;
 use serde::{Deserialize, Serialize};
+
+use crate::storage::{LocalDir, Storage, StorageError};
 
 /// The first eight bytes of every segment file.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"TCSTATE1";
@@ -257,13 +259,14 @@ fn base_file_name(epoch: u64, execution: u64) -> String {
     format!("base-{epoch:0EPOCH_DIGITS$}-x{execution}{SEGMENT_SUFFIX}")
 }
 
-fn temp_name(file: &str) -> String {
-    format!(".{file}{TEMP_SUFFIX}")
-}
-
-/// The final name a temp file is for, if `name` is one.
+/// The final name a temp file is for, if `name` is one: `.{file}.tmp`, or
+/// `.{file}.{pid}.tmp` as a local directory writes them.
 fn temp_target(name: &str) -> Option<&str> {
-    name.strip_prefix('.')?.strip_suffix(TEMP_SUFFIX)
+    let inner = name.strip_prefix('.')?.strip_suffix(TEMP_SUFFIX)?;
+    Some(match inner.rsplit_once('.') {
+        Some((file, pid)) if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) => file,
+        _ => inner,
+    })
 }
 
 fn parse_number(text: &str, prefix: char) -> Option<u64> {
@@ -322,6 +325,7 @@ fn payload_options() -> impl Options + Copy {
 /// ```
 #[derive(Clone, Debug)]
 pub struct StateDir {
+    storage: Arc<dyn Storage>,
     root: PathBuf,
 }
 
@@ -329,14 +333,54 @@ impl StateDir {
     /// The state directory of the snapshot directory `snapshot_dir`
     /// (nothing is created until a segment is written).
     pub fn new(snapshot_dir: &Path) -> StateDir {
-        StateDir {
-            root: snapshot_dir.join(STATE_DIR_NAME),
-        }
+        StateDir::on_storage(Arc::new(LocalDir::at(snapshot_dir)))
     }
 
-    /// `<snapshot_dir>/state/`.
+    /// The state directory in a snapshot store's storage (a local
+    /// directory or an object-store prefix): its `state/` objects.
+    pub fn on_storage(storage: Arc<dyn Storage>) -> StateDir {
+        let root = storage.location(STATE_DIR_NAME);
+        StateDir { storage, root }
+    }
+
+    /// `<snapshot_dir>/state/` (or its `s3://` URL).
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The object name of `file` of `operator`.
+    fn object(operator: &str, file: &str) -> String {
+        format!("{STATE_DIR_NAME}/{operator}/{file}")
+    }
+
+    /// A storage error as the state error that says the same.
+    fn storage_err(operator: &str, op: &'static str, e: StorageError) -> StateError {
+        let (path, source) = match e {
+            StorageError::NotFound { location } => {
+                (location, io::Error::from(io::ErrorKind::NotFound))
+            }
+            StorageError::Io {
+                location,
+                source,
+                op: _,
+            } => (location, source),
+            other => {
+                let location = match &other {
+                    StorageError::AlreadyExists { location }
+                    | StorageError::NotRegular { location, .. }
+                    | StorageError::TooLarge { location, .. } => location.clone(),
+                    StorageError::Config { location, .. } => PathBuf::from(location),
+                    StorageError::NotFound { .. } | StorageError::Io { .. } => PathBuf::new(),
+                };
+                (location, io::Error::other(other.to_string()))
+            }
+        };
+        StateError::Io {
+            operator: operator.to_owned(),
+            op,
+            path,
+            source,
+        }
     }
 
     /// Checks that `operator` can name a state directory: 1 to 100
@@ -428,40 +472,9 @@ impl StateDir {
         bytes.extend_from_slice(&payload);
         drop(payload);
 
-        let io = |op, p: &Path| {
-            let (operator, p) = (operator.to_owned(), p.to_path_buf());
-            move |source| StateError::Io {
-                operator,
-                op,
-                path: p,
-                source,
-            }
-        };
-        if !dir.is_dir() {
-            fs::create_dir_all(&dir).map_err(io("create directory", &dir))?;
-            // Make the new directories' entries durable too.
-            sync_dir(&self.root).map_err(io("fsync directory", &self.root))?;
-            if let Some(parent) = self.root.parent() {
-                sync_dir(parent).map_err(io("fsync directory", parent))?;
-            }
-        }
-        let temp = dir.join(temp_name(&file));
-        let written = fs::File::create(&temp)
-            .and_then(|mut f| {
-                f.write_all(&bytes)?;
-                f.sync_all()
-            })
-            .map_err(io("write", &temp))
-            .and_then(|()| fs::rename(&temp, &path).map_err(io("rename into", &path)));
-        if let Err(err) = written {
-            if let Err(e) = fs::remove_file(&temp) {
-                if e.kind() != io::ErrorKind::NotFound {
-                    tracing::warn!(operator, path = %temp.display(), error = %e, "cannot delete state temp file");
-                }
-            }
-            return Err(err);
-        }
-        sync_dir(&dir).map_err(io("fsync directory", &dir))?;
+        self.storage
+            .put(&Self::object(operator, &file), &bytes)
+            .map_err(|e| Self::storage_err(operator, "write", e))?;
         tracing::debug!(operator, file = %path.display(), epoch, entries = count, bytes = bytes.len(), base, "state segment written");
         Ok(SegmentRef {
             file,
@@ -502,18 +515,6 @@ impl StateDir {
         }
         let path = dir.join(&seg.file);
         let operator_s = || operator.to_owned();
-        let io_err = |op| {
-            let path = path.clone();
-            move |source| StateError::Io {
-                operator: operator.to_owned(),
-                op,
-                path,
-                source,
-            }
-        };
-        // Check the length before reading: a wrong one is not read at all.
-        let meta = fs::metadata(&path).map_err(io_err("read"))?;
-        let actual = meta.len();
         let length_err = |expected: u64, actual: u64| {
             if actual < expected {
                 StateError::Truncated {
@@ -531,10 +532,18 @@ impl StateDir {
                 }
             }
         };
-        if actual != seg.bytes {
-            return Err(length_err(seg.bytes, actual));
+        // A file longer than its reference says is not read at all.
+        let bytes = match self
+            .storage
+            .read(&Self::object(operator, &seg.file), seg.bytes)
+        {
+            Ok(bytes) => bytes,
+            Err(StorageError::TooLarge { size, .. }) => return Err(length_err(seg.bytes, size)),
+            Err(e) => return Err(Self::storage_err(operator, "read", e)),
+        };
+        if bytes.len() as u64 != seg.bytes {
+            return Err(length_err(seg.bytes, bytes.len() as u64));
         }
-        let bytes = fs::read(&path).map_err(io_err("read"))?;
         let actual = bytes.len() as u64;
         let header_truncated = || length_err(SEGMENT_HEADER_LEN as u64, actual);
 
@@ -755,18 +764,11 @@ impl StateDir {
         up_to: u64,
         protect: &[String],
     ) -> Result<usize, StateError> {
-        let read_dir = match fs::read_dir(&self.root) {
-            Ok(r) => r,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-            Err(source) => {
-                return Err(StateError::Io {
-                    operator: String::new(),
-                    op: "read directory",
-                    path: self.root.clone(),
-                    source,
-                })
-            }
-        };
+        let operators = self
+            .storage
+            .list(STATE_DIR_NAME)
+            .map_err(|e| Self::storage_err("", "read directory", e))?
+            .dirs;
         let kept: HashSet<(&str, &str)> = referenced
             .iter()
             .flat_map(|map| map.iter())
@@ -778,39 +780,16 @@ impl StateDir {
             .collect();
         let protected: HashSet<&str> = protect.iter().map(String::as_str).collect();
         let mut deleted = 0;
-        for entry in read_dir {
-            let entry = entry.map_err(|source| StateError::Io {
-                operator: String::new(),
-                op: "read directory",
-                path: self.root.clone(),
-                source,
-            })?;
-            let Some(operator) = entry.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
-            if Self::check_operator_name(&operator).is_err()
-                || !entry.file_type().is_ok_and(|t| t.is_dir())
-            {
+        for operator in operators {
+            if Self::check_operator_name(&operator).is_err() {
                 continue;
             }
-            let dir = entry.path();
-            let io_err = |op, path: &Path| {
-                let (operator, path) = (operator.clone(), path.to_path_buf());
-                move |source| StateError::Io {
-                    operator,
-                    op,
-                    path,
-                    source,
-                }
-            };
-            for file in fs::read_dir(&dir).map_err(io_err("read directory", &dir))? {
-                let file = file.map_err(io_err("read directory", &dir))?;
-                let Some(name) = file.file_name().to_str().map(str::to_owned) else {
-                    continue;
-                };
-                if !file.file_type().is_ok_and(|t| t.is_file()) {
-                    continue;
-                }
+            let files = self
+                .storage
+                .list(&format!("{STATE_DIR_NAME}/{operator}"))
+                .map_err(|e| Self::storage_err(&operator, "read directory", e))?
+                .files;
+            for (name, _) in files {
                 let (target, temp) = match temp_target(&name) {
                     Some(target) => (target, true),
                     None => (name.as_str(), false),
@@ -824,31 +803,16 @@ impl StateDir {
                 {
                     continue;
                 }
-                let path = file.path();
-                match fs::remove_file(&path) {
-                    Ok(()) => {
-                        deleted += 1;
-                        tracing::debug!(operator = %operator, file = %path.display(), "unreferenced state file deleted");
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(io_err("delete", &path)(e)),
-                }
+                let object = Self::object(&operator, &name);
+                self.storage
+                    .delete(&object)
+                    .map_err(|e| Self::storage_err(&operator, "delete", e))?;
+                deleted += 1;
+                tracing::debug!(operator = %operator, file = %self.storage.location(&object).display(), "unreferenced state file deleted");
             }
         }
         Ok(deleted)
     }
-}
-
-/// Makes a directory's entries (a new or renamed file) durable.
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    fs::File::open(dir)?.sync_all()
-}
-
-/// Directories cannot be opened for fsync on this platform.
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
-    Ok(())
 }
 
 #[cfg(test)]

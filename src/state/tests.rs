@@ -1,3 +1,5 @@
+use std::fs;
+
 use super::*;
 
 fn put(k: &str, v: &str) -> StateEntry {
@@ -388,7 +390,8 @@ fn file_names_parse_back() {
             base: true
         })
     );
-    assert_eq!(temp_target(&temp_name(&seg)), Some(seg.as_str()));
+    assert_eq!(temp_target(&format!(".{seg}.tmp")), Some(seg.as_str()));
+    assert_eq!(temp_target(&format!(".{seg}.4711.tmp")), Some(seg.as_str()));
     for bad in [
         "seg-42-x1-w0.tcst",
         "seg-00000000000000000042-x1.tcst",
