@@ -3,8 +3,10 @@
 //!
 //! The folder holds every test helper: `pg.rs` (throw-away PostgreSQL
 //! clusters), `java.rs` (the installed Java plugins and the test plugins),
-//! and `counter.rs` (an in-process counting connector for the library-level
-//! tests, included by path where needed).
+//! `counter.rs` (an in-process counting connector for the library-level
+//! tests, included by path where needed), and `s3.rs` (an in-process S3
+//! server and a fault-injecting proxy in front of it, included by path so
+//! only the tests that use them link them).
 #![allow(dead_code)]
 
 #[cfg(feature = "jvm")]
