@@ -249,12 +249,21 @@ impl Coordinator {
                 let (since, tries) = self.failing.unwrap_or((started, 0));
                 let tries = tries.saturating_add(1);
                 self.failing = Some((since, tries));
-                if since.elapsed() >= SNAPSHOT_FAILURE_TIMEOUT {
+                // Only I/O can heal by itself; an epoch that exists (another
+                // writer on the same location) or an encoding error cannot.
+                let transient = matches!(e, SnapshotError::Io { .. });
+                if !transient || since.elapsed() >= SNAPSHOT_FAILURE_TIMEOUT {
+                    let history = if tries > 1 {
+                        format!(
+                            " (snapshots have failed for {:?}, {tries} tries)",
+                            since.elapsed()
+                        )
+                    } else {
+                        String::new()
+                    };
                     self.shared.fail(format!(
-                        "connector `{}`: writing snapshot {epoch} failed: {e} (snapshots have \
-                         failed for {:?}, {tries} tries)",
-                        self.connector,
-                        since.elapsed()
+                        "connector `{}`: writing snapshot {epoch} failed: {e}{history}",
+                        self.connector
                     ));
                     return false;
                 }
