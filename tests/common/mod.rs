@@ -342,8 +342,13 @@ impl Proc {
     /// Starts the CLI with `args` and extra environment variables.
     pub fn spawn<S: AsRef<std::ffi::OsStr>>(label: &str, args: &[S], env: &[(&str, &str)]) -> Proc {
         let mut cmd = Command::new(bin());
-        cmd.args(args)
-            .stdin(Stdio::null())
+        cmd.args(args);
+        Proc::spawn_command(label, cmd, env)
+    }
+
+    /// Starts `cmd` (e.g. the CLI under `ip netns exec`) like [`Proc::spawn`].
+    pub fn spawn_command(label: &str, mut cmd: Command, env: &[(&str, &str)]) -> Proc {
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd.env_remove("RUST_LOG");
@@ -352,7 +357,7 @@ impl Proc {
         }
         let mut child = cmd
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin()));
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
         let stdout = child.stdout.take().map(collect);
         let stderr = child.stderr.take().map(collect);
         Proc {
