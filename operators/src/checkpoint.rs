@@ -174,6 +174,12 @@ impl Coordinator {
         let state_dir = store
             .as_ref()
             .map(|s| StateDir::on_storage(s.storage().clone()));
+        if leader {
+            job.spec.shared.set_durable_offsets(
+                job.plan.start_epoch.saturating_sub(1),
+                job.plan.offsets.clone(),
+            );
+        }
         Coordinator {
             leader,
             store,
@@ -212,6 +218,8 @@ impl Coordinator {
         };
         let Some(store) = &self.store else {
             self.parts.written();
+            self.shared
+                .set_durable_offsets(snapshot.epoch, snapshot.offsets);
             return true;
         };
         let epoch = snapshot.epoch;
@@ -236,6 +244,7 @@ impl Coordinator {
                     .store(epoch + 1, Ordering::Relaxed);
                 self.parts.written();
                 self.on_disk.insert(epoch, snapshot.state);
+                self.shared.set_durable_offsets(epoch, snapshot.offsets);
                 self.collect_garbage(epoch);
                 if frontier.is_some() {
                     self.start_compactions();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::operators::{Exchange, Input, Inspect, Probe};
 use timely::worker::Worker;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use timely_connect::api::SourceConnector;
 use timely_connect::config::common::CommonConfig;
@@ -22,6 +22,12 @@ pub use timely_connect::runtime::{JobConfig, JobError, Plan, RestoreMode};
 use timely_connect::runtime::{RetryPolicy, TaskFailure};
 use timely_connect::snapshot::DirLock;
 use timely_connect::storage::{Location, Storage};
+
+use crate::reconfigure::{Control, ControlChannel, Leader, LeaderStep};
+
+/// How often worker 0 asks the connector whether it wants new task
+/// configs or raised an error.
+const CONNECTOR_REQUESTS_EVERY: Duration = Duration::from_millis(200);
 use timely_connect::transforms::TransformChain;
 
 /// Counters a job updates while it runs, shared by every worker of a process.
@@ -118,6 +124,10 @@ pub(crate) struct Shared {
     wakers: Mutex<Vec<timely::scheduling::SyncActivator>>,
     /// The snapshot location's storage, opened once per process.
     storage: std::sync::OnceLock<Result<Arc<dyn Storage>, String>>,
+    /// The source offsets as of the newest durable snapshot (or the
+    /// restored ones), set by the checkpoint coordinator on worker 0: what
+    /// a reconfiguration's new tasks start from.
+    durable_offsets: Mutex<Option<(u64, timely_connect::data::Offsets)>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -131,6 +141,20 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
+    pub(crate) fn set_durable_offsets(&self, epoch: u64, offsets: timely_connect::data::Offsets) {
+        *self
+            .durable_offsets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some((epoch, offsets));
+    }
+
+    pub(crate) fn durable_offsets(&self) -> Option<(u64, timely_connect::data::Offsets)> {
+        self.durable_offsets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// The storage of `location`, opened on first use and shared by this
     /// process's workers (one client, one connection pool).
     pub(crate) fn storage(
@@ -451,6 +475,10 @@ pub struct Job {
     _dir_lock: Option<DirLock>,
     /// Tells every worker of every process that a stop was requested here.
     stop_broadcast: RefCell<StopBroadcast>,
+    /// Carries a live reconfiguration's messages between workers.
+    pub(crate) control: Rc<ControlChannel>,
+    /// Worker 0's side of live reconfigurations.
+    leader: RefCell<Leader>,
 }
 
 /// A one-message dataflow that carries a stop request (a signal to one
@@ -522,6 +550,11 @@ impl Job {
                 .restored_plus_one
                 .store(epoch.saturating_add(1), Ordering::Relaxed);
         }
+        let interval = spec
+            .config
+            .snapshot_interval
+            .unwrap_or(common.snapshot_interval);
+        let leader = Leader::new(interval, plan.task_configs.clone());
         Ok(Job {
             spec: spec.clone(),
             common,
@@ -532,6 +565,8 @@ impl Job {
             peers,
             _dir_lock: dir_lock,
             stop_broadcast: RefCell::new(stop_broadcast(worker, spec)),
+            control: Rc::new(ControlChannel::new(worker)),
+            leader: RefCell::new(leader),
         })
     }
 
@@ -572,56 +607,12 @@ impl Job {
     }
 
     /// A fresh record processor (the connector's transform chain) for one
-    /// task, or `None` when the connector has no transforms.
-    pub(crate) fn record_processor(
-        &self,
-    ) -> Option<Box<dyn timely_connect::runtime::RecordProcessor>> {
-        // The configuration was validated in `prepare`, so this builds.
-        let chain = TransformChain::from_config(
-            &self.spec.config.props,
-            self.spec.config.registry.transforms(),
-        )
-        .ok()?;
-        if chain.is_empty() {
-            None
-        } else {
-            Some(Box::new(chain))
-        }
-    }
-
     /// This worker's converters, from `key.converter`, `value.converter` and
     /// `header.converter` and their options; an unset key or value converter
     /// leaves that role empty, the header converter defaults to Kafka's
     /// `SimpleHeaderConverter`.
     pub fn encoders(&self) -> Result<Encoders, JobError> {
-        let invalid = |issues: Vec<timely_connect::config::ConfigIssue>| JobError::Config {
-            connector: self.name().to_owned(),
-            issues,
-        };
-        let config = ConverterConfig::from_properties(
-            &self.spec.config.props,
-            self.spec.config.registry.converters(),
-        )
-        .map_err(invalid)?;
-        let issues = |e: timely_connect::config::InvalidConfig| invalid(e.issues);
-        let key = config.key_converter().map_err(issues)?;
-        let value = config.value_converter().map_err(issues)?;
-        let header = config.header_converter().map_err(issues)?;
-        Ok(Encoders {
-            key: key.map(|converter| Role {
-                class: config.key_class().unwrap_or_default().to_owned(),
-                converter,
-            }),
-            value: value.map(|converter| Role {
-                class: config.value_class().unwrap_or_default().to_owned(),
-                converter,
-            }),
-            header: Some(Role {
-                class: config.header_class().to_owned(),
-                converter: header,
-            }),
-            sizes: Default::default(),
-        })
+        encoders_for(&self.spec.config, self.name())
     }
 
     /// Whether every snapshot of the job is durable and every operator done.
@@ -645,14 +636,22 @@ impl Job {
             if let Some(f) = self.spec.shared.first_failure() {
                 return Err(self.abandon(worker, f));
             }
-            if self.index == 0 && asked.elapsed() >= Duration::from_secs(1) {
-                asked = std::time::Instant::now();
-                self.connector_requests();
+            let mut park = Duration::from_millis(500);
+            if self.index == 0 {
+                if asked.elapsed() >= CONNECTOR_REQUESTS_EVERY {
+                    asked = std::time::Instant::now();
+                    self.connector_requests();
+                }
+                park = park.min(CONNECTOR_REQUESTS_EVERY);
+                if let Some(wait) = self.lead() {
+                    park = park.min(wait);
+                }
             }
             self.forward_stop();
-            worker.step_or_park(Some(Duration::from_millis(500)));
+            worker.step_or_park(Some(park));
         }
         self.stop_broadcast.borrow_mut().input = None; // closes it
+        self.control.close();
         if let Some(f) = self.spec.shared.first_failure() {
             return Err(self.abandon(worker, f));
         }
@@ -660,8 +659,8 @@ impl Job {
     }
 
     /// Acts on what the connector asked (worker 0 runs it): an error fails
-    /// the job; new task configs stop it with a final snapshot, to start
-    /// again.
+    /// the job; a request for new task configs starts (or is coalesced
+    /// into) a live reconfiguration ([`crate::reconfigure`]).
     fn connector_requests(&self) {
         let requests = self.connector.borrow_mut().context_requests();
         if let Some(error) = requests.error {
@@ -670,12 +669,110 @@ impl Job {
                 self.name()
             ));
         } else if requests.reconfigure && !self.spec.stop_requested() {
-            info!(
-                connector = %self.name(),
-                "the connector requested task reconfiguration: stopping with a final snapshot to start its tasks again with new configs"
-            );
-            self.spec.shared.request_restart();
+            // As Kafka Connect's herder: configs equal to the running ones
+            // change nothing.
+            let unchanged = {
+                let leader = self.leader.borrow();
+                !leader.busy()
+                    && self
+                        .connector
+                        .borrow()
+                        .task_configs(self.common.tasks_max)
+                        .is_ok_and(|configs| leader.is_current(&configs))
+            };
+            if unchanged {
+                debug!(connector = %self.name(), "task reconfiguration requested, but the task configs are unchanged");
+                return;
+            }
+            let mut leader = self.leader.borrow_mut();
+            if !leader.busy() {
+                info!(
+                    connector = %self.name(),
+                    "the connector requested task reconfiguration: its tasks are replaced at the next epoch boundary"
+                );
+            }
+            leader.request();
         }
+    }
+
+    /// Worker 0: moves a reconfiguration on. Returns how soon to look again.
+    fn lead(&self) -> Option<Duration> {
+        if self.spec.stop_requested() {
+            return None;
+        }
+        let step = self
+            .leader
+            .borrow_mut()
+            .step(&self.control.inbox, self.peers);
+        match step {
+            LeaderStep::Wait => {}
+            LeaderStep::Stop(generation) => {
+                debug!(generation, "reconfiguration: stopping every worker's tasks");
+                self.control
+                    .broadcast(self.peers, &Control::Stop { generation });
+            }
+            LeaderStep::StartIfDurable { generation, epoch } => {
+                if self.durable.less_equal(&epoch) {
+                    return Some(Duration::from_millis(10));
+                }
+                self.start_new_tasks(generation, epoch);
+            }
+        }
+        let leader = self.leader.borrow();
+        if leader.busy() {
+            return Some(Duration::from_millis(10));
+        }
+        leader
+            .next_turn()
+            .map(|at| at.saturating_duration_since(std::time::Instant::now()))
+    }
+
+    /// Worker 0, once the snapshot of `epoch` is durable: asks the connector
+    /// for task configs and sends them, with the snapshot's offsets, to
+    /// every worker.
+    fn start_new_tasks(&self, generation: u64, epoch: u64) {
+        let offsets = match self.spec.shared.durable_offsets() {
+            Some((_, offsets)) => offsets,
+            None => self.plan.offsets.clone(),
+        };
+        let tasks_max = self.common.tasks_max;
+        let configs = self.connector.borrow().task_configs(tasks_max);
+        let task_configs = match configs {
+            Ok(c) if c.len() <= tasks_max => c,
+            Ok(c) => {
+                self.spec.shared.fail(format!(
+                    "connector `{}`: returned {} task configs for tasks.max={tasks_max}",
+                    self.name(),
+                    c.len()
+                ));
+                return;
+            }
+            Err(e) => {
+                self.spec.shared.fail(format!(
+                    "connector `{}`: task_configs failed: {e}",
+                    self.name()
+                ));
+                return;
+            }
+        };
+        info!(
+            connector = %self.name(),
+            generation,
+            epoch,
+            tasks = task_configs.len(),
+            partitions = offsets.len(),
+            "reconfiguration: starting the new tasks from the snapshot of epoch {epoch}"
+        );
+        let task_configs_sent = task_configs.clone();
+        self.control.broadcast(
+            self.peers,
+            &Control::Start {
+                generation,
+                task_configs,
+                offsets,
+            },
+        );
+        self.leader.borrow_mut().started(task_configs_sent);
     }
 
     /// Once a stop was requested in this process, tells every worker of
@@ -795,10 +892,57 @@ impl Drop for Job {
         if let Ok(mut broadcast) = self.stop_broadcast.try_borrow_mut() {
             broadcast.input = None;
         }
+        self.control.close();
         if self.index == 0 {
             if let Ok(mut connector) = self.connector.try_borrow_mut() {
                 connector.stop();
             }
         }
     }
+}
+
+/// A fresh record processor (the connector's transform chain) for one
+/// task, or `None` when the connector has no transforms.
+pub(crate) fn record_processor_for(
+    config: &timely_connect::runtime::JobConfig,
+) -> Option<Box<dyn timely_connect::runtime::RecordProcessor>> {
+    // The configuration was validated in `prepare`, so this builds.
+    let chain = TransformChain::from_config(&config.props, config.registry.transforms()).ok()?;
+    if chain.is_empty() {
+        None
+    } else {
+        Some(Box::new(chain))
+    }
+}
+
+/// The converters of `config` for one task (see [`Job::encoders`]).
+pub(crate) fn encoders_for(
+    config: &timely_connect::runtime::JobConfig,
+    name: &str,
+) -> Result<Encoders, JobError> {
+    let invalid = |issues: Vec<timely_connect::config::ConfigIssue>| JobError::Config {
+        connector: name.to_owned(),
+        issues,
+    };
+    let converters = ConverterConfig::from_properties(&config.props, config.registry.converters())
+        .map_err(invalid)?;
+    let issues = |e: timely_connect::config::InvalidConfig| invalid(e.issues);
+    let key = converters.key_converter().map_err(issues)?;
+    let value = converters.value_converter().map_err(issues)?;
+    let header = converters.header_converter().map_err(issues)?;
+    Ok(Encoders {
+        key: key.map(|converter| Role {
+            class: converters.key_class().unwrap_or_default().to_owned(),
+            converter,
+        }),
+        value: value.map(|converter| Role {
+            class: converters.value_class().unwrap_or_default().to_owned(),
+            converter,
+        }),
+        header: Some(Role {
+            class: converters.header_class().to_owned(),
+            converter: header,
+        }),
+        sizes: Default::default(),
+    })
 }

@@ -44,6 +44,7 @@ mod collection_sink;
 mod file_sink;
 mod job;
 mod operator_state;
+mod reconfigure;
 mod source;
 
 pub mod metrics_http;

@@ -1,6 +1,8 @@
 //! `connect_source`: runs a connector's tasks as a Timely source of records
 //! and of checkpoint parts.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -10,10 +12,12 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::{Scope, Stream};
 use tracing::{debug, info};
 
+use timely_connect::api::{OffsetStorageReader, SourceConnector, TaskConfig};
 use timely_connect::data::SourceRecord;
 use timely_connect::runtime::{spawn_task, EncodedRecord, TaskSet, TaskSpec};
 
 use crate::job::Job;
+use crate::reconfigure::{Control, ControlChannel};
 use timely_connect::runtime::CheckpointPart;
 
 /// The streams of a source: its records, its dead letters, and its
@@ -84,48 +88,22 @@ impl<'scope> ConnectSource<'scope> for Scope<'scope, u64> {
         let sync_activator = self.worker().sync_activator_for(info.address.to_vec());
 
         job.spec.shared.wake_on_stop(sync_activator.clone());
+        *job.control.inbox.wake.borrow_mut() = Some(activator.clone());
+        let spawner = Spawner {
+            connector: job.connector.clone(),
+            spec: job.spec.clone(),
+            name: job.name().to_owned(),
+            retry: job.retry_policy(),
+            errors: job.common.errors,
+            index: job.index,
+            peers: job.peers,
+            wake: sync_activator.clone(),
+        };
         let mut state = SourceState::new(job);
-        let mut tasks = TaskSet::new(Some(job.spec.shared.metrics(job.name())));
         let reader = job.plan.offsets_reader();
-        for (task_id, config) in job.plan.task_configs.iter().enumerate() {
-            if task_id % job.peers != job.index {
-                continue;
-            }
-            let encoders = if job.spec.encode {
-                match job.encoders() {
-                    Ok(e) => Some(e),
-                    Err(e) => {
-                        state.fail(format!("task {task_id}: {e}"));
-                        continue;
-                    }
-                }
-            } else {
-                None
-            };
-            let spec = TaskSpec {
-                connector: job.name().to_owned(),
-                task_id,
-                config: config.clone(),
-                offsets: reader.clone(),
-                retry: job.retry_policy(),
-                channel_capacity: job.spec.channel_capacity,
-                errors: job.common.errors,
-                processor: job.record_processor(),
-                encoders,
-                metrics: Some(job.spec.shared.metrics(job.name()).task(task_id)),
-            };
-            let task_metrics = spec.metrics.clone();
-            let task = job.connector.borrow().create_task();
-            let wake = sync_activator.clone();
-            match spawn_task(task, spec, move || {
-                let _ = wake.activate();
-            }) {
-                Ok(handle) => tasks.push(handle, task_metrics),
-                Err(e) => state.fail(format!(
-                    "connector `{}` task {task_id}: cannot start thread: {e}",
-                    job.name()
-                )),
-            }
+        let (tasks, problems) = spawner.spawn(&job.plan.task_configs, &reader);
+        for problem in problems {
+            state.fail(problem);
         }
         info!(
             worker = job.index,
@@ -134,6 +112,7 @@ impl<'scope> ConnectSource<'scope> for Scope<'scope, u64> {
             "source operator starts"
         );
         state.tasks = tasks;
+        state.spawner = Some(spawner);
 
         builder.build_reschedule(move |mut caps| {
             let parts_cap = caps.pop();
@@ -203,6 +182,17 @@ struct SourceState {
     connector: String,
     failed: bool,
     closed: bool,
+    /// Starts tasks (at the start, and after a reconfiguration).
+    spawner: Option<Spawner>,
+    /// This worker's reconfiguration messages, and where to answer.
+    control: Rc<ControlChannel>,
+    worker: usize,
+    /// `Stop(g)` received: the tasks are stopping.
+    stopping: Option<u64>,
+    /// Stopped, waiting for `Start`.
+    awaiting_start: bool,
+    /// Stopped task sets whose closed epochs wait for their snapshot.
+    retiring: Vec<TaskSet>,
 }
 
 impl SourceState {
@@ -222,6 +212,12 @@ impl SourceState {
             connector: job.name().to_owned(),
             failed: false,
             closed: false,
+            spawner: None,
+            control: job.control.clone(),
+            worker: job.index,
+            stopping: None,
+            awaiting_start: false,
+            retiring: Vec::new(),
         }
     }
 
@@ -248,9 +244,14 @@ impl SourceState {
             }
             return true;
         }
+        self.take_control();
         if let Some(c) = caps.as_mut() {
             let drained_all = self.drain(c, outputs);
             if self.failed {
+                return true;
+            }
+            if self.stopping.is_some() && self.finish_stopping(c, outputs, drained_all) {
+                activator.activate();
                 return true;
             }
             if !drained_all {
@@ -261,7 +262,9 @@ impl SourceState {
             // Idle: every task has found nothing in its last poll (so it
             // has started), nothing is left to drain, and no record came
             // for `d`.
-            let waiting = self.tasks.all_waiting();
+            // Between a reconfiguration's stop and start there are no tasks:
+            // that is not idleness.
+            let waiting = self.tasks.all_waiting() && !self.reconfiguring();
             let idle = stop
                 || self.until_idle.is_some_and(|d| {
                     waiting && drained_all && now.duration_since(self.last_record) >= d
@@ -383,5 +386,180 @@ impl SourceState {
         let durable = &self.durable;
         self.tasks
             .deliver_commits(|epoch| !durable.less_equal(&epoch));
+        for old in &mut self.retiring {
+            old.deliver_commits(|epoch| !durable.less_equal(&epoch));
+        }
+        self.retiring.retain(|old| old.has_pending());
+    }
+
+    fn reconfiguring(&self) -> bool {
+        self.stopping.is_some() || self.awaiting_start
+    }
+
+    /// Acts on reconfiguration messages: `Stop` stops the tasks (finished
+    /// in [`SourceState::finish_stopping`]), `Start` starts the new ones.
+    fn take_control(&mut self) {
+        let inbox = self.control.inbox.clone();
+        while let Some(message) = inbox.source.borrow_mut().pop_front() {
+            match message {
+                Control::Stop { generation } => {
+                    if self.closed || self.failed {
+                        continue;
+                    }
+                    debug!(
+                        worker = self.worker,
+                        generation, "reconfiguration: stopping tasks"
+                    );
+                    self.tasks.stop_all();
+                    self.stopping = Some(generation);
+                }
+                Control::Start {
+                    generation,
+                    task_configs,
+                    offsets,
+                } => {
+                    if self.closed || self.failed {
+                        continue;
+                    }
+                    let Some(spawner) = &self.spawner else {
+                        continue;
+                    };
+                    let reader = timely_connect::OffsetStorageReader::new(offsets);
+                    let (tasks, problems) = spawner.spawn(&task_configs, &reader);
+                    info!(
+                        worker = self.worker,
+                        generation,
+                        tasks = tasks.len(),
+                        epoch = self.epoch,
+                        "reconfiguration: new tasks started"
+                    );
+                    self.tasks = tasks;
+                    self.awaiting_start = false;
+                    self.last_record = Instant::now();
+                    for problem in problems {
+                        self.fail(problem);
+                    }
+                }
+                Control::Stopped { .. } => {}
+            }
+        }
+    }
+
+    /// While the tasks stop: once every task thread has ended and all they
+    /// sent is drained, closes the open epoch with their last offsets,
+    /// answers worker 0, and keeps the stopped set until its epochs are
+    /// durable. Returns true while still waiting for the tasks.
+    fn finish_stopping(
+        &mut self,
+        caps: &mut Caps,
+        outputs: &mut Outputs,
+        drained_all: bool,
+    ) -> bool {
+        let Some(generation) = self.stopping else {
+            return false;
+        };
+        if !drained_all || !self.tasks.all_finished() {
+            return true;
+        }
+        // One more drain: a batch sent just before a thread ended.
+        if !self.drain(caps, outputs) || self.failed {
+            return true;
+        }
+        self.close_epoch(&caps.parts, &mut outputs.parts);
+        let epoch = self.epoch;
+        self.epoch += 1;
+        caps.records.downgrade(&self.epoch);
+        caps.encoded.downgrade(&self.epoch);
+        caps.dead.downgrade(&self.epoch);
+        caps.parts.downgrade(&self.epoch);
+        self.next_close = Instant::now() + self.interval;
+        let metrics = self.tasks.metrics();
+        let old = std::mem::replace(&mut self.tasks, TaskSet::new(metrics));
+        if old.has_pending() {
+            self.retiring.push(old);
+        }
+        self.stopping = None;
+        self.awaiting_start = true;
+        debug!(
+            worker = self.worker,
+            generation, epoch, "reconfiguration: tasks stopped"
+        );
+        self.control.send(
+            0,
+            Control::Stopped {
+                generation,
+                worker: self.worker,
+                epoch,
+            },
+        );
+        false
+    }
+}
+
+/// Starts a worker's share of a connector's tasks.
+struct Spawner {
+    connector: Rc<RefCell<Box<dyn SourceConnector>>>,
+    spec: crate::JobSpec,
+    name: String,
+    retry: timely_connect::runtime::RetryPolicy,
+    errors: timely_connect::config::common::ErrorHandling,
+    index: usize,
+    peers: usize,
+    wake: timely::scheduling::SyncActivator,
+}
+
+impl Spawner {
+    /// Starts task `i` of `configs` for every `i` this worker runs (`i %
+    /// peers == index`), each reading `offsets`. Returns the tasks and the
+    /// problems of those that could not start.
+    fn spawn(
+        &self,
+        configs: &[TaskConfig],
+        offsets: &OffsetStorageReader,
+    ) -> (TaskSet, Vec<String>) {
+        let metrics = self.spec.shared.metrics(&self.name);
+        let mut tasks = TaskSet::new(Some(metrics.clone()));
+        let mut problems = Vec::new();
+        for (task_id, config) in configs.iter().enumerate() {
+            if task_id % self.peers != self.index {
+                continue;
+            }
+            let encoders = if self.spec.encode {
+                match crate::job::encoders_for(&self.spec.config, &self.name) {
+                    Ok(e) => Some(e),
+                    Err(e) => {
+                        problems.push(format!("task {task_id}: {e}"));
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            let spec = TaskSpec {
+                connector: self.name.clone(),
+                task_id,
+                config: config.clone(),
+                offsets: offsets.clone(),
+                retry: self.retry,
+                channel_capacity: self.spec.channel_capacity,
+                errors: self.errors,
+                processor: crate::job::record_processor_for(&self.spec.config),
+                encoders,
+                metrics: Some(metrics.task(task_id)),
+            };
+            let task_metrics = spec.metrics.clone();
+            let task = self.connector.borrow().create_task();
+            let wake = self.wake.clone();
+            match spawn_task(task, spec, move || {
+                let _ = wake.activate();
+            }) {
+                Ok(handle) => tasks.push(handle, task_metrics),
+                Err(e) => problems.push(format!(
+                    "connector `{}` task {task_id}: cannot start thread: {e}",
+                    self.name
+                )),
+            }
+        }
+        (tasks, problems)
     }
 }

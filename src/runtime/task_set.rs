@@ -270,6 +270,16 @@ impl TaskSet {
         self.tasks.iter().all(|t| t.handle.waiting())
     }
 
+    /// Whether every task thread has ended (true for an empty set).
+    pub fn all_finished(&self) -> bool {
+        self.tasks.iter().all(|t| t.handle.is_finished())
+    }
+
+    /// The job metrics the set reports to.
+    pub fn metrics(&self) -> Option<Arc<JobMetrics>> {
+        self.metrics.clone()
+    }
+
     /// Whether a closed epoch still waits for its snapshot.
     pub fn has_pending(&self) -> bool {
         !self.pending.is_empty()

@@ -22,7 +22,7 @@ import org.apache.kafka.connect.source.SourceTask;
  */
 public class ReconfiguringSourceConnector extends SourceConnector {
     private Map<String, String> props;
-    private String names;
+    private volatile String names;
     private volatile boolean running;
     private Thread monitor;
 
@@ -58,8 +58,10 @@ public class ReconfiguringSourceConnector extends SourceConnector {
                     return;
                 }
                 if (!now.equals(names)) {
+                    // As a JDBC connector does: note what changed, ask for
+                    // new task configs, keep watching.
+                    names = now;
                     context().requestTaskReconfiguration();
-                    return;
                 }
             }
         }, "names-monitor");
