@@ -6,12 +6,13 @@
 //!
 //! ```text
 //! cargo bench -p timely-connect-operators --bench s3_store
-//! cargo bench -p timely-connect-operators --bench s3_store -- --lines 3000000 --reps 3 --partitions 100000
+//! cargo bench -p timely-connect-operators --bench s3_store -- --records 10000000 --reps 3 --partitions 100000
 //! ```
 //!
-//! 1. **Job throughput**: `FileStreamSource` (`--lines` lines of 100 bytes)
-//!    into a counting sink, snapshots every 1 s, 1 and 2 workers, local
-//!    directory vs `s3://`; the median of `--reps` runs, alternated.
+//! 1. **Job throughput**: `Datagen` (`--records` orders over 1,000 source
+//!    partitions, as many tasks as workers) into a counting sink, snapshots
+//!    every 1 s, 1 and 2 workers, local directory vs `s3://`; the median
+//!    of `--reps` runs, alternated.
 //! 2. **Snapshot write and restore with many source partitions**: a
 //!    snapshot of `--partitions` partitions written, then restored
 //!    (`load_latest`), local vs S3.
@@ -26,11 +27,10 @@ mod common;
 mod s3;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{generate, load_average, median, Counter};
+use common::{load_average, median, Counter};
 
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::operator::Operator;
@@ -61,10 +61,9 @@ fn s3_options(server: &s3::S3Server) -> BTreeMap<String, String> {
     .collect()
 }
 
-/// One job run: lines per second until the sink counted them all, and how
-/// many snapshots it wrote.
+/// One job run: records per second until the sink counted them all, and
+/// how many snapshots it wrote.
 fn run_job(
-    input: &Path,
     lines: u64,
     workers: usize,
     location: Location,
@@ -72,12 +71,14 @@ fn run_job(
 ) -> (f64, u64) {
     let mut props = timely_connect_operators::timely_connect::Properties::new();
     for (k, v) in [
-        ("name", "bench"),
-        ("connector.class", "FileStreamSource"),
-        ("topic", "lines"),
-        ("file", input.to_str().expect("utf-8 path")),
+        ("name", "bench".to_owned()),
+        ("connector.class", "Datagen".to_owned()),
+        ("quickstart", "orders".to_owned()),
+        ("partitions", "1000".to_owned()),
+        ("tasks.max", workers.to_string()),
+        ("max.messages", lines.to_string()),
     ] {
-        props.insert(k.to_owned(), v.to_owned());
+        props.insert(k.to_owned(), v);
     }
     for (k, v) in opts {
         props.insert(k.clone(), v.clone());
@@ -126,7 +127,7 @@ fn time<T>(f: impl FnOnce() -> T) -> (Duration, T) {
 }
 
 fn main() {
-    let lines = arg("--lines", 3_000_000);
+    let lines = arg("--records", 10_000_000);
     let reps = arg("--reps", 3) as usize;
     let partitions = arg("--partitions", 100_000);
     let work = tempfile::tempdir().expect("tempdir");
@@ -136,30 +137,22 @@ fn main() {
     println!("load average before: {}", load_average());
 
     // 1. Job throughput.
-    let input = work.path().join("in.txt");
-    generate(&input, lines);
     for workers in [1usize, 2] {
         let (mut local, mut remote) = (Vec::new(), Vec::new());
         let mut snaps = (0, 0);
         for r in 0..reps {
             let dir = work.path().join(format!("local-{workers}-{r}"));
-            let (rate, n) = run_job(
-                &input,
-                lines,
-                workers,
-                Location::Local(dir),
-                &BTreeMap::new(),
-            );
+            let (rate, n) = run_job(lines, workers, Location::Local(dir), &BTreeMap::new());
             local.push(rate);
             snaps.0 = n;
             let url = format!("s3://{}/job-{workers}-{r}", s3::BUCKET);
-            let (rate, n) = run_job(&input, lines, workers, Location::from(url.as_str()), &opts);
+            let (rate, n) = run_job(lines, workers, Location::from(url.as_str()), &opts);
             remote.push(rate);
             snaps.1 = n;
         }
         let (l, s) = (median(local), median(remote));
         println!(
-            "job, {workers} worker(s), {lines} lines, snapshots every 1 s: local {:.2} M lines/s ({} snapshots), S3 {:.2} M lines/s ({} snapshots): S3/local = {:.2}x (goal >= 0.9x)",
+            "job, Datagen, {workers} worker(s), {lines} records over 1000 partitions, snapshots every 1 s: local {:.2} M records/s ({} snapshots), S3 {:.2} M records/s ({} snapshots): S3/local = {:.2}x (goal >= 0.9x)",
             l / 1e6,
             snaps.0,
             s / 1e6,

@@ -57,7 +57,7 @@ pub trait SourceConnector: Send {
 
     /// What the connector asked of the framework since the last call
     /// (Kafka's `ConnectorContext`): new task configurations, or to fail.
-    /// Polled about once a second on the worker that runs the connector.
+    /// Polled five times a second on the worker that runs the connector.
     /// Default: nothing.
     fn context_requests(&mut self) -> ConnectorRequests {
         ConnectorRequests::default()
@@ -71,8 +71,10 @@ pub trait SourceConnector: Send {
 /// [`SourceConnector::context_requests`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConnectorRequests {
-    /// `requestTaskReconfiguration()`: the job stops with a final snapshot
-    /// and starts again, so `task_configs` runs anew.
+    /// `requestTaskReconfiguration()`: `task_configs` runs anew and, if the
+    /// configs changed, the running job replaces its tasks at an epoch
+    /// boundary, carrying every source partition's offset over (no restart;
+    /// requests are coalesced to one per snapshot interval).
     pub reconfigure: bool,
     /// `raiseError(e)`: the job fails with this error.
     pub error: Option<String>,
