@@ -16,12 +16,14 @@ pub mod datagen;
 pub mod file;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod spooldir;
 
 /// Every built-in connector, as a plugin.
 pub fn builtin() -> Vec<ConnectorPlugin> {
     vec![
         file::plugin(),
         datagen::plugin(),
+        spooldir::plugin(),
         #[cfg(feature = "postgres")]
         postgres::plugin(),
     ]
