@@ -711,6 +711,10 @@ impl Job {
                 self.control
                     .broadcast(self.peers, &Control::Stop { generation });
             }
+            LeaderStep::Align { generation, epoch } => {
+                self.control
+                    .broadcast(self.peers, &Control::Align { generation, epoch });
+            }
             LeaderStep::StartIfDurable { generation, epoch } => {
                 if self.durable.less_equal(&epoch) {
                     return Some(Duration::from_millis(10));

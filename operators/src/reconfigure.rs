@@ -51,6 +51,9 @@ pub(crate) enum Control {
         worker: usize,
         epoch: u64,
     },
+    /// To every worker: every worker stopped by `epoch`; close your empty
+    /// epochs up to it now, so its snapshot need not wait for timers.
+    Align { generation: u64, epoch: u64 },
     /// To every worker: start these tasks, from these offsets.
     Start {
         generation: u64,
@@ -95,7 +98,9 @@ impl ControlChannel {
                 .inspect(move |(_, message)| {
                     let queue = match message {
                         Control::Stopped { .. } => &received.leader,
-                        Control::Stop { .. } | Control::Start { .. } => &received.source,
+                        Control::Stop { .. } | Control::Align { .. } | Control::Start { .. } => {
+                            &received.source
+                        }
                     };
                     queue.borrow_mut().push_back(message.clone());
                     if let Some(wake) = received.wake.borrow().as_ref() {
@@ -180,6 +185,8 @@ pub(crate) enum LeaderStep {
     Wait,
     /// Send `Stop` to every worker.
     Stop(u64),
+    /// Every worker stopped by `epoch`: send `Align` to every worker.
+    Align { generation: u64, epoch: u64 },
     /// Is the snapshot of this epoch durable? If so, start generation `g`.
     StartIfDurable { generation: u64, epoch: u64 },
 }
@@ -253,7 +260,7 @@ impl Leader {
                 let epoch = stopped.values().copied().max().unwrap_or(0);
                 let generation = *generation;
                 self.phase = Phase::Snapshot { generation, epoch };
-                LeaderStep::StartIfDurable { generation, epoch }
+                LeaderStep::Align { generation, epoch }
             }
             Phase::Snapshot { generation, epoch } => LeaderStep::StartIfDurable {
                 generation: *generation,
@@ -315,6 +322,13 @@ mod tests {
         stopped(&inbox, 1, 1, 8);
         assert!(matches!(
             leader.step(&inbox, 3),
+            LeaderStep::Align {
+                generation: 1,
+                epoch: 9
+            }
+        ));
+        assert!(matches!(
+            leader.step(&inbox, 3),
             LeaderStep::StartIfDurable {
                 generation: 1,
                 epoch: 9
@@ -334,10 +348,7 @@ mod tests {
             leader.request(); // while one runs
         }
         stopped(&inbox, 1, 0, 4);
-        assert!(matches!(
-            leader.step(&inbox, 1),
-            LeaderStep::StartIfDurable { .. }
-        ));
+        assert!(matches!(leader.step(&inbox, 1), LeaderStep::Align { .. }));
         leader.started(Vec::new());
         for _ in 0..1000 {
             leader.request(); // right after it

@@ -193,6 +193,8 @@ struct SourceState {
     awaiting_start: bool,
     /// Stopped task sets whose closed epochs wait for their snapshot.
     retiring: Vec<TaskSet>,
+    /// `Align`: close the (empty) epochs up to this one.
+    align_to: Option<u64>,
 }
 
 impl SourceState {
@@ -218,6 +220,7 @@ impl SourceState {
             stopping: None,
             awaiting_start: false,
             retiring: Vec::new(),
+            align_to: None,
         }
     }
 
@@ -251,8 +254,21 @@ impl SourceState {
                 return true;
             }
             if self.stopping.is_some() && self.finish_stopping(c, outputs, drained_all) {
-                activator.activate();
+                // Task threads end on their own: look again shortly.
+                activator.activate_after(Duration::from_millis(1));
                 return true;
+            }
+            if let Some(to) = self.align_to.take() {
+                // No task runs between a reconfiguration's stop and start:
+                // the open epochs are empty, close them at once.
+                if self.awaiting_start && self.epoch <= to {
+                    self.epoch = to + 1;
+                    c.records.downgrade(&self.epoch);
+                    c.encoded.downgrade(&self.epoch);
+                    c.dead.downgrade(&self.epoch);
+                    c.parts.downgrade(&self.epoch);
+                    self.next_close = Instant::now() + self.interval;
+                }
             }
             if !drained_all {
                 activator.activate();
@@ -439,6 +455,9 @@ impl SourceState {
                     for problem in problems {
                         self.fail(problem);
                     }
+                }
+                Control::Align { epoch, .. } => {
+                    self.align_to = Some(epoch);
                 }
                 Control::Stopped { .. } => {}
             }
