@@ -10,13 +10,19 @@
 //! on A alone. The output (written by process 0 on A) must equal a clean
 //! run's: nothing lost, nothing twice.
 //!
-//! Without root or `ip netns` the test fails; set
+//! A second test does the same with a stateful dataflow (a differential
+//! collection of upserts, its state kept per key on every worker of every
+//! process): each process writes its own state segments to S3, and a
+//! restore on another split reads the lost machine's segments from there.
+//!
+//! Without root or `ip netns` the tests fail; set
 //! `TIMELY_CONNECT_SKIP_NETNS=1` to skip it on such a machine.
 
 mod common;
 #[path = "common/s3.rs"]
 mod s3;
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -61,7 +67,10 @@ struct Network {
 
 impl Network {
     fn new(names: &[&str]) -> Network {
-        let id = (std::process::id() % 10_000) as u16;
+        // Unique per network: tests of this binary run side by side.
+        static NETWORKS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NETWORKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let id = (std::process::id() % 1000) * 10 + n % 10;
         let subnet = (id % 200) as u8 + 20;
         let bridge = format!("tcbr{id}");
         let gateway = Ipv4Addr::new(10, 213, subnet, 1);
@@ -338,4 +347,291 @@ fn a_job_on_two_machines_loses_one_with_its_disk_and_restores_on_three_then_one(
             m.ns
         );
     }
+}
+
+// ------------------------------------------------------------ stateful job
+
+/// Entries the generator plays: entry `i` sets key `k{(i * 7919) % KEYS}`
+/// to `v{i}`, or deletes it when `i % 13 == 0`.
+const ENTRIES: u64 = 6_000;
+const KEYS: u64 = 500;
+
+fn entry(i: u64) -> (String, Option<String>) {
+    let key = format!("k{}", (i * 7919) % KEYS);
+    let value = (!i.is_multiple_of(13)).then(|| format!("v{i}"));
+    (key, value)
+}
+
+/// The rows the collection holds after every entry.
+fn expected_rows() -> BTreeMap<(String, String), isize> {
+    let mut latest: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for i in 0..ENTRIES {
+        let (k, v) = entry(i);
+        latest.insert(k, v);
+    }
+    latest
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| ((k, v), 1)))
+        .collect()
+}
+
+mod generator {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use timely_connect::api::TaskConfig;
+    use timely_connect::config::ConfigDef;
+    use timely_connect::data::{Schema, SourceOffset, SourcePartition, SourceRecord, Value};
+    use timely_connect::{
+        ConnectError, Properties, SourceConnector, SourceTask, SourceTaskContext,
+    };
+
+    /// Plays [`super::entry`] `0..ENTRIES` as keyed upserts, 30 per poll.
+    #[derive(Default)]
+    pub struct Upserts;
+
+    impl SourceConnector for Upserts {
+        fn version(&self) -> String {
+            "1".into()
+        }
+        fn config_def(&self) -> ConfigDef {
+            ConfigDef::new()
+        }
+        fn start(&mut self, _: &Properties) -> Result<(), ConnectError> {
+            Ok(())
+        }
+        fn task_configs(&self, _: usize) -> Result<Vec<TaskConfig>, ConnectError> {
+            Ok(vec![Properties::new()])
+        }
+        fn create_task(&self) -> Box<dyn SourceTask> {
+            Box::new(UpsertsTask::default())
+        }
+    }
+
+    #[derive(Default)]
+    struct UpsertsTask {
+        next: u64,
+        context: Option<SourceTaskContext>,
+    }
+
+    fn partition() -> SourcePartition {
+        SourcePartition::single("upserts", "all")
+    }
+
+    impl SourceTask for UpsertsTask {
+        fn start(&mut self, context: SourceTaskContext) -> Result<(), ConnectError> {
+            self.next = context
+                .offset_storage_reader()
+                .offset(&partition())
+                .and_then(|o| o.get_i64("i"))
+                .map_or(0, |i| i as u64 + 1);
+            self.context = Some(context);
+            Ok(())
+        }
+
+        fn poll(&mut self) -> Result<Option<Vec<SourceRecord>>, ConnectError> {
+            if self.next >= super::ENTRIES {
+                if let Some(c) = &self.context {
+                    c.stop_token().sleep(Duration::from_millis(50));
+                }
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            let mut batch = Vec::new();
+            while batch.len() < 30 && self.next < super::ENTRIES {
+                let (key, value) = super::entry(self.next);
+                let mut r = SourceRecord::new(
+                    partition(),
+                    SourceOffset::int(&SourceOffset::key("i"), self.next as i64),
+                    Arc::from("upserts"),
+                    value.as_ref().map(|_| Schema::string()),
+                    value.map_or(Value::Null, Value::String),
+                );
+                r.key_schema = Some(Schema::string());
+                r.key = Value::String(key);
+                batch.push(r);
+                self.next += 1;
+            }
+            Ok(Some(batch))
+        }
+    }
+}
+
+/// Run by the parent inside a machine's namespace: one process of the
+/// stateful job, configured by `TC_MH_*` variables.
+#[test]
+#[ignore = "a child process of the stateful multi-host test"]
+fn child_stateful() {
+    use timely_connect_operators::{ChangeCollection, ChangeFormat, ExactlyOnceChanges};
+    let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} unset"));
+    let timely_args: Vec<String> = var("TC_MH_TIMELY")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let config = timely::Config::from_args(timely_args.into_iter()).expect("timely args");
+    let mut registry = timely_connect::plugins::PluginSet::builtin();
+    registry.register("Upserts", &[], "keyed upserts", || {
+        Box::new(generator::Upserts)
+    });
+    let mut props = timely_connect::Properties::new();
+    for (k, v) in [("name", "upserts"), ("connector.class", "Upserts")] {
+        props.insert(k.into(), v.into());
+    }
+    let spec = timely_connect_operators::JobSpec::new(props)
+        .registry(registry)
+        .snapshot_dir(var("TC_MH_SNAPSHOTS").as_str())
+        .snapshot_interval(Duration::from_millis(200))
+        .until_idle(Duration::from_millis(1500));
+    let out = PathBuf::from(var("TC_MH_OUT"));
+    let results = timely::execute(config, move |worker| {
+        let job =
+            timely_connect_operators::Job::prepare(worker, &spec).map_err(|e| e.to_string())?;
+        worker.dataflow::<u64, _, _>(|scope| {
+            use timely_connect_operators::{Checkpoint, ConnectSource};
+            let source = scope.connect_source(&job);
+            let changes = source.records.change_collection::<String, String>(
+                &job,
+                "rows",
+                ChangeFormat::Upsert,
+            );
+            let written = changes
+                .collection
+                .exactly_once_changes(&job, &out, "rows_out", None);
+            scope.checkpoint(&job, vec![source.parts, changes.parts, written]);
+        });
+        job.run(worker).map_err(|e| e.to_string())
+    })
+    .expect("timely")
+    .join();
+    for r in results {
+        r.expect("worker panicked").expect("job failed");
+    }
+}
+
+/// Starts the stateful job's process `p` of `on` on machine `m`.
+fn start_stateful(net: &Network, on: &[usize], url: &str, env: &[(&str, &str)]) -> Vec<Proc> {
+    let hosts: String = on
+        .iter()
+        .map(|&m| format!("{}:{TIMELY_PORT}\n", net.machine(m).addr))
+        .collect();
+    let mut procs = Vec::new();
+    for (p, &m) in on.iter().enumerate() {
+        let machine = net.machine(m);
+        let hostfile = machine.dir.join("hosts.txt");
+        std::fs::write(&hostfile, &hosts).expect("hostfile");
+        let timely = if on.len() > 1 {
+            format!("-w 2 -n {} -p {p} -h {}", on.len(), hostfile.display())
+        } else {
+            "-w 2".to_owned()
+        };
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &machine.ns])
+            .arg(std::env::current_exe().expect("test binary"))
+            .args(["--ignored", "--exact", "child_stateful", "--nocapture"])
+            .env("TC_MH_TIMELY", timely)
+            .env("TC_MH_SNAPSHOTS", url)
+            .env("TC_MH_OUT", machine.dir.join("rows.jsonl"))
+            .current_dir(&machine.dir);
+        procs.push(Proc::spawn_command(
+            &format!("stateful process {p} on {}", machine.ns),
+            cmd,
+            env,
+        ));
+        if p == 0 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    procs
+}
+
+/// The change file replayed: rows with a non-zero count.
+fn replay(path: &Path) -> BTreeMap<(String, String), isize> {
+    let mut rows: BTreeMap<(String, String), isize> = BTreeMap::new();
+    for line in std::fs::read_to_string(path).unwrap_or_default().lines() {
+        let j: serde_json::Value = serde_json::from_str(line).expect("json line");
+        let row = (
+            j["row"][0].as_str().expect("key").to_owned(),
+            j["row"][1].as_str().expect("value").to_owned(),
+        );
+        let n = rows.entry(row).or_default();
+        *n += j["diff"].as_i64().expect("diff") as isize;
+        assert!((0..=1).contains(n), "a row counted {n}: {line}");
+    }
+    rows.retain(|_, d| *d != 0);
+    rows
+}
+
+#[test]
+fn a_stateful_job_loses_a_machine_and_its_state_files_come_back_from_s3() {
+    if std::env::var("TIMELY_CONNECT_SKIP_NETNS").is_ok_and(|v| v == "1") {
+        eprintln!("skipped: TIMELY_CONNECT_SKIP_NETNS=1");
+        return;
+    }
+    let seed = Rng::seed_from_env_or_clock();
+    let mut rng = Rng::new(seed);
+    eprintln!("seed {seed} (replay: TEST_SEED={seed})");
+    let net = Network::new(&["a", "b", "c"]);
+    let server = S3Server::start_on(
+        &net.root.path().join("s3"),
+        SocketAddr::new(IpAddr::V4(net.gateway), 0),
+    );
+    let env = server.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    for m in &net.machines {
+        provision(m, &[]);
+    }
+    let prefix = "jobs/stateful";
+    let url = format!("s3://{}/{prefix}", s3::BUCKET);
+
+    eprintln!("run 1: machines a, b");
+    let procs = start_stateful(&net, &[0, 1], &url, &env);
+    kill_one(procs, 1, &server, prefix, &mut rng);
+    provision(net.machine(1), &[]);
+    // Process 1 wrote state segments of its own workers' keys to S3.
+    let segments = |prefix: &str| -> Vec<String> {
+        std::fs::read_dir(server.object_path(&format!("{prefix}/state/rows")))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let from_process_1 = segments(prefix)
+        .iter()
+        .filter(|n| n.contains("-w2.") || n.contains("-w3."))
+        .count();
+    assert!(
+        from_process_1 > 0,
+        "no state segment of process 1's workers: {:?}",
+        segments(prefix)
+    );
+
+    eprintln!("run 2: machines a, b, c");
+    let procs = start_stateful(&net, &[0, 1, 2], &url, &env);
+    kill_one(procs, 2, &server, prefix, &mut rng);
+    provision(net.machine(2), &[]);
+
+    eprintln!("run 3: machine a alone");
+    let procs = start_stateful(&net, &[0], &url, &env);
+    let finished = wait_cluster(procs, RUN_TIMEOUT);
+    assert!(
+        finished[0].success(),
+        "the last run failed:\n{}",
+        finished[0].stderr
+    );
+
+    let rows = replay(&net.machine(0).dir.join("rows.jsonl"));
+    let expected = expected_rows();
+    assert_eq!(
+        rows.len(),
+        expected.len(),
+        "rows: got {}, want {}",
+        rows.len(),
+        expected.len()
+    );
+    assert!(
+        rows == expected,
+        "the collection differs from the entries' last values"
+    );
 }
