@@ -3,6 +3,8 @@
 # (tests/common/pg.rs starts throw-away clusters from them). Idempotent:
 # does nothing if /usr/lib/postgresql/*/bin/pg_ctl already exists.
 # Debian/Ubuntu only; run as root (or with sudo available).
+# Also makes sure iproute2's `ip` is there: tests/multi_host.rs builds its
+# "machines" as network namespaces with it.
 set -euo pipefail
 
 SUDO=""
@@ -29,3 +31,9 @@ if command -v pg_lsclusters > /dev/null 2>&1 && pg_lsclusters -h 2>/dev/null | g
     echo "note: a system PostgreSQL cluster is running; the tests use their own clusters on free ports"
 fi
 echo "ok: $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+
+if ! command -v ip > /dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update
+    $SUDO apt-get install -y --no-install-recommends iproute2
+fi
