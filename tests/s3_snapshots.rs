@@ -346,6 +346,19 @@ fn a_2x2_job_with_snapshots_in_s3_killed_at_random_and_restored_writes_each_reco
             Some(PARTITIONS as usize),
             "{json}"
         );
+        // `offsets reset` writes a new generation into the bucket.
+        run_ok(
+            &args!["offsets", "reset", &props, "--snapshot-dir", &url],
+            &env,
+        );
+        let exported = run_ok(&args!["offsets", "export", "--snapshot-dir", &url], &env);
+        let json: serde_json::Value = serde_json::from_str(&exported.stdout).unwrap();
+        assert_eq!(json["offsets"].as_array().map(Vec::len), Some(0), "{json}");
+        assert_eq!(
+            snapshot_objects(&server, &prefix).last(),
+            Some(&(newest + 1)),
+            "the reset is the next epoch"
+        );
     }
 }
 
