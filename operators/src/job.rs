@@ -117,9 +117,6 @@ pub(crate) struct Shared {
     metrics: std::sync::OnceLock<Arc<timely_connect::runtime::JobMetrics>>,
     /// Set when standard output's reader went away (EPIPE).
     output_closed: std::sync::atomic::AtomicBool,
-    /// Set with the stop when the connector asked for new task configs:
-    /// the job is to start again once it has stopped.
-    restart: std::sync::atomic::AtomicBool,
     /// Wakes this process's source operators when a stop is requested.
     wakers: Mutex<Vec<timely::scheduling::SyncActivator>>,
     /// The snapshot location's storage, opened once per process.
@@ -183,16 +180,6 @@ impl Shared {
 
     pub(crate) fn stop_requested(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
-    }
-
-    pub(crate) fn restart_requested(&self) -> bool {
-        self.restart.load(Ordering::SeqCst)
-    }
-
-    /// A stop after which the job starts again.
-    pub(crate) fn request_restart(&self) {
-        self.restart.store(true, Ordering::SeqCst);
-        self.request_stop();
     }
 
     /// Registers a source operator to wake when a stop is requested.
@@ -409,29 +396,6 @@ impl JobSpec {
         self.shared.stop_requested()
     }
 
-    /// Whether the job stopped because its connector asked for new task
-    /// configurations (Kafka's `requestTaskReconfiguration`): the job took
-    /// a final snapshot, and the caller is to run it again (a new
-    /// [`JobSpec`] from the same properties), which restores from that
-    /// snapshot and asks the connector for its task configs anew. The CLI
-    /// does so by itself.
-    pub fn restart_requested(&self) -> bool {
-        self.shared.restart_requested()
-    }
-
-    /// Makes this spec ready to run again after a restart request: the
-    /// stop and restart requests are cleared (the metrics and counters
-    /// go on).
-    pub fn reset_after_restart(&self) {
-        self.shared.stop.store(false, Ordering::SeqCst);
-        self.shared.restart.store(false, Ordering::SeqCst);
-        self.shared
-            .wakers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-    }
-
     /// Keys nothing reads, each with the nearest known key
     /// ([`JobConfig::unknown_keys`]); [`Job::prepare`] logs them.
     pub fn unknown_keys(&self) -> Vec<timely_connect::config::UnknownKey> {
@@ -484,11 +448,9 @@ pub struct Job {
 /// A one-message dataflow that carries a stop request (a signal to one
 /// process) to every worker of the job, so that all processes stop in
 /// order together.
-/// The broadcast's input: `(target worker, restart)` messages.
-type StopInput = timely::dataflow::InputHandle<
-    u64,
-    timely::container::CapacityContainerBuilder<Vec<(usize, bool)>>,
->;
+/// The broadcast's input: `target worker` messages.
+type StopInput =
+    timely::dataflow::InputHandle<u64, timely::container::CapacityContainerBuilder<Vec<usize>>>;
 
 struct StopBroadcast {
     input: Option<StopInput>,
@@ -791,9 +753,8 @@ impl Job {
         }
         broadcast.sent = true;
         if let Some(mut input) = broadcast.input.take() {
-            let restart = self.spec.shared.restart_requested();
             for target in 0..self.peers {
-                input.send((target, restart));
+                input.send(target);
             }
             // Closing the input (dropping it) pushes the message out now;
             // a flush alone leaves it in the exchange's buffer.
@@ -814,14 +775,11 @@ impl Job {
 fn stop_broadcast(worker: &mut Worker, spec: &JobSpec) -> StopBroadcast {
     let shared = spec.shared.clone();
     let input = worker.dataflow::<u64, _, _>(|scope| {
-        let (input, stream) = scope.new_input::<Vec<(usize, bool)>>();
+        let (input, stream) = scope.new_input::<Vec<usize>>();
         stream
-            .exchange(|(target, _): &(usize, bool)| *target as u64)
-            .inspect(move |(_, restart)| {
-                if *restart && !shared.restart_requested() {
-                    info!("restart requested by another process of the job");
-                    shared.request_restart();
-                } else if !shared.stop_requested() {
+            .exchange(|target: &usize| *target as u64)
+            .inspect(move |_| {
+                if !shared.stop_requested() {
                     info!("stop requested by another process of the job");
                     shared.request_stop();
                 }

@@ -792,9 +792,9 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("--metrics-addr {addr}: {e}"))?;
         say!(info, "metrics on http://{bound}/metrics");
     }
-    // A connector's request for new task configurations stops the job with
-    // a final snapshot; it then starts again from that snapshot.
-    let results = loop {
+    // A connector's request for new task configurations is served inside
+    // the running job (live reconfiguration).
+    let results = {
         let worker_spec = spec.clone();
         let (output, dead_letter_output) = (output.clone(), dead_letter_output.clone());
         let guards = timely::execute(config.clone(), move |worker| -> Result<(), JobError> {
@@ -829,16 +829,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             job.run(worker)
         })
         .map_err(|e| format!("cannot start timely: {e}"))?;
-        let results = guards.join();
-        if spec.restart_requested() && results.iter().all(|r| matches!(r, Ok(Ok(())))) {
-            say!(
-                info,
-                "restarting: the connector asked for new task configurations"
-            );
-            spec.reset_after_restart();
-            continue;
-        }
-        break results;
+        guards.join()
     };
     drop(done);
     let _ = progress.join();
