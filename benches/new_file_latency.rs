@@ -17,6 +17,9 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -28,16 +31,9 @@ use timely_connect_operators::timely_connect::data::{SourceRecord, Value};
 use timely_connect_operators::timely_connect::Properties;
 use timely_connect_operators::{Checkpoint, ConnectSource, Job, JobSpec};
 
-type Seen = Arc<Mutex<HashMap<String, Instant>>>;
+use common::arg;
 
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+type Seen = Arc<Mutex<HashMap<String, Instant>>>;
 
 /// Runs a job of `props` on two workers while `feed` lands its items; the
 /// instants each record value was first seen.

@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{load_average, median, Counter};
+use common::{arg, load_average, median, Counter};
 
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::operator::Operator;
@@ -39,15 +39,6 @@ use timely_connect_operators::timely_connect::snapshot::{Snapshot, SnapshotStore
 use timely_connect_operators::timely_connect::state::{StateDir, StateManifest};
 use timely_connect_operators::timely_connect::storage::{Location, Storage};
 use timely_connect_operators::{Checkpoint, ConnectSource, Job, JobSpec};
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn s3_options(server: &s3::S3Server) -> BTreeMap<String, String> {
     [

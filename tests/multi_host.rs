@@ -139,9 +139,15 @@ fn provision(machine: &Machine, props: &[(&str, &str)]) {
     write_props(&machine.dir.join("job.properties"), props);
 }
 
-/// Starts one process of the job on each machine of `on` (process i on
-/// `on[i]`), with a host file listing those machines.
-fn start(net: &Network, on: &[usize], url: &str, env: &[(&str, &str)]) -> Vec<Proc> {
+/// Starts process `i` of a job on machine `on[i]`, each with a host file
+/// listing those machines; `command(p, machine, hostfile)` builds the
+/// command a machine runs in its namespace.
+fn spawn_on(
+    net: &Network,
+    on: &[usize],
+    env: &[(&str, &str)],
+    command: impl Fn(usize, &Machine, &Path) -> Command,
+) -> Vec<Proc> {
     let hosts: String = on
         .iter()
         .map(|&m| format!("{}:{TIMELY_PORT}\n", net.machine(m).addr))
@@ -151,6 +157,24 @@ fn start(net: &Network, on: &[usize], url: &str, env: &[(&str, &str)]) -> Vec<Pr
         let machine = net.machine(m);
         let hostfile = machine.dir.join("hosts.txt");
         std::fs::write(&hostfile, &hosts).expect("hostfile");
+        let mut cmd = command(p, machine, &hostfile);
+        cmd.current_dir(&machine.dir);
+        procs.push(Proc::spawn_command(
+            &format!("process {p} on {}", machine.ns),
+            cmd,
+            env,
+        ));
+        if p == 0 {
+            // Let process 0 listen first.
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    procs
+}
+
+/// Starts the CLI job on the machines of `on` (process i on `on[i]`).
+fn start(net: &Network, on: &[usize], url: &str, env: &[(&str, &str)]) -> Vec<Proc> {
+    spawn_on(net, on, env, |p, machine, hostfile| {
         let mut args: Vec<OsString> = args![
             "run",
             machine.dir.join("job.properties"),
@@ -174,52 +198,24 @@ fn start(net: &Network, on: &[usize], url: &str, env: &[(&str, &str)]) -> Vec<Pr
                 "-p",
                 p.to_string(),
                 "-h",
-                &hostfile
+                hostfile
             ]);
         }
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &machine.ns])
             .arg(bin())
             .args(&args);
-        cmd.current_dir(&machine.dir);
-        procs.push(Proc::spawn_command(
-            &format!("process {p} on {}", machine.ns),
-            cmd,
-            env,
-        ));
-        if p == 0 {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    procs
-}
-
-/// The epochs of the snapshot objects under `prefix`.
-fn snapshot_objects(server: &S3Server, prefix: &str) -> Vec<u64> {
-    let mut epochs: Vec<u64> = std::fs::read_dir(server.object_path(prefix))
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    name.strip_prefix("snapshot-")?
-                        .strip_suffix(".tcs")?
-                        .parse()
-                        .ok()
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    epochs.sort();
-    epochs
+        cmd
+    })
 }
 
 /// Runs until a snapshot newer than `after` is in the bucket and then a
 /// little longer, SIGKILLs process `victim`, and collects the others
 /// (which stop on losing their peer) or kills them too.
 fn kill_one(mut procs: Vec<Proc>, victim: usize, server: &S3Server, prefix: &str, rng: &mut Rng) {
-    let before = snapshot_objects(server, prefix).last().copied();
+    let before = server.snapshot_epochs(prefix).last().copied();
     let deadline = Instant::now() + RUN_TIMEOUT;
-    while snapshot_objects(server, prefix).last().copied() == before {
+    while server.snapshot_epochs(prefix).last().copied() == before {
         assert!(Instant::now() < deadline, "no new snapshot");
         assert!(
             !procs.iter_mut().any(|p| p.has_exited()),
@@ -245,6 +241,23 @@ fn kill_one(mut procs: Vec<Proc>, victim: usize, server: &S3Server, prefix: &str
     }
 }
 
+/// Three machines and an S3 server on their bridge; `None` when the test
+/// is to be skipped. Prints the seed.
+fn setup() -> Option<(Network, S3Server, Rng, u64)> {
+    if std::env::var("TIMELY_CONNECT_SKIP_NETNS").is_ok_and(|v| v == "1") {
+        eprintln!("skipped: TIMELY_CONNECT_SKIP_NETNS=1");
+        return None;
+    }
+    let seed = Rng::seed_from_env_or_clock();
+    eprintln!("seed {seed} (replay: TEST_SEED={seed})");
+    let net = Network::new(&["a", "b", "c"]);
+    let server = S3Server::start_on(
+        &net.root.path().join("s3"),
+        SocketAddr::new(IpAddr::V4(net.gateway), 0),
+    );
+    Some((net, server, Rng::new(seed), seed))
+}
+
 fn sorted_lines(path: &Path) -> Vec<String> {
     let mut lines: Vec<String> = String::from_utf8(read(path))
         .expect("utf-8 output")
@@ -257,13 +270,9 @@ fn sorted_lines(path: &Path) -> Vec<String> {
 
 #[test]
 fn a_job_on_two_machines_loses_one_with_its_disk_and_restores_on_three_then_one() {
-    if std::env::var("TIMELY_CONNECT_SKIP_NETNS").is_ok_and(|v| v == "1") {
-        eprintln!("skipped: TIMELY_CONNECT_SKIP_NETNS=1");
+    let Some((net, server, mut rng, seed)) = setup() else {
         return;
-    }
-    let seed = Rng::seed_from_env_or_clock();
-    let mut rng = Rng::new(seed);
-    eprintln!("seed {seed} (replay: TEST_SEED={seed})");
+    };
     let data_seed = rng.below(1_000_000).to_string();
     let props = [
         ("name", "multi-host"),
@@ -297,11 +306,6 @@ fn a_job_on_two_machines_loses_one_with_its_disk_and_restores_on_three_then_one(
     );
     check_datagen_output(&clean.path().join("out.txt"), MAX_MESSAGES, PARTITIONS).unwrap();
 
-    let net = Network::new(&["a", "b", "c"]);
-    let server = S3Server::start_on(
-        &net.root.path().join("s3"),
-        SocketAddr::new(IpAddr::V4(net.gateway), 0),
-    );
     let env = server.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     for m in &net.machines {
@@ -508,19 +512,13 @@ fn child_stateful() {
     }
 }
 
-/// Starts the stateful job's process `p` of `on` on machine `m`.
+/// Starts the stateful job (this binary's `child_stateful`) on the
+/// machines of `on`.
 fn start_stateful(net: &Network, on: &[usize], url: &str, env: &[(&str, &str)]) -> Vec<Proc> {
-    let hosts: String = on
-        .iter()
-        .map(|&m| format!("{}:{TIMELY_PORT}\n", net.machine(m).addr))
-        .collect();
-    let mut procs = Vec::new();
-    for (p, &m) in on.iter().enumerate() {
-        let machine = net.machine(m);
-        let hostfile = machine.dir.join("hosts.txt");
-        std::fs::write(&hostfile, &hosts).expect("hostfile");
-        let timely = if on.len() > 1 {
-            format!("-w 2 -n {} -p {p} -h {}", on.len(), hostfile.display())
+    let processes = on.len();
+    spawn_on(net, on, env, |p, machine, hostfile| {
+        let timely = if processes > 1 {
+            format!("-w 2 -n {processes} -p {p} -h {}", hostfile.display())
         } else {
             "-w 2".to_owned()
         };
@@ -530,18 +528,9 @@ fn start_stateful(net: &Network, on: &[usize], url: &str, env: &[(&str, &str)]) 
             .args(["--ignored", "--exact", "child_stateful", "--nocapture"])
             .env("TC_MH_TIMELY", timely)
             .env("TC_MH_SNAPSHOTS", url)
-            .env("TC_MH_OUT", machine.dir.join("rows.jsonl"))
-            .current_dir(&machine.dir);
-        procs.push(Proc::spawn_command(
-            &format!("stateful process {p} on {}", machine.ns),
-            cmd,
-            env,
-        ));
-        if p == 0 {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    procs
+            .env("TC_MH_OUT", machine.dir.join("rows.jsonl"));
+        cmd
+    })
 }
 
 /// The change file replayed: rows with a non-zero count.
@@ -563,18 +552,9 @@ fn replay(path: &Path) -> BTreeMap<(String, String), isize> {
 
 #[test]
 fn a_stateful_job_loses_a_machine_and_its_state_files_come_back_from_s3() {
-    if std::env::var("TIMELY_CONNECT_SKIP_NETNS").is_ok_and(|v| v == "1") {
-        eprintln!("skipped: TIMELY_CONNECT_SKIP_NETNS=1");
+    let Some((net, server, mut rng, _)) = setup() else {
         return;
-    }
-    let seed = Rng::seed_from_env_or_clock();
-    let mut rng = Rng::new(seed);
-    eprintln!("seed {seed} (replay: TEST_SEED={seed})");
-    let net = Network::new(&["a", "b", "c"]);
-    let server = S3Server::start_on(
-        &net.root.path().join("s3"),
-        SocketAddr::new(IpAddr::V4(net.gateway), 0),
-    );
+    };
     let env = server.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     for m in &net.machines {

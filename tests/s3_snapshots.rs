@@ -257,25 +257,6 @@ fn run_args(props: &Path, dir: &Path, url: &str) -> Vec<OsString> {
     ]
 }
 
-/// The epochs of the snapshot objects under `prefix` on the server.
-fn snapshot_objects(server: &S3Server, prefix: &str) -> Vec<u64> {
-    let mut epochs: Vec<u64> = std::fs::read_dir(server.object_path(prefix))
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    name.strip_prefix("snapshot-")?
-                        .strip_suffix(".tcs")?
-                        .parse()
-                        .ok()
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    epochs.sort();
-    epochs
-}
-
 #[test]
 fn a_2x2_job_with_snapshots_in_s3_killed_at_random_and_restored_writes_each_record_once() {
     let trials: u64 = std::env::var("KILL_TRIALS")
@@ -322,7 +303,7 @@ fn a_2x2_job_with_snapshots_in_s3_killed_at_random_and_restored_writes_each_reco
             );
         }
         // The snapshots are in the bucket, none on the local disk.
-        let epochs = snapshot_objects(&server, &prefix);
+        let epochs = server.snapshot_epochs(&prefix);
         assert!(!epochs.is_empty(), "no snapshot object under {prefix}");
         assert!(epochs.len() <= 3, "retention keeps 3: {epochs:?}");
         assert!(
@@ -355,92 +336,110 @@ fn a_2x2_job_with_snapshots_in_s3_killed_at_random_and_restored_writes_each_reco
         let json: serde_json::Value = serde_json::from_str(&exported.stdout).unwrap();
         assert_eq!(json["offsets"].as_array().map(Vec::len), Some(0), "{json}");
         assert_eq!(
-            snapshot_objects(&server, &prefix).last(),
+            server.snapshot_epochs(&prefix).last(),
             Some(&(newest + 1)),
             "the reset is the next epoch"
         );
     }
 }
 
+/// A 1-process × 2-worker Datagen job of `max` records at `rate`/s whose
+/// snapshots go through a fault proxy to a fresh server, under `prefix`;
+/// returns once its first snapshot is in the bucket.
+struct ProxiedJob {
+    _root: tempfile::TempDir,
+    server: S3Server,
+    proxy: FaultProxy,
+    dir: tempfile::TempDir,
+    args: Vec<OsString>,
+    env: Vec<(String, String)>,
+    procs: Vec<Proc>,
+    max: u64,
+}
+
+impl ProxiedJob {
+    fn start(prefix: &str, max: u64, rate: u64) -> ProxiedJob {
+        let root = tempdir();
+        let server = S3Server::start(root.path());
+        let proxy = FaultProxy::start(server.addr());
+        let env = proxy.env();
+        let dir = tempdir();
+        let props = datagen_props(dir.path(), prefix, max, rate, 7);
+        let url = format!("s3://{}/{prefix}", s3::BUCKET);
+        let args = run_args(&props, dir.path(), &url);
+        let procs = spawn_cluster(dir.path(), &args, 1, 2, &env_of(&env));
+        let deadline = Instant::now() + RUN_TIMEOUT;
+        while server.snapshot_epochs(prefix).is_empty() {
+            assert!(Instant::now() < deadline, "no first snapshot");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ProxiedJob {
+            _root: root,
+            server,
+            proxy,
+            dir,
+            args,
+            env,
+            procs,
+            max,
+        }
+    }
+
+    /// Waits for the job; it must succeed and have written every record once.
+    fn finish(&mut self) -> Finished {
+        let procs = std::mem::take(&mut self.procs);
+        let f = wait_cluster(procs, RUN_TIMEOUT).remove(0);
+        assert!(f.success(), "the job failed:\n{}", f.stderr);
+        check_datagen_output(&self.dir.path().join("out.txt"), self.max, PARTITIONS).unwrap();
+        f
+    }
+}
+
 #[test]
 fn the_s3_server_down_during_snapshots_fails_them_cleanly_and_the_job_goes_on() {
-    let root = tempdir();
-    let server = S3Server::start(root.path());
-    let proxy = FaultProxy::start(server.addr());
-    let env = proxy.env();
-    let env = env_of(&env);
-    let dir = tempdir();
-    let max = 24_000;
-    let props = datagen_props(dir.path(), "s3-down", max, 6_000, 7);
-    let url = format!("s3://{}/down", s3::BUCKET);
-    let args = run_args(&props, dir.path(), &url);
-    let procs = spawn_cluster(dir.path(), &args, 1, 2, &env);
-    // Once a first snapshot is in, take the server away for 2.5 s.
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    while snapshot_objects(&server, "down").is_empty() {
-        assert!(Instant::now() < deadline, "no first snapshot");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let before = snapshot_objects(&server, "down");
-    proxy.set_down(true);
-    std::thread::sleep(Duration::from_millis(2500));
-    let during = snapshot_objects(&server, "down");
-    proxy.set_down(false);
-    let finished = wait_cluster(procs, RUN_TIMEOUT);
-    let f = &finished[0];
-    assert!(f.success(), "the job failed:\n{}", f.stderr);
+    let mut job = ProxiedJob::start("down", 48_000, 6_000);
+    // Once a first snapshot is in, take the server away for 5 s: longer
+    // than a request's retries (2 s here, snapshot.s3.retry.timeout.ms), so
+    // a snapshot write fails whatever the timing.
+    let before = job.server.snapshot_epochs("down");
+    job.proxy.set_down(true);
+    std::thread::sleep(Duration::from_millis(5000));
+    let during = job.server.snapshot_epochs("down");
+    job.proxy.set_down(false);
+    let f = job.finish();
     assert_eq!(
         before.last(),
         during.last(),
         "a snapshot was written while down"
     );
     assert_mentions(&f.stderr, &["writing snapshot failed", "tries again"]);
-    let after = snapshot_objects(&server, "down");
+    let after = job.server.snapshot_epochs("down");
     assert!(
         after.last() > during.last(),
         "no snapshot after the server came back: {after:?}"
     );
-    check_datagen_output(&dir.path().join("out.txt"), max, PARTITIONS).unwrap();
     // A restart finds the newest snapshot and has nothing left to do.
-    let again = run_cluster_ok(dir.path(), &args, 1, 2, &env);
+    let again = run_cluster_ok(job.dir.path(), &job.args, 1, 2, &env_of(&job.env));
     assert_eq!(
         records_done(&again[0].stderr),
         Some(0),
         "{}",
         again[0].stderr
     );
-    check_datagen_output(&dir.path().join("out.txt"), max, PARTITIONS).unwrap();
+    check_datagen_output(&job.dir.path().join("out.txt"), job.max, PARTITIONS).unwrap();
 }
 
 #[test]
 fn throttled_s3_requests_are_retried_with_backoff() {
-    let root = tempdir();
-    let server = S3Server::start(root.path());
-    let proxy = FaultProxy::start(server.addr());
-    let env = proxy.env();
-    let env = env_of(&env);
-    let dir = tempdir();
-    let max = 8_000;
-    let props = datagen_props(dir.path(), "s3-slow", max, 8_000, 11);
-    let url = format!("s3://{}/slow", s3::BUCKET);
-    let args = run_args(&props, dir.path(), &url);
-    let procs = spawn_cluster(dir.path(), &args, 1, 2, &env);
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    while snapshot_objects(&server, "slow").is_empty() {
-        assert!(Instant::now() < deadline, "no first snapshot");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut job = ProxiedJob::start("slow", 8_000, 8_000);
     // Three requests in a row answered 503 SlowDown: each is retried after
     // a backoff, and no snapshot write fails for it.
-    proxy.fail_next(3, 503);
-    let finished = wait_cluster(procs, RUN_TIMEOUT);
-    let f = &finished[0];
-    assert!(f.success(), "the job failed:\n{}", f.stderr);
-    assert_eq!(proxy.requests_failed(), 3, "the throttling was not met");
+    job.proxy.fail_next(3, 503);
+    let f = job.finish();
+    assert_eq!(job.proxy.requests_failed(), 3, "the throttling was not met");
     assert!(
         !f.stderr.contains("writing snapshot failed"),
         "a throttled request was not retried:\n{}",
         f.stderr
     );
-    check_datagen_output(&dir.path().join("out.txt"), max, PARTITIONS).unwrap();
 }

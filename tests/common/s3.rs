@@ -259,6 +259,26 @@ impl S3Server {
         self.root.join(BUCKET).join(key)
     }
 
+    /// The epochs of the snapshot objects (`snapshot-{epoch:020}.tcs`)
+    /// under `prefix`, ascending, read straight from the server's files.
+    pub fn snapshot_epochs(&self, prefix: &str) -> Vec<u64> {
+        let mut epochs: Vec<u64> = std::fs::read_dir(self.object_path(prefix))
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        name.strip_prefix("snapshot-")?
+                            .strip_suffix(".tcs")?
+                            .parse()
+                            .ok()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        epochs.sort();
+        epochs
+    }
+
     /// The bucket that exists from the start, [`BUCKET`].
     pub fn bucket(&self) -> &'static str {
         BUCKET
