@@ -13,7 +13,7 @@ use timely::dataflow::{Scope, Stream};
 use tracing::{debug, info, warn};
 
 use timely_connect::runtime::Checkpointer;
-use timely_connect::snapshot::{SnapshotError, SnapshotStore};
+use timely_connect::snapshot::{Snapshot, SnapshotError, SnapshotStore};
 use timely_connect::state::{SegmentRef, StateDir, StateError, StateManifest};
 
 use crate::job::{Job, Shared};
@@ -86,12 +86,12 @@ impl<'scope> Checkpoint<'scope> for Scope<'scope, u64> {
                     return;
                 }
                 let frontier = frontiers[0].frontier().iter().next().copied();
-                if !coordinator.advance(frontier) {
-                    // Not durable (failed, or a write to try again): keep
-                    // the capability, the durable frontier stays put.
+                // Not durable yet (a write under way, failed, or to try
+                // again): the capability stays, so does the durable frontier.
+                let Some(durable) = coordinator.advance(frontier) else {
                     return;
-                }
-                match (frontier, cap.as_mut()) {
+                };
+                match (durable, cap.as_mut()) {
                     (Some(f), Some(c)) => {
                         if *c.time() < f {
                             c.downgrade(&f);
@@ -144,7 +144,23 @@ struct Coordinator {
     retry_waker: Option<timely::scheduling::Activator>,
     /// Since when, and how many times in a row, snapshot writes failed.
     failing: Option<(std::time::Instant, u32)>,
+    /// The snapshot being written on its own thread, if any.
+    writing: Option<Writing>,
 }
+
+/// A snapshot write under way: worker 0's dataflow goes on meanwhile (an
+/// object store's latency, or its retries in an outage, stall nothing).
+struct Writing {
+    /// The parts' frontier when the snapshot was cut: what is durable once
+    /// it is written.
+    frontier: Option<u64>,
+    started: std::time::Instant,
+    /// Filled by the writer thread before it wakes the coordinator (a
+    /// thread's own end may come after the wake-up is served).
+    done: Arc<std::sync::Mutex<Option<WriteResult>>>,
+}
+
+type WriteResult = (Snapshot, Result<(std::path::PathBuf, u64), SnapshotError>);
 
 /// How long snapshot writes may keep failing (each retried with backoff,
 /// and each new epoch tried anew) before the job fails: long enough to
@@ -195,36 +211,102 @@ impl Coordinator {
             store_error,
             retry_waker: None,
             failing: None,
+            writing: None,
         }
     }
 
-    /// Applies the parts of complete epochs and writes their snapshot.
-    /// Returns false if the job failed here, or if the snapshot could not
-    /// be written and is to be tried again (the durable frontier must not
-    /// move then).
-    fn advance(&mut self, frontier: Option<u64>) -> bool {
+    /// Applies the parts of complete epochs and has their snapshot
+    /// written, on a thread of its own. Returns the frontier that is
+    /// durable now (`Some(None)`: everything, the input has ended), or
+    /// `None` while nothing new is: a write under way, failed or to be
+    /// tried again, or the job failed.
+    fn advance(&mut self, frontier: Option<u64>) -> Option<Option<u64>> {
         if let Some(e) = self.store_error.take() {
             self.shared.fail(e);
         }
         if self.shared.failure().is_some() {
-            return false;
+            return None;
         }
         if !self.leader {
-            return true;
+            return Some(frontier);
         }
         self.finish_compactions();
+        if let Some(writing) = self.writing.take() {
+            let done = writing
+                .done
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            let Some(done) = done else {
+                self.writing = Some(writing);
+                return None;
+            };
+            let durable = self.written(writing.frontier, writing.started, done)?;
+            // Epochs completed meanwhile go into the next snapshot, soon.
+            if durable != frontier {
+                if let Some(waker) = &self.waker {
+                    let _ = waker.activate();
+                }
+            }
+            return Some(durable);
+        }
         let Some(snapshot) = self.parts.complete(frontier) else {
-            return true;
+            return Some(frontier);
         };
         let Some(store) = &self.store else {
             self.parts.written();
             self.shared
                 .set_durable_offsets(snapshot.epoch, snapshot.offsets);
-            return true;
+            return Some(frontier);
         };
+        let (store, waker) = (store.clone(), self.waker.clone());
+        let done = Arc::new(std::sync::Mutex::new(None));
+        let slot = done.clone();
+        let spawned = std::thread::Builder::new()
+            .name("snapshot-writer".to_owned())
+            .spawn(move || {
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    store.write_measured(&snapshot)
+                }))
+                .unwrap_or_else(|_| {
+                    Err(SnapshotError::Io {
+                        op: "write",
+                        path: store.path_for(snapshot.epoch),
+                        source: std::io::Error::other("the snapshot writer panicked"),
+                    })
+                });
+                *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some((snapshot, result));
+                if let Some(w) = waker {
+                    // Gone if the job ended meanwhile.
+                    let _ = w.activate();
+                }
+            });
+        match spawned {
+            Ok(_) => {
+                self.writing = Some(Writing {
+                    frontier,
+                    started: std::time::Instant::now(),
+                    done,
+                });
+            }
+            Err(e) => self.shared.fail(format!(
+                "connector `{}`: cannot start a thread to write a snapshot: {e}",
+                self.connector
+            )),
+        }
+        None
+    }
+
+    /// A finished write: on success, what is durable now; on failure, the
+    /// retry (or the job's failure), and `None`.
+    fn written(
+        &mut self,
+        frontier: Option<u64>,
+        started: std::time::Instant,
+        (snapshot, result): WriteResult,
+    ) -> Option<Option<u64>> {
         let epoch = snapshot.epoch;
-        let started = std::time::Instant::now();
-        match store.write_measured(&snapshot) {
+        match result {
             Ok((path, bytes)) => {
                 if let Some((since, tries)) = self.failing.take() {
                     info!(epoch, tries, after = ?since.elapsed(), "snapshot written again after failures");
@@ -249,7 +331,7 @@ impl Coordinator {
                 if frontier.is_some() {
                     self.start_compactions();
                 }
-                true
+                Some(frontier)
             }
             Err(e) => {
                 // Nothing is lost: the parts stay applied, the next try (or
@@ -274,7 +356,7 @@ impl Coordinator {
                         "connector `{}`: writing snapshot {epoch} failed: {e}{history}",
                         self.connector
                     ));
-                    return false;
+                    return None;
                 }
                 let delay = std::time::Duration::from_millis(250)
                     .saturating_mul(1u32 << tries.min(6))
@@ -292,7 +374,7 @@ impl Coordinator {
                 if let Some(waker) = &self.retry_waker {
                     waker.activate_after(delay);
                 }
-                false
+                None
             }
         }
     }
