@@ -40,20 +40,7 @@ fn trial_seeds() -> Vec<u64> {
 }
 
 fn run_args(props: &Path, dir: &Path) -> Vec<OsString> {
-    args![
-        "run",
-        props,
-        "--snapshot-dir",
-        dir.join("snaps"),
-        "--snapshot-interval",
-        "200ms",
-        "--restore",
-        "latest",
-        "--output",
-        dir.join("out.txt"),
-        "--until-idle",
-        "1s",
-    ]
+    restartable_run_args(props, dir.join("snaps"), &dir.join("out.txt"), "1s")
 }
 
 /// Starts the job, SIGKILLs one process at a random moment (0.3–3 s after

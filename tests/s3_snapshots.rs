@@ -241,20 +241,7 @@ fn datagen_props(dir: &Path, name: &str, max: u64, rate: u64, seed: u64) -> std:
 }
 
 fn run_args(props: &Path, dir: &Path, url: &str) -> Vec<OsString> {
-    args![
-        "run",
-        props,
-        "--snapshot-dir",
-        url,
-        "--snapshot-interval",
-        "200ms",
-        "--restore",
-        "latest",
-        "--output",
-        dir.join("out.txt"),
-        "--until-idle",
-        "1s",
-    ]
+    restartable_run_args(props, url, &dir.join("out.txt"), "1s")
 }
 
 #[test]

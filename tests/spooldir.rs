@@ -20,20 +20,7 @@ use common::*;
 const FILES: usize = 240;
 
 fn run_args(props: &Path, dir: &Path) -> Vec<OsString> {
-    args![
-        "run",
-        props,
-        "--snapshot-dir",
-        dir.join("snaps"),
-        "--snapshot-interval",
-        "200ms",
-        "--restore",
-        "latest",
-        "--output",
-        dir.join("out.txt"),
-        "--until-idle",
-        "1500ms",
-    ]
+    restartable_run_args(props, dir.join("snaps"), &dir.join("out.txt"), "1500ms")
 }
 
 /// Writes `FILES` files into `input`, each complete before it appears

@@ -694,6 +694,32 @@ pub fn job_args(dir: &Path, idle: &str) -> Vec<std::ffi::OsString> {
     .to_vec()
 }
 
+/// The CLI's `run` arguments of a restartable job: `props`, snapshots at
+/// `snapshots` (a directory or an `s3://` URL) every 200 ms, `--restore
+/// latest`, exactly-once output to `out`, ending after `idle` without
+/// records.
+pub fn restartable_run_args(
+    props: &Path,
+    snapshots: impl Into<std::ffi::OsString>,
+    out: &Path,
+    idle: &str,
+) -> Vec<std::ffi::OsString> {
+    vec![
+        "run".into(),
+        props.into(),
+        "--snapshot-dir".into(),
+        snapshots.into(),
+        "--snapshot-interval".into(),
+        "200ms".into(),
+        "--restore".into(),
+        "latest".into(),
+        "--output".into(),
+        out.into(),
+        "--until-idle".into(),
+        idle.into(),
+    ]
+}
+
 /// Every line of `dir/out.jsonl` as JSON (a tombstone is `null`).
 pub fn out_events(dir: &Path) -> Vec<serde_json::Value> {
     String::from_utf8(read(&dir.join("out.jsonl")))
