@@ -382,7 +382,16 @@ pub fn ensure_publication(
             tracing::info!(publication = %name, %sql, "publication set up");
             Ok(())
         }
-        Err(e) if e.sqlstate() == Some("42501") => {
+        Err(e) => Err(publication_error(config, &sql, e)),
+    }
+}
+
+/// A failed change of the publication, with what to do when it is a
+/// missing privilege.
+fn publication_error(config: &PgCdcConfig, sql: &str, e: PgError) -> CatalogError {
+    let name = &config.publication;
+    match e {
+        e if e.sqlstate() == Some("42501") => {
             let needed = match config.autocreate {
                 AutocreateMode::AllTables => format!(
                     "creating a publication FOR ALL TABLES needs a superuser; user `{}` is \
@@ -401,13 +410,77 @@ pub fn ensure_publication(
                     quote_ident(&config.user)
                 ),
             };
-            Err(CatalogError::Unsupported(format!("{needed} ({e})")))
+            CatalogError::Unsupported(format!("{needed} ({e})"))
         }
-        Err(source) => Err(CatalogError::Pg {
+        source => CatalogError::Pg {
             context: format!("`{sql}`"),
             source: Box::new(source),
-        }),
+        },
     }
+}
+
+/// `"schema"."table"` of a `schema.table` name (a name without a schema
+/// is quoted whole).
+pub fn quote_qualified(qualified: &str) -> String {
+    match qualified.split_once('.') {
+        Some((s, t)) => format!("{}.{}", quote_ident(s), quote_ident(t)),
+        None => quote_ident(qualified),
+    }
+}
+
+/// The tables in publication `name`, as `schema.table`.
+pub fn published_tables(conn: &mut PgConnection, name: &str) -> Result<Vec<String>, CatalogError> {
+    Ok(rows(
+        conn,
+        &format!(
+            "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = {} \
+             ORDER BY 1, 2",
+            quote_literal(name)
+        ),
+    )?
+    .iter()
+    .map(|r| format!("{}.{}", cell(r, 0), cell(r, 1)))
+    .collect())
+}
+
+/// Adds `tables` to the (filtered) publication and — with a signal table —
+/// in the same transaction inserts an `execute-snapshot` signal for them,
+/// so the stream meets the signal exactly where the tables' changes start
+/// to be published: their rows from before are read by an incremental
+/// snapshot after it, their changes from then on are streamed. `id` names
+/// the signal row.
+pub fn join_publication(
+    conn: &mut PgConnection,
+    config: &PgCdcConfig,
+    tables: &[TableInfo],
+    id: &str,
+) -> Result<(), CatalogError> {
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = tables.iter().map(TableInfo::quoted).collect();
+    let mut sql = format!(
+        "BEGIN; ALTER PUBLICATION {} ADD TABLE {};",
+        quote_ident(&config.publication),
+        list.join(", ")
+    );
+    if let Some(signal) = &config.signal_table {
+        let names: Vec<String> = tables.iter().map(TableInfo::qualified).collect();
+        let data = serde_json::json!({"data-collections": names, "type": "incremental"});
+        sql.push_str(&format!(
+            " INSERT INTO {} (id, type, data) VALUES ({}, 'execute-snapshot', {});",
+            quote_qualified(signal),
+            quote_literal(id),
+            quote_literal(&data.to_string())
+        ));
+    }
+    sql.push_str(" COMMIT");
+    if let Err(e) = conn.execute(&sql) {
+        // The transaction is over either way; a failed one is rolled back.
+        let _ = conn.execute("ROLLBACK");
+        return Err(publication_error(config, &sql, e));
+    }
+    Ok(())
 }
 
 /// The slot's `confirmed_flush_lsn` and whether a session uses it; `None`

@@ -87,6 +87,8 @@ pub const SLOT_RETAINED_WAL_WARN_BYTES: &str = "slot.retained.wal.warn.bytes";
 pub const SIGNAL_DATA_COLLECTION: &str = "signal.data.collection";
 /// Rows per chunk of an incremental snapshot (Debezium's key).
 pub const INCREMENTAL_CHUNK_SIZE: &str = "incremental.snapshot.chunk.size";
+/// How often the connector looks for new tables (Kafka's JDBC source's key).
+pub const TABLE_POLL_INTERVAL_MS: &str = "table.poll.interval.ms";
 /// Prefix of the heartbeat topic.
 pub const HEARTBEAT_TOPICS_PREFIX: &str = "topic.heartbeat.prefix";
 /// Set by the connector in each task's configuration: the task's role. Not for users.
@@ -99,6 +101,9 @@ pub const TASK_SNAPSHOT_LSN: &str = "pgcdc.snapshot.lsn";
 pub const TASK_SNAPSHOT_TASKS: &str = "pgcdc.snapshot.tasks";
 /// Set by the connector for a snapshot task: the chunks it reads (JSON).
 pub const TASK_SNAPSHOT_CHUNKS: &str = "pgcdc.snapshot.chunks";
+/// Set by the connector for the streaming task: the captured tables it
+/// was planned with (JSON list of `schema.table`).
+pub const TASK_TABLES: &str = "pgcdc.task.tables";
 
 /// Schemas PostgreSQL keeps for itself; never captured.
 const SYSTEM_SCHEMAS: &[&str] = &["pg_catalog", "information_schema", "pg_toast"];
@@ -200,6 +205,8 @@ pub struct PgCdcConfig {
     pub signal_table: Option<String>,
     /// `incremental.snapshot.chunk.size`.
     pub incremental_chunk_size: usize,
+    /// `table.poll.interval.ms`; `None` when 0.
+    pub table_poll_interval: Option<Duration>,
     /// `slot.lag.check.interval.ms`.
     pub slot_check_interval: Duration,
     /// `xmin.fetch.interval.ms`; `None` when 0.
@@ -503,8 +510,10 @@ pub fn definition() -> ConfigDef {
                 Importance::Medium,
                 "all_tables: create the publication FOR ALL TABLES when missing (needs \
                  superuser). disabled: it must exist. filtered: create it for the \
-                 captured tables when missing and keep its table list equal to them \
-                 (needs CREATE on the database and ownership of the tables).",
+                 captured tables when missing and keep its table list equal to them; \
+                 a table that appears later joins it from the streaming task (see \
+                 table.poll.interval.ms) (needs CREATE on the database and ownership of \
+                 the tables).",
             )
             .default_value("all_tables")
             .validator(Validator::one_of(&["all_tables", "disabled", "filtered"]))
@@ -701,6 +710,22 @@ pub fn definition() -> ConfigDef {
         )
         .define(
             ConfigKey::new(
+                TABLE_POLL_INTERVAL_MS,
+                ConfigType::Long,
+                Importance::Low,
+                "With publication.autocreate.mode=filtered: how often, in milliseconds, the \
+                 connector looks for new tables matching the include/exclude lists. A new \
+                 table makes the connector ask for new task configurations; the streaming \
+                 task then adds it to the publication and — with signal.data.collection set \
+                 — reads the rows it held before joining as an incremental snapshot. 0 \
+                 turns the check off. (The key of Kafka's JDBC source connector.)",
+            )
+            .default_value("5000")
+            .validator(Validator::at_least(0.0))
+            .group(events, 6),
+        )
+        .define(
+            ConfigKey::new(
                 XMIN_FETCH_INTERVAL_MS,
                 ConfigType::Long,
                 Importance::Low,
@@ -828,6 +853,11 @@ pub fn task_definition() -> ConfigDef {
             TASK_SNAPSHOT_CHUNKS,
             ConfigType::String,
             "Set by the connector: the tables and key ranges a snapshot task reads (JSON).",
+        ))
+        .define(internal(
+            TASK_TABLES,
+            ConfigType::String,
+            "Set by the connector: the captured tables the streaming task was planned with (JSON).",
         ))
 }
 
@@ -1080,6 +1110,11 @@ fn parse(
         incremental_chunk_size: usize::try_from(parsed.int(INCREMENTAL_CHUNK_SIZE).unwrap_or(1024))
             .unwrap_or(1024)
             .max(1),
+        table_poll_interval: parsed
+            .long(TABLE_POLL_INTERVAL_MS)
+            .and_then(|ms| u64::try_from(ms).ok())
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis),
     };
     Ok((parsed, config))
 }

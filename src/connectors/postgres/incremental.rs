@@ -439,7 +439,7 @@ impl Incremental {
             let watermark = |conn: &mut PgConnection, kind: &str, suffix: &str| {
                 conn.execute(&format!(
                     "INSERT INTO {} (id, type, data) VALUES ({}, {}, NULL)",
-                    quote_signal(&signal),
+                    catalog::quote_qualified(&signal),
                     quote_literal(&format!("{id}-{suffix}")),
                     quote_literal(kind)
                 ))
@@ -524,18 +524,6 @@ impl Incremental {
             return Ok(());
         }
         Ok(())
-    }
-}
-
-/// `"schema"."table"` of a `schema.table` name.
-fn quote_signal(qualified: &str) -> String {
-    match qualified.split_once('.') {
-        Some((s, t)) => format!(
-            "{}.{}",
-            super::wire::quote_ident(s),
-            super::wire::quote_ident(t)
-        ),
-        None => super::wire::quote_ident(qualified),
     }
 }
 

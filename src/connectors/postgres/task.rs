@@ -8,16 +8,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::api::{
-    ConnectError, ConnectorPlugin, SourceConnector, SourceTask, SourceTaskContext, StopToken,
-    TaskConfig,
+    ConnectError, ConnectorPlugin, ConnectorRequests, SourceConnector, SourceTask,
+    SourceTaskContext, StopToken, TaskConfig,
 };
 use crate::config::{ConfigDef, ConfigIssue, Properties};
 use crate::data::{OffsetValue, SourceRecord};
 
 use super::catalog::{self, CatalogError, TableInfo};
 use super::config::{
-    self, PgCdcConfig, SnapshotMode, TASK_ROLE, TASK_SNAPSHOT_CHUNKS, TASK_SNAPSHOT_LSN,
-    TASK_SNAPSHOT_NAME, TASK_SNAPSHOT_TASKS,
+    self, AutocreateMode, PgCdcConfig, SnapshotMode, TASK_ROLE, TASK_SNAPSHOT_CHUNKS,
+    TASK_SNAPSHOT_LSN, TASK_SNAPSHOT_NAME, TASK_SNAPSHOT_TASKS, TASK_TABLES,
 };
 use super::incremental::{Incremental, Progress};
 use super::offsets::{self, ChunkKey, SnapshotFilter, StreamOffset, StreamPosition, TableProgress};
@@ -81,26 +81,41 @@ pub(crate) fn plugin() -> ConnectorPlugin {
 /// assert!(keys.contains(&"plugin.name"));
 /// assert!(keys.contains(&"snapshot.mode"));
 /// ```
+///
+/// With `publication.autocreate.mode=filtered`, the connector looks for new
+/// tables matching the include/exclude lists every `table.poll.interval.ms`
+/// and asks for new task configurations when it finds one; the new
+/// streaming task adds it to the publication, with an `execute-snapshot`
+/// signal in the same transaction when a signal table is set (see
+/// `docs/postgres.md`, "New tables").
 #[derive(Debug, Default)]
 pub struct PostgresCdc {
     props: Properties,
-    holder: Mutex<Option<ExportHolder>>,
+    /// A parallel snapshot's exporting session, kept until the snapshot
+    /// tasks imported it.
+    holder: Mutex<Option<Background>>,
+    /// Looks for new tables (filtered publications only).
+    watcher: Option<Background>,
+    /// The captured tables the running tasks were planned with.
+    assigned: Arc<Mutex<Vec<String>>>,
+    /// Set by the watcher when the captured tables differ from `assigned`.
+    tables_changed: Arc<AtomicBool>,
 }
 
-/// Keeps a parallel snapshot's exporting replication session open and idle
-/// until every snapshot task announced it imported the snapshot.
-struct ExportHolder {
+/// A thread of the connector's, stopped and joined on drop: the exporting
+/// session of a parallel snapshot, or the new-table watcher.
+struct Background {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl std::fmt::Debug for ExportHolder {
+impl std::fmt::Debug for Background {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExportHolder").finish_non_exhaustive()
+        f.debug_struct("Background").finish_non_exhaustive()
     }
 }
 
-impl Drop for ExportHolder {
+impl Drop for Background {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
@@ -254,11 +269,89 @@ impl PostgresCdc {
                 conn.close();
             })
             .map_err(|e| ConnectError::fatal(format!("{who}: cannot start a thread: {e}")))?;
-        *self.holder.lock().unwrap_or_else(|e| e.into_inner()) = Some(ExportHolder {
+        *self.holder.lock().unwrap_or_else(|e| e.into_inner()) = Some(Background {
             stop,
             thread: Some(thread),
         });
         Ok(Some(configs))
+    }
+}
+
+impl PostgresCdc {
+    /// Starts the thread that compares the captured tables with the ones
+    /// the tasks were planned with, every `every`.
+    fn watch_tables(
+        &self,
+        config: PgCdcConfig,
+        every: Duration,
+        who: String,
+    ) -> Result<Background, ConnectError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (flag, assigned, changed) = (
+            stop.clone(),
+            self.assigned.clone(),
+            self.tables_changed.clone(),
+        );
+        let name = who.clone();
+        let thread = std::thread::Builder::new()
+            .name("pgcdc-tables".to_owned())
+            .spawn(move || {
+                let who = name;
+                let mut conn: Option<super::wire::PgConnection> = None;
+                let mut reported: Option<Vec<String>> = None;
+                loop {
+                    let started = std::time::Instant::now();
+                    while started.elapsed() < every {
+                        if flag.load(Ordering::Relaxed) {
+                            if let Some(c) = conn.take() {
+                                c.close();
+                            }
+                            return;
+                        }
+                        std::thread::sleep(every.min(Duration::from_millis(50)));
+                    }
+                    let c = match conn.take() {
+                        Some(c) => c,
+                        None => match catalog::connect(&config, "timely-connect-pgcdc-tables") {
+                            Ok(c) => c,
+                            Err(e) => {
+                                tracing::debug!(connector = %who, error = %e, "cannot look for new tables");
+                                continue;
+                            }
+                        },
+                    };
+                    let mut c = c;
+                    match catalog::captured_tables(&mut c, &config) {
+                        Ok(tables) => {
+                            conn = Some(c);
+                            let names: Vec<String> =
+                                tables.iter().map(TableInfo::qualified).collect();
+                            let planned = assigned.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                            if names == planned {
+                                reported = None;
+                                continue;
+                            }
+                            if reported.as_ref() != Some(&names) {
+                                let new: Vec<&String> =
+                                    names.iter().filter(|t| !planned.contains(t)).collect();
+                                let gone: Vec<&String> =
+                                    planned.iter().filter(|t| !names.contains(t)).collect();
+                                tracing::info!(connector = %who, ?new, ?gone, "captured tables changed; asking for new task configurations");
+                                reported = Some(names);
+                            }
+                            changed.store(true, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            tracing::debug!(connector = %who, error = %e, "cannot look for new tables");
+                        }
+                    }
+                }
+            })
+            .map_err(|e| ConnectError::fatal(format!("{who}: cannot start a thread: {e}")))?;
+        Ok(Background {
+            stop,
+            thread: Some(thread),
+        })
     }
 }
 
@@ -284,6 +377,8 @@ impl SourceConnector for PostgresCdc {
         let mut conn = catalog::connect(&config, "timely-connect-pgcdc").map_err(fail)?;
         catalog::check_wal_level(&mut conn).map_err(fail)?;
         let mut tables = catalog::captured_tables(&mut conn, &config).map_err(fail)?;
+        let captured: Vec<String> = tables.iter().map(TableInfo::qualified).collect();
+        let mut signal_oid = None;
         if let Some(signal) = &config.signal_table {
             // The signal table is published (its rows are read from the
             // stream) whether or not it is captured.
@@ -312,12 +407,33 @@ impl SourceConnector for PostgresCdc {
                 schema,
                 table,
             };
+            signal_oid = Some(info.oid);
             if !tables.iter().any(|t| t.oid == info.oid) {
                 tables.push(info);
             }
         }
+        let streaming = catalog::slot_state(&mut conn, &config)
+            .map_err(fail)?
+            .is_some();
+        if streaming && config.autocreate == AutocreateMode::Filtered {
+            // A table that is not in the publication yet joins it from the
+            // streaming task, together with the signal that reads its
+            // earlier rows (adding it here would lose them).
+            let published =
+                catalog::published_tables(&mut conn, &config.publication).map_err(fail)?;
+            if !published.is_empty() {
+                tables.retain(|t| Some(t.oid) == signal_oid || published.contains(&t.qualified()));
+            }
+        }
         catalog::ensure_publication(&mut conn, &config, &tables).map_err(fail)?;
         conn.close();
+        *self.assigned.lock().unwrap_or_else(|e| e.into_inner()) = captured;
+        self.watcher = None;
+        if let (AutocreateMode::Filtered, Some(every)) =
+            (config.autocreate, config.table_poll_interval)
+        {
+            self.watcher = Some(self.watch_tables(config, every, who.clone())?);
+        }
         self.props = props.clone();
         Ok(())
     }
@@ -330,6 +446,24 @@ impl SourceConnector for PostgresCdc {
         }
         let mut config = self.props.clone();
         config.insert(TASK_ROLE.to_owned(), "stream".to_owned());
+        if self.watcher.is_some() {
+            // The tables the streaming task is planned with: a new one
+            // changes the configuration, so the job replaces the task.
+            let who = describe(CLASS, &self.props, None);
+            let (_, settings) = config::settings(&self.props, false, &who)?;
+            let fail = |e: CatalogError| ConnectError::fatal(format!("{who}: {e}"));
+            let mut conn = catalog::connect(&settings, "timely-connect-pgcdc").map_err(fail)?;
+            let tables: Vec<String> = catalog::captured_tables(&mut conn, &settings)
+                .map_err(fail)?
+                .iter()
+                .map(TableInfo::qualified)
+                .collect();
+            conn.close();
+            let json = serde_json::to_string(&tables)
+                .map_err(|e| ConnectError::fatal(format!("{who}: encode the table list: {e}")))?;
+            config.insert(TASK_TABLES.to_owned(), json);
+            *self.assigned.lock().unwrap_or_else(|e| e.into_inner()) = tables;
+        }
         Ok(vec![config])
     }
 
@@ -337,8 +471,17 @@ impl SourceConnector for PostgresCdc {
         Box::new(PostgresCdcTask::default())
     }
 
+    /// A new captured table (or one gone) asks for new task configs.
+    fn context_requests(&mut self) -> ConnectorRequests {
+        ConnectorRequests {
+            reconfigure: self.tables_changed.swap(false, Ordering::Relaxed),
+            error: None,
+        }
+    }
+
     fn stop(&mut self) {
         self.holder.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.watcher = None;
     }
 }
 
@@ -659,6 +802,9 @@ impl Running {
                 filter.add(qualified, p, &kinds_of[qualified]);
             }
         }
+        if self.config.autocreate == AutocreateMode::Filtered {
+            self.join_new_tables(&mut conn)?;
+        }
         conn.close();
         let start = position.unwrap_or(StreamPosition {
             commit: flushed,
@@ -675,6 +821,47 @@ impl Running {
                 .with_gauges(self.context.gauges().clone()),
         );
         self.connect_stream()
+    }
+
+    /// Adds the captured tables the filtered publication lacks (of those
+    /// the task was planned with) to it, with an `execute-snapshot` signal
+    /// in the same transaction when there is a signal table: the stream
+    /// meets the signal where the tables' changes start, and reads their
+    /// earlier rows as an incremental snapshot from there.
+    fn join_new_tables(
+        &mut self,
+        conn: &mut super::wire::PgConnection,
+    ) -> Result<(), ConnectError> {
+        let who = self.who.clone();
+        let planned: Option<Vec<String>> = match self.context.configs().get(TASK_TABLES) {
+            None => None,
+            Some(json) => Some(serde_json::from_str(json).map_err(|e| {
+                ConnectError::fatal(format!("{who}: `{TASK_TABLES}` is not a table list: {e}"))
+            })?),
+        };
+        let published =
+            catalog::published_tables(conn, &self.config.publication).map_err(cat_fail(&who))?;
+        let new: Vec<TableInfo> = catalog::captured_tables(conn, &self.config)
+            .map_err(cat_fail(&who))?
+            .into_iter()
+            .filter(|t| {
+                let q = t.qualified();
+                !published.contains(&q) && planned.as_ref().is_none_or(|p| p.contains(&q))
+            })
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = new.iter().map(TableInfo::qualified).collect();
+        let slot: String = self.config.slot.chars().take(20).collect();
+        let id = format!("{slot}-new-{}", super::envelope::now_ms());
+        catalog::join_publication(conn, &self.config, &new, &id).map_err(cat_fail(&who))?;
+        if self.config.signal_table.is_some() {
+            tracing::info!(task = %who, tables = ?names, signal = %id, "new tables joined the publication; the rows they held before follow as an incremental snapshot");
+        } else {
+            tracing::warn!(task = %who, tables = ?names, "new tables joined the publication; the rows they held before are not read (set {} to read them as an incremental snapshot)", config::SIGNAL_DATA_COLLECTION);
+        }
+        Ok(())
     }
 
     /// A snapshot task of a parallel snapshot: imports the exported
