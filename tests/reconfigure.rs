@@ -20,6 +20,7 @@ use timely_connect::api::{
 use timely_connect::config::{ConfigDef, Properties};
 use timely_connect::data::{SourceOffset, SourcePartition, SourceRecord, Value};
 use timely_connect::plugins::PluginSet;
+use timely_connect::storage::Location;
 use timely_connect_operators::{Checkpoint, ConnectSource, Job, JobSpec};
 
 /// What the test and the connector share.
@@ -188,6 +189,18 @@ fn run(
     snapshots: &std::path::Path,
     during: impl FnOnce() + Send + 'static,
 ) -> (Vec<String>, JobSpec) {
+    run_with(world, workers, snapshots, &[], during)
+}
+
+/// [`run`] with snapshots at `snapshots` (a directory or an `s3://` URL)
+/// and `extra` job properties.
+fn run_with(
+    world: &Arc<World>,
+    workers: usize,
+    snapshots: impl Into<Location>,
+    extra: &[(&str, String)],
+    during: impl FnOnce() + Send + 'static,
+) -> (Vec<String>, JobSpec) {
     let mut props = Properties::new();
     for (k, v) in [
         ("name", "names"),
@@ -195,6 +208,9 @@ fn run(
         ("tasks.max", "3"),
     ] {
         props.insert(k.into(), v.into());
+    }
+    for (k, v) in extra {
+        props.insert((*k).into(), v.clone());
     }
     let mut spec = JobSpec::new(props)
         .snapshot_dir(snapshots)
@@ -325,5 +341,69 @@ fn a_storm_of_reconfiguration_requests_is_coalesced_and_records_keep_flowing() {
         generations.len() <= 3000 / 200 + 2,
         "{} reconfigurations in a 3 s storm",
         generations.len()
+    );
+}
+
+#[cfg(feature = "s3")]
+#[path = "common/s3.rs"]
+mod s3;
+
+/// Reconfigurations racing with snapshot writes: the snapshots go to an S3
+/// server behind a proxy that holds every request 120 ms, so one write
+/// (several requests) outlasts the 200 ms interval. Every reconfiguration
+/// then stops the tasks, waits for the snapshot holding their offsets and
+/// starts new ones while writes are in flight and epochs complete behind
+/// them; nothing may be lost or read twice.
+#[cfg(feature = "s3")]
+#[test]
+fn reconfigurations_racing_with_slow_snapshot_writes_lose_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let server = s3::S3Server::start(root.path());
+    let proxy = s3::FaultProxy::start(server.addr());
+    proxy.delay(Duration::from_millis(120));
+    let world = Arc::new(World::default());
+    world.count.store(40, Ordering::SeqCst);
+    *world.names.lock().unwrap() = (0..3).map(|i| format!("r{i:03}")).collect();
+    let adder = world.clone();
+    let extra = [
+        ("snapshot.s3.endpoint", proxy.endpoint()),
+        ("snapshot.s3.region", server.region().to_owned()),
+        ("snapshot.s3.access.key.id", s3::ACCESS_KEY.to_owned()),
+        ("snapshot.s3.secret.access.key", s3::SECRET_KEY.to_owned()),
+    ];
+    let url = format!("s3://{}/race", s3::BUCKET);
+    let (seen, _) = run_with(&world, 2, url.as_str(), &extra, move || {
+        // 100 more names, in 10 steps, each while writes are in flight.
+        for step in 0..10 {
+            std::thread::sleep(Duration::from_millis(300));
+            let mut names = adder.names.lock().unwrap();
+            for k in 0..10 {
+                names.push(format!("r{:03}", 3 + step * 10 + k));
+            }
+        }
+    });
+    let names = world.names.lock().unwrap().clone();
+    assert_eq!(names.len(), 103);
+    assert_exactly_once(&seen, &names, 40);
+    let starts = world.starts.lock().unwrap().clone();
+    assert!(
+        starts.len() / 3 >= 3,
+        "only {} task starts: {starts:?}",
+        starts.len()
+    );
+    assert!(
+        starts
+            .iter()
+            .any(|(_, restored)| restored.values().any(|&next| next > 0)),
+        "no task started from a carried-over offset"
+    );
+    let epochs = server.snapshot_epochs("race");
+    assert!(!epochs.is_empty(), "no snapshot in the store");
+    eprintln!(
+        "{} records, {} task starts, {} snapshots kept, {} requests through the proxy",
+        seen.len(),
+        starts.len(),
+        epochs.len(),
+        proxy.requests_seen()
     );
 }
