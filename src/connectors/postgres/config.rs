@@ -1178,6 +1178,22 @@ mod tests {
     }
 
     #[test]
+    fn pg_table_poll_interval_defaults_to_5s_and_0_turns_it_off() {
+        let (_, c) = settings(&props(&minimal()), false, "t").unwrap();
+        assert_eq!(c.table_poll_interval, Some(Duration::from_secs(5)));
+        for (value, want) in [("0", None), ("250", Some(Duration::from_millis(250)))] {
+            let mut p = minimal();
+            p.push((TABLE_POLL_INTERVAL_MS, value));
+            let (_, c) = settings(&props(&p), false, "t").unwrap();
+            assert_eq!(c.table_poll_interval, want, "{value}");
+        }
+        let mut p = minimal();
+        p.push((TABLE_POLL_INTERVAL_MS, "-1"));
+        let e = settings(&props(&p), false, "t").unwrap_err().to_string();
+        assert!(e.contains(TABLE_POLL_INTERVAL_MS), "{e}");
+    }
+
+    #[test]
     fn pg_skipped_operations_and_message_prefixes_parse() {
         let mut p = minimal();
         p.push((SKIPPED_OPERATIONS, "c, d"));
