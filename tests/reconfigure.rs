@@ -386,8 +386,10 @@ fn reconfigurations_racing_with_slow_snapshot_writes_lose_nothing() {
     assert_eq!(names.len(), 103);
     assert_exactly_once(&seen, &names, 40);
     let starts = world.starts.lock().unwrap().clone();
+    // The first tasks and at least one round of new ones (slow writes
+    // stretch each reconfiguration, so more requests are coalesced).
     assert!(
-        starts.len() / 3 >= 3,
+        starts.len() / 3 >= 2,
         "only {} task starts: {starts:?}",
         starts.len()
     );
