@@ -435,7 +435,7 @@ impl Incremental {
                 continue;
             };
             self.windows += 1;
-            let id = format!("{}-{}-{}", config.slot, now_ms(), self.windows);
+            let id = format!("{}-{}-{}", slot_tag(&config.slot), now_ms(), self.windows);
             let watermark = |conn: &mut PgConnection, kind: &str, suffix: &str| {
                 conn.execute(&format!(
                     "INSERT INTO {} (id, type, data) VALUES ({}, {}, NULL)",
@@ -527,6 +527,14 @@ impl Incremental {
     }
 }
 
+/// The first 12 characters of the slot name, which start the ids of the
+/// rows the connector writes into the signal table: a watermark's id
+/// (`<tag>-<ms>-<window>-close`) then fits Debezium's suggested `id
+/// varchar(42)` whatever the slot is called.
+pub fn slot_tag(slot: &str) -> String {
+    slot.chars().take(12).collect()
+}
+
 /// The `data-collections` of a signal's data (`{"data-collections": [...]}`).
 fn collections(data: Option<&str>) -> Vec<String> {
     data.and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
@@ -572,6 +580,14 @@ mod tests {
         let mut m = BTreeMap::new();
         Progress::default().write(&mut m);
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn pg_signal_ids_fit_debeziums_id_column() {
+        let slot = "a_rather_long_replication_slot_name_for_inventory";
+        let close = format!("{}-{}-{}-close", slot_tag(slot), now_ms(), 999_999_999);
+        assert!(close.len() <= 42, "{close} ({} bytes)", close.len());
+        assert_eq!(slot_tag("debezium"), "debezium");
     }
 
     #[test]

@@ -853,8 +853,11 @@ impl Running {
             return Ok(());
         }
         let names: Vec<String> = new.iter().map(TableInfo::qualified).collect();
-        let slot: String = self.config.slot.chars().take(20).collect();
-        let id = format!("{slot}-new-{}", super::envelope::now_ms());
+        let id = format!(
+            "{}-new-{}",
+            super::incremental::slot_tag(&self.config.slot),
+            super::envelope::now_ms()
+        );
         catalog::join_publication(conn, &self.config, &new, &id).map_err(cat_fail(&who))?;
         if self.config.signal_table.is_some() {
             tracing::info!(task = %who, tables = ?names, signal = %id, "new tables joined the publication; the rows they held before follow as an incremental snapshot");
