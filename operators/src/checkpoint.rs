@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use timely::dataflow::channels::pact::Exchange;
@@ -119,7 +119,10 @@ struct Compaction {
     compacted: Vec<SegmentRef>,
     /// The base file it writes (protected from garbage collection).
     base_name: String,
-    thread: JoinHandle<Result<SegmentRef, StateError>>,
+    /// Its result, put here before the thread wakes the coordinator (so a
+    /// wake-up never finds the thread still running and the result unseen).
+    done: Arc<Mutex<Option<Result<SegmentRef, StateError>>>>,
+    thread: JoinHandle<()>,
 }
 
 struct Coordinator {
@@ -157,7 +160,7 @@ struct Writing {
     started: std::time::Instant,
     /// Filled by the writer thread before it wakes the coordinator (a
     /// thread's own end may come after the wake-up is served).
-    done: Arc<std::sync::Mutex<Option<WriteResult>>>,
+    done: Arc<Mutex<Option<WriteResult>>>,
 }
 
 type WriteResult = (Snapshot, Result<(std::path::PathBuf, u64), SnapshotError>);
@@ -260,7 +263,7 @@ impl Coordinator {
             return Some(frontier);
         };
         let (store, waker) = (store.clone(), self.waker.clone());
-        let done = Arc::new(std::sync::Mutex::new(None));
+        let done = Arc::new(Mutex::new(None));
         let slot = done.clone();
         let spawned = std::thread::Builder::new()
             .name("snapshot-writer".to_owned())
@@ -385,18 +388,25 @@ impl Coordinator {
     /// merged by its base, if the manifest still starts with it. A failed
     /// one is logged and tried again after a later snapshot.
     fn finish_compactions(&mut self) {
+        let finished = |c: &Compaction| {
+            c.done.lock().unwrap_or_else(|e| e.into_inner()).is_some() || c.thread.is_finished()
+        };
         let done: Vec<String> = self
             .compactions
             .iter()
-            .filter(|(_, c)| c.thread.is_finished())
+            .filter(|(_, c)| finished(c))
             .map(|(operator, _)| operator.clone())
             .collect();
         for operator in done {
             let Some(c) = self.compactions.remove(&operator) else {
                 continue;
             };
-            match c.thread.join() {
-                Ok(Ok(base)) => {
+            let result = c.done.lock().unwrap_or_else(|e| e.into_inner()).take();
+            // The thread has handed its result over (or ended without one:
+            // it panicked); it ends at once.
+            let _ = c.thread.join();
+            match result {
+                Some(Ok(base)) => {
                     let (segments, entries, bytes) = (c.compacted.len(), base.entries, base.bytes);
                     if self.parts.replace_prefix(&operator, &c.compacted, base) {
                         info!(operator = %operator, segments, entries, bytes, file = %c.base_name, "operator state compacted");
@@ -404,10 +414,10 @@ impl Coordinator {
                         debug!(operator = %operator, file = %c.base_name, "compacted state no longer a prefix of the manifest; dropped");
                     }
                 }
-                Ok(Err(e)) => {
+                Some(Err(e)) => {
                     warn!(operator = %operator, error = %e, "compacting operator state failed; tried again later")
                 }
-                Err(_) => {
+                None => {
                     warn!(operator = %operator, file = %c.base_name, "compacting operator state panicked; tried again later")
                 }
             }
@@ -447,15 +457,17 @@ impl Coordinator {
                 self.execution,
             );
             let waker = self.waker.clone();
+            let done = Arc::new(Mutex::new(None));
+            let slot = done.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("compact-{operator}"))
                 .spawn(move || {
                     let result = dir.compact(&op, &todo, execution);
+                    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
                     if let Some(w) = waker {
                         // Gone if the job finished meanwhile: nothing to apply.
                         let _ = w.activate();
                     }
-                    result
                 });
             match spawned {
                 Ok(thread) => {
@@ -465,6 +477,7 @@ impl Coordinator {
                         Compaction {
                             compacted: manifest.segments.clone(),
                             base_name,
+                            done,
                             thread,
                         },
                     );
