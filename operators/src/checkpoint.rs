@@ -135,7 +135,9 @@ struct Coordinator {
     compactions: BTreeMap<String, Compaction>,
     /// The state maps of the snapshots on disk, by epoch, as far as known
     /// (an unusable snapshot's is empty: it keeps no file alive).
-    on_disk: BTreeMap<u64, BTreeMap<String, StateManifest>>,
+    /// Kept by the snapshot writer thread, which collects garbage after
+    /// each write.
+    on_disk: Arc<Mutex<OnDisk>>,
     /// Wakes the coordinator when a compaction finishes.
     waker: Option<timely::scheduling::SyncActivator>,
     start_epoch: u64,
@@ -205,7 +207,7 @@ impl Coordinator {
             state_dir,
             execution: job.plan.execution,
             compactions: BTreeMap::new(),
-            on_disk: BTreeMap::new(),
+            on_disk: Arc::new(Mutex::new(BTreeMap::new())),
             waker: None,
             start_epoch: job.plan.start_epoch,
             parts: Checkpointer::new(&job.plan, job.name(), job.redacted_props(), job.peers),
@@ -263,6 +265,20 @@ impl Coordinator {
             return Some(frontier);
         };
         let (store, waker) = (store.clone(), self.waker.clone());
+        // What garbage collection after the write must keep: files the
+        // manifests in memory name (newer than any snapshot), and the bases
+        // of running compactions. None starts before this write's result
+        // is handed over, so these stay complete until then.
+        let gc = self.state_dir.clone().map(|dir| Garbage {
+            dir,
+            on_disk: self.on_disk.clone(),
+            in_memory: self.parts.state().clone(),
+            protect: self
+                .compactions
+                .values()
+                .map(|c| c.base_name.clone())
+                .collect(),
+        });
         let done = Arc::new(Mutex::new(None));
         let slot = done.clone();
         let spawned = std::thread::Builder::new()
@@ -278,6 +294,14 @@ impl Coordinator {
                         source: std::io::Error::other("the snapshot writer panicked"),
                     })
                 });
+                if let (Ok(_), Some(gc)) = (&result, gc) {
+                    // Here, not on worker 0's thread: with an object store
+                    // its listings and deletes take round trips. Before the
+                    // hand-over, so no compaction starts meanwhile.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        gc.collect(&store, &snapshot);
+                    }));
+                }
                 *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some((snapshot, result));
                 if let Some(w) = waker {
                     // Gone if the job ended meanwhile.
@@ -328,9 +352,7 @@ impl Coordinator {
                     .last_snapshot_plus_one
                     .store(epoch + 1, Ordering::Relaxed);
                 self.parts.written();
-                self.on_disk.insert(epoch, snapshot.state);
                 self.shared.set_durable_offsets(epoch, snapshot.offsets);
-                self.collect_garbage(epoch);
                 if frontier.is_some() {
                     self.start_compactions();
                 }
@@ -488,14 +510,32 @@ impl Coordinator {
             }
         }
     }
+}
 
-    /// Deletes state files that no snapshot on disk refers to, up to the
-    /// snapshot `epoch` just written, sparing the bases being compacted.
-    /// Failures are logged: the snapshot is durable either way.
-    fn collect_garbage(&mut self, epoch: u64) {
-        let (Some(store), Some(dir)) = (&self.store, &self.state_dir) else {
-            return;
-        };
+/// The state maps of the snapshots in the store, by epoch, as far as
+/// known (an unusable snapshot's is empty: it keeps no file alive).
+type OnDisk = BTreeMap<u64, BTreeMap<String, StateManifest>>;
+
+/// Garbage collection of state files after a snapshot write, on the
+/// writer's thread.
+struct Garbage {
+    dir: StateDir,
+    on_disk: Arc<Mutex<OnDisk>>,
+    /// The manifests in memory when the write started.
+    in_memory: BTreeMap<String, StateManifest>,
+    /// Bases of the compactions running when the write started.
+    protect: Vec<String>,
+}
+
+impl Garbage {
+    /// Deletes state files that no snapshot in the store refers to, up to
+    /// `written` (just made durable), sparing what is in memory and the
+    /// bases being compacted. Failures are logged: the snapshot is durable
+    /// either way.
+    fn collect(&self, store: &SnapshotStore, written: &Snapshot) {
+        let epoch = written.epoch;
+        let mut on_disk = self.on_disk.lock().unwrap_or_else(|e| e.into_inner());
+        on_disk.insert(epoch, written.state.clone());
         let epochs = match store.epochs() {
             Ok(e) => e,
             Err(e) => {
@@ -506,14 +546,14 @@ impl Coordinator {
         // Forget what retention deleted; learn what this run did not write
         // (the restored snapshot and its elders, or newer ones a restore of
         // an older epoch left).
-        self.on_disk.retain(|e, _| epochs.contains(e));
+        on_disk.retain(|e, _| epochs.contains(e));
         for e in epochs {
-            if self.on_disk.contains_key(&e) {
+            if on_disk.contains_key(&e) {
                 continue;
             }
             match store.load_epoch(e) {
                 Ok(snap) => {
-                    self.on_disk.insert(e, snap.state);
+                    on_disk.insert(e, snap.state);
                 }
                 Err(err @ SnapshotError::Io { .. }) => {
                     // It may be a good snapshot: keep every file for now.
@@ -523,18 +563,13 @@ impl Coordinator {
                 Err(err) => {
                     // Never restorable, so it keeps no file alive.
                     debug!(snapshot = e, error = %err, "unusable snapshot ignored by state garbage collection");
-                    self.on_disk.insert(e, BTreeMap::new());
+                    on_disk.insert(e, BTreeMap::new());
                 }
             }
         }
-        let mut referenced: Vec<&BTreeMap<String, StateManifest>> = self.on_disk.values().collect();
-        referenced.push(self.parts.state());
-        let protect: Vec<String> = self
-            .compactions
-            .values()
-            .map(|c| c.base_name.clone())
-            .collect();
-        match dir.collect_garbage(&referenced, epoch, &protect) {
+        let mut referenced: Vec<&BTreeMap<String, StateManifest>> = on_disk.values().collect();
+        referenced.push(&self.in_memory);
+        match self.dir.collect_garbage(&referenced, epoch, &self.protect) {
             Ok(0) => {}
             Ok(deleted) => debug!(epoch, deleted, "unreferenced state files deleted"),
             Err(e) => {
