@@ -463,14 +463,8 @@ fn debezium_postgres_connector_killed_while_streaming_keeps_exactly_once_and_the
                 .collect::<Vec<_>>()
                 .join("\n")
         );
-        let expected: std::collections::BTreeMap<i64, i64> = pg
-            .psql(&format!("SELECT id, v FROM {table} ORDER BY id"))
-            .lines()
-            .filter_map(|l| {
-                let (a, b) = l.split_once('|')?;
-                Some((a.parse().ok()?, b.parse().ok()?))
-            })
-            .collect();
+        let expected: std::collections::BTreeMap<i64, i64> =
+            pg.int_pairs(&format!("SELECT id, v FROM {table} ORDER BY id"));
         let got = replay(&out);
         assert_eq!(got.len(), expected.len(), "{log:?}");
         assert!(

@@ -1384,14 +1384,8 @@ fn pg_chunked_parallel_snapshot_killed_resumes_per_chunk() {
     let out = finish(restored);
     eprintln!("restored run took {:?}", t.elapsed());
     let all = events(dir.path());
-    let finals: std::collections::HashMap<i64, i64> = pg
-        .psql("SELECT id, n FROM big WHERE n > 0")
-        .lines()
-        .filter_map(|l| {
-            let (a, b) = l.trim().split_once('|')?;
-            Some((a.parse().ok()?, b.parse().ok()?))
-        })
-        .collect();
+    let finals: std::collections::HashMap<i64, i64> =
+        pg.int_pairs("SELECT id, n FROM big WHERE n > 0");
     assert!(finals.len() > 1000, "the writer changed few rows");
     let mut seen: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
     for e in &all {

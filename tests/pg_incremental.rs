@@ -172,14 +172,7 @@ fn pg_incremental_snapshot_under_writes_survives_sigkill() {
             other => panic!("unexpected op {other}"),
         }
     }
-    let table: HashMap<i64, i64> = pg
-        .psql("SELECT id, n FROM orders")
-        .lines()
-        .filter_map(|l| {
-            let (a, b) = l.split_once('|')?;
-            Some((a.parse().ok()?, b.parse().ok()?))
-        })
-        .collect();
+    let table: HashMap<i64, i64> = pg.int_pairs("SELECT id, n FROM orders");
     assert!(table.len() > ROWS as usize / 2);
     for (id, n) in &table {
         assert_eq!(

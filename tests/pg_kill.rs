@@ -344,14 +344,8 @@ fn pg_kill_during_snapshot_and_stream_keeps_exactly_once() {
             f.all_output()
         );
         check_slot(&pg, &db, &slot, dir.path(), &label);
-        let expected: BTreeMap<i64, i64> = pg
-            .psql_db(&db, "SELECT id, v FROM load ORDER BY id")
-            .lines()
-            .filter_map(|l| {
-                let (a, b) = l.split_once('|')?;
-                Some((a.parse().ok()?, b.parse().ok()?))
-            })
-            .collect();
+        let expected: BTreeMap<i64, i64> =
+            pg.int_pairs_db(&db, "SELECT id, v FROM load ORDER BY id");
         check_output(dir.path(), &expected, &label);
         eprintln!(
             "{label}: snapshot read in {} segment(s)",

@@ -198,14 +198,7 @@ fn pg_tables_created_while_the_job_runs_or_is_down_are_read_exactly_once() {
                 creates.len()
             );
         }
-        let table_rows: HashMap<i64, i64> = pg
-            .psql(&format!("SELECT id, n FROM {table}"))
-            .lines()
-            .filter_map(|l| {
-                let (a, b) = l.split_once('|')?;
-                Some((a.parse().ok()?, b.parse().ok()?))
-            })
-            .collect();
+        let table_rows: HashMap<i64, i64> = pg.int_pairs(&format!("SELECT id, n FROM {table}"));
         assert_eq!(
             table_rows.len() as i64,
             BEFORE + inserted_after,

@@ -244,6 +244,25 @@ fn run_with(
     (seen, spec)
 }
 
+/// At least `rounds` rounds of three task starts, and a new task that
+/// resumed a name an old one had begun (its offset carried over); returns
+/// the starts.
+fn assert_rounds_carried_over(world: &World, rounds: usize) -> Vec<(u64, BTreeMap<String, i64>)> {
+    let starts = world.starts.lock().unwrap().clone();
+    assert!(
+        starts.len() / 3 >= rounds,
+        "only {} task starts: {starts:?}",
+        starts.len()
+    );
+    assert!(
+        starts
+            .iter()
+            .any(|(_, restored)| restored.values().any(|&next| next > 0)),
+        "no task started from a carried-over offset"
+    );
+    starts
+}
+
 /// Every `name-i` of `names` exactly once.
 fn assert_exactly_once(seen: &[String], names: &[String], count: u64) {
     let mut twice = Vec::new();
@@ -294,17 +313,8 @@ fn names_added_while_the_job_runs_are_each_read_exactly_once_by_reconfigured_tas
     let names = world.names.lock().unwrap().clone();
     assert_eq!(names.len(), 203);
     assert_exactly_once(&seen, &names, 40);
-    let starts = world.starts.lock().unwrap().clone();
     // The first tasks, and at least two rounds of new ones.
-    let rounds = starts.len() / 3;
-    assert!(rounds >= 3, "only {} task starts: {starts:?}", starts.len());
-    // New tasks resumed names the old ones had begun: offsets carried over.
-    assert!(
-        starts
-            .iter()
-            .any(|(_, restored)| restored.values().any(|&next| next > 0)),
-        "no task started from a carried-over offset"
-    );
+    let starts = assert_rounds_carried_over(&world, 3);
     eprintln!(
         "{} records, {} task starts in {:?}",
         seen.len(),
@@ -385,20 +395,9 @@ fn reconfigurations_racing_with_slow_snapshot_writes_lose_nothing() {
     let names = world.names.lock().unwrap().clone();
     assert_eq!(names.len(), 103);
     assert_exactly_once(&seen, &names, 40);
-    let starts = world.starts.lock().unwrap().clone();
     // The first tasks and at least one round of new ones (slow writes
     // stretch each reconfiguration, so more requests are coalesced).
-    assert!(
-        starts.len() / 3 >= 2,
-        "only {} task starts: {starts:?}",
-        starts.len()
-    );
-    assert!(
-        starts
-            .iter()
-            .any(|(_, restored)| restored.values().any(|&next| next > 0)),
-        "no task started from a carried-over offset"
-    );
+    let starts = assert_rounds_carried_over(&world, 2);
     let epochs = server.snapshot_epochs("race");
     assert!(!epochs.is_empty(), "no snapshot in the store");
     eprintln!(

@@ -133,10 +133,8 @@ struct Coordinator {
     execution: u64,
     /// Running compactions, by operator (at most one each).
     compactions: BTreeMap<String, Compaction>,
-    /// The state maps of the snapshots on disk, by epoch, as far as known
-    /// (an unusable snapshot's is empty: it keeps no file alive).
-    /// Kept by the snapshot writer thread, which collects garbage after
-    /// each write.
+    /// The state maps of the snapshots in the store, kept by the snapshot
+    /// writer's thread, which collects garbage after each write.
     on_disk: Arc<Mutex<OnDisk>>,
     /// Wakes the coordinator when a compaction finishes.
     waker: Option<timely::scheduling::SyncActivator>,

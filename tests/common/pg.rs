@@ -231,6 +231,24 @@ impl PgCluster {
         }
     }
 
+    /// The rows of a two-column query of integers on database `db` (an
+    /// `id` and a value, say), as pairs; rows that do not parse are left
+    /// out.
+    pub fn int_pairs_db<C: FromIterator<(i64, i64)>>(&self, db: &str, sql: &str) -> C {
+        self.psql_db(db, sql)
+            .lines()
+            .filter_map(|l| {
+                let (a, b) = l.trim().split_once('|')?;
+                Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// [`PgCluster::int_pairs_db`] on the `postgres` database.
+    pub fn int_pairs<C: FromIterator<(i64, i64)>>(&self, sql: &str) -> C {
+        self.int_pairs_db("postgres", sql)
+    }
+
     /// [`PgCluster::psql_db`] returning psql's stderr as the error instead of
     /// panicking.
     pub fn try_psql_db(&self, db: &str, sql: &str) -> Result<String, String> {

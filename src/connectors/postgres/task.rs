@@ -275,9 +275,7 @@ impl PostgresCdc {
         });
         Ok(Some(configs))
     }
-}
 
-impl PostgresCdc {
     /// Starts the thread that compares the captured tables with the ones
     /// the tasks were planned with, every `every`.
     fn watch_tables(
@@ -310,7 +308,7 @@ impl PostgresCdc {
                         }
                         std::thread::sleep(every.min(Duration::from_millis(50)));
                     }
-                    let c = match conn.take() {
+                    let mut c = match conn.take() {
                         Some(c) => c,
                         None => match catalog::connect(&config, "timely-connect-pgcdc-tables") {
                             Ok(c) => c,
@@ -320,7 +318,6 @@ impl PostgresCdc {
                             }
                         },
                     };
-                    let mut c = c;
                     match catalog::captured_tables(&mut c, &config) {
                         Ok(tables) => {
                             conn = Some(c);
