@@ -36,7 +36,7 @@ fn run_args(dir: &Path) -> Vec<std::ffi::OsString> {
 /// Updates a row until its change is in the output: streaming is up.
 fn until_streaming(pg: &PgCluster, dir: &Path) {
     let start = Instant::now();
-    while events_len(dir) == 0 {
+    while output_lines(dir) == 0 {
         pg.psql("UPDATE orders SET n = n + 1 WHERE id = 1");
         assert!(start.elapsed() < Duration::from_secs(30), "no stream");
         std::thread::sleep(Duration::from_millis(300));
@@ -193,12 +193,6 @@ fn pg_incremental_snapshot_under_writes_survives_sigkill() {
         reads.len(),
         table.len()
     );
-}
-
-fn events_len(dir: &Path) -> usize {
-    std::fs::read(dir.join("out.jsonl"))
-        .map(|b| b.iter().filter(|c| **c == b'\n').count())
-        .unwrap_or(0)
 }
 
 /// A missing signal table fails the start, naming the key; a filtered

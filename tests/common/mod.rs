@@ -720,6 +720,14 @@ pub fn restartable_run_args(
     ]
 }
 
+/// How many complete lines `dir/out.jsonl` holds (0 if it does not exist):
+/// after a SIGKILL its last line may be cut, which a restore truncates.
+pub fn output_lines(dir: &Path) -> usize {
+    std::fs::read(dir.join("out.jsonl"))
+        .map(|b| b.iter().filter(|c| **c == b'\n').count())
+        .unwrap_or(0)
+}
+
 /// Every line of `dir/out.jsonl` as JSON (a tombstone is `null`).
 pub fn out_events(dir: &Path) -> Vec<serde_json::Value> {
     String::from_utf8(read(&dir.join("out.jsonl")))
