@@ -508,6 +508,72 @@ pub(super) fn max_key(
         .and_then(|row| row.into_iter().collect::<Option<Vec<String>>>()))
 }
 
+/// Chunk boundaries for `wanted` chunks of a table, from a page sample of
+/// its keys (`TABLESAMPLE SYSTEM`), sorted and without repeats; empty when
+/// the sample is too small to split on or cannot be taken.
+///
+/// `SYSTEM` samples whole pages, so the percentage is chosen for about 32
+/// keys per chunk and at least 4 pages per chunk: a sample of a few pages
+/// holds only runs of neighbouring keys (uneven chunks), and one of about
+/// none, which happens by chance when few pages are expected, would leave
+/// the table in one chunk. A sample still too small is taken again at ten
+/// times the percentage, up to the whole table.
+fn sample_bounds(
+    conn: &mut PgConnection,
+    info: &TableInfo,
+    d: &Described,
+    wanted: usize,
+) -> Vec<Vec<String>> {
+    let pages = conn
+        .simple_query(&format!(
+            "SELECT pg_relation_size({}) / current_setting('block_size')::int8",
+            info.oid
+        ))
+        .ok()
+        .and_then(|r| r.into_iter().flat_map(|r| r.rows).next())
+        .and_then(|row| row.into_iter().next().flatten())
+        .and_then(|t| t.parse::<f64>().ok())
+        .filter(|p| *p > 0.0);
+    let by_rows = 3200.0 * wanted as f64 / d.estimate;
+    let by_pages = pages.map_or(0.0, |p| 400.0 * wanted as f64 / p);
+    let order: Vec<String> = d.key.iter().map(key_expr).collect();
+    let cols: Vec<String> = d.key.iter().map(|k| quote_ident(&k.name)).collect();
+    let mut percent = by_rows.max(by_pages).clamp(0.0001, 100.0);
+    loop {
+        let sql = format!(
+            "SELECT {} FROM {} TABLESAMPLE SYSTEM ({percent}) ORDER BY {}",
+            cols.join(", "),
+            info.quoted(),
+            order.join(", ")
+        );
+        let sample: Vec<Vec<String>> = match conn.simple_query(&sql) {
+            Ok(results) => results
+                .into_iter()
+                .flat_map(|r| r.rows)
+                .filter_map(|row| row.into_iter().collect::<Option<Vec<String>>>())
+                .collect(),
+            Err(e) => {
+                tracing::warn!(table = %info.qualified(), error = %e, "cannot sample the table's keys; it is read as one chunk");
+                return Vec::new();
+            }
+        };
+        if sample.len() < 4 * wanted && percent < 100.0 {
+            tracing::debug!(table = %info.qualified(), percent, keys = sample.len(), "key sample too small; sampling more pages");
+            percent = (percent * 10.0).min(100.0);
+            continue;
+        }
+        let chunks = wanted.min(sample.len() / 4).max(1);
+        let mut bounds: Vec<Vec<String>> = Vec::new();
+        for i in 1..chunks {
+            let b = &sample[i * sample.len() / chunks];
+            if bounds.last() != Some(b) {
+                bounds.push(b.clone());
+            }
+        }
+        return bounds;
+    }
+}
+
 /// Splits each table of more than `chunk_rows` rows (PostgreSQL's
 /// estimate) with an orderable primary key into key ranges of about that
 /// many rows, with boundaries taken from a page sample of the table
@@ -529,38 +595,11 @@ pub fn plan_chunks(
         } else {
             (d.estimate / chunk_rows as f64).ceil().max(1.0) as usize
         };
-        let mut bounds: Vec<Vec<String>> = Vec::new();
-        if wanted > 1 {
-            // About 32 sampled keys per chunk.
-            let percent = (3200.0 * wanted as f64 / d.estimate).clamp(0.0001, 100.0);
-            let order: Vec<String> = d.key.iter().map(key_expr).collect();
-            let cols: Vec<String> = d.key.iter().map(|k| quote_ident(&k.name)).collect();
-            let sql = format!(
-                "SELECT {} FROM {} TABLESAMPLE SYSTEM ({percent}) ORDER BY {}",
-                cols.join(", "),
-                info.quoted(),
-                order.join(", ")
-            );
-            match conn.simple_query(&sql) {
-                Ok(results) => {
-                    let sample: Vec<Vec<String>> = results
-                        .into_iter()
-                        .flat_map(|r| r.rows)
-                        .filter_map(|row| row.into_iter().collect::<Option<Vec<String>>>())
-                        .collect();
-                    let chunks = wanted.min(sample.len() / 4).max(1);
-                    for i in 1..chunks {
-                        let b = &sample[i * sample.len() / chunks];
-                        if bounds.last() != Some(b) {
-                            bounds.push(b.clone());
-                        }
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(table = %info.qualified(), error = %e, "cannot sample the table's keys; it is read as one chunk");
-                }
-            }
-        }
+        let bounds = if wanted > 1 {
+            sample_bounds(conn, info, &d, wanted)
+        } else {
+            Vec::new()
+        };
         if bounds.is_empty() {
             plans.push(ChunkPlan {
                 oid: info.oid,
