@@ -210,11 +210,20 @@ fn decode<K: FromConnect, V: FromConnect>(
             };
             match op {
                 "c" | "r" | "u" => {
-                    let after = envelope.get("after").filter(|v| !v.is_null()).ok_or_else(|| {
-                        format!("op `{op}` without `after`")
-                    })?;
-                    let schema = envelope.schema().field("after").map(|f| &*f.schema);
-                    Ok(Some(Change::Put(key()?, row(after, schema)?)))
+                    // One lookup of the field for its value and schema.
+                    let (after, schema) = envelope
+                        .schema()
+                        .field("after")
+                        .and_then(|f| {
+                            let v = match (envelope.values().get(f.index)?, &f.schema.default) {
+                                (Value::Null, Some(default)) => default,
+                                (v, _) => v,
+                            };
+                            Some((v, &*f.schema))
+                        })
+                        .filter(|(v, _)| !v.is_null())
+                        .ok_or_else(|| format!("op `{op}` without `after`"))?;
+                    Ok(Some(Change::Put(key()?, row(after, Some(schema))?)))
                 }
                 "d" => Ok(Some(Change::Delete(key()?))),
                 "m" => Ok(None),

@@ -56,7 +56,8 @@ pub struct OperatorState<K, V> {
     /// stays as an empty slot until the checkpoint has written its delete.
     map: HashMap<K, Slot<V>, RandomState>,
     /// Keys changed since the last checkpoint, each once (its slot's
-    /// `dirty` flag says whether it is listed).
+    /// `dirty` flag says whether it is listed). Without a snapshot
+    /// directory nothing is written, so nothing is tracked.
     dirty: Vec<K>,
     /// How many slots hold a value.
     live: usize,
@@ -163,6 +164,7 @@ where
     where
         V: PartialEq,
     {
+        let track = self.dir.is_some();
         match self.map.entry(key) {
             Entry::Occupied(mut e) => {
                 let slot = e.get_mut();
@@ -170,7 +172,7 @@ where
                     return Replaced::Same;
                 }
                 let old = slot.value.replace(value);
-                if !slot.dirty {
+                if track && !slot.dirty {
                     slot.dirty = true;
                     self.dirty.push(e.key().clone());
                 }
@@ -183,10 +185,12 @@ where
                 }
             }
             Entry::Vacant(e) => {
-                self.dirty.push(e.key().clone());
+                if track {
+                    self.dirty.push(e.key().clone());
+                }
                 e.insert(Slot {
                     value: Some(value),
-                    dirty: true,
+                    dirty: track,
                 });
                 self.live += 1;
                 Replaced::New
@@ -196,6 +200,12 @@ where
 
     /// Removes `key`; returns its value.
     pub fn remove(&mut self, key: &K) -> Option<V> {
+        if self.dir.is_none() {
+            // Nothing to write: the slot goes now.
+            let old = self.map.remove(key)?.value?;
+            self.live -= 1;
+            return Some(old);
+        }
         let slot = self.map.get_mut(key)?;
         let old = slot.value.take()?;
         self.live -= 1;
@@ -209,6 +219,9 @@ where
     /// Changes `key`'s value in place (`None`: no value; set it to `None`
     /// to remove the key). The key counts as changed.
     pub fn update<R>(&mut self, key: K, change: impl FnOnce(&mut Option<V>) -> R) -> R {
+        if self.dir.is_none() {
+            return self.update_untracked(key, change);
+        }
         let slot = match self.map.entry(key) {
             Entry::Occupied(mut e) => {
                 if !e.get().dirty {
@@ -233,6 +246,38 @@ where
             _ => {}
         }
         result
+    }
+
+    /// [`OperatorState::update`] without a snapshot directory: no change
+    /// is tracked, and a key left without a value goes at once.
+    fn update_untracked<R>(&mut self, key: K, change: impl FnOnce(&mut Option<V>) -> R) -> R {
+        match self.map.entry(key) {
+            Entry::Occupied(mut e) => {
+                let had = e.get().value.is_some();
+                let result = change(&mut e.get_mut().value);
+                if e.get().value.is_none() {
+                    e.remove();
+                    if had {
+                        self.live -= 1;
+                    }
+                } else if !had {
+                    self.live += 1;
+                }
+                result
+            }
+            Entry::Vacant(e) => {
+                let mut value = None;
+                let result = change(&mut value);
+                if value.is_some() {
+                    e.insert(Slot {
+                        value,
+                        dirty: false,
+                    });
+                    self.live += 1;
+                }
+                result
+            }
+        }
     }
 
     /// Every key and value on this worker.
@@ -299,6 +344,74 @@ where
                     e.get_mut().dirty = false;
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::JobSpec;
+
+    /// Runs `f` with a job that has a snapshot directory, or none.
+    fn with_job(snapshots: bool, f: impl Fn(&Job) + Send + Sync + 'static) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut props = timely_connect::Properties::new();
+        for (k, v) in [
+            ("name", "g"),
+            ("connector.class", "Datagen"),
+            ("quickstart", "users"),
+            ("max.messages", "1"),
+        ] {
+            props.insert(k.into(), v.into());
+        }
+        let mut spec = JobSpec::new(props);
+        if snapshots {
+            spec = spec.snapshot_dir(dir.path());
+        }
+        timely::execute(timely::Config::thread(), move |worker| {
+            let job = Job::prepare(worker, &spec).unwrap();
+            f(&job);
+        })
+        .unwrap();
+    }
+
+    /// The same changes give the same contents with and without a
+    /// snapshot directory; without one nothing is tracked and no empty
+    /// slot is left behind.
+    #[test]
+    fn changes_read_the_same_tracked_or_not() {
+        for snapshots in [true, false] {
+            with_job(snapshots, move |job| {
+                let mut s: OperatorState<u32, String> =
+                    OperatorState::restore(job, "t", |_| true).unwrap();
+                for k in 0..100u32 {
+                    assert_eq!(s.replace(k, format!("v{k}")), Replaced::New);
+                }
+                assert_eq!(s.replace(7, "v7".into()), Replaced::Same);
+                assert_eq!(s.replace(7, "w".into()), Replaced::Old("v7".into()));
+                for k in (0..100u32).step_by(2) {
+                    assert!(s.remove(&k).is_some());
+                }
+                assert_eq!(s.remove(&0), None, "removed twice");
+                s.update(1, |v| *v = None);
+                s.update(200, |v| *v = Some("new".into()));
+                s.update(201, |v| assert!(v.is_none())); // looked, set nothing
+                assert_eq!(s.insert(3, "x".into()), Some("v3".into()));
+                assert_eq!(s.len(), 50);
+                assert_eq!(s.iter().count(), 50);
+                assert_eq!(s.get(&7).map(String::as_str), Some("w"));
+                assert_eq!(s.get(&1), None);
+                assert_eq!(s.get(&200).map(String::as_str), Some("new"));
+                if snapshots {
+                    assert!(!s.dirty.is_empty());
+                    assert!(s.checkpoint(0).unwrap().is_some());
+                } else {
+                    assert!(s.dirty.is_empty(), "tracked without a directory");
+                    assert!(s.checkpoint(0).unwrap().is_none());
+                }
+                assert_eq!(s.map.len(), 50, "empty slots left behind");
+            });
         }
     }
 }
