@@ -464,3 +464,27 @@ impl PluginSet {
         &self.plugins
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `docs/connectors.md` opens with this reference as it is now (the
+    /// Java connectors follow; they depend on the jars installed).
+    /// Regenerate it with `timely-connect plugins --markdown > docs/connectors.md`.
+    #[test]
+    fn docs_connectors_md_is_current() {
+        let doc = include_str!("../docs/connectors.md");
+        let now = PluginSet::builtin().reference_markdown();
+        if !doc.starts_with(&now) {
+            let line = doc
+                .lines()
+                .zip(now.lines())
+                .position(|(a, b)| a != b)
+                .map_or(now.lines().count(), |i| i + 1);
+            panic!(
+                "docs/connectors.md differs from the native plugins' reference at line {line}: regenerate it"
+            );
+        }
+    }
+}

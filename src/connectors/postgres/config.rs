@@ -1144,6 +1144,37 @@ mod tests {
             .collect()
     }
 
+    /// `docs/postgres.md`'s configuration tables are the definition's
+    /// rows, as `docs/connectors.md` renders them: each key once, none
+    /// missing, none stale.
+    #[test]
+    fn the_docs_configuration_tables_are_the_definition() {
+        let doc = include_str!("../../../docs/postgres.md");
+        let (Some(from), Some(to)) = (doc.find("\n## Configuration\n"), doc.find("\n## Events\n"))
+        else {
+            panic!("docs/postgres.md: no Configuration section before Events");
+        };
+        let documented: Vec<&str> = doc[from..to]
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .collect();
+        let def = definition().to_markdown();
+        let rows: Vec<&str> = def.lines().filter(|l| l.starts_with("| `")).collect();
+        for row in &documented {
+            assert!(
+                rows.contains(row),
+                "docs/postgres.md has a row the definition does not:\n{row}"
+            );
+        }
+        for row in &rows {
+            let times = documented.iter().filter(|d| *d == row).count();
+            assert_eq!(
+                times, 1,
+                "docs/postgres.md lists this row {times} times:\n{row}"
+            );
+        }
+    }
+
     fn minimal() -> Vec<(&'static str, &'static str)> {
         vec![
             ("name", "pg"),
