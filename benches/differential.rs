@@ -893,6 +893,8 @@ struct StateRun {
     full: (u64, Duration),
     deltas: Vec<(u64, Duration)>,
     compact: (u64, Duration),
+    /// The compacted base and the same deltas again: a later compaction.
+    recompact: (u64, Duration),
     load_deltas: Duration,
     load_base: Duration,
 }
@@ -945,6 +947,14 @@ fn run_state(o: &Options, tmp: &Path, rep: usize) -> StateRun {
         let t = Instant::now();
         let compacted = store.compact("rows", &manifest, 0).unwrap();
         let compact = (compacted.bytes, t.elapsed());
+        let mut again = manifest.segments[1..].to_vec();
+        again.insert(0, compacted.clone());
+        let t = Instant::now();
+        let recompacted = store
+            .compact("rows", &StateManifest { segments: again }, 1)
+            .unwrap();
+        let recompact = (recompacted.bytes, t.elapsed());
+        assert_eq!(recompacted.entries, keys as u64);
         let base_only = StateManifest {
             segments: vec![compacted],
         };
@@ -956,6 +966,7 @@ fn run_state(o: &Options, tmp: &Path, rep: usize) -> StateRun {
             full,
             deltas,
             compact,
+            recompact,
             load_deltas,
             load_base,
         });
@@ -973,12 +984,13 @@ fn state_section(o: &Options, tmp: &Path) {
         let r = run_state(o, tmp, rep);
         let delta_ms: Vec<f64> = r.deltas.iter().map(|d| ms(d.1)).collect();
         println!(
-            "  rep {rep}: full {} B in {:.1} ms; deltas {:?} B in {:.1?} ms; compact {:.1} ms; load base+{} {:.1} ms, base {:.1} ms",
+            "  rep {rep}: full {} B in {:.1} ms; deltas {:?} B in {:.1?} ms; compact {:.1} ms, again onto the base {:.1} ms; load base+{} {:.1} ms, base {:.1} ms",
             r.full.0,
             ms(r.full.1),
             r.deltas.iter().map(|d| d.0).collect::<Vec<_>>(),
             delta_ms,
             ms(r.compact.1),
+            ms(r.recompact.1),
             o.rounds,
             ms(r.load_deltas),
             ms(r.load_base),
@@ -1011,6 +1023,14 @@ fn state_section(o: &Options, tmp: &Path) {
         med(&|r| ms(r.compact.1)),
         compact_bytes / full_bytes,
         med(&|r| ms(r.compact.1)) / full_ms
+    );
+    println!(
+        "| `StateDir::compact` of the compacted base + the {} deltas (a later compaction) | {:.0} | {:.1} | {:.3} | {:.2} |",
+        o.rounds,
+        med(&|r| r.recompact.0 as f64),
+        med(&|r| ms(r.recompact.1)),
+        med(&|r| r.recompact.0 as f64) / full_bytes,
+        med(&|r| ms(r.recompact.1)) / full_ms
     );
     println!(
         "| `StateDir::load` of base + {} deltas | | {:.1} | | {:.2} |",

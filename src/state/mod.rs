@@ -59,6 +59,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+#[cfg(test)]
 use bincode::Options;
 use serde::{Deserialize, Serialize};
 
@@ -224,16 +225,6 @@ pub enum StateError {
         /// What did not decode.
         reason: String,
     },
-    /// The entries could not be encoded.
-    #[error("state of operator `{operator}`: cannot encode {}: {source}", path.display())]
-    Encode {
-        /// The operator.
-        operator: String,
-        /// The file being written.
-        path: PathBuf,
-        /// The encoder's error.
-        source: bincode::Error,
-    },
     /// There is nothing to compact.
     #[error("state of operator `{operator}`: cannot compact an empty manifest")]
     EmptyManifest {
@@ -298,11 +289,107 @@ fn parse_file_name(name: &str) -> Option<FileName> {
     parts.next().is_none().then_some(FileName { epoch, base })
 }
 
-/// The bincode configuration of segment payloads: that of snapshot payloads.
+/// The bincode configuration of segment payloads (that of snapshot
+/// payloads), which [`SegmentBuf`] and [`PayloadReader`] write and read.
+#[cfg(test)]
 fn payload_options() -> impl Options + Copy {
     bincode::DefaultOptions::new()
         .with_fixint_encoding()
         .with_little_endian()
+}
+
+/// A segment file being built: the header's room, then the payload
+/// (bincode's encoding of the entries, written by hand: one copy of each
+/// key and value instead of a call per byte).
+struct SegmentBuf {
+    bytes: Vec<u8>,
+    count: u64,
+}
+
+impl SegmentBuf {
+    /// Room for a header and an entry count, and about `capacity` bytes.
+    fn with_capacity(capacity: usize) -> SegmentBuf {
+        let mut bytes = Vec::with_capacity(SEGMENT_HEADER_LEN + 8 + capacity);
+        bytes.resize(SEGMENT_HEADER_LEN + 8, 0);
+        SegmentBuf { bytes, count: 0 }
+    }
+
+    /// Appends an entry: the key (`u64` length, bytes), then `0u8` for a
+    /// delete or `1u8` and the value (`u64` length, bytes).
+    fn push(&mut self, key: &[u8], value: Option<&[u8]>) {
+        self.bytes
+            .extend_from_slice(&(key.len() as u64).to_le_bytes());
+        self.bytes.extend_from_slice(key);
+        match value {
+            None => self.bytes.push(0),
+            Some(v) => {
+                self.bytes.push(1);
+                self.bytes
+                    .extend_from_slice(&(v.len() as u64).to_le_bytes());
+                self.bytes.extend_from_slice(v);
+            }
+        }
+        self.count += 1;
+    }
+
+    /// The file's bytes, with the count and the header filled in, and the
+    /// payload's CRC32.
+    fn finish(mut self) -> (Vec<u8>, u64, u32) {
+        let count = self.count;
+        self.bytes[SEGMENT_HEADER_LEN..SEGMENT_HEADER_LEN + 8]
+            .copy_from_slice(&count.to_le_bytes());
+        let payload_len = (self.bytes.len() - SEGMENT_HEADER_LEN) as u64;
+        let crc = crc32fast::hash(&self.bytes[SEGMENT_HEADER_LEN..]);
+        self.bytes[..8].copy_from_slice(&SEGMENT_MAGIC);
+        self.bytes[8..12].copy_from_slice(&SEGMENT_VERSION.to_le_bytes());
+        self.bytes[12..20].copy_from_slice(&payload_len.to_le_bytes());
+        self.bytes[20..24].copy_from_slice(&crc.to_le_bytes());
+        (self.bytes, count, crc)
+    }
+}
+
+/// A payload read in place: the entries' keys and values are slices of it.
+struct PayloadReader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> PayloadReader<'a> {
+    fn u64(&mut self) -> Result<u64, String> {
+        let Some((head, rest)) = self.rest.split_first_chunk::<8>() else {
+            return Err(format!(
+                "the payload ends {} bytes into a length",
+                self.rest.len()
+            ));
+        };
+        self.rest = rest;
+        Ok(u64::from_le_bytes(*head))
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], String> {
+        let len = self.u64()?;
+        if len > self.rest.len() as u64 {
+            return Err(format!(
+                "a length of {len} bytes with {} bytes left",
+                self.rest.len()
+            ));
+        }
+        let (bytes, rest) = self.rest.split_at(len as usize);
+        self.rest = rest;
+        Ok(bytes)
+    }
+
+    fn entry(&mut self) -> Result<(&'a [u8], Option<&'a [u8]>), String> {
+        let key = self.bytes()?;
+        let Some((&tag, rest)) = self.rest.split_first() else {
+            return Err("the payload ends before an entry's option tag".to_owned());
+        };
+        self.rest = rest;
+        match tag {
+            0 => Ok((key, None)),
+            1 => Ok((key, Some(self.bytes()?))),
+            other => Err(format!("option tag {other} (0 or 1 expected)")),
+        }
+    }
 }
 
 /// The state directory of a snapshot store: `<snapshot_dir>/state/`.
@@ -432,46 +519,28 @@ impl StateDir {
         entries: &[StateEntry],
     ) -> Result<SegmentRef, StateError> {
         let file = segment_file_name(epoch, execution, worker);
-        let items = entries.iter().map(|(k, v)| (k, v.as_ref()));
-        self.write_file(operator, file, epoch, false, entries.len(), items)
+        let size = entries
+            .iter()
+            .map(|(k, v)| 17 + k.len() + v.as_ref().map_or(0, Vec::len))
+            .sum();
+        let mut buf = SegmentBuf::with_capacity(size);
+        for (k, v) in entries {
+            buf.push(k, v.as_deref());
+        }
+        self.write_file(operator, file, epoch, false, buf)
     }
 
-    /// Writes `count` entries as the file `file` atomically.
-    fn write_file<'a>(
+    /// Writes the segment `buf` as the file `file` atomically.
+    fn write_file(
         &self,
         operator: &str,
         file: String,
         epoch: u64,
         base: bool,
-        count: usize,
-        entries: impl Iterator<Item = (&'a Vec<u8>, Option<&'a Vec<u8>>)>,
+        buf: SegmentBuf,
     ) -> Result<SegmentRef, StateError> {
-        let dir = self.operator_dir(operator)?;
-        let path = dir.join(&file);
-        let encode_err = |source| StateError::Encode {
-            operator: operator.to_owned(),
-            path: path.clone(),
-            source,
-        };
-        let options = payload_options();
-        let mut payload = Vec::new();
-        options
-            .serialize_into(&mut payload, &(count as u64))
-            .map_err(encode_err)?;
-        for entry in entries {
-            options
-                .serialize_into(&mut payload, &entry)
-                .map_err(encode_err)?;
-        }
-        let crc = crc32fast::hash(&payload);
-        let mut bytes = Vec::with_capacity(SEGMENT_HEADER_LEN + payload.len());
-        bytes.extend_from_slice(&SEGMENT_MAGIC);
-        bytes.extend_from_slice(&SEGMENT_VERSION.to_le_bytes());
-        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&crc.to_le_bytes());
-        bytes.extend_from_slice(&payload);
-        drop(payload);
-
+        let path = self.operator_dir(operator)?.join(&file);
+        let (bytes, count, crc) = buf.finish();
         self.storage
             .put(&Self::object(operator, &file), &bytes)
             .map_err(|e| Self::storage_err(operator, "write", e))?;
@@ -479,7 +548,7 @@ impl StateDir {
         Ok(SegmentRef {
             file,
             epoch,
-            entries: count as u64,
+            entries: count,
             bytes: bytes.len() as u64,
             crc,
             base,
@@ -494,17 +563,19 @@ impl StateDir {
         seg: &SegmentRef,
     ) -> Result<Vec<StateEntry>, StateError> {
         let mut entries = Vec::new();
-        self.for_each_entry(operator, seg, |key, value| entries.push((key, value)))?;
+        self.for_each_entry(operator, seg, |key, value| {
+            entries.push((key.to_vec(), value.map(<[u8]>::to_vec)))
+        })?;
         Ok(entries)
     }
 
     /// Reads and checks a segment, and hands its entries to `apply` one at
-    /// a time as they are decoded.
+    /// a time as they are decoded, as slices of the file's bytes.
     fn for_each_entry(
         &self,
         operator: &str,
         seg: &SegmentRef,
-        mut apply: impl FnMut(Vec<u8>, Option<Vec<u8>>),
+        mut apply: impl FnMut(&[u8], Option<&[u8]>),
     ) -> Result<(), StateError> {
         let dir = self.operator_dir(operator)?;
         if parse_file_name(&seg.file).is_none() {
@@ -595,10 +666,9 @@ impl StateDir {
             path: path.clone(),
             reason,
         };
-        let options = payload_options().with_limit(payload_len);
-        let mut rest = payload;
-        let count: u64 = options
-            .deserialize_from(&mut rest)
+        let mut reader = PayloadReader { rest: payload };
+        let count = reader
+            .u64()
             .map_err(|e| decode_err(format!("entry count: {e}")))?;
         if count != seg.entries {
             return Err(decode_err(format!(
@@ -606,18 +676,19 @@ impl StateDir {
                 seg.entries
             )));
         }
-        if count > rest.len() as u64 / MIN_ENTRY_LEN {
+        if count > reader.rest.len() as u64 / MIN_ENTRY_LEN {
             return Err(decode_err(format!(
                 "{count} entries cannot fit in {} bytes",
-                rest.len()
+                reader.rest.len()
             )));
         }
         for i in 0..count {
-            let (key, value): StateEntry = options
-                .deserialize_from(&mut rest)
+            let (key, value) = reader
+                .entry()
                 .map_err(|e| decode_err(format!("entry {i}: {e}")))?;
             apply(key, value);
         }
+        let rest = reader.rest;
         if !rest.is_empty() {
             return Err(decode_err(format!(
                 "{} bytes after the last entry",
@@ -638,16 +709,16 @@ impl StateDir {
         mut keep: impl FnMut(&[u8]) -> bool,
     ) -> Result<HashMap<Vec<u8>, Vec<u8>>, StateError> {
         Self::check_operator_name(operator)?;
-        let mut state = HashMap::new();
+        let mut state: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
         for seg in &manifest.segments {
             self.for_each_entry(operator, seg, |key, value| match value {
                 Some(value) => {
-                    if keep(&key) {
-                        state.insert(key, value);
+                    if keep(key) {
+                        state.insert(key.to_vec(), value.to_vec());
                     }
                 }
                 None => {
-                    state.remove(&key);
+                    state.remove(key);
                 }
             })?;
         }
@@ -684,43 +755,60 @@ impl StateDir {
         };
         let mut folded: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
         for seg in changes {
-            self.for_each_entry(operator, seg, |key, value| {
-                folded.insert(key, value);
+            self.for_each_entry(operator, seg, |key, value| match folded.get_mut(key) {
+                Some(held) => *held = value.map(<[u8]>::to_vec),
+                None => {
+                    folded.insert(key.to_vec(), value.map(<[u8]>::to_vec));
+                }
             })?;
         }
-        let capacity = base.map_or(0, |b| b.entries as usize) + folded.len();
-        let mut merged: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(capacity);
+        // The base's bytes less its header are about the payload's size.
+        let capacity = base.map_or(0, |b| b.bytes as usize)
+            + folded
+                .iter()
+                .map(|(k, v)| 17 + k.len() + v.as_ref().map_or(0, Vec::len))
+                .sum::<usize>();
+        let mut merged = SegmentBuf::with_capacity(capacity);
         let mut pending = folded.into_iter().peekable();
         let mut out_of_order = false;
         if let Some(base) = base {
-            let mut last: Option<Vec<u8>> = None;
+            // The previous base key (its buffer reused), to check the order.
+            let mut previous: Option<Vec<u8>> = None;
             self.for_each_entry(operator, base, |key, value| {
-                if last.as_ref().is_some_and(|l| *l >= key) {
-                    out_of_order = true;
+                match &mut previous {
+                    Some(last) => {
+                        if last.as_slice() >= key {
+                            out_of_order = true;
+                        }
+                        last.clear();
+                        last.extend_from_slice(key);
+                    }
+                    None => previous = Some(key.to_vec()),
                 }
                 // Changed keys before this one, then this one as changed.
                 while let Some((k, _)) = pending.peek() {
-                    if *k > key {
+                    if k.as_slice() > key {
                         break;
                     }
                     if let Some((k, v)) = pending.next() {
-                        let replaces = k == key;
-                        if let Some(v) = v {
-                            merged.push((k, v));
+                        if let Some(v) = &v {
+                            merged.push(&k, Some(v));
                         }
-                        if replaces {
-                            last = Some(key);
+                        if k.as_slice() == key {
                             return;
                         }
                     }
                 }
                 if let Some(v) = value {
-                    merged.push((key.clone(), v));
+                    merged.push(key, Some(v));
                 }
-                last = Some(key);
             })?;
         }
-        merged.extend(pending.filter_map(|(k, v)| v.map(|v| (k, v))));
+        for (k, v) in pending {
+            if let Some(v) = v {
+                merged.push(&k, Some(&v));
+            }
+        }
         if let (true, Some(base)) = (out_of_order, base) {
             return Err(StateError::Decode {
                 operator: operator.to_owned(),
@@ -729,15 +817,7 @@ impl StateDir {
             });
         }
         let file = base_file_name(epoch, execution);
-        let count = merged.len();
-        self.write_file(
-            operator,
-            file,
-            epoch,
-            true,
-            count,
-            merged.iter().map(|(k, v)| (k, Some(v))),
-        )
+        self.write_file(operator, file, epoch, true, merged)
     }
 
     /// The name [`StateDir::compact`] gives the base of `manifest` (to

@@ -468,3 +468,42 @@ fn compacting_a_base_merges_changes_before_between_and_after_its_keys() {
         as_strings(&state.load("rows", &manifest, |_| true).unwrap())
     );
 }
+
+/// A payload that checks out but whose entries do not decode: the error
+/// says which entry and why, and names the file.
+#[test]
+fn an_undecodable_entry_is_named() {
+    let (_dir, state) = setup();
+    let seg = state
+        .write_segment("rows", 5, 1, 0, &[put("a", "1")])
+        .unwrap();
+    let path = state.root().join("rows").join(&seg.file);
+    for (payload, says) in [
+        // One entry: key "k", then option tag 2.
+        (
+            [&1u64.to_le_bytes()[..], &1u64.to_le_bytes(), b"k", &[2]].concat(),
+            "entry 0: option tag 2",
+        ),
+        // One entry whose key is longer than what is left.
+        (
+            [&1u64.to_le_bytes()[..], &1000u64.to_le_bytes(), b"k", &[0]].concat(),
+            "entry 0: a length of 1000 bytes with 2 bytes left",
+        ),
+    ] {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(b"TCSTATE1");
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        fs::write(&path, &bytes).unwrap();
+        let bad = SegmentRef {
+            bytes: bytes.len() as u64,
+            crc: crc32fast::hash(&payload),
+            entries: 1,
+            ..seg.clone()
+        };
+        let text = state.read_segment("rows", &bad).unwrap_err().to_string();
+        assert!(text.contains(says) && text.contains(&seg.file), "{text}");
+    }
+}
