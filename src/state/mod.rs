@@ -575,8 +575,15 @@ impl StateDir {
         &self,
         operator: &str,
         seg: &SegmentRef,
-        mut apply: impl FnMut(&[u8], Option<&[u8]>),
+        apply: impl FnMut(&[u8], Option<&[u8]>),
     ) -> Result<(), StateError> {
+        let bytes = self.read_checked(operator, seg)?;
+        self.decode_entries(operator, seg, &bytes, apply)
+    }
+
+    /// A segment's file, its magic, version, lengths and CRC checked
+    /// against itself and against `seg`.
+    fn read_checked(&self, operator: &str, seg: &SegmentRef) -> Result<Vec<u8>, StateError> {
         let dir = self.operator_dir(operator)?;
         if parse_file_name(&seg.file).is_none() {
             return Err(StateError::BadFileName {
@@ -660,12 +667,24 @@ impl StateDir {
                 });
             }
         }
+        Ok(bytes)
+    }
 
+    /// Decodes the entries of `file`, a segment's checked bytes (see
+    /// [`StateDir::read_checked`]), handing each to `apply` as slices of it.
+    fn decode_entries<'a>(
+        &self,
+        operator: &str,
+        seg: &SegmentRef,
+        file: &'a [u8],
+        mut apply: impl FnMut(&'a [u8], Option<&'a [u8]>),
+    ) -> Result<(), StateError> {
         let decode_err = |reason: String| StateError::Decode {
-            operator: operator_s(),
-            path: path.clone(),
+            operator: operator.to_owned(),
+            path: self.root.join(operator).join(&seg.file),
             reason,
         };
+        let payload = file.get(SEGMENT_HEADER_LEN..).unwrap_or_default();
         let mut reader = PayloadReader { rest: payload };
         let count = reader
             .u64()
@@ -753,20 +772,31 @@ impl StateDir {
             Some((first, rest)) if first.base => (Some(first), rest),
             _ => (None, &manifest.segments[..]),
         };
-        let mut folded: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-        for seg in changes {
-            self.for_each_entry(operator, seg, |key, value| match folded.get_mut(key) {
-                Some(held) => *held = value.map(<[u8]>::to_vec),
-                None => {
-                    folded.insert(key.to_vec(), value.map(<[u8]>::to_vec));
-                }
-            })?;
+        // The changes, in place in their files: sorted by key, stably (a
+        // key's changes stay in segment order), then the last of each key.
+        let files = changes
+            .iter()
+            .map(|seg| self.read_checked(operator, seg))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut folded: Vec<(&[u8], Option<&[u8]>)> =
+            Vec::with_capacity(changes.iter().map(|s| s.entries as usize).sum());
+        for (seg, file) in changes.iter().zip(&files) {
+            self.decode_entries(operator, seg, file, |k, v| folded.push((k, v)))?;
         }
+        folded.sort_by(|a, b| a.0.cmp(b.0));
+        let mut last_of_key: Vec<(&[u8], Option<&[u8]>)> = Vec::with_capacity(folded.len());
+        for entry in folded {
+            match last_of_key.last_mut() {
+                Some(last) if last.0 == entry.0 => *last = entry,
+                _ => last_of_key.push(entry),
+            }
+        }
+        let folded = last_of_key;
         // The base's bytes less its header are about the payload's size.
         let capacity = base.map_or(0, |b| b.bytes as usize)
             + folded
                 .iter()
-                .map(|(k, v)| 17 + k.len() + v.as_ref().map_or(0, Vec::len))
+                .map(|(k, v)| 17 + k.len() + v.map_or(0, <[u8]>::len))
                 .sum::<usize>();
         let mut merged = SegmentBuf::with_capacity(capacity);
         let mut pending = folded.into_iter().peekable();
@@ -787,14 +817,14 @@ impl StateDir {
                 }
                 // Changed keys before this one, then this one as changed.
                 while let Some((k, _)) = pending.peek() {
-                    if k.as_slice() > key {
+                    if *k > key {
                         break;
                     }
                     if let Some((k, v)) = pending.next() {
-                        if let Some(v) = &v {
-                            merged.push(&k, Some(v));
+                        if v.is_some() {
+                            merged.push(k, v);
                         }
-                        if k.as_slice() == key {
+                        if k == key {
                             return;
                         }
                     }
@@ -805,8 +835,8 @@ impl StateDir {
             })?;
         }
         for (k, v) in pending {
-            if let Some(v) = v {
-                merged.push(&k, Some(&v));
+            if v.is_some() {
+                merged.push(k, v);
             }
         }
         if let (true, Some(base)) = (out_of_order, base) {
