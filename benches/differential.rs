@@ -87,6 +87,8 @@ struct Options {
     snapshots: bool,
     /// Only this input (`raw`, `adapter`, `hand`, `snapshots`), to profile one.
     input: Option<String>,
+    /// Where snapshot and state files go (default: the target directory).
+    tmp_dir: Option<PathBuf>,
 }
 
 impl Options {
@@ -104,6 +106,7 @@ impl Options {
             state: true,
             snapshots: true,
             input: None,
+            tmp_dir: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
@@ -133,6 +136,7 @@ impl Options {
                 },
                 "--no-snapshots" => o.snapshots = false,
                 "--input" => o.input = Some(value()),
+                "--tmp-dir" => o.tmp_dir = Some(PathBuf::from(value())),
                 "--bench" => {} // passed by `cargo bench`
                 other => panic!("unknown option {other}"),
             }
@@ -1048,7 +1052,13 @@ fn state_section(o: &Options, tmp: &Path) {
 
 fn main() {
     let o = Options::parse();
-    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    // Snapshots and state files go under the target directory (a real
+    // disk, real fsyncs) unless `--tmp-dir` names another place.
+    let under = o
+        .tmp_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
+    let tmp = tempfile::tempdir_in(under).unwrap();
     println!(
         "differential bench: load {}; files under {}",
         load_average(),

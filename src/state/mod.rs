@@ -766,8 +766,8 @@ impl StateDir {
                 operator: operator.to_owned(),
             })?;
         // A base is sorted and has no deletes: the changes after it (a
-        // small share of it, as the coordinator compacts) are folded into
-        // a sorted map and merged into the base as it streams past.
+        // small share of it, as the coordinator compacts) are sorted and
+        // merged into the base as it streams past.
         let (base, changes) = match manifest.segments.split_first() {
             Some((first, rest)) if first.base => (Some(first), rest),
             _ => (None, &manifest.segments[..]),
@@ -802,19 +802,13 @@ impl StateDir {
         let mut pending = folded.into_iter().peekable();
         let mut out_of_order = false;
         if let Some(base) = base {
-            // The previous base key (its buffer reused), to check the order.
-            let mut previous: Option<Vec<u8>> = None;
-            self.for_each_entry(operator, base, |key, value| {
-                match &mut previous {
-                    Some(last) => {
-                        if last.as_slice() >= key {
-                            out_of_order = true;
-                        }
-                        last.clear();
-                        last.extend_from_slice(key);
-                    }
-                    None => previous = Some(key.to_vec()),
+            let file = self.read_checked(operator, base)?;
+            let mut previous: Option<&[u8]> = None;
+            self.decode_entries(operator, base, &file, |key, value| {
+                if previous.is_some_and(|p| p >= key) {
+                    out_of_order = true;
                 }
+                previous = Some(key);
                 // Changed keys before this one, then this one as changed.
                 while let Some((k, _)) = pending.peek() {
                     if *k > key {
