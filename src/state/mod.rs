@@ -314,6 +314,11 @@ impl SegmentBuf {
         SegmentBuf { bytes, count: 0 }
     }
 
+    /// The encoded length of an entry (at most: a delete has no value length).
+    fn entry_len(key: &[u8], value: Option<&[u8]>) -> usize {
+        17 + key.len() + value.map_or(0, <[u8]>::len)
+    }
+
     /// Appends an entry: the key (`u64` length, bytes), then `0u8` for a
     /// delete or `1u8` and the value (`u64` length, bytes).
     fn push(&mut self, key: &[u8], value: Option<&[u8]>) {
@@ -521,7 +526,7 @@ impl StateDir {
         let file = segment_file_name(epoch, execution, worker);
         let size = entries
             .iter()
-            .map(|(k, v)| 17 + k.len() + v.as_ref().map_or(0, Vec::len))
+            .map(|(k, v)| SegmentBuf::entry_len(k, v.as_deref()))
             .sum();
         let mut buf = SegmentBuf::with_capacity(size);
         for (k, v) in entries {
@@ -784,19 +789,19 @@ impl StateDir {
             self.decode_entries(operator, seg, file, |k, v| folded.push((k, v)))?;
         }
         folded.sort_by(|a, b| a.0.cmp(b.0));
-        let mut last_of_key: Vec<(&[u8], Option<&[u8]>)> = Vec::with_capacity(folded.len());
-        for entry in folded {
-            match last_of_key.last_mut() {
-                Some(last) if last.0 == entry.0 => *last = entry,
-                _ => last_of_key.push(entry),
+        // A key's later change replaces the kept one's value, in place.
+        folded.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 = later.1;
             }
-        }
-        let folded = last_of_key;
+            same
+        });
         // The base's bytes less its header are about the payload's size.
         let capacity = base.map_or(0, |b| b.bytes as usize)
             + folded
                 .iter()
-                .map(|(k, v)| 17 + k.len() + v.map_or(0, <[u8]>::len))
+                .map(|&(k, v)| SegmentBuf::entry_len(k, v))
                 .sum::<usize>();
         let mut merged = SegmentBuf::with_capacity(capacity);
         let mut pending = folded.into_iter().peekable();
