@@ -959,6 +959,7 @@ fn options(args: &[String]) -> Options {
 }
 
 fn main() {
+    timely_connect_operators::disable_transparent_huge_pages();
     let args: Vec<String> = std::env::args().collect();
     let opts = options(&args);
     println!(

@@ -1051,6 +1051,7 @@ fn state_section(o: &Options, tmp: &Path) {
 }
 
 fn main() {
+    timely_connect_operators::disable_transparent_huge_pages();
     let o = Options::parse();
     // Snapshots and state files go under the target directory (a real
     // disk, real fsyncs) unless `--tmp-dir` names another place.

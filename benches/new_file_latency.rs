@@ -99,6 +99,7 @@ fn latencies(landed: &Arc<Mutex<HashMap<String, Instant>>>, seen: &Seen) -> Vec<
 }
 
 fn main() {
+    timely_connect_operators::disable_transparent_huge_pages();
     let files = arg("--files", 12);
     println!("# new file to first record, {files} files 1-1.5 s apart, 2 workers");
     for interval in [Duration::from_millis(200), Duration::from_secs(1)] {

@@ -262,7 +262,7 @@ fn run_job_into(
                                 for blocks in data {
                                     for b in blocks.iter() {
                                         null.write_all(b).expect("write /dev/null");
-                                        let n = b.iter().filter(|&&c| c == b'\n').count() as u64;
+                                        let n = memchr::memchr_iter(b'\n', b).count() as u64;
                                         lines.fetch_add(n, Ordering::Relaxed);
                                     }
                                 }
@@ -319,7 +319,7 @@ fn count_lines(path: &Path) -> u64 {
         if n == 0 {
             return lines;
         }
-        lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
     }
 }
 
@@ -909,6 +909,7 @@ fn options(args: &[String]) -> Options {
 }
 
 fn main() {
+    timely_connect_operators::disable_transparent_huge_pages();
     let args: Vec<String> = std::env::args().collect();
     let opts = options(&args);
     let wanted = |part: &str| opts.only.is_empty() || opts.only.iter().any(|o| o == part);

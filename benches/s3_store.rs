@@ -118,6 +118,7 @@ fn time<T>(f: impl FnOnce() -> T) -> (Duration, T) {
 }
 
 fn main() {
+    timely_connect_operators::disable_transparent_huge_pages();
     let lines = arg("--records", 10_000_000);
     let reps = arg("--reps", 3) as usize;
     let partitions = arg("--partitions", 100_000);

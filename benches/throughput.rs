@@ -378,6 +378,7 @@ fn options(args: &[String]) -> Options {
 }
 
 fn main() {
+    timely_connect_operators::disable_transparent_huge_pages();
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child-mem") {
         let path = PathBuf::from(&args[i + 1]);

@@ -56,7 +56,13 @@ impl<'scope> ExactlyOnceFileSink<'scope> for Stream<'scope, u64, Vec<SourceRecor
     }
 }
 
-/// Renders records into byte blocks, one block per batch, on the worker
+/// A block is cut once it holds this many bytes. Blocks of a few hundred
+/// KiB come from the allocator's reused pages; a block of a whole large
+/// batch (megabytes) is a fresh mapping that the kernel zeroes each time.
+const BLOCK_BYTES: usize = 256 * 1024;
+
+/// Renders records into byte blocks, a block per batch (cut at
+/// [`BLOCK_BYTES`]), on the worker
 /// that holds them: the work spreads over the workers and only bytes cross
 /// to the file's writer, not records with their schemas.
 pub fn render_blocks<'scope, T: 'static>(
@@ -77,6 +83,13 @@ pub fn render_blocks<'scope, T: 'static>(
                     let mut block = Vec::with_capacity(size_hint + size_hint / 8);
                     for r in batch.iter() {
                         render(r, &mut block);
+                        if block.len() >= BLOCK_BYTES {
+                            size_hint = block.len();
+                            session.give(std::mem::replace(
+                                &mut block,
+                                Vec::with_capacity(size_hint + size_hint / 8),
+                            ));
+                        }
                     }
                     if !block.is_empty() {
                         size_hint = block.len();
@@ -291,5 +304,42 @@ impl BlockWriter for StdoutWriter {
         m.insert("path".to_owned(), OffsetValue::String("-".to_owned()));
         m.insert("length".to_owned(), OffsetValue::Int(self.committed as i64));
         Ok(Some(OffsetValue::Map(m)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use timely::dataflow::operators::{Input, Inspect};
+
+    /// A batch larger than [`BLOCK_BYTES`] leaves as several blocks, none
+    /// much larger than the limit, that hold every record once, in order.
+    #[test]
+    fn a_large_batch_is_cut_into_blocks_in_order() {
+        let blocks: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+        let seen = blocks.clone();
+        let line = |i: u32| format!("{i:0>99}\n");
+        timely::execute(timely::Config::thread(), move |worker| {
+            let seen = seen.clone();
+            let mut input = worker.dataflow::<u64, _, _>(|scope| {
+                let (input, records) = scope.new_input::<Vec<u32>>();
+                render_blocks(records, "Render", move |i: &u32, b| {
+                    b.extend_from_slice(line(*i).as_bytes())
+                })
+                .inspect(move |block: &Vec<u8>| seen.lock().unwrap().push(block.clone()));
+                input
+            });
+            // 10,000 lines of 100 bytes: one batch of about 1 MB.
+            let mut batch: Vec<u32> = (0..10_000).collect();
+            input.send_batch(&mut batch);
+        })
+        .unwrap();
+        let blocks = blocks.lock().unwrap();
+        assert!(blocks.len() >= 4, "{} blocks for 1 MB", blocks.len());
+        assert!(blocks.iter().all(|b| b.len() < BLOCK_BYTES + 100));
+        let all: Vec<u8> = blocks.concat();
+        let expected: String = (0..10_000).map(line).collect();
+        assert_eq!(all, expected.as_bytes());
     }
 }

@@ -38,6 +38,7 @@
 
 pub use timely_connect;
 
+mod allocator;
 mod changes;
 mod checkpoint;
 mod collection_sink;
@@ -48,6 +49,7 @@ mod reconfigure;
 mod source;
 
 pub mod metrics_http;
+pub use allocator::disable_transparent_huge_pages;
 pub use changes::{ChangeCollection, ChangeFormat, Changes};
 pub use checkpoint::Checkpoint;
 pub use collection_sink::{ExactlyOnceChangeEvents, ExactlyOnceChanges};

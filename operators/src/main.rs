@@ -279,6 +279,7 @@ fn snapshot_dir_of(
 }
 
 fn main() -> ExitCode {
+    timely_connect_operators::disable_transparent_huge_pages();
     exit_when_a_peer_is_lost();
     let cli = Cli::parse();
     let json = cli.log_format == "json";
