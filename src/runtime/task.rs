@@ -277,7 +277,9 @@ pub fn batch_offsets(records: &[SourceRecord]) -> Offsets {
             None => few.iter().position(|(q, _)| *q == p),
         };
         match slot {
-            Some(i) => few[i].1 = &r.source_offset,
+            // Equal partitions of another allocation: this record's is kept,
+            // so the records after it that share it match by pointer.
+            Some(i) => few[i] = (p, &r.source_offset),
             None if few.len() < FEW => few.push((p, &r.source_offset)),
             None => return offsets_by_runs(records),
         }
