@@ -62,9 +62,9 @@ impl<'scope> ExactlyOnceFileSink<'scope> for Stream<'scope, u64, Vec<SourceRecor
 const BLOCK_BYTES: usize = 256 * 1024;
 
 /// Renders records into byte blocks, a block per batch (cut at
-/// [`BLOCK_BYTES`]), on the worker
-/// that holds them: the work spreads over the workers and only bytes cross
-/// to the file's writer, not records with their schemas.
+/// [`BLOCK_BYTES`]), on the worker that holds them: the work spreads over
+/// the workers and only bytes cross to the file's writer, not records with
+/// their schemas.
 pub fn render_blocks<'scope, T: 'static>(
     records: Stream<'scope, u64, Vec<T>>,
     name: &str,
