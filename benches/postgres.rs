@@ -535,7 +535,7 @@ fn bench_stream(pg: &PgCluster, rows: u64, reps: usize, tmp: &Path) -> StreamRes
             backlog[wi] = rate;
             cpu[wi] = run.cpu.as_secs_f64() / (rows as f64 / 1e6);
             println!(
-                "rep {rep} stream backlog   {workers}w: PostgreSQL {:>9.0} rows/s ({:.2} s) | connector {:>9.0} ev/s ({:.2} s, tail {:.2} s, bench CPU {:.1} s/M) ratio {:.2}",
+                "rep {rep} stream backlog   {workers}w: PostgreSQL {:>9.0} rows/s ({:.2} s) | connector {:>9.0} ev/s ({:.2} s, tail {:.2} s, bench CPU {:.2} s/M) ratio {:.2}",
                 pg_rate,
                 wrote.as_secs_f64(),
                 rate,
@@ -727,7 +727,7 @@ fn bench_snapshot(
             let to_n = (run.reached - run.start).as_secs_f64();
             ours[wi] = rows as f64 / to_n;
             println!(
-                "rep {rep} snapshot {workers}w {tasks}t {into:?}: COPY {:>9.0} rows/s ({:.2} s) | connector {:>9.0} rows/s ({:.2} s, tail {:.2} s, bench CPU {:.1} s/M) ratio {:.2}",
+                "rep {rep} snapshot {workers}w {tasks}t {into:?}: COPY {:>9.0} rows/s ({:.2} s) | connector {:>9.0} rows/s ({:.2} s, tail {:.2} s, bench CPU {:.2} s/M) ratio {:.2}",
                 copy_rate,
                 copy.as_secs_f64(),
                 ours[wi],

@@ -58,7 +58,9 @@
 use std::fmt;
 
 use super::logical::{self, LogicalType};
-use super::schema::{Schema, SchemaType};
+use std::sync::Arc;
+
+use super::schema::{Schema, SchemaRef, SchemaType};
 use super::value::{Struct, Value};
 
 /// Appends `value` rendered as JSON (see the module doc) to `out`.
@@ -257,12 +259,23 @@ fn decimal_scale(schema: &Schema) -> Option<i32> {
 /// Renders a logical value readably; `false` if `value` does not fit the
 /// logical type (then the caller renders the primitive).
 fn write_logical(out: &mut Vec<u8>, value: &Value, schema: &Schema) -> bool {
-    let Some(lt) = LogicalType::of(schema) else {
-        return false;
-    };
+    match LogicalType::of(schema) {
+        Some(lt) => write_logical_as(out, value, lt, || decimal_scale(schema)),
+        None => false,
+    }
+}
+
+/// [`write_logical`] for a logical type already known; `scale` gives a
+/// Decimal's scale (`None` if the schema has no valid one).
+fn write_logical_as(
+    out: &mut Vec<u8>,
+    value: &Value,
+    lt: LogicalType,
+    scale: impl FnOnce() -> Option<i32>,
+) -> bool {
     let mut w = Bytes(out);
     let res = match (lt, value) {
-        (LogicalType::Decimal, Value::Bytes(b)) if !b.is_empty() => match decimal_scale(schema) {
+        (LogicalType::Decimal, Value::Bytes(b)) if !b.is_empty() => match scale() {
             Some(scale) => logical::write_decimal_bytes(&mut w, b, scale),
             None => return false,
         },
@@ -304,6 +317,11 @@ fn write_value(out: &mut Vec<u8>, value: &Value, schema: Option<&Schema>) {
             return;
         }
     }
+    write_plain(out, value, schema);
+}
+
+/// [`write_value`] after the default and the logical type are dealt with.
+fn write_plain(out: &mut Vec<u8>, value: &Value, schema: Option<&Schema>) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Int8(v) => write_i64(out, i64::from(*v)),
@@ -366,6 +384,10 @@ fn write_value(out: &mut Vec<u8>, value: &Value, schema: Option<&Schema>) {
 }
 
 fn write_struct(out: &mut Vec<u8>, s: &Struct) {
+    if let Some(plan) = StructPlan::cached(s.schema()) {
+        plan.write(out, s.values());
+        return;
+    }
     out.push(b'{');
     for (i, (field, v)) in s.schema().fields.iter().zip(s.values()).enumerate() {
         if i > 0 {
@@ -376,6 +398,135 @@ fn write_struct(out: &mut Vec<u8>, s: &Struct) {
         write_value(out, v, Some(&field.schema));
     }
     out.push(b'}');
+}
+
+/// How one field of a [`StructPlan`] renders.
+struct FieldPlan {
+    /// Where the field's `"name":` (with its `{` or `,`) ends in
+    /// [`StructPlan::names`].
+    end: usize,
+    /// Whether its schema has a default (a `Null` renders as it).
+    has_default: bool,
+    /// Its logical type, with a Decimal's scale.
+    logical: Option<(LogicalType, Option<i32>)>,
+}
+
+/// What rendering a struct of one schema needs, worked out once: its field
+/// names as JSON (escaped, with the separators) and each field's logical
+/// type. Rows of a table share one schema, so a plan serves many.
+struct StructPlan {
+    /// The schema planned; held, so its address names it while cached.
+    schema: SchemaRef,
+    /// `{"a":` `,"b":` … back to back.
+    names: Vec<u8>,
+    fields: Vec<FieldPlan>,
+}
+
+/// Plans kept per thread, and how many schema addresses missed lately.
+const PLANS: usize = 16;
+
+#[derive(Default)]
+struct PlanCache {
+    plans: Vec<std::rc::Rc<StructPlan>>,
+    /// Where the next plan goes when the cache is full.
+    next: usize,
+    /// Schema addresses seen once without a plan: a schema is planned the
+    /// second time it is seen, so one made per record costs no plan.
+    missed: [usize; PLANS],
+    next_missed: usize,
+}
+
+thread_local! {
+    static STRUCT_PLANS: std::cell::RefCell<PlanCache> =
+        std::cell::RefCell::new(PlanCache::default());
+}
+
+impl StructPlan {
+    fn new(schema: &SchemaRef) -> StructPlan {
+        let mut names = Vec::new();
+        let fields = schema
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                names.push(if i == 0 { b'{' } else { b',' });
+                write_str(&mut names, &f.name);
+                names.push(b':');
+                let fs = &f.schema;
+                FieldPlan {
+                    end: names.len(),
+                    has_default: fs.default.is_some(),
+                    logical: fs
+                        .name
+                        .is_some()
+                        .then(|| LogicalType::of(fs))
+                        .flatten()
+                        .map(|lt| (lt, decimal_scale(fs))),
+                }
+            })
+            .collect();
+        StructPlan {
+            schema: schema.clone(),
+            names,
+            fields,
+        }
+    }
+
+    /// The plan of `schema` on this thread: cached, made now (the second
+    /// time this address is seen), or `None`.
+    fn cached(schema: &SchemaRef) -> Option<std::rc::Rc<StructPlan>> {
+        let addr = Arc::as_ptr(schema) as usize;
+        STRUCT_PLANS.with(|cache| {
+            let mut cache = cache.try_borrow_mut().ok()?;
+            if let Some(plan) = cache
+                .plans
+                .iter()
+                .find(|p| Arc::as_ptr(&p.schema) as usize == addr)
+            {
+                return Some(plan.clone());
+            }
+            if !cache.missed.contains(&addr) {
+                let at = cache.next_missed;
+                cache.missed[at] = addr;
+                cache.next_missed = (at + 1) % PLANS;
+                return None;
+            }
+            let plan = std::rc::Rc::new(StructPlan::new(schema));
+            if cache.plans.len() < PLANS {
+                cache.plans.push(plan.clone());
+            } else {
+                let at = cache.next;
+                cache.plans[at] = plan.clone();
+                cache.next = (at + 1) % PLANS;
+            }
+            Some(plan)
+        })
+    }
+
+    /// Renders `values` (of a struct of this plan's schema) as
+    /// [`write_struct`] does.
+    fn write(&self, out: &mut Vec<u8>, values: &[Value]) {
+        if self.fields.is_empty() {
+            out.extend_from_slice(b"{}");
+            return;
+        }
+        let mut start = 0;
+        for ((plan, field), value) in self.fields.iter().zip(&self.schema.fields).zip(values) {
+            out.extend_from_slice(&self.names[start..plan.end]);
+            start = plan.end;
+            let schema = &*field.schema;
+            let value = if plan.has_default {
+                resolve_default(value, Some(schema))
+            } else {
+                value
+            };
+            match plan.logical {
+                Some((lt, scale)) if write_logical_as(out, value, lt, || scale) => {}
+                _ => write_plain(out, value, Some(schema)),
+            }
+        }
+        out.push(b'}');
+    }
 }
 
 thread_local! {
@@ -408,17 +559,30 @@ fn write_shared_struct(out: &mut Vec<u8>, s: &Struct) {
 }
 
 fn write_i64(out: &mut Vec<u8>, v: i64) {
+    /// "00" to "99", two digits per step.
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     let mut n = v.unsigned_abs();
-    loop {
+    while n >= 100 {
+        // `n % 100` is below 100, so the pair is in the table.
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
         i -= 1;
-        // `n % 10` is below 10.
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        // `n` is below 10.
+        buf[i] = b'0' + n as u8;
     }
     if v < 0 {
         out.push(b'-');
@@ -763,6 +927,95 @@ mod tests {
                 "d": -123.456, "day": "1970-01-02", "m": [[1, 0.1]],
                 "s": {"k": {"b": "AQID"}}, "f": "-Infinity", "txt": "x\u{1}y"
             })
+        );
+    }
+
+    #[test]
+    fn integers_render_as_their_decimal_digits() {
+        let mut cases = vec![i64::MIN, i64::MAX, 0, -1, 9, 10, 99, 100, 101, -999, 1000];
+        cases.extend((0..19).map(|e| 10i64.pow(e)));
+        cases.extend((1..19).map(|e| 10i64.pow(e) - 1));
+        for v in cases {
+            assert_eq!(json(&Value::Int64(v), None), v.to_string());
+            assert_eq!(
+                json(&Value::Int64(-v.saturating_abs()), None),
+                (-v.saturating_abs()).to_string()
+            );
+        }
+    }
+
+    /// A struct schema's field names and logical types are worked out once
+    /// per thread and reused: the rendering from a plan must equal the one
+    /// without (the first sighting renders without a plan, the second makes
+    /// it, later ones reuse it), for names that need escaping, defaults,
+    /// Decimals, nested and empty structs.
+    #[test]
+    fn planned_structs_render_as_unplanned_ones() {
+        use crate::data::SchemaRef;
+        let inner = SchemaBuilder::struct_()
+            .optional()
+            .field("day", date_schema())
+            .field("empty", SchemaBuilder::struct_().optional().build())
+            .build();
+        let schema: SchemaRef = SchemaBuilder::struct_()
+            .field("id", Schema::int64())
+            .field("quo\"te\n", Schema::optional_string())
+            .field("price", decimal_schema(2))
+            .field(
+                "status",
+                SchemaBuilder::string()
+                    .optional()
+                    .default_value(Value::from("new"))
+                    .build(),
+            )
+            .field("inner", inner.clone())
+            .build();
+        let row = |id: i64, status: Option<&str>| {
+            let mut s = Struct::new(schema.clone())
+                .with("id", id)
+                .unwrap()
+                .with("quo\"te\n", "a\"b")
+                .unwrap()
+                .with("price", Decimal::new(-1230, 2).to_value())
+                .unwrap()
+                .with(
+                    "inner",
+                    Value::Struct(
+                        Struct::new(inner.clone())
+                            .with("day", Value::Int32(19782))
+                            .unwrap()
+                            .with(
+                                "empty",
+                                Value::Struct(Struct::new(inner.fields[1].schema.clone())),
+                            )
+                            .unwrap(),
+                    ),
+                )
+                .unwrap();
+            if let Some(st) = status {
+                s = s.with("status", st).unwrap();
+            }
+            Value::Struct(s)
+        };
+        let expected = |id: i64, status: &str| {
+            format!(
+                r#"{{"id":{id},"quo\"te\n":"a\"b","price":-12.30,"status":"{status}","inner":{{"day":"2024-02-29","empty":{{}}}}}}"#
+            )
+        };
+        for id in 0..4 {
+            assert_eq!(json(&row(id, None), Some(&schema)), expected(id, "new"));
+            assert_eq!(
+                json(&row(id, Some("paid")), Some(&schema)),
+                expected(id, "paid")
+            );
+        }
+        assert!(
+            STRUCT_PLANS.with(|c| c
+                .borrow()
+                .plans
+                .iter()
+                .any(|p| Arc::ptr_eq(&p.schema, &schema))),
+            "the schema seen repeatedly has a plan"
         );
     }
 }
