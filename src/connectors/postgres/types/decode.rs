@@ -34,12 +34,15 @@ pub fn decode_as(kind: &Kind, text: &str, optional: bool) -> Result<Value, Decod
         | Kind::Xml
         | Kind::Enum { .. } => Value::String(text.to_owned()),
         Kind::Bytes => Value::Bytes(decode_bytea(text).ok_or_else(|| bad(text, "bytea"))?),
-        Kind::Decimal { scale, .. } => match parse_numeric(text) {
-            Some(Numeric::Special) => Value::Null,
-            Some(Numeric::Finite(n)) => {
-                Value::Bytes(n.rescale(*scale).ok_or_else(|| bad(text, "numeric"))?)
-            }
-            None => return Err(bad(text, "numeric")),
+        Kind::Decimal { scale, .. } => match small_decimal(text, *scale) {
+            Some(bytes) => Value::Bytes(bytes),
+            None => match parse_numeric(text) {
+                Some(Numeric::Special) => Value::Null,
+                Some(Numeric::Finite(n)) => {
+                    Value::Bytes(n.rescale(*scale).ok_or_else(|| bad(text, "numeric"))?)
+                }
+                None => return Err(bad(text, "numeric")),
+            },
         },
         Kind::Money => {
             let cleaned: String = text
@@ -240,6 +243,44 @@ impl FiniteNumeric {
         }
         (digits, scale)
     }
+}
+
+/// The unscaled bytes of a plain decimal `text` (`-12.30`) at `scale`, as
+/// [`FiniteNumeric::rescale`] gives them, worked out in an `i128` without
+/// the digit strings between: for values of up to 38 digits at `scale`
+/// whose dropped fraction digits are zeros. `None` takes the general path
+/// (which also reports what is wrong with bad text).
+pub(super) fn small_decimal(text: &str, scale: i32) -> Option<Vec<u8>> {
+    let b = text.as_bytes();
+    let (negative, body) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let (int, frac) = match body.iter().position(|&c| c == b'.') {
+        Some(dot) => (&body[..dot], &body[dot + 1..]),
+        None => (body, &[][..]),
+    };
+    let scale = usize::try_from(scale).ok()?;
+    if (int.is_empty() && frac.is_empty()) || int.len() + scale > 38 {
+        return None;
+    }
+    let (kept, dropped) = frac.split_at(frac.len().min(scale));
+    if dropped.iter().any(|&d| d != b'0') {
+        return None;
+    }
+    let mut unscaled: i128 = 0;
+    for &d in int.iter().chain(kept) {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        unscaled = unscaled * 10 + i128::from(d - b'0');
+    }
+    for _ in kept.len()..scale {
+        unscaled *= 10;
+    }
+    let value = if negative { -unscaled } else { unscaled };
+    Some(crate::data::Decimal::new(value, 0).to_bytes())
 }
 
 pub(super) fn parse_numeric(text: &str) -> Option<Numeric> {

@@ -75,6 +75,92 @@ fn pg_numeric_bytes_match_java_biginteger() {
     assert_eq!(fast, slow.to_signed_bytes_be());
 }
 
+/// The shortcut for decimals of up to 38 digits gives the general path's
+/// bytes, and leaves to it what it cannot take (too many digits, a dropped
+/// non-zero digit, bad text, a negative scale).
+#[test]
+fn pg_small_decimals_take_the_shortcut_with_the_same_bytes() {
+    let general = |text: &str, scale: i32| match parse_numeric(text) {
+        Some(Numeric::Finite(n)) => n.rescale(scale),
+        _ => None,
+    };
+    let nines = "9".repeat(36);
+    let cases = [
+        "0",
+        "-0",
+        "-0.00",
+        "1",
+        "-1",
+        "127",
+        "128",
+        "-128",
+        "-129",
+        "12.3",
+        "12.30",
+        "-1234.50",
+        "0.05",
+        "+7.1",
+        ".5",
+        "5.",
+        "1.000",
+        "99999999.99",
+        &nines,
+    ];
+    for scale in [0, 2, 3] {
+        for text in cases {
+            let expected = general(text, scale);
+            let fast = small_decimal(text, scale);
+            if let Some(bytes) = &fast {
+                assert_eq!(Some(bytes), expected.as_ref(), "{text} at scale {scale}");
+            }
+            let kind = Kind::Decimal {
+                precision: 38,
+                scale,
+            };
+            assert_eq!(
+                decode(&kind, text).ok(),
+                expected.map(Value::Bytes),
+                "{text} at scale {scale}"
+            );
+        }
+    }
+    assert!(
+        small_decimal("12.30", 2).is_some(),
+        "the common case is short-cut"
+    );
+    assert_eq!(
+        small_decimal("1.25", 1),
+        None,
+        "a non-zero digit would be dropped"
+    );
+    assert_eq!(small_decimal("1x", 0), None);
+    assert_eq!(small_decimal("", 0), None);
+    assert_eq!(small_decimal(".", 0), None);
+    assert_eq!(small_decimal("-", 0), None);
+    assert_eq!(small_decimal("1", -2), None);
+    assert_eq!(
+        small_decimal(&"9".repeat(37), 2),
+        None,
+        "39 digits at scale 2"
+    );
+    assert!(decode(
+        &Kind::Decimal {
+            precision: 5,
+            scale: 1
+        },
+        "1.25"
+    )
+    .is_err());
+    assert!(decode(
+        &Kind::Decimal {
+            precision: 5,
+            scale: 1
+        },
+        "1.2.5"
+    )
+    .is_err());
+}
+
 #[test]
 fn pg_numeric_without_scale_is_variable_scale_decimal() {
     let kind = k(oid::NUMERIC, -1);
