@@ -422,18 +422,17 @@ struct StructPlan {
     fields: Vec<FieldPlan>,
 }
 
-/// Plans kept per thread, and how many schema addresses missed lately.
-const PLANS: usize = 16;
+/// Plan slots per thread: a schema's plan goes in the slot its address
+/// hashes to.
+const PLAN_SLOTS: usize = 64;
 
 #[derive(Default)]
 struct PlanCache {
-    plans: Vec<std::rc::Rc<StructPlan>>,
-    /// Where the next plan goes when the cache is full.
-    next: usize,
-    /// Schema addresses seen once without a plan: a schema is planned the
-    /// second time it is seen, so one made per record costs no plan.
-    missed: [usize; PLANS],
-    next_missed: usize,
+    plans: Vec<Option<std::rc::Rc<StructPlan>>>,
+    /// Per slot, the address last seen there without a plan: a schema is
+    /// planned the second time it is seen, so one made per record costs
+    /// no plan.
+    missed: Vec<usize>,
 }
 
 thread_local! {
@@ -476,29 +475,25 @@ impl StructPlan {
     /// time this address is seen), or `None`.
     fn cached(schema: &SchemaRef) -> Option<std::rc::Rc<StructPlan>> {
         let addr = Arc::as_ptr(schema) as usize;
+        // Schemas are at least 8-byte aligned and some hundred bytes long.
+        let slot = (addr >> 3 ^ addr >> 9) % PLAN_SLOTS;
         STRUCT_PLANS.with(|cache| {
             let mut cache = cache.try_borrow_mut().ok()?;
-            if let Some(plan) = cache
-                .plans
-                .iter()
-                .find(|p| Arc::as_ptr(&p.schema) as usize == addr)
-            {
-                return Some(plan.clone());
+            if cache.plans.is_empty() {
+                cache.plans.resize(PLAN_SLOTS, None);
+                cache.missed.resize(PLAN_SLOTS, 0);
             }
-            if !cache.missed.contains(&addr) {
-                let at = cache.next_missed;
-                cache.missed[at] = addr;
-                cache.next_missed = (at + 1) % PLANS;
+            if let Some(plan) = &cache.plans[slot] {
+                if Arc::as_ptr(&plan.schema) as usize == addr {
+                    return Some(plan.clone());
+                }
+            }
+            if cache.missed[slot] != addr {
+                cache.missed[slot] = addr;
                 return None;
             }
             let plan = std::rc::Rc::new(StructPlan::new(schema));
-            if cache.plans.len() < PLANS {
-                cache.plans.push(plan.clone());
-            } else {
-                let at = cache.next;
-                cache.plans[at] = plan.clone();
-                cache.next = (at + 1) % PLANS;
-            }
+            cache.plans[slot] = Some(plan.clone());
             Some(plan)
         })
     }
@@ -1014,6 +1009,7 @@ mod tests {
                 .borrow()
                 .plans
                 .iter()
+                .flatten()
                 .any(|p| Arc::ptr_eq(&p.schema, &schema))),
             "the schema seen repeatedly has a plan"
         );

@@ -365,9 +365,37 @@ impl TableModel {
         self.envelope_with_source(op, before, after, s, now_ms)
     }
 
-    /// The `source` block of this table's events read at `source`.
+    /// The `source` block of this table's events read at `source`, of the
+    /// schema of the envelope's `source` field.
     pub fn source_block(&self, source: &SourceInfo) -> Result<Struct, RowError> {
-        source_struct(&self.schema, &self.table, source).map_err(|e| self.envelope_error(e))
+        let schema = self
+            .envelope_schema
+            .field("source")
+            .map_or_else(source_schema, |f| f.schema.clone());
+        source_struct_of(schema, &self.schema, &self.table, source)
+            .map_err(|e| self.envelope_error(e))
+    }
+
+    /// A copy whose topic and schemas are new allocations, equal to this
+    /// model's. A batch of records decoded with its own copy counts its
+    /// references to them on counters of its own: the thread that reads
+    /// the next batch and the worker that drops this one do not contend
+    /// for one atomic counter per record and schema.
+    pub fn own_copy(&self) -> TableModel {
+        let fresh = |s: &SchemaRef| Arc::new(Schema::clone(s));
+        let mut envelope = Schema::clone(&self.envelope_schema);
+        for f in &mut envelope.fields {
+            if f.name == "source" {
+                f.schema = fresh(&f.schema);
+            }
+        }
+        TableModel {
+            topic: Arc::from(&*self.topic),
+            key_schema: self.key_schema.as_ref().map(fresh),
+            value_schema: fresh(&self.value_schema),
+            envelope_schema: Arc::new(envelope),
+            ..self.clone()
+        }
     }
 
     fn envelope_error(&self, e: crate::data::DataError) -> RowError {
@@ -416,8 +444,18 @@ pub fn source_struct(
     table: &str,
     source: &SourceInfo,
 ) -> Result<Struct, crate::data::DataError> {
+    source_struct_of(source_schema(), schema, table, source)
+}
+
+/// [`source_struct`] of a given [`source_schema`] (or a copy of it).
+fn source_struct_of(
+    source_schema: SchemaRef,
+    schema: &str,
+    table: &str,
+    source: &SourceInfo,
+) -> Result<Struct, crate::data::DataError> {
     Struct::from_iter_parts(
-        source_schema(),
+        source_schema,
         [
             Value::String(env!("CARGO_PKG_VERSION").to_owned()),
             Value::String("postgresql".to_owned()),
@@ -621,6 +659,60 @@ mod tests {
         assert_eq!(src.get("lsn"), Some(&Value::Int64(2)));
         assert_eq!(src.get("txId"), Some(&Value::Int64(5)));
         assert_eq!(src.get("origin"), Some(&Value::Null));
+    }
+
+    /// A model's own copy (one per batch in turn) makes events equal to
+    /// the model's, and shares no topic or schema allocation with it.
+    #[test]
+    fn own_copy_makes_equal_events_from_its_own_allocations() {
+        let m = model(vec![0]);
+        let c = m.own_copy();
+        let key = |m: &TableModel| m.key_schema.clone().unwrap();
+        assert_eq!(c.topic, m.topic);
+        assert!(!Arc::ptr_eq(&c.topic, &m.topic));
+        for (ours, theirs) in [
+            (&c.value_schema, &m.value_schema),
+            (&c.envelope_schema, &m.envelope_schema),
+            (&key(&c), &key(&m)),
+        ] {
+            assert_eq!(ours, theirs);
+            assert!(!Arc::ptr_eq(ours, theirs));
+        }
+        let source = SourceInfo {
+            name: Arc::from("shop"),
+            db: Arc::from("app"),
+            ts_ms: 1,
+            snapshot: "true",
+            sequence: None,
+            tx_id: Some(5),
+            lsn: Some(2),
+            xmin: None,
+        };
+        let event = |m: &TableModel| {
+            let row = m
+                .row(&[Cell::Text("7"), Cell::Text("x"), Cell::Text("1.50")])
+                .unwrap();
+            let block = m.source_block(&source).unwrap();
+            (
+                m.key_of(&row).unwrap(),
+                m.envelope_with_source(Op::Read, None, Some(row), block, 9)
+                    .unwrap(),
+            )
+        };
+        let (ours, theirs) = (event(&c), event(&m));
+        assert_eq!(ours, theirs);
+        let e = ours.1.as_struct().unwrap();
+        e.validate().unwrap();
+        let block = e.get("source").unwrap().as_struct().unwrap();
+        assert!(
+            Arc::ptr_eq(
+                block.schema(),
+                &c.envelope_schema.field("source").unwrap().schema
+            ),
+            "the source block is of the copy's own source schema"
+        );
+        assert!(!Arc::ptr_eq(block.schema(), &source_schema()));
+        assert!(Arc::ptr_eq(e.schema(), &c.envelope_schema));
     }
 
     #[test]

@@ -133,6 +133,9 @@ struct RowCtx {
     /// The `source` block, shared by the batch's records.
     source: crate::data::Struct,
     now_ms: i64,
+    /// The table's model, with topic and schemas that batches take in turn
+    /// (see [`Snapshotter::batch_model`]).
+    model: Arc<TableModel>,
 }
 
 /// The record of one row, decoded from the text-format values as they sit
@@ -144,7 +147,7 @@ fn read_record(
     row: &[Option<&[u8]>],
     keys: &mut KeyTexts,
 ) -> Result<Pending, SnapshotError> {
-    let model = &job.model;
+    let model = &ctx.model;
     let not_utf8 = |i: usize| {
         SnapshotError::Row(super::envelope::RowError {
             table: job.chunk.table.clone(),
@@ -317,6 +320,21 @@ pub struct Snapshotter {
     /// Tables read and to read.
     tables_done: u64,
     tables_total: u64,
+    /// Copies of each table's model, keyed by the model's address.
+    batch_models: HashMap<usize, BatchModels>,
+}
+
+/// How many copies of a table's model batches take in turn: more than the
+/// batches in flight between the task and the worker that drops them.
+const BATCH_MODELS: usize = 8;
+
+/// Copies of one table's model (see [`TableModel::own_copy`]), taken in
+/// turn by consecutive batches.
+struct BatchModels {
+    /// The model copied; held, so its address names it.
+    _of: Arc<TableModel>,
+    copies: Vec<Arc<TableModel>>,
+    next: usize,
 }
 
 /// The type name a resume literal of `type_oid` is cast to, and whether the
@@ -836,6 +854,7 @@ impl Snapshotter {
             counts,
             tables_done: 0,
             tables_total,
+            batch_models: HashMap::new(),
         })
     }
 
@@ -884,10 +903,11 @@ impl Snapshotter {
             );
             // Rows are decoded as they arrive, from the read buffer (no
             // string per cell); what is shared by the batch is made once.
+            let model = self.batch_model(&job.model);
             let ctx = RowCtx {
                 partition: job.chunk.partition(&self.prefix),
                 placeholder: crate::data::SourceOffset::int(&self.placeholder, 0),
-                source: job.model.source_block(&SourceInfo {
+                source: model.source_block(&SourceInfo {
                     name: self.name.clone(),
                     db: self.db.clone(),
                     ts_ms: self.ts_ms,
@@ -898,6 +918,7 @@ impl Snapshotter {
                     xmin: None,
                 })?,
                 now_ms: now_ms(),
+                model,
             };
             // The record held back from the last batch goes first; the rows
             // read now follow it, straight into the batch.
@@ -1022,6 +1043,29 @@ impl Snapshotter {
     /// carries the progress up to the range's last record in the batch (a
     /// batch is emitted whole, in one epoch, so the snapshot holding any of
     /// them holds all), built once per range and batch.
+    /// The model a batch of `model`'s table decodes with: one of
+    /// [`BATCH_MODELS`] copies, in turn. Records hold references to their
+    /// model's topic and schemas; with a copy per batch, the task reading
+    /// one batch and the worker dropping an earlier one count them on
+    /// different counters instead of contending for one cache line per
+    /// record and schema. A few copies in turn (not a new one per batch)
+    /// keep the schemas that caches downstream see few.
+    fn batch_model(&mut self, model: &Arc<TableModel>) -> Arc<TableModel> {
+        let entry = self
+            .batch_models
+            .entry(Arc::as_ptr(model) as usize)
+            .or_insert_with(|| BatchModels {
+                _of: model.clone(),
+                copies: (0..BATCH_MODELS)
+                    .map(|_| Arc::new(model.own_copy()))
+                    .collect(),
+                next: 0,
+            });
+        let copy = entry.copies[entry.next % BATCH_MODELS].clone();
+        entry.next = (entry.next + 1) % BATCH_MODELS;
+        copy
+    }
+
     fn with_offsets(
         &self,
         mut out: Vec<SourceRecord>,
