@@ -22,6 +22,8 @@
 //! `1:1,2:1,1:T,2:T,1:1:null,1:T:null,2:T:null`), `--no-poll` (skip the
 //! snapshot's `poll()` diagnostic), `--async-commit` (keep the test harness's
 //! `synchronous_commit=off`; the default here is `on`, see `main`).
+//! `TC_BENCH_PG_PROPS=k=v,k=v` adds connector settings to every run
+//! (`snapshot.fetch.size=2048`).
 //!
 //! Every connector run is the library path the CLI's `run --output` takes:
 //! `connect_source` → `exactly_once_file` into a temp file, tied to
@@ -185,6 +187,13 @@ fn connector_props(pg: &PgCluster, table: &str, slot: &str, mode: &str) -> Prope
         ("snapshot.mode", mode),
     ] {
         props.insert(k.to_owned(), v.to_owned());
+    }
+    // Extra connector settings, `k=v,k=v` (`snapshot.fetch.size=2048`).
+    if let Ok(extra) = std::env::var("TC_BENCH_PG_PROPS") {
+        for kv in extra.split(',').filter(|kv| !kv.is_empty()) {
+            let (k, v) = kv.split_once('=').expect("TC_BENCH_PG_PROPS: want k=v,k=v");
+            props.insert(k.trim().to_owned(), v.trim().to_owned());
+        }
     }
     props
 }

@@ -57,6 +57,8 @@ pub const PLUGIN_NAME: &str = "plugin.name";
 pub const SNAPSHOT_MODE: &str = "snapshot.mode";
 /// Rows fetched per round trip while snapshotting.
 pub const SNAPSHOT_FETCH_SIZE: &str = "snapshot.fetch.size";
+/// Most records one poll returns (Debezium's `max.batch.size`).
+pub const MAX_BATCH_SIZE: &str = "max.batch.size";
 /// Rows per chunk of a table a parallel snapshot splits (extension; 0: never split).
 pub const SNAPSHOT_CHUNK_ROWS: &str = "snapshot.chunk.rows";
 /// Whether a delete is followed by a tombstone.
@@ -183,6 +185,8 @@ pub struct PgCdcConfig {
     pub snapshot_mode: SnapshotMode,
     /// `snapshot.fetch.size`.
     pub fetch_size: usize,
+    /// `max.batch.size`.
+    pub max_batch: usize,
     /// `snapshot.chunk.rows`.
     pub chunk_rows: u64,
     /// `tombstones.on.delete`.
@@ -567,9 +571,22 @@ pub fn definition() -> ConfigDef {
                 SNAPSHOT_FETCH_SIZE,
                 ConfigType::Int,
                 Importance::Low,
-                "Rows read per round trip while snapshotting a table.",
+                "Rows read per round trip while snapshotting a table, at most \
+                 `max.batch.size`.",
             )
             .default_value("10240")
+            .validator(Validator::at_least(1.0))
+            .group(replication, 6),
+        )
+        .define(
+            ConfigKey::new(
+                MAX_BATCH_SIZE,
+                ConfigType::Int,
+                Importance::Medium,
+                "Maximum size of each batch of source records, as Debezium's: a poll \
+                 returns at most this many, while snapshotting and while streaming.",
+            )
+            .default_value("2048")
             .validator(Validator::at_least(1.0))
             .group(replication, 6),
         )
@@ -1073,6 +1090,9 @@ fn parse(
         fetch_size: usize::try_from(parsed.int(SNAPSHOT_FETCH_SIZE).unwrap_or(10240))
             .unwrap_or(10240)
             .max(1),
+        max_batch: usize::try_from(parsed.int(MAX_BATCH_SIZE).unwrap_or(2048))
+            .unwrap_or(2048)
+            .max(1),
         chunk_rows: u64::try_from(parsed.long(SNAPSHOT_CHUNK_ROWS).unwrap_or(100_000)).unwrap_or(0),
         tombstones: parsed.boolean(TOMBSTONES_ON_DELETE).unwrap_or(true),
         skipped,
@@ -1206,6 +1226,22 @@ mod tests {
             }
         );
         assert!(c.message_included("anything"));
+        assert_eq!((c.fetch_size, c.max_batch), (10240, 2048));
+    }
+
+    /// `max.batch.size` is Debezium's key with its default, and a value
+    /// below 1 is refused naming it.
+    #[test]
+    fn pg_max_batch_size_is_read_and_checked() {
+        let mut p = minimal();
+        p.push((MAX_BATCH_SIZE, "500"));
+        p.push((SNAPSHOT_FETCH_SIZE, "100"));
+        let (_, c) = settings(&props(&p), false, "t").unwrap();
+        assert_eq!((c.fetch_size, c.max_batch), (100, 500));
+        let mut bad = minimal();
+        bad.push((MAX_BATCH_SIZE, "0"));
+        let err = settings(&props(&bad), false, "t").unwrap_err().to_string();
+        assert!(err.contains(MAX_BATCH_SIZE), "{err}");
     }
 
     #[test]

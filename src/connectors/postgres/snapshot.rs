@@ -840,7 +840,10 @@ impl Snapshotter {
             ts_ms: now_ms(),
             jobs,
             current: None,
-            fetch_size: config.fetch_size,
+            // A FETCH's rows are one batch, so at most `max.batch.size`:
+            // a batch of 2,048 records stays in cache between the task that
+            // makes it and the worker that renders it; 10,240 do not.
+            fetch_size: config.fetch_size.min(config.max_batch),
             pending: None,
             name: Arc::from(config.prefix.as_str()),
             db: Arc::from(config.dbname.as_str()),

@@ -241,9 +241,6 @@ const PROBE_AFTER: Duration = Duration::from_secs(5);
 /// Silence after a request after which the session is taken as lost.
 const DEAD_AFTER: Duration = Duration::from_secs(10);
 
-/// Most records one poll returns.
-const MAX_BATCH: usize = 4096;
-
 impl Streamer {
     /// Whether the last message read began a transaction whose commit has
     /// not been read yet: the changes emitted so far end inside it.
@@ -299,7 +296,7 @@ impl Streamer {
     ) -> Result<Vec<SourceRecord>, StreamError> {
         let deadline = Instant::now() + budget;
         let mut out = Vec::new();
-        while out.len() < MAX_BATCH {
+        while out.len() < config.max_batch {
             let now = Instant::now();
             if now >= deadline {
                 break;
