@@ -57,6 +57,8 @@ pub const PLUGIN_NAME: &str = "plugin.name";
 pub const SNAPSHOT_MODE: &str = "snapshot.mode";
 /// Rows fetched per round trip while snapshotting.
 pub const SNAPSHOT_FETCH_SIZE: &str = "snapshot.fetch.size";
+/// `snapshot.fetch.size`'s default, Debezium's.
+pub const DEFAULT_SNAPSHOT_FETCH_SIZE: usize = 10240;
 /// Most records one poll returns (Debezium's `max.batch.size`).
 pub const MAX_BATCH_SIZE: &str = "max.batch.size";
 /// Rows per chunk of a table a parallel snapshot splits (extension; 0: never split).
@@ -1087,8 +1089,10 @@ fn parse(
         publication: text(PUBLICATION_NAME)?,
         autocreate,
         snapshot_mode,
-        fetch_size: usize::try_from(parsed.int(SNAPSHOT_FETCH_SIZE).unwrap_or(10240))
-            .unwrap_or(10240)
+        fetch_size: parsed
+            .int(SNAPSHOT_FETCH_SIZE)
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(DEFAULT_SNAPSHOT_FETCH_SIZE)
             .max(1),
         max_batch: usize::try_from(parsed.int(MAX_BATCH_SIZE).unwrap_or(2048))
             .unwrap_or(2048)

@@ -832,6 +832,17 @@ impl Snapshotter {
             "snapshot started"
         );
         let tables_total = counts.len() as u64;
+        if config.fetch_size > config.max_batch
+            && config.fetch_size != super::config::DEFAULT_SNAPSHOT_FETCH_SIZE
+        {
+            tracing::info!(
+                "snapshot.fetch.size={} is above max.batch.size={}: a FETCH reads {} rows; \
+                 raise max.batch.size for larger batches",
+                config.fetch_size,
+                config.max_batch,
+                config.max_batch
+            );
+        }
         Ok(Snapshotter {
             conn,
             cp,
