@@ -56,10 +56,9 @@
 //! ```
 
 use std::fmt;
-
-use super::logical::{self, LogicalType};
 use std::sync::Arc;
 
+use super::logical::{self, LogicalType};
 use super::schema::{Schema, SchemaRef, SchemaType};
 use super::value::{Struct, Value};
 
