@@ -1053,10 +1053,6 @@ impl Snapshotter {
         }
     }
 
-    /// Gives the records of a batch their offsets: every record of a range
-    /// carries the progress up to the range's last record in the batch (a
-    /// batch is emitted whole, in one epoch, so the snapshot holding any of
-    /// them holds all), built once per range and batch.
     /// The model a batch of `model`'s table decodes with: one of
     /// [`BATCH_MODELS`] copies, in turn. Records hold references to their
     /// model's topic and schemas; with a copy per batch, the task reading
@@ -1080,6 +1076,10 @@ impl Snapshotter {
         copy
     }
 
+    /// Gives the records of a batch their offsets: every record of a range
+    /// carries the progress up to the range's last record in the batch (a
+    /// batch is emitted whole, in one epoch, so the snapshot holding any of
+    /// them holds all), built once per range and batch.
     fn with_offsets(
         &self,
         mut out: Vec<SourceRecord>,
