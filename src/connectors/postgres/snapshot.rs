@@ -320,7 +320,8 @@ pub struct Snapshotter {
     /// Tables read and to read.
     tables_done: u64,
     tables_total: u64,
-    /// Copies of each table's model, keyed by the model's address.
+    /// Copies of the model of each table being read, keyed by the model's
+    /// address; dropped once the table's last range of this task is read.
     batch_models: HashMap<usize, BatchModels>,
 }
 
@@ -993,6 +994,11 @@ impl Snapshotter {
                     c.jobs_left = c.jobs_left.saturating_sub(1);
                     if c.jobs_left == 0 {
                         self.tables_done += 1;
+                        // The table's model copies go with its last range,
+                        // so a snapshot of many tables holds the copies of
+                        // the tables it is reading, not of all it read.
+                        self.batch_models
+                            .remove(&(Arc::as_ptr(&job.model) as usize));
                     }
                 }
             }
