@@ -404,8 +404,6 @@ struct FieldPlan {
     /// Where the field's `"name":` (with its `{` or `,`) ends in
     /// [`StructPlan::names`].
     end: usize,
-    /// Whether its schema has a default (a `Null` renders as it).
-    has_default: bool,
     /// Its logical type, with a Decimal's scale.
     logical: Option<(LogicalType, Option<i32>)>,
 }
@@ -453,7 +451,6 @@ impl StructPlan {
                 let fs = &f.schema;
                 FieldPlan {
                     end: names.len(),
-                    has_default: fs.default.is_some(),
                     logical: fs
                         .name
                         .is_some()
@@ -509,11 +506,7 @@ impl StructPlan {
             out.extend_from_slice(&self.names[start..plan.end]);
             start = plan.end;
             let schema = &*field.schema;
-            let value = if plan.has_default {
-                resolve_default(value, Some(schema))
-            } else {
-                value
-            };
+            let value = resolve_default(value, Some(schema));
             match plan.logical {
                 Some((lt, scale)) if write_logical_as(out, value, lt, || scale) => {}
                 _ => write_plain(out, value, Some(schema)),

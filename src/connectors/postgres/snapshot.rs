@@ -1077,7 +1077,7 @@ impl Snapshotter {
                     .collect(),
                 next: 0,
             });
-        let copy = entry.copies[entry.next % BATCH_MODELS].clone();
+        let copy = entry.copies[entry.next].clone();
         entry.next = (entry.next + 1) % BATCH_MODELS;
         copy
     }

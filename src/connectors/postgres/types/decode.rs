@@ -246,41 +246,23 @@ impl FiniteNumeric {
 }
 
 /// The unscaled bytes of a plain decimal `text` (`-12.30`) at `scale`, as
-/// [`FiniteNumeric::rescale`] gives them, worked out in an `i128` without
-/// the digit strings between: for values of up to 38 digits at `scale`
-/// whose dropped fraction digits are zeros. `None` takes the general path
-/// (which also reports what is wrong with bad text).
+/// [`FiniteNumeric::rescale`] gives them, for values that fit 128 bits at
+/// that scale: parsed by [`Decimal`](crate::data::Decimal)'s parser into an
+/// `i128`, without the digit strings between. `None` takes the general
+/// path (which also reports what is wrong with bad text).
 pub(super) fn small_decimal(text: &str, scale: i32) -> Option<Vec<u8>> {
-    let b = text.as_bytes();
-    let (negative, body) = match b.first()? {
-        b'-' => (true, &b[1..]),
-        b'+' => (false, &b[1..]),
-        _ => (false, b),
-    };
-    let (int, frac) = match body.iter().position(|&c| c == b'.') {
-        Some(dot) => (&body[..dot], &body[dot + 1..]),
-        None => (body, &[][..]),
-    };
-    let scale = usize::try_from(scale).ok()?;
-    if (int.is_empty() && frac.is_empty()) || int.len() + scale > 38 {
-        return None;
-    }
-    let (kept, dropped) = frac.split_at(frac.len().min(scale));
-    if dropped.iter().any(|&d| d != b'0') {
-        return None;
-    }
-    let mut unscaled: i128 = 0;
-    for &d in int.iter().chain(kept) {
-        if !d.is_ascii_digit() {
-            return None;
+    let d: crate::data::Decimal = text.parse().ok()?;
+    let unscaled = match scale.checked_sub(d.scale)? {
+        up @ 0.. => d
+            .unscaled
+            .checked_mul(10i128.checked_pow(up.unsigned_abs())?)?,
+        down => {
+            // Fewer fraction digits: only zeros may be dropped.
+            let p = 10i128.checked_pow(down.unsigned_abs())?;
+            (d.unscaled % p == 0).then(|| d.unscaled / p)?
         }
-        unscaled = unscaled * 10 + i128::from(d - b'0');
-    }
-    for _ in kept.len()..scale {
-        unscaled *= 10;
-    }
-    let value = if negative { -unscaled } else { unscaled };
-    Some(crate::data::Decimal::new(value, 0).to_bytes())
+    };
+    Some(crate::data::Decimal::new(unscaled, 0).to_bytes())
 }
 
 pub(super) fn parse_numeric(text: &str) -> Option<Numeric> {

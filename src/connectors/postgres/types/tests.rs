@@ -75,9 +75,9 @@ fn pg_numeric_bytes_match_java_biginteger() {
     assert_eq!(fast, slow.to_signed_bytes_be());
 }
 
-/// The shortcut for decimals of up to 38 digits gives the general path's
-/// bytes, and leaves to it what it cannot take (too many digits, a dropped
-/// non-zero digit, bad text, a negative scale).
+/// The shortcut for decimals that fit 128 bits gives the general path's
+/// bytes, at positive and negative scales, and leaves to it what it cannot
+/// take (too many digits, a dropped non-zero digit, bad text).
 #[test]
 fn pg_small_decimals_take_the_shortcut_with_the_same_bytes() {
     let general = |text: &str, scale: i32| match parse_numeric(text) {
@@ -106,7 +106,7 @@ fn pg_small_decimals_take_the_shortcut_with_the_same_bytes() {
         "99999999.99",
         &nines,
     ];
-    for scale in [0, 2, 3] {
+    for scale in [-1, 0, 2, 3] {
         for text in cases {
             let expected = general(text, scale);
             let fast = small_decimal(text, scale);
