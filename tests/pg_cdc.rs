@@ -775,6 +775,53 @@ hostssl replication all 127.0.0.1/32 scram-sha-256
     );
 }
 
+/// A `database.hostname` that is a directory is the server's Unix-domain
+/// socket, as in libpq, for the snapshot readers and the replication stream
+/// alike; `database.sslmode` is ignored there, as libpq ignores it.
+#[test]
+fn pg_captures_over_a_unix_domain_socket() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    pg.psql(
+        "CREATE TABLE local_rows (id int PRIMARY KEY, v text);
+         INSERT INTO local_rows SELECT g, 'row ' || g FROM generate_series(1, 30) g;",
+    );
+    let socket_dir = pg.socket_dir();
+    props(
+        &pg,
+        dir.path(),
+        &[
+            ("database.hostname", &socket_dir),
+            ("database.sslmode", "verify-full"),
+            ("tasks.max", "2"),
+        ],
+    );
+    let mut job = spawn(dir.path());
+    wait_for_lines(&mut job, dir.path(), 30);
+    pg.psql("INSERT INTO local_rows VALUES (31, 'streamed'); DELETE FROM local_rows WHERE id = 1;");
+    wait_for_lines(&mut job, dir.path(), 33);
+    // The walsender serves a Unix-domain session: no client address, port -1.
+    let walsender = pg.psql(
+        "SELECT client_addr IS NULL, client_port FROM pg_stat_activity \
+         WHERE backend_type = 'walsender'",
+    );
+    let out = finish(job);
+    assert_eq!(walsender.trim(), "t|-1", "{out}");
+    let all = events(dir.path());
+    let mut snap: Vec<i64> = ops_of(&all, "local_rows")
+        .iter()
+        .filter(|(op, _)| op == "r")
+        .map(|(_, id)| *id)
+        .collect();
+    snap.sort_unstable();
+    assert_eq!(snap, (1..=30).collect::<Vec<_>>(), "{out}");
+    assert_eq!(
+        ops_of(&all, "local_rows")[30..],
+        [("c".to_owned(), 31), ("d".to_owned(), 1)],
+        "{out}"
+    );
+}
+
 /// `skipped.operations` leaves the named operations out; TRUNCATE (when
 /// not skipped) is a `t` event per table with no key and no row; logical
 /// decoding messages are `m` events on `<prefix>.message`, filtered by

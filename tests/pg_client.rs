@@ -481,6 +481,80 @@ fn cancel_token_and_shutdown_handle_work_from_another_thread() {
     assert!(started.elapsed() < Duration::from_secs(20));
 }
 
+#[test]
+fn unix_socket_sessions_query_cancel_replicate_and_ignore_sslmode() {
+    let pg = PgCluster::start();
+    pg.psql("CREATE TABLE t (id int PRIMARY KEY, v text); CREATE PUBLICATION pub FOR TABLE t");
+    pg.psql("SELECT pg_create_logical_replication_slot('unix_slot', 'pgoutput')");
+    // libpq's rule: a host that is an absolute path is the socket's
+    // directory; sslmode means nothing there, even `verify-full`.
+    let unix = |sslmode: &str| PgConfig {
+        host: pg.socket_dir(),
+        sslmode: sslmode.into(),
+        ..cfg(&pg)
+    };
+    let mut c = PgConnection::connect(&unix("verify-full"))
+        .unwrap_or_else(|e| panic!("connect over the socket: {e}\n{}", pg.log()));
+    let r = c
+        .simple_query("SELECT client_addr IS NULL, client_port FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+        .expect("query");
+    // A Unix-domain session has no client address and port -1.
+    assert_eq!(r[0].rows[0][0].as_deref(), Some("t"));
+    assert_eq!(r[0].rows[0][1].as_deref(), Some("-1"));
+
+    // Cancel requests go to the same socket.
+    let token = c.cancel_token().expect("cancel key");
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        token.cancel()
+    });
+    let err = c.execute("SELECT pg_sleep(30)").expect_err("cancelled");
+    canceller.join().expect("thread").expect("cancel sent");
+    assert_eq!(err.sqlstate(), Some("57014"), "{err}");
+    c.execute("SELECT 1").expect("usable after cancel");
+
+    // Replication: changes arrive over the socket, and shutting it down
+    // wakes a blocked recv.
+    let repl = ReplicationConnection::connect(&unix("require"))
+        .unwrap_or_else(|e| panic!("replication over the socket: {e}\n{}", pg.log()));
+    let mut stream = repl
+        .start_logical_replication(
+            "unix_slot",
+            Lsn::ZERO,
+            &[("proto_version", "1"), ("publication_names", "pub")],
+        )
+        .expect("START_REPLICATION");
+    pg.psql("INSERT INTO t VALUES (1, 'over the socket')");
+    let msgs = collect_commits(&mut stream, 1, Duration::from_secs(30));
+    let inserted: Vec<Vec<Option<&str>>> = msgs
+        .iter()
+        .filter_map(|(_, m)| match m {
+            PgOutput::Insert { new, .. } => Some(texts(new)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(inserted, [vec![Some("1"), Some("over the socket")]]);
+    let handle = stream.shutdown_handle().expect("handle");
+    handle.shutdown();
+    let err = loop {
+        match stream.recv(Duration::from_secs(30)) {
+            Ok(_) => {}
+            Err(e) => break e,
+        }
+    };
+    assert!(err.is_connection_lost(), "{err:?}");
+
+    // A directory with no server's socket in it: the error names the path.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = PgConfig {
+        host: dir.path().to_string_lossy().into_owned(),
+        ..cfg(&pg)
+    };
+    let err = PgConnection::connect(&config).expect_err("nothing listens there");
+    let want = format!("{}/.s.PGSQL.{}", dir.path().display(), pg.port());
+    assert!(err.to_string().contains(&want), "{err}");
+}
+
 // ------------------------------------------------------------------ replication
 
 #[test]

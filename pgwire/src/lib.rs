@@ -11,7 +11,8 @@
 //! (see the crate's task runtime), so an async client would only add a
 //! runtime to drive. The message codec and the authentication exchanges
 //! (SCRAM-SHA-256, MD5) come from the maintained `postgres-protocol` crate;
-//! what is left — a blocking [`std::net::TcpStream`] with timeouts, the
+//! what is left — a blocking [`std::net::TcpStream`] (or, for a host that
+//! is a directory, libpq's Unix-domain socket) with timeouts, the
 //! startup/auth loop, the simple-query loop and the replication
 //! sub-protocol (CopyBoth, XLogData, primary keepalive, standby status
 //! update) plus the `pgoutput` message format — is small and lives here.
@@ -177,7 +178,9 @@ pub fn pg_now_us() -> i64 {
 /// Its `Debug` output shows the password as `***`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PgConfig {
-    /// Host name or IP address (TCP only; Unix sockets are not supported).
+    /// Host name or IP address; or, as in libpq, an absolute path: the
+    /// directory of the server's Unix-domain socket `.s.PGSQL.<port>`
+    /// (where `sslmode` is ignored, as libpq ignores it).
     pub host: String,
     /// TCP port.
     pub port: u16,

@@ -140,6 +140,12 @@ impl PgCluster {
         self.port
     }
 
+    /// The directory of the server's Unix-domain socket (`.s.PGSQL.<port>`),
+    /// as libpq's `host` takes it.
+    pub fn socket_dir(&self) -> String {
+        self.dir.path().join("sock").to_string_lossy().into_owned()
+    }
+
     /// Always `127.0.0.1`.
     pub fn host(&self) -> &'static str {
         "127.0.0.1"
@@ -372,6 +378,7 @@ impl PgCluster {
         let hba = "\
 # written by tests/common/pg.rs
 local all all scram-sha-256
+local replication all scram-sha-256
 host all md5_user 127.0.0.1/32 md5
 host all plain_user 127.0.0.1/32 password
 host replication md5_user 127.0.0.1/32 md5

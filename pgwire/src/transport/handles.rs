@@ -9,13 +9,13 @@ use super::*;
 /// afterwards. Cloneable; holding it keeps the socket's file descriptor open.
 #[derive(Debug)]
 pub struct ShutdownHandle {
-    pub(super) stream: TcpStream,
+    pub(super) stream: Socket,
 }
 
 impl ShutdownHandle {
     /// Shuts both directions of the socket down. Idempotent.
     pub fn shutdown(&self) {
-        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        let _ = self.stream.shutdown();
     }
 }
 
@@ -25,7 +25,7 @@ impl ShutdownHandle {
 /// session stays usable. A no-op if nothing is running.
 #[derive(Clone, Debug)]
 pub struct CancelToken {
-    pub(super) addr: SocketAddr,
+    pub(super) addr: Target,
     pub(super) process_id: i32,
     pub(super) secret_key: i32,
     pub(super) connect_timeout: Duration,
@@ -34,7 +34,7 @@ pub struct CancelToken {
 impl CancelToken {
     /// Sends the cancel request (best effort on the server's side).
     pub fn cancel(&self) -> Result<(), PgError> {
-        let mut stream = TcpStream::connect_timeout(&self.addr, self.connect_timeout)
+        let mut stream = Socket::connect_to(&self.addr, self.connect_timeout)
             .map_err(|e| PgError::io(format!("could not connect to {}", self.addr), e))?;
         let mut buf = BytesMut::with_capacity(16);
         frontend::cancel_request(self.process_id, self.secret_key, &mut buf);

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -62,7 +61,7 @@ pub(crate) struct Wire {
     /// Process id and secret key for cancel requests.
     backend_key: Option<(i32, i32)>,
     /// The address connected to, for cancel requests.
-    addr: SocketAddr,
+    addr: Target,
     connect_timeout: Duration,
 }
 
@@ -88,7 +87,11 @@ impl Wire {
     /// the handshake fails).
     pub(crate) fn connect(cfg: &PgConfig, replication: bool) -> Result<Wire, PgError> {
         let mode = SslMode::parse(&cfg.sslmode)?;
-        let tls = tls::client_config(cfg, mode)?;
+        // As libpq, sslmode means nothing on a Unix-domain socket.
+        let tls = match socket::unix_socket_path(&cfg.host, cfg.port) {
+            Some(_) => None,
+            None => tls::client_config(cfg, mode)?,
+        };
         let user = cfg.user.as_str();
         let result = match (mode, tls) {
             (SslMode::Disable, _) | (_, None) => {
@@ -97,7 +100,7 @@ impl Wire {
             (SslMode::Allow, Some(tls)) => {
                 match Wire::connect_once(cfg, replication, Attempt::Plain) {
                     Err(e) if refused_by_hba(&e) => {
-                        tracing::debug!(peer = %format!("{}:{}", cfg.host, cfg.port), "plain session refused (sslmode=allow); trying TLS");
+                        tracing::debug!(peer = %peer_name(&cfg.host, cfg.port), "plain session refused (sslmode=allow); trying TLS");
                         Wire::connect_once(cfg, replication, Attempt::TlsRequired(tls))
                     }
                     other => other,
@@ -126,55 +129,32 @@ impl Wire {
     fn connect_once(cfg: &PgConfig, replication: bool, attempt: Attempt) -> Result<Wire, PgError> {
         let connect_timeout = cfg.connect_timeout.max(MIN_TIMEOUT);
         let deadline = Instant::now() + connect_timeout;
-        let peer = format!("{}:{}", cfg.host, cfg.port);
-        let addrs: Vec<SocketAddr> = (cfg.host.as_str(), cfg.port)
-            .to_socket_addrs()
-            .map_err(|e| PgError::io(format!("could not resolve {}", cfg.host), e))?
-            .collect();
-        let mut last_err = None;
-        let mut stream = None;
-        for addr in &addrs {
-            let left = deadline
-                .saturating_duration_since(Instant::now())
-                .max(MIN_TIMEOUT);
-            match TcpStream::connect_timeout(addr, left) {
-                Ok(s) => {
-                    stream = Some((s, *addr));
-                    break;
-                }
-                Err(e) => last_err = Some(e),
-            }
-        }
-        let (stream, addr) = match stream {
-            Some(s) => s,
-            None => {
-                let e = last_err.unwrap_or_else(|| {
-                    io::Error::new(io::ErrorKind::NotFound, "host resolved to no address")
-                });
-                return Err(PgError::io(format!("could not connect to {peer}"), e));
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let stream = match attempt {
-            Attempt::Plain => Stream::Plain(stream),
-            Attempt::TlsIfOffered(tls) => {
-                match tls::negotiate(stream, tls, cfg, &peer, deadline)? {
+        let peer = peer_name(&cfg.host, cfg.port);
+        let (socket, addr) = Socket::connect(&cfg.host, cfg.port, deadline)?;
+        let stream = match (socket.into_tcp(), attempt) {
+            // libpq ignores sslmode on a Unix-domain socket: the server
+            // does not do TLS there.
+            (Err(unix), _) => Stream::Plain(unix),
+            (Ok(tcp), Attempt::Plain) => Stream::Plain(Socket::Tcp(tcp)),
+            (Ok(tcp), Attempt::TlsIfOffered(tls)) => {
+                match tls::negotiate(tcp, tls, cfg, &peer, deadline)? {
                     Negotiated::Tls(s) => s,
-                    Negotiated::Refused(s) => Stream::Plain(s),
+                    Negotiated::Refused(s) => Stream::Plain(Socket::Tcp(s)),
                 }
             }
-            Attempt::TlsRequired(tls) => match tls::negotiate(stream, tls, cfg, &peer, deadline)? {
-                Negotiated::Tls(s) => s,
-                Negotiated::Refused(_) => {
-                    return Err(PgError::Tls(format!(
-                        "{peer} does not support TLS, but sslmode={} requires it",
-                        cfg.sslmode
-                    )))
+            (Ok(tcp), Attempt::TlsRequired(tls)) => {
+                match tls::negotiate(tcp, tls, cfg, &peer, deadline)? {
+                    Negotiated::Tls(s) => s,
+                    Negotiated::Refused(_) => {
+                        return Err(PgError::Tls(format!(
+                            "{peer} does not support TLS, but sslmode={} requires it",
+                            cfg.sslmode
+                        )))
+                    }
                 }
-            },
+            }
         };
         stream
-            .tcp()
             .set_write_timeout(Some(connect_timeout))
             .map_err(|e| PgError::io(format!("could not configure the socket to {peer}"), e))?;
         let mut wire = Wire {
@@ -196,15 +176,12 @@ impl Wire {
         };
         wire.startup(cfg, replication, deadline)?;
         let io_timeout = wire.io_timeout;
-        wire.stream
-            .tcp()
-            .set_write_timeout(io_timeout)
-            .map_err(|e| {
-                PgError::io(
-                    format!("could not configure the socket to {}", wire.peer),
-                    e,
-                )
-            })?;
+        wire.stream.set_write_timeout(io_timeout).map_err(|e| {
+            PgError::io(
+                format!("could not configure the socket to {}", wire.peer),
+                e,
+            )
+        })?;
         wire.server_version_num = wire
             .params
             .get("server_version")
@@ -252,7 +229,7 @@ impl Wire {
 
     fn set_read_timeout(&mut self, t: Option<Duration>) -> Result<(), PgError> {
         if self.read_timeout != t {
-            self.stream.tcp().set_read_timeout(t).map_err(|e| {
+            self.stream.set_read_timeout(t).map_err(|e| {
                 PgError::io(
                     format!("could not configure the socket to {}", self.peer),
                     e,
@@ -425,10 +402,10 @@ impl Wire {
 
     /// A handle that can shut the socket down from another thread.
     pub(crate) fn shutdown_handle(&self) -> Result<ShutdownHandle, PgError> {
-        let stream =
-            self.stream.tcp().try_clone().map_err(|e| {
-                PgError::io(format!("could not clone the socket to {}", self.peer), e)
-            })?;
+        let stream = self
+            .stream
+            .try_clone_socket()
+            .map_err(|e| PgError::io(format!("could not clone the socket to {}", self.peer), e))?;
         Ok(ShutdownHandle { stream })
     }
 
@@ -436,7 +413,7 @@ impl Wire {
     pub(crate) fn cancel_token(&self) -> Option<CancelToken> {
         self.backend_key
             .map(|(process_id, secret_key)| CancelToken {
-                addr: self.addr,
+                addr: self.addr.clone(),
                 process_id,
                 secret_key,
                 connect_timeout: self.connect_timeout,
@@ -518,9 +495,11 @@ pub(crate) fn parse_server_version(v: &str) -> u32 {
 mod errors;
 mod handles;
 mod query;
+mod socket;
 mod startup;
 mod tls;
 
+use socket::{peer_name, Socket, Target};
 use startup::auth_error;
 use tls::{Attempt, Negotiated, SslMode, Stream};
 

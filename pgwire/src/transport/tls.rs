@@ -7,7 +7,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -19,6 +19,7 @@ use rustls::{
     SignatureScheme, StreamOwned,
 };
 
+use super::socket::Socket;
 use super::MIN_TIMEOUT;
 use crate::{PgConfig, PgError};
 
@@ -82,18 +83,33 @@ impl SslMode {
     }
 }
 
-/// The socket a session talks over: plain TCP, or TLS over TCP.
+/// The socket a session talks over: plain TCP or Unix-domain, or TLS over
+/// TCP.
 pub(crate) enum Stream {
-    Plain(TcpStream),
+    Plain(Socket),
     Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
 }
 
 impl Stream {
-    /// The TCP socket underneath (timeouts, shutdown).
-    pub(crate) fn tcp(&self) -> &TcpStream {
+    pub(crate) fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
         match self {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => s.get_ref(),
+            Stream::Plain(s) => s.set_read_timeout(t),
+            Stream::Tls(s) => s.get_ref().set_read_timeout(t),
+        }
+    }
+
+    pub(crate) fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.set_write_timeout(t),
+            Stream::Tls(s) => s.get_ref().set_write_timeout(t),
+        }
+    }
+
+    /// A second handle on the socket underneath (to shut it down).
+    pub(crate) fn try_clone_socket(&self) -> io::Result<Socket> {
+        match self {
+            Stream::Plain(s) => s.try_clone(),
+            Stream::Tls(s) => s.get_ref().try_clone().map(Socket::Tcp),
         }
     }
 

@@ -304,7 +304,9 @@ pub fn definition() -> ConfigDef {
                 HOSTNAME,
                 ConfigType::String,
                 Importance::High,
-                "Host name or IP address of the PostgreSQL server.",
+                "Host name or IP address of the PostgreSQL server, or, as in libpq, \
+                 an absolute path: the directory of a local server's Unix-domain \
+                 socket (`.s.PGSQL.<port>` in it).",
             )
             .validator(Validator::NonEmptyString)
             .group(connection, 1),
@@ -358,7 +360,8 @@ pub fn definition() -> ConfigDef {
                 ConfigType::String,
                 Importance::Medium,
                 "Whether to use TLS: disable, allow, prefer, require, verify-ca or \
-                 verify-full, with libpq's meanings.",
+                 verify-full, with libpq's meanings (ignored on a Unix-domain socket, \
+                 as libpq ignores it).",
             )
             .default_value("prefer")
             .validator(Validator::one_of(&[
