@@ -21,7 +21,9 @@
 //! JSON lines written to /dev/null as `\copy` writes; default
 //! `1:1,2:1,1:T,2:T,1:1:null,1:T:null,2:T:null`), `--no-poll` (skip the
 //! snapshot's `poll()` diagnostic), `--async-commit` (keep the test harness's
-//! `synchronous_commit=off`; the default here is `on`, see `main`).
+//! `synchronous_commit=off`; the default here is `on`, see `main`),
+//! `--unix` (every session — the connector's, psql's, pg_recvlogical's —
+//! over the server's Unix-domain socket instead of TCP to 127.0.0.1).
 //! `TC_BENCH_PG_PROPS=k=v,k=v` adds connector settings to every run
 //! (`snapshot.fetch.size=2048`).
 //!
@@ -67,7 +69,7 @@ mod pg;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -167,6 +169,20 @@ struct JobRun {
     cpu: Duration,
 }
 
+/// Set by `--unix`: every session (the connector's, psql's, pg_recvlogical's)
+/// goes over the server's Unix-domain socket instead of TCP to 127.0.0.1.
+static UNIX_SOCKET: AtomicBool = AtomicBool::new(false);
+
+/// The host every session connects to: 127.0.0.1, or with `--unix` the
+/// socket directory (libpq's convention, which the connector follows).
+fn host(pg: &PgCluster) -> String {
+    if UNIX_SOCKET.load(Ordering::Relaxed) {
+        pg.socket_dir()
+    } else {
+        "127.0.0.1".to_owned()
+    }
+}
+
 fn connector_props(pg: &PgCluster, table: &str, slot: &str, mode: &str) -> Properties {
     let mut props = Properties::new();
     let port = pg.port().to_string();
@@ -174,7 +190,7 @@ fn connector_props(pg: &PgCluster, table: &str, slot: &str, mode: &str) -> Prope
     for (k, v) in [
         ("name", "pg-bench"),
         ("connector.class", "PostgresCdc"),
-        ("database.hostname", "127.0.0.1"),
+        ("database.hostname", host(pg).as_str()),
         ("database.port", port.as_str()),
         ("database.user", pg.superuser()),
         ("database.password", pg.password()),
@@ -367,7 +383,7 @@ fn psql_timed(pg: &PgCluster, args: &[&str]) -> Duration {
     let psql = pg::find_bindir().join("psql");
     let start = Instant::now();
     let out = Command::new(psql)
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", &host(pg)])
         .args([
             "-p",
             &pg.port().to_string(),
@@ -422,7 +438,7 @@ fn recvlogical_drain(pg: &PgCluster, slot: &str) -> Duration {
     let end = pg.psql("SELECT pg_current_wal_lsn()");
     let start = Instant::now();
     let out = Command::new(pg::find_bindir().join("pg_recvlogical"))
-        .args(["-h", "127.0.0.1", "-p", &pg.port().to_string()])
+        .args(["-h", &host(pg), "-p", &pg.port().to_string()])
         .args(["-U", pg.superuser(), "-d", "postgres", "--slot", slot])
         .args(["--start", "--endpos", end.trim(), "-f", "/dev/null"])
         .args(["-o", "proto_version=1", "-o", "publication_names=bench_pub"])
@@ -633,7 +649,7 @@ fn bench_latency(pg: &PgCluster, secs: u64, rate: u64) -> LatencyResult {
     let props = connector_props(pg, &table, &slot, "never");
     let job = std::thread::spawn(move || run_job(props, 1, total, job_probe));
     wait_slot_active(pg, &slot);
-    let cfg = PgConfig::new("127.0.0.1", pg.port(), pg.superuser(), "postgres")
+    let cfg = PgConfig::new(&host(pg), pg.port(), pg.superuser(), "postgres")
         .with_password(pg.password());
     let mut conn = PgConnection::connect(&cfg).expect("connect writer");
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
@@ -921,6 +937,7 @@ fn main() {
     timely_connect_operators::disable_transparent_huge_pages();
     let args: Vec<String> = std::env::args().collect();
     let opts = options(&args);
+    UNIX_SOCKET.store(args.iter().any(|a| a == "--unix"), Ordering::Relaxed);
     let wanted = |part: &str| opts.only.is_empty() || opts.only.iter().any(|o| o == part);
     let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
