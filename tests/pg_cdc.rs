@@ -822,6 +822,45 @@ fn pg_captures_over_a_unix_domain_socket() {
     );
 }
 
+/// A streamed value that is not UTF-8 (stored unconverted in a
+/// `SQL_ASCII` database) stops the job, and nothing of that change is
+/// emitted, nor nulled. The walsender converts to the session's
+/// client_encoding (UTF8) and fails first, with its error naming the byte;
+/// the connector's own check ("is not UTF-8 text") is the second line.
+#[test]
+fn pg_a_streamed_value_that_is_not_utf8_fails_the_job() {
+    let pg = PgCluster::start();
+    pg.psql(
+        "CREATE DATABASE raw ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0",
+    );
+    pg.psql_db(
+        "raw",
+        "CREATE TABLE bytes (id int PRIMARY KEY, v text); INSERT INTO bytes VALUES (1, 'ascii');",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    props(&pg, dir.path(), &[("database.dbname", "raw")]);
+    let mut job = spawn(dir.path());
+    wait_for_lines(&mut job, dir.path(), 1);
+    pg.psql_db(
+        "raw",
+        "INSERT INTO bytes VALUES (2, 'fine'); INSERT INTO bytes VALUES (3, E'caf\\xe9');",
+    );
+    let f = job.wait_timeout(RUN_TIMEOUT).unwrap_or_else(|f| {
+        panic!("job did not stop:\n{}", f.all_output());
+    });
+    let out = f.all_output();
+    assert!(!f.success(), "the job should fail:\n{out}");
+    assert!(
+        out.contains("invalid byte sequence for encoding \"UTF8\": 0xe9"),
+        "{out}"
+    );
+    let ids: Vec<i64> = ops_of(&events(dir.path()), "bytes")
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    assert!(!ids.contains(&3), "the bad change was emitted: {ids:?}");
+}
+
 /// `skipped.operations` leaves the named operations out; TRUNCATE (when
 /// not skipped) is a `t` event per table with no key and no row; logical
 /// decoding messages are `m` events on `<prefix>.message`, filtered by

@@ -931,36 +931,33 @@ impl Streamer {
         };
         let qualified = rel.qualified.clone();
         let (captured, signal) = (rel.captured, rel.signal);
-        fn cells(t: &Option<Vec<TupleValue>>) -> Option<Vec<Cell<'_>>> {
-            t.as_ref().map(|t| {
-                t.iter()
-                    .map(|v| match v {
-                        TupleValue::Null => Cell::Null,
-                        TupleValue::UnchangedToast => Cell::Unchanged,
-                        TupleValue::Text(b) | TupleValue::Binary(b) => {
-                            std::str::from_utf8(b).map_or(Cell::Null, Cell::Text)
-                        }
-                    })
-                    .collect()
-            })
+        /// A tuple's values as text. The session's client_encoding is
+        /// UTF8; anything else is not text this connector can decode, and
+        /// is never silently nulled.
+        fn cells(
+            t: &Option<Vec<TupleValue>>,
+        ) -> Result<Option<Vec<Cell<'_>>>, std::str::Utf8Error> {
+            t.as_ref()
+                .map(|t| {
+                    t.iter()
+                        .map(|v| match v {
+                            TupleValue::Null => Ok(Cell::Null),
+                            TupleValue::UnchangedToast => Ok(Cell::Unchanged),
+                            TupleValue::Text(b) | TupleValue::Binary(b) => {
+                                std::str::from_utf8(b).map(Cell::Text)
+                            }
+                        })
+                        .collect()
+                })
+                .transpose()
         }
         let is_insert = insert;
-        // The session's client_encoding is UTF8; anything else is not text
-        // this connector can decode, and is never silently nulled.
-        let utf8 = |t: &Option<Vec<TupleValue>>| {
-            t.iter().flatten().all(|v| match v {
-                TupleValue::Text(b) | TupleValue::Binary(b) => std::str::from_utf8(b).is_ok(),
-                _ => true,
-            })
-        };
-        if !utf8(&old) || !utf8(&new) {
+        let (Ok(old_cells), Ok(new_cells)) = (cells(&old), cells(&new)) else {
             return Err(StreamError::Protocol(format!(
                 "table {qualified}: a value at {} is not UTF-8 text",
                 Lsn(lsn)
             )));
-        }
-        let old_cells = cells(&old);
-        let new_cells = cells(&new);
+        };
         if signal && !replayed && is_insert {
             if let Some(c) = &new_cells {
                 self.signal(config, state, lsn, tx, &model, c, out)?;
