@@ -349,7 +349,14 @@ impl ReplicationStream {
     /// [`PgError::Protocol`] for data this client cannot decode. After any
     /// error the stream is unusable.
     pub fn recv(&mut self, timeout: Duration) -> Result<Option<ReplicationMessage>, PgError> {
-        let deadline = Instant::now() + timeout.max(Duration::from_millis(1));
+        self.recv_until(Instant::now() + timeout.max(Duration::from_millis(1)))
+    }
+
+    /// [`ReplicationStream::recv`] until `deadline`. A message already
+    /// read from the socket comes back without reading the clock, however
+    /// late it is; the clock is read only before waiting on the socket, so
+    /// a reader looping over a backlog pays no clock read per change.
+    pub fn recv_until(&mut self, deadline: Instant) -> Result<Option<ReplicationMessage>, PgError> {
         loop {
             let msg = match self.wire.next_until(Some(deadline))? {
                 None => return Ok(None),

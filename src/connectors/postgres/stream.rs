@@ -172,10 +172,7 @@ impl StreamState {
             db: self.db.clone(),
             ts_ms,
             snapshot: "false",
-            sequence: Some(match self.last_commit {
-                Some(c) => format!("[\"{c}\",\"{lsn}\"]"),
-                None => format!("[null,\"{lsn}\"]"),
-            }),
+            sequence: Some(sequence(self.last_commit, lsn)),
             tx_id,
             lsn: Some(lsn as i64),
             xmin: self.xmin,
@@ -194,6 +191,37 @@ impl StreamState {
         self.gauges = gauges;
         self
     }
+}
+
+/// Debezium's `sequence` text, `["<last commit>","<lsn>"]` (`null` for
+/// no commit yet), built without the formatting machinery: one per change.
+fn sequence(last_commit: Option<u64>, lsn: u64) -> String {
+    fn push_decimal(s: &mut String, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            // `n % 10` is a digit.
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        s.extend(digits[i..].iter().map(|&d| char::from(d)));
+    }
+    let mut s = String::with_capacity(48);
+    match last_commit {
+        Some(c) => {
+            s.push_str("[\"");
+            push_decimal(&mut s, c);
+            s.push_str("\",\"");
+        }
+        None => s.push_str("[null,\""),
+    }
+    push_decimal(&mut s, lsn);
+    s.push_str("\"]");
+    s
 }
 
 /// One replication session's reader.
@@ -296,17 +324,16 @@ impl Streamer {
     ) -> Result<Vec<SourceRecord>, StreamError> {
         let deadline = Instant::now() + budget;
         let mut out = Vec::new();
+        let (mut received, mut timed_out) = (false, false);
         while out.len() < config.max_batch {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            let Some(msg) = self.stream.recv(deadline - now)? else {
-                self.check_alive()?;
+            // Messages already read come without a clock read (a backlog
+            // is at most `max.batch.size` changes or one transaction past
+            // the deadline); the socket is waited on only until it.
+            let Some(msg) = self.stream.recv_until(deadline)? else {
+                timed_out = true;
                 break;
             };
-            self.last_recv = Instant::now();
-            self.probed_at = None;
+            received = true;
             match msg {
                 ReplicationMessage::XLogData {
                     wal_start, data, ..
@@ -332,6 +359,13 @@ impl Streamer {
             if !out.is_empty() && self.tx.is_none() {
                 break;
             }
+        }
+        if received {
+            self.last_recv = Instant::now();
+            self.probed_at = None;
+        }
+        if timed_out {
+            self.check_alive()?;
         }
         if out.is_empty() {
             if let Some(r) = self.heartbeat(config, state)? {
@@ -1284,5 +1318,25 @@ impl Streamer {
     pub fn close(self) {
         self.stream.close();
         self.catalog.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_is_debeziums_text_of_both_positions() {
+        let mut values = vec![0, 1, 9, 10, 99, 100, 24_023_128, u64::MAX - 1, u64::MAX];
+        values.extend((0..20).map(|e| 10u64.pow(e)));
+        for &lsn in &values {
+            assert_eq!(sequence(None, lsn), format!("[null,\"{lsn}\"]"));
+            for &commit in &values {
+                assert_eq!(
+                    sequence(Some(commit), lsn),
+                    format!("[\"{commit}\",\"{lsn}\"]")
+                );
+            }
+        }
     }
 }
