@@ -83,6 +83,16 @@ fn collect_commits(
     out
 }
 
+/// The text values of every `Insert` among `msgs`, in order.
+fn inserted_rows(msgs: &[(Lsn, PgOutput)]) -> Vec<Vec<Option<&str>>> {
+    msgs.iter()
+        .filter_map(|(_, m)| match m {
+            PgOutput::Insert { new, .. } => Some(texts(new)),
+            _ => None,
+        })
+        .collect()
+}
+
 fn confirmed_flush_lsn(pg: &PgCluster, slot: &str) -> Lsn {
     pg.psql(&format!(
         "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '{slot}'"
@@ -440,17 +450,7 @@ fn cancel_token_and_shutdown_handle_work_from_another_thread() {
 
     let pg = PgCluster::start();
     let mut c = connect(&pg);
-    let token = c.cancel_token().expect("cancel key");
-    let started = Instant::now();
-    let canceller = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
-        token.cancel()
-    });
-    let err = c.execute("SELECT pg_sleep(30)").expect_err("cancelled");
-    canceller.join().expect("thread").expect("cancel sent");
-    assert_eq!(err.sqlstate(), Some("57014"), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(20));
-    c.execute("SELECT 1").expect("usable after cancel");
+    assert_cancels_a_running_query(&mut c);
 
     // Shutting the socket down wakes a blocked replication recv.
     pg.psql("CREATE PUBLICATION pub FOR ALL TABLES");
@@ -464,6 +464,29 @@ fn cancel_token_and_shutdown_handle_work_from_another_thread() {
             &[("proto_version", "1"), ("publication_names", "pub")],
         )
         .expect("start");
+    assert_shutdown_wakes_recv(&mut stream);
+}
+
+/// Cancels a `pg_sleep(30)` on `c` from another thread after 300 ms: the
+/// query fails with SQLSTATE 57014 long before 30 s, and the session stays
+/// usable.
+fn assert_cancels_a_running_query(c: &mut PgConnection) {
+    let token = c.cancel_token().expect("cancel key");
+    let started = Instant::now();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        token.cancel()
+    });
+    let err = c.execute("SELECT pg_sleep(30)").expect_err("cancelled");
+    canceller.join().expect("thread").expect("cancel sent");
+    assert_eq!(err.sqlstate(), Some("57014"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    c.execute("SELECT 1").expect("usable after cancel");
+}
+
+/// Shuts `stream`'s socket down from another thread after 300 ms: a `recv`
+/// blocked on it returns at once, with a lost connection.
+fn assert_shutdown_wakes_recv(stream: &mut ReplicationStream) {
     let handle = stream.shutdown_handle().expect("handle");
     let stopper = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(300));
@@ -503,15 +526,7 @@ fn unix_socket_sessions_query_cancel_replicate_and_ignore_sslmode() {
     assert_eq!(r[0].rows[0][1].as_deref(), Some("-1"));
 
     // Cancel requests go to the same socket.
-    let token = c.cancel_token().expect("cancel key");
-    let canceller = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
-        token.cancel()
-    });
-    let err = c.execute("SELECT pg_sleep(30)").expect_err("cancelled");
-    canceller.join().expect("thread").expect("cancel sent");
-    assert_eq!(err.sqlstate(), Some("57014"), "{err}");
-    c.execute("SELECT 1").expect("usable after cancel");
+    assert_cancels_a_running_query(&mut c);
 
     // Replication: changes arrive over the socket, and shutting it down
     // wakes a blocked recv.
@@ -526,23 +541,9 @@ fn unix_socket_sessions_query_cancel_replicate_and_ignore_sslmode() {
         .expect("START_REPLICATION");
     pg.psql("INSERT INTO t VALUES (1, 'over the socket')");
     let msgs = collect_commits(&mut stream, 1, Duration::from_secs(30));
-    let inserted: Vec<Vec<Option<&str>>> = msgs
-        .iter()
-        .filter_map(|(_, m)| match m {
-            PgOutput::Insert { new, .. } => Some(texts(new)),
-            _ => None,
-        })
-        .collect();
+    let inserted = inserted_rows(&msgs);
     assert_eq!(inserted, [vec![Some("1"), Some("over the socket")]]);
-    let handle = stream.shutdown_handle().expect("handle");
-    handle.shutdown();
-    let err = loop {
-        match stream.recv(Duration::from_secs(30)) {
-            Ok(_) => {}
-            Err(e) => break e,
-        }
-    };
-    assert!(err.is_connection_lost(), "{err:?}");
+    assert_shutdown_wakes_recv(&mut stream);
 
     // A directory with no server's socket in it: the error names the path.
     let dir = tempfile::tempdir().expect("temp dir");
@@ -963,13 +964,7 @@ fn server_restart_mid_stream_is_connection_lost() {
     pg.psql("INSERT INTO t VALUES (2)");
     let mut stream = start_stream(&pg, "s", Lsn::ZERO, "pub");
     let msgs = collect_commits(&mut stream, 2, Duration::from_secs(20));
-    let inserted: Vec<Vec<Option<&str>>> = msgs
-        .iter()
-        .filter_map(|(_, m)| match m {
-            PgOutput::Insert { new, .. } => Some(texts(new)),
-            _ => None,
-        })
-        .collect();
+    let inserted = inserted_rows(&msgs);
     // Row 1 was never confirmed as flushed, so it comes again (at-least-once).
     assert_eq!(inserted, [[Some("1")], [Some("2")]]);
 }

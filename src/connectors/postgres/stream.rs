@@ -196,19 +196,10 @@ impl StreamState {
 /// Debezium's `sequence` text, `["<last commit>","<lsn>"]` (`null` for
 /// no commit yet), built without the formatting machinery: one per change.
 fn sequence(last_commit: Option<u64>, lsn: u64) -> String {
-    fn push_decimal(s: &mut String, mut n: u64) {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            // `n % 10` is a digit.
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        s.extend(digits[i..].iter().map(|&d| char::from(d)));
+    fn push_decimal(s: &mut String, n: u64) {
+        let mut buf = [0u8; 40];
+        let digits = crate::data::logical::u128_digits(u128::from(n), &mut buf);
+        s.extend(digits.iter().map(|&d| char::from(d)));
     }
     let mut s = String::with_capacity(48);
     match last_commit {
