@@ -48,7 +48,7 @@ pub(crate) struct Wire {
     /// The read timeout currently set on the socket.
     read_timeout: Option<Duration>,
     io_timeout: Option<Duration>,
-    /// `host:port`, for messages.
+    /// `host:port` or the Unix-domain socket's path, for messages.
     pub(crate) peer: String,
     /// Set when the session can no longer be used (fatal error, I/O error,
     /// timeout mid-exchange).
