@@ -1060,6 +1060,22 @@ fn main() {
             "| diagnostic: the task's poll() alone draining the backlog, no Timely | {m:.0} | {lo:.0} .. {hi:.0} | {:.2} |",
             m / pg_rate
         );
+        // Against the walsender's own ceiling: each rep's drain over the
+        // `pg_recvlogical` drain that ran just before it, on the same
+        // backlog size (`recvlogical` holds one per rep and worker count).
+        for (wi, w) in [1, 2].into_iter().enumerate() {
+            let ratios: Vec<f64> = s
+                .backlog
+                .iter()
+                .enumerate()
+                .filter_map(|(rep, b)| Some(b[wi] / s.recvlogical.get(rep * 2 + wi)?))
+                .collect();
+            let (lo, hi) = min_max(&ratios);
+            println!(
+                "  (backlog, {w} worker(s), vs pg_recvlogical in the same rep: {:.2}, {lo:.2} .. {hi:.2})",
+                median(ratios)
+            );
+        }
         let b1 = median(s.backlog.iter().map(|a| a[0]).collect()) / pg_rate;
         let c1 = median(s.concurrent.iter().map(|a| a[0]).collect()) / pg_rate;
         println!(
