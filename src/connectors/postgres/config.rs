@@ -61,6 +61,8 @@ pub const SNAPSHOT_FETCH_SIZE: &str = "snapshot.fetch.size";
 pub const DEFAULT_SNAPSHOT_FETCH_SIZE: usize = 10240;
 /// Most records one poll returns (Debezium's `max.batch.size`).
 pub const MAX_BATCH_SIZE: &str = "max.batch.size";
+/// `max.batch.size`'s default, Debezium's.
+pub const DEFAULT_MAX_BATCH_SIZE: usize = 2048;
 /// Rows per chunk of a table a parallel snapshot splits (extension; 0: never split).
 pub const SNAPSHOT_CHUNK_ROWS: &str = "snapshot.chunk.rows";
 /// Whether a delete is followed by a tombstone.
@@ -579,7 +581,7 @@ pub fn definition() -> ConfigDef {
                 "Rows read per round trip while snapshotting a table, at most \
                  `max.batch.size`.",
             )
-            .default_value("10240")
+            .default_value(&DEFAULT_SNAPSHOT_FETCH_SIZE.to_string())
             .validator(Validator::at_least(1.0))
             .group(replication, 6),
         )
@@ -591,7 +593,7 @@ pub fn definition() -> ConfigDef {
                 "Maximum size of each batch of source records, as Debezium's: a poll \
                  returns at most this many, while snapshotting and while streaming.",
             )
-            .default_value("2048")
+            .default_value(&DEFAULT_MAX_BATCH_SIZE.to_string())
             .validator(Validator::at_least(1.0))
             .group(replication, 6),
         )
@@ -1097,8 +1099,10 @@ fn parse(
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(DEFAULT_SNAPSHOT_FETCH_SIZE)
             .max(1),
-        max_batch: usize::try_from(parsed.int(MAX_BATCH_SIZE).unwrap_or(2048))
-            .unwrap_or(2048)
+        max_batch: parsed
+            .int(MAX_BATCH_SIZE)
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(DEFAULT_MAX_BATCH_SIZE)
             .max(1),
         chunk_rows: u64::try_from(parsed.long(SNAPSHOT_CHUNK_ROWS).unwrap_or(100_000)).unwrap_or(0),
         tombstones: parsed.boolean(TOMBSTONES_ON_DELETE).unwrap_or(true),
