@@ -14,7 +14,9 @@
 //!    - `adapter`: `SourceRecord`s (key structs, envelopes with `before`,
 //!      `after`, `op`, `ts_ms` and their schemas) through
 //!      `change_collection` (optionally with a snapshot directory and the
-//!      checkpoint coordinator tied to the adapters' parts);
+//!      checkpoint coordinator tied to the adapters' parts), in
+//!      `ChangeFormat::Debezium` and, as `adapter, full before`, in
+//!      `ChangeFormat::DebeziumFull`;
 //!    - `raw`: the same changes already decoded into `((key, row), ±1)`
 //!      updates, fed to differential `InputSession`s;
 //!    - `hand`: the same records decoded by hand (envelope, `FromConnect`,
@@ -39,8 +41,9 @@
 //! (1000000, the load included), `--per-epoch N` (10000), `--reps R` (3),
 //! `--keys N` (1000000), `--rounds N` (10), `--workers 1,2`,
 //! `--only adapter|state`, `--no-snapshots` (skips the adapter run with
-//! snapshots), `--input raw|adapter|hand|decode|snapshots` (that input
-//! only, to profile it; the table's ratios then need `raw` among them),
+//! snapshots), `--input raw|adapter|full|hand|decode|snapshots|full-snapshots`
+//! (that input only, to profile it; the table's ratios then need `raw`
+//! among them),
 //! `--warm` (inputs built per epoch, as above).
 //!
 //! Files go to a temporary directory under Cargo's `CARGO_TARGET_TMPDIR`
@@ -525,7 +528,9 @@ fn hand_decode<V: FromConnect>(record: &SourceRecord, out: &mut Updates<V>) {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Input {
     /// `change_collection`, optionally with snapshots.
-    Adapter { snapshots: bool },
+    /// `full`: `ChangeFormat::DebeziumFull` (the events' own `before`
+    /// retracted, no rows kept per key) instead of `ChangeFormat::Debezium`.
+    Adapter { snapshots: bool, full: bool },
     /// Decoded updates into `InputSession`s.
     Raw,
     /// Records decoded by hand into `InputSession`s.
@@ -539,8 +544,22 @@ enum Input {
 impl Input {
     fn label(self) -> &'static str {
         match self {
-            Input::Adapter { snapshots: false } => "adapter",
-            Input::Adapter { snapshots: true } => "adapter + snapshots",
+            Input::Adapter {
+                snapshots: false,
+                full: false,
+            } => "adapter",
+            Input::Adapter {
+                snapshots: true,
+                full: false,
+            } => "adapter + snapshots",
+            Input::Adapter {
+                snapshots: false,
+                full: true,
+            } => "adapter, full before",
+            Input::Adapter {
+                snapshots: true,
+                full: true,
+            } => "adapter, full before + snapshots",
             Input::Raw => "raw (decoded updates)",
             Input::Hand => "raw (decoded by hand)",
             Input::DecodeOnly => "decode only (no dataflow)",
@@ -646,7 +665,9 @@ fn run_adapter(
     warm: bool,
 ) -> Run {
     let snapshot_dir: Option<PathBuf> = match input {
-        Input::Adapter { snapshots: true } => {
+        Input::Adapter {
+            snapshots: true, ..
+        } => {
             let d = tmp.join(format!("adapter-{workers}w-{rep}"));
             let _ = std::fs::remove_dir_all(&d);
             Some(d)
@@ -726,20 +747,18 @@ fn run_adapter(
         let start;
         let paused;
         match input {
-            Input::Adapter { snapshots } => {
+            Input::Adapter { snapshots, full } => {
+                let format = if full {
+                    ChangeFormat::DebeziumFull
+                } else {
+                    ChangeFormat::Debezium
+                };
                 let (mut oin, mut cin) = worker.dataflow::<u64, _, _>(|scope| {
                     let (oin, orders) = scope.new_input::<Vec<SourceRecord>>();
                     let (cin, customers) = scope.new_input::<Vec<SourceRecord>>();
-                    let orders = orders.change_collection::<i64, Order>(
-                        &job,
-                        "orders",
-                        ChangeFormat::Debezium,
-                    );
-                    let customers = customers.change_collection::<i64, Customer>(
-                        &job,
-                        "customers",
-                        ChangeFormat::Debezium,
-                    );
+                    let orders = orders.change_collection::<i64, Order>(&job, "orders", format);
+                    let customers =
+                        customers.change_collection::<i64, Customer>(&job, "customers", format);
                     join_count(
                         orders.collection,
                         customers.collection,
@@ -886,23 +905,30 @@ fn adapter_section(o: &Options, tmp: &Path) {
             "before the clock starts"
         }
     );
+    let adapter = |snapshots, full| Input::Adapter { snapshots, full };
     let mut inputs = vec![
         Input::Raw,
-        Input::Adapter { snapshots: false },
+        adapter(false, false),
+        adapter(false, true),
         Input::Hand,
         Input::DecodeOnly,
     ];
     if o.snapshots {
-        inputs.push(Input::Adapter { snapshots: true });
+        inputs.push(adapter(true, false));
+        inputs.push(adapter(true, true));
     }
     if let Some(only) = &o.input {
         inputs = vec![match only.as_str() {
             "raw" => Input::Raw,
-            "adapter" => Input::Adapter { snapshots: false },
+            "adapter" => adapter(false, false),
+            "full" => adapter(false, true),
             "hand" => Input::Hand,
             "decode" => Input::DecodeOnly,
-            "snapshots" => Input::Adapter { snapshots: true },
-            other => panic!("--input raw|adapter|hand|decode|snapshots, not {other}"),
+            "snapshots" => adapter(true, false),
+            "full-snapshots" => adapter(true, true),
+            other => {
+                panic!("--input raw|adapter|full|hand|decode|snapshots|full-snapshots, not {other}")
+            }
         }];
     }
     let mut runs: HashMap<(usize, Input), Vec<Run>> = HashMap::new();
@@ -967,22 +993,23 @@ fn adapter_section(o: &Options, tmp: &Path) {
                 1.0 / (1.0 + raw / decode)
             );
         }
-        if let Some(durable) = runs
-            .get(&(w, Input::Adapter { snapshots: true }))
-            .map(|rs| {
+        for full in [false, true] {
+            let input = adapter(true, full);
+            if let Some(durable) = runs.get(&(w, input)).map(|rs| {
                 median(
                     rs.iter()
                         .filter_map(|r| r.durable)
                         .map(|d| d.as_secs_f64())
                         .collect(),
                 )
-            })
-        {
-            println!(
-                "| {w} | adapter + snapshots, until durable | {:.0} | {:.2} | |",
-                changes as f64 / durable,
-                changes as f64 / durable / raw
-            );
+            }) {
+                println!(
+                    "| {w} | {}, until durable | {:.0} | {:.2} | |",
+                    input.label(),
+                    changes as f64 / durable,
+                    changes as f64 / durable / raw
+                );
+            }
         }
     }
     println!();

@@ -15,8 +15,12 @@
 //!
 //! ```text
 //! cargo run -p timely-connect-operators --example cdc_revenue -- \
-//!     conn.properties OUT [--until-idle-ms 2000] [--interval-ms 500] [-w 2]
+//!     conn.properties OUT [--until-idle-ms 2000] [--interval-ms 500] [--full-before] [-w 2]
 //! ```
+//!
+//! With `--full-before` the tables must have `REPLICA IDENTITY FULL`: the
+//! adapters then retract each event's own `before`
+//! (`ChangeFormat::DebeziumFull`) instead of keeping every row in memory.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -102,14 +106,17 @@ pub struct Args {
     pub until_idle: Option<Duration>,
     /// The snapshot interval.
     pub interval: Duration,
+    /// The tables send whole old rows (`REPLICA IDENTITY FULL`).
+    pub full_before: bool,
     /// Timely's arguments (`-w`, `-n`, `-p`, `-h`).
     pub timely: Vec<String>,
 }
 
 impl Args {
-    /// Reads `CONN OUT [--until-idle-ms N] [--interval-ms N] [timely args]`.
+    /// Reads `CONN OUT [--until-idle-ms N] [--interval-ms N] [--full-before]
+    /// [timely args]`.
     pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
-        let usage = "usage: cdc_revenue CONN.properties OUT_DIR [--until-idle-ms N] [--interval-ms N] [-w N ...]";
+        let usage = "usage: cdc_revenue CONN.properties OUT_DIR [--until-idle-ms N] [--interval-ms N] [--full-before] [-w N ...]";
         let mut it = args.into_iter();
         let connector = it.next().ok_or(usage)?.into();
         let out = it.next().ok_or(usage)?.into();
@@ -118,6 +125,7 @@ impl Args {
             out,
             until_idle: None,
             interval: Duration::from_millis(500),
+            full_before: false,
             timely: Vec::new(),
         };
         while let Some(a) = it.next() {
@@ -130,6 +138,7 @@ impl Args {
             match a.as_str() {
                 "--until-idle-ms" => parsed.until_idle = Some(millis()?),
                 "--interval-ms" => parsed.interval = millis()?,
+                "--full-before" => parsed.full_before = true,
                 _ => parsed.timely.push(a),
             }
         }
@@ -152,6 +161,11 @@ pub fn run(args: Args) -> Result<(), String> {
     let changes_path = args.out.join("revenue_changes.jsonl");
     let current_path = args.out.join("revenue_current.jsonl");
     let events_path = args.out.join("revenue_events.jsonl");
+    let format = if args.full_before {
+        ChangeFormat::DebeziumFull
+    } else {
+        ChangeFormat::Debezium
+    };
     let timely_args = std::iter::once("cdc_revenue".to_owned()).chain(args.timely);
     let guards = timely::execute_from_args(timely_args, move |worker| {
         let job = Job::prepare(worker, &spec).map_err(|e| e.to_string())?;
@@ -164,11 +178,11 @@ pub fn run(args: Args) -> Result<(), String> {
                 .records
                 .clone()
                 .filter(table(".orders"))
-                .change_collection::<i64, Order>(&job, "orders", ChangeFormat::Debezium);
+                .change_collection::<i64, Order>(&job, "orders", format);
             let customers = source
                 .records
                 .filter(table(".customers"))
-                .change_collection::<i64, Customer>(&job, "customers", ChangeFormat::Debezium);
+                .change_collection::<i64, Customer>(&job, "customers", format);
             let revenue = orders
                 .collection
                 .map(|(_id, o)| (o.customer_id, o.cents))

@@ -13,12 +13,13 @@ use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
-use timely_connect::data::{FromConnect, SourceRecord, Value};
+use timely_connect::data::{FromConnect, Schema, SourceRecord, Struct, Value};
 use timely_connect::runtime::CheckpointPart;
 
 use crate::collection_sink::advance;
 use crate::job::Job;
-use crate::operator_state::{OperatorState, Replaced};
+use crate::operator_state::{OperatorState, Replaced, StateLog};
+use timely_connect::state::StateEntry;
 
 /// How change records say what changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +33,17 @@ pub enum ChangeFormat {
     /// with `REPLICA IDENTITY DEFAULT` sends without its other columns),
     /// so retractions are exact.
     Debezium,
+    /// Debezium's envelope from tables whose `before` is the whole old row
+    /// (PostgreSQL's `REPLICA IDENTITY FULL`): `c` and `r` insert `after`,
+    /// `u` retracts the event's own `before` and inserts `after`, `d`
+    /// retracts `before`. The adapter keeps no row per key in memory and
+    /// sends nothing between workers: each change is emitted by the worker
+    /// that read it, and changes of one epoch apply in any order. With a
+    /// snapshot directory each change's new row is still written into the
+    /// snapshots, so a restore brings the rows back. A `u` or `d` without
+    /// `before` fails the job. The source must deliver each change once
+    /// (the project's sources do): a change read twice is applied twice.
+    DebeziumFull,
     /// Upsert by key (a compacted topic's meaning): a value is the key's
     /// new row, a null value deletes the key.
     Upsert,
@@ -71,7 +83,9 @@ pub trait ChangeCollection<'scope> {
     /// [`ChangeFormat`]), sends it to the worker that owns the key, and
     /// there keeps the key's current row in [`OperatorState`] named `name`,
     /// so that a `u` or `d` retracts exactly the row the collection holds
-    /// and a restore (on any number of workers) brings the rows back. The
+    /// and a restore (on any number of workers) brings the rows back
+    /// ([`ChangeFormat::DebeziumFull`] keeps no rows: it retracts each
+    /// event's own `before`, and only logs the rows into the snapshots). The
     /// key and the row become `K` and `V` through [`FromConnect`]
     /// ([`timely_connect::data::Datum`] takes any value).
     ///
@@ -132,38 +146,45 @@ impl<'scope> ChangeCollection<'scope> for Stream<'scope, u64, Vec<SourceRecord>>
         K: FromConnect + differential_dataflow::ExchangeData + Hash + Hashable,
         V: FromConnect + differential_dataflow::ExchangeData,
     {
+        if format == ChangeFormat::DebeziumFull {
+            return full_changes(self, job, name);
+        }
         let shared = job.spec.shared.clone();
         let label = format!("changes `{name}`");
-        let decoded = self.unary::<timely::container::CapacityContainerBuilder<Vec<Change<K, V>>>, _, _, _>(
-            Pipeline,
-            &format!("DecodeChanges({name})"),
-            move |_, _| {
-                move |input, output| {
-                    input.for_each_time(|time, data| {
-                        let mut session = output.session(&time);
-                        for batch in data {
-                            for record in batch.iter() {
-                                match decode::<K, V>(record, format) {
-                                    Ok(Some(change)) => session.give(change),
-                                    Ok(None) => {}
-                                    Err(e) => {
-                                        shared.fail(format!(
-                                            "{label}: record of topic `{}`, partition {}, offset {}: {e}",
-                                            record.topic,
-                                            record.source_partition,
-                                            record.source_offset
-                                        ));
-                                        return;
+        let decoded = self
+            .unary::<timely::container::CapacityContainerBuilder<Vec<Change<K, V>>>, _, _, _>(
+                Pipeline,
+                &format!("DecodeChanges({name})"),
+                move |_, _| {
+                    move |input, output| {
+                        input.for_each_time(|time, data| {
+                            let mut session = output.session(&time);
+                            for batch in data {
+                                for record in batch.iter() {
+                                    match decode::<K, V>(record, format) {
+                                        Ok(Some(change)) => session.give(change),
+                                        Ok(None) => {}
+                                        Err(e) => {
+                                            shared.fail(refused(&label, record, &e));
+                                            return;
+                                        }
                                     }
                                 }
                             }
-                        }
-                    });
-                }
-            },
-        );
+                        });
+                    }
+                },
+            );
         apply_changes(decoded, job, name)
     }
+}
+
+/// The job's failure for a record the adapter cannot read.
+fn refused(label: &str, record: &SourceRecord, why: &str) -> String {
+    format!(
+        "{label}: record of topic `{}`, partition {}, offset {}: {why}",
+        record.topic, record.source_partition, record.source_offset
+    )
 }
 
 /// Why a record in [`ChangeFormat::Debezium`] is not a change event.
@@ -198,39 +219,237 @@ fn decode<K: FromConnect, V: FromConnect>(
                 )))
             }
         }
-        ChangeFormat::Debezium => {
-            let envelope = match &record.value {
-                Value::Null => return Ok(None), // tombstone
-                Value::Struct(s) => s,
-                _ => return Err(NOT_ENVELOPE.into()),
-            };
-            let op = match envelope.get("op") {
-                Some(Value::String(op)) => op.as_str(),
-                _ => return Err(NOT_ENVELOPE.into()),
+        ChangeFormat::Debezium | ChangeFormat::DebeziumFull => {
+            let Some((envelope, op)) = envelope(record)? else {
+                return Ok(None);
             };
             match op {
                 "c" | "r" | "u" => {
-                    // One lookup of the field for its value and schema.
-                    let (after, schema) = envelope
-                        .schema()
-                        .field("after")
-                        .and_then(|f| {
-                            let v = match (envelope.values().get(f.index)?, &f.schema.default) {
-                                (Value::Null, Some(default)) => default,
-                                (v, _) => v,
-                            };
-                            Some((v, &*f.schema))
-                        })
-                        .filter(|(v, _)| !v.is_null())
-                        .ok_or_else(|| format!("op `{op}` without `after`"))?;
+                    let (after, schema) = row_field(envelope, op, "after")?;
                     Ok(Some(Change::Put(key()?, row(after, Some(schema))?)))
                 }
                 "d" => Ok(Some(Change::Delete(key()?))),
-                "m" => Ok(None),
-                "t" => Err("a truncate event (op `t`): the adapter cannot retract a whole table; keep `skipped.operations` at its default `t`".into()),
-                other => Err(format!("unknown op `{other}`")),
+                _ => Ok(None), // `m`: `envelope` refuses the others
             }
         }
+    }
+}
+
+/// A Debezium record's envelope and its `op`; `None` for records that
+/// change nothing (tombstones, logical decoding messages), an error for
+/// values that are not envelopes and for ops the adapter cannot apply.
+fn envelope(record: &SourceRecord) -> Result<Option<(&Struct, &str)>, String> {
+    let envelope = match &record.value {
+        Value::Null => return Ok(None), // tombstone
+        Value::Struct(s) => s,
+        _ => return Err(NOT_ENVELOPE.into()),
+    };
+    let op = match envelope.get("op") {
+        Some(Value::String(op)) => op.as_str(),
+        _ => return Err(NOT_ENVELOPE.into()),
+    };
+    match op {
+        "c" | "r" | "u" | "d" => Ok(Some((envelope, op))),
+        "m" => Ok(None),
+        "t" => Err("a truncate event (op `t`): the adapter cannot retract a whole table; keep `skipped.operations` at its default `t`".into()),
+        other => Err(format!("unknown op `{other}`")),
+    }
+}
+
+/// The envelope's row field `name` (`before` or `after`) with its schema,
+/// which op `op` must have.
+fn row_field<'a>(
+    envelope: &'a Struct,
+    op: &str,
+    name: &str,
+) -> Result<(&'a Value, &'a Schema), String> {
+    // One lookup of the field for its value and schema.
+    envelope
+        .schema()
+        .field(name)
+        .and_then(|f| {
+            let v = match (envelope.values().get(f.index)?, &f.schema.default) {
+                (Value::Null, Some(default)) => default,
+                (v, _) => v,
+            };
+            Some((v, &*f.schema))
+        })
+        .filter(|(v, _)| !v.is_null())
+        .ok_or_else(|| format!("op `{op}` without `{name}`"))
+}
+
+/// A change event of [`ChangeFormat::DebeziumFull`]: its key, the row it
+/// retracts and the row it inserts.
+struct FullChange<K, V> {
+    key: K,
+    before: Option<V>,
+    after: Option<V>,
+}
+
+/// Reads one record of [`ChangeFormat::DebeziumFull`]; `None` for records
+/// that change nothing.
+fn decode_full<K: FromConnect, V: FromConnect>(
+    record: &SourceRecord,
+) -> Result<Option<FullChange<K, V>>, String> {
+    let Some((envelope, op)) = envelope(record)? else {
+        return Ok(None);
+    };
+    if record.key.is_null() {
+        return Err(
+            "the record has no key (a table without a primary key?); the adapter needs one".into(),
+        );
+    }
+    let key = K::from_connect(&record.key, record.key_schema.as_deref())
+        .map_err(|e| format!("key: {e}"))?;
+    let row = |field: &str| -> Result<V, String> {
+        let (value, schema) = row_field(envelope, op, field).map_err(|e| {
+            if field == "before" {
+                format!("{e}: ChangeFormat::DebeziumFull needs the whole old row (REPLICA IDENTITY FULL); use ChangeFormat::Debezium for this table")
+            } else {
+                e
+            }
+        })?;
+        V::from_connect(value, Some(schema)).map_err(|e| format!("{field}: {e}"))
+    };
+    let (before, after) = match op {
+        "c" | "r" => (None, Some(row("after")?)),
+        "u" => (Some(row("before")?), Some(row("after")?)),
+        _ => (Some(row("before")?), None), // `d`
+    };
+    Ok(Some(FullChange { key, before, after }))
+}
+
+/// [`ChangeFormat::DebeziumFull`]: each record's changes emitted where it
+/// was read, each key's new row logged into the snapshots.
+fn full_changes<'scope, K, V>(
+    records: Stream<'scope, u64, Vec<SourceRecord>>,
+    job: &Job,
+    name: &str,
+) -> Changes<'scope, K, V>
+where
+    K: FromConnect + differential_dataflow::ExchangeData + Hash + Hashable,
+    V: FromConnect + differential_dataflow::ExchangeData,
+{
+    let scope = records.scope();
+    let mut builder = OperatorBuilder::new(format!("FullChanges({name})"), scope);
+    let mut input = builder.new_input(records, Pipeline);
+    let (mut updates_out, updates) = builder.new_output::<Vec<((K, V), u64, isize)>>();
+    let (mut parts_out, parts) = builder.new_output::<Vec<CheckpointPart>>();
+    let shared = job.spec.shared.clone();
+    let label = format!("changes `{name}`");
+    let start = job.plan.start_epoch;
+    let (index, peers) = (job.index, job.peers);
+    // The rows held at the snapshot restored from, spread over the workers
+    // by key; the map that read them is dropped once they are out.
+    let restored = OperatorState::<K, V>::restore(job, name, |k: &K| {
+        (Into::<u64>::into(k.hashed()) % peers as u64) as usize == index
+    })
+    .map(|state| {
+        state
+            .iter()
+            .map(|(k, v)| ((k.clone(), v.clone()), start, 1))
+            .collect::<Vec<_>>()
+    });
+    let (mut restored, log) = match (restored, StateLog::new(job, name)) {
+        (Ok(rows), Ok(log)) => (rows, Some(log)),
+        (Err(e), _) | (_, Err(e)) => {
+            shared.fail(e);
+            (Vec::new(), None)
+        }
+    };
+    builder.build(move |mut caps| {
+        let mut parts_cap = caps.pop();
+        let mut updates_cap = caps.pop();
+        for c in parts_cap.iter_mut().chain(updates_cap.iter_mut()) {
+            c.downgrade(&start);
+        }
+        // Each epoch's logged rows, until the epoch is complete.
+        let mut pending: BTreeMap<u64, Vec<StateEntry>> = BTreeMap::new();
+        let mut applied_below = start;
+        move |frontiers| {
+            let Some(log) = log.as_ref() else {
+                return; // restore failed: hold every capability
+            };
+            if let Some(cap) = updates_cap.take() {
+                if !restored.is_empty() {
+                    updates_out.activate().give(&cap, &mut restored);
+                }
+            }
+            let tracks = log.tracks();
+            input.for_each(|time, data| {
+                if shared.failure().is_some() {
+                    return;
+                }
+                let epoch = *time.time();
+                let mut out = Vec::with_capacity(data.len() * 2);
+                for record in data.iter() {
+                    let change = match decode_full::<K, V>(record) {
+                        Ok(Some(change)) => change,
+                        Ok(None) => continue,
+                        Err(e) => {
+                            shared.fail(refused(&label, record, &e));
+                            return;
+                        }
+                    };
+                    if tracks {
+                        match log.entry(&change.key, change.after.as_ref()) {
+                            Ok(entry) => pending.entry(epoch).or_default().push(entry),
+                            Err(e) => {
+                                shared.fail(e);
+                                return;
+                            }
+                        }
+                    }
+                    if let Some(before) = change.before {
+                        out.push(((change.key.clone(), before), epoch, -1));
+                    }
+                    if let Some(after) = change.after {
+                        out.push(((change.key, after), epoch, 1));
+                    }
+                }
+                if !out.is_empty() {
+                    updates_out.activate().give(&time.retain(0), &mut out);
+                }
+            });
+            if shared.failure().is_some() || parts_cap.is_none() {
+                return;
+            }
+            let frontier = frontiers[0].frontier().iter().next().copied();
+            let reached = frontier.unwrap_or(u64::MAX);
+            if reached <= applied_below {
+                return;
+            }
+            // The complete epochs' rows, in epoch order, go into the
+            // snapshot of the newest complete epoch.
+            let done: Vec<u64> = pending.range(..reached).map(|(e, _)| *e).collect();
+            let mut entries = Vec::new();
+            let mut last = None;
+            for e in done {
+                if let Some(mut rows) = pending.remove(&e) {
+                    entries.append(&mut rows);
+                }
+                last = Some(e);
+            }
+            let epoch = frontier.map_or(last.unwrap_or(applied_below), |f| f - 1);
+            match log.checkpoint(epoch, &entries) {
+                Ok(Some(part)) => {
+                    if let Some(c) = parts_cap.as_mut() {
+                        c.downgrade(&epoch.max(*c.time()));
+                        parts_out.activate().give(&*c, &mut vec![part]);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    shared.fail(e);
+                    return;
+                }
+            }
+            advance(&mut parts_cap, &mut applied_below, frontier);
+        }
+    });
+    Changes {
+        collection: updates.as_collection(),
+        parts,
     }
 }
 
@@ -441,6 +660,69 @@ mod tests {
         }
         let tombstone = record(key.clone(), None, Value::Null);
         assert_eq!(decoded(&tombstone, ChangeFormat::Debezium), Ok(None));
+    }
+
+    fn decoded_full(r: &SourceRecord) -> Result<Option<String>, String> {
+        let text = |v: Option<Datum>| v.map(|v| serde_json::to_string(&v).unwrap());
+        decode_full::<i64, Datum>(r)
+            .map(|c| c.map(|c| format!("{} {:?} {:?}", c.key, text(c.before), text(c.after))))
+    }
+
+    #[test]
+    fn full_before_ops_retract_the_events_own_before() {
+        let key = Value::Int64(7);
+        let cases = [
+            (
+                "c",
+                Value::Null,
+                row(7, "a"),
+                Some(r#"7 None Some("[7,\"a\"]")"#),
+            ),
+            (
+                "r",
+                Value::Null,
+                row(7, "a"),
+                Some(r#"7 None Some("[7,\"a\"]")"#),
+            ),
+            (
+                "u",
+                row(7, "a"),
+                row(7, "b"),
+                Some(r#"7 Some("[7,\"a\"]") Some("[7,\"b\"]")"#),
+            ),
+            (
+                "d",
+                row(7, "b"),
+                Value::Null,
+                Some(r#"7 Some("[7,\"b\"]") None"#),
+            ),
+            ("m", Value::Null, Value::Null, None),
+        ];
+        for (op, before, after, want) in cases {
+            let (schema, value) = envelope(op, before, after);
+            let r = record(key.clone(), Some(schema), value);
+            assert_eq!(decoded_full(&r), Ok(want.map(str::to_owned)), "op {op}");
+        }
+        assert_eq!(decoded_full(&record(key, None, Value::Null)), Ok(None));
+    }
+
+    #[test]
+    fn full_before_refuses_events_without_their_old_row() {
+        for (op, after) in [("u", row(7, "b")), ("d", Value::Null)] {
+            let (schema, value) = envelope(op, Value::Null, after);
+            let e = decoded_full(&record(Value::Int64(7), Some(schema), value)).unwrap_err();
+            assert!(
+                e.contains(&format!("op `{op}` without `before`"))
+                    && e.contains("REPLICA IDENTITY FULL"),
+                "{e}"
+            );
+        }
+        let (schema, value) = envelope("c", Value::Null, row(1, "a"));
+        let e = decoded_full(&record(Value::Null, Some(schema), value)).unwrap_err();
+        assert!(e.contains("no key"), "{e}");
+        let (schema, value) = envelope("t", Value::Null, Value::Null);
+        let e = decoded_full(&record(Value::Int64(1), Some(schema), value)).unwrap_err();
+        assert!(e.contains("truncate"), "{e}");
     }
 
     #[test]

@@ -323,14 +323,16 @@ where
                 };
             entries.push((k, v));
         }
-        let segment = dir
-            .write_segment(&self.name, epoch, self.execution, self.worker, &entries)
-            .map_err(|e| format!("state `{}`: {e}", self.name))?;
+        let part = write_part(
+            dir,
+            &self.name,
+            epoch,
+            self.execution,
+            self.worker,
+            &entries,
+        )?;
         self.clear_dirty();
-        Ok(Some(CheckpointPart::State {
-            operator: self.name.clone(),
-            segment,
-        }))
+        Ok(Some(part))
     }
 
     /// The changed keys are written: their slots are clean again, and the
@@ -344,6 +346,91 @@ where
                     e.get_mut().dirty = false;
                 }
             }
+        }
+    }
+}
+
+/// Writes `entries` as a segment of `name` and returns the checkpoint part
+/// that puts it into the epoch's snapshot.
+fn write_part(
+    dir: &StateDir,
+    name: &str,
+    epoch: u64,
+    execution: u64,
+    worker: usize,
+    entries: &[StateEntry],
+) -> Result<CheckpointPart, String> {
+    let segment = dir
+        .write_segment(name, epoch, execution, worker, entries)
+        .map_err(|e| format!("state `{name}`: {e}"))?;
+    Ok(CheckpointPart::State {
+        operator: name.to_owned(),
+        segment,
+    })
+}
+
+/// Keyed changes written into the job's snapshots as [`OperatorState`]
+/// writes them, without the map: an operator that never reads its keys'
+/// values back while it runs logs each change, and
+/// [`OperatorState::restore`] under the same name reads the keys' last
+/// values back after a restore. Without a snapshot directory it logs
+/// nothing.
+pub(crate) struct StateLog {
+    name: String,
+    dir: Option<StateDir>,
+    execution: u64,
+    worker: usize,
+}
+
+impl StateLog {
+    /// The log of the state named `name` (as [`OperatorState::restore`]
+    /// checks it).
+    pub(crate) fn new(job: &Job, name: &str) -> Result<StateLog, String> {
+        StateDir::check_operator_name(name).map_err(|e| e.to_string())?;
+        Ok(StateLog {
+            name: name.to_owned(),
+            dir: job.storage().transpose()?.map(StateDir::on_storage),
+            execution: job.plan.execution,
+            worker: job.index,
+        })
+    }
+
+    /// Whether changes are written anywhere.
+    pub(crate) fn tracks(&self) -> bool {
+        self.dir.is_some()
+    }
+
+    /// `key`'s new value (`None`: removed), encoded as a segment entry.
+    pub(crate) fn entry<K: Serialize, V: Serialize>(
+        &self,
+        key: &K,
+        value: Option<&V>,
+    ) -> Result<StateEntry, String> {
+        let k = bincode::serialize(key)
+            .map_err(|e| format!("state `{}`: a key does not encode: {e}", self.name))?;
+        let v = match value {
+            Some(v) => Some(
+                bincode::serialize(v)
+                    .map_err(|e| format!("state `{}`: a value does not encode: {e}", self.name))?,
+            ),
+            None => None,
+        };
+        Ok((k, v))
+    }
+
+    /// Writes `entries` (in order: a key's later entry overrides its
+    /// earlier ones) as the segment of `epoch`; `None` when there are none
+    /// or nothing is tracked.
+    pub(crate) fn checkpoint(
+        &self,
+        epoch: u64,
+        entries: &[StateEntry],
+    ) -> Result<Option<CheckpointPart>, String> {
+        match &self.dir {
+            Some(dir) if !entries.is_empty() => {
+                write_part(dir, &self.name, epoch, self.execution, self.worker, entries).map(Some)
+            }
+            _ => Ok(None),
         }
     }
 }
