@@ -673,15 +673,28 @@ impl Streamer {
                 relation_id,
                 key,
                 old,
-                new,
-            } => self.change(
-                config,
-                state,
-                lsn,
-                relation_id,
-                (false, old.or(key), Some(new)),
-                out,
-            )?,
+                mut new,
+            } => {
+                // The whole old row (REPLICA IDENTITY FULL) holds the
+                // TOASTed values too: an unchanged one of the new row is
+                // the old one, as Debezium sends it. A key-only old row
+                // does not hold them.
+                if let Some(old) = &old {
+                    for (n, o) in new.iter_mut().zip(old) {
+                        if *n == TupleValue::UnchangedToast {
+                            *n = o.clone();
+                        }
+                    }
+                }
+                self.change(
+                    config,
+                    state,
+                    lsn,
+                    relation_id,
+                    (false, old.or(key), Some(new)),
+                    out,
+                )?
+            }
             PgOutput::Delete {
                 relation_id,
                 key,
