@@ -430,27 +430,44 @@ where
                 }
                 last = Some(e);
             }
-            let epoch = frontier.map_or(last.unwrap_or(applied_below), |f| f - 1);
-            match log.checkpoint(epoch, &entries) {
-                Ok(Some(part)) => {
-                    if let Some(c) = parts_cap.as_mut() {
-                        c.downgrade(&epoch.max(*c.time()));
-                        parts_out.activate().give(&*c, &mut vec![part]);
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    shared.fail(e);
-                    return;
-                }
+            let round = end_round(
+                (frontier, last),
+                &mut applied_below,
+                &mut parts_cap,
+                |epoch| log.checkpoint(epoch, &entries),
+                |c, mut parts| parts_out.activate().give(c, &mut parts),
+            );
+            if let Err(e) = round {
+                shared.fail(e);
             }
-            advance(&mut parts_cap, &mut applied_below, frontier);
         }
     });
     Changes {
         collection: updates.as_collection(),
         parts,
     }
+}
+
+/// Ends an adapter's round once its input `frontier` has moved (`last`:
+/// the newest epoch it applied): everything below the frontier is
+/// applied, so `checkpoint` writes this worker's changes as the part of
+/// the newest complete epoch's snapshot, handed to `give` with the parts
+/// capability moved up to that epoch; the capability then follows the
+/// frontier.
+fn end_round(
+    (frontier, last): (Option<u64>, Option<u64>),
+    applied_below: &mut u64,
+    parts_cap: &mut Option<Capability<u64>>,
+    checkpoint: impl FnOnce(u64) -> Result<Option<CheckpointPart>, String>,
+    give: impl FnOnce(&Capability<u64>, Vec<CheckpointPart>),
+) -> Result<(), String> {
+    let epoch = frontier.map_or(last.unwrap_or(*applied_below), |f| f - 1);
+    if let (Some(c), Some(part)) = (parts_cap.as_mut(), checkpoint(epoch)?) {
+        c.downgrade(&epoch.max(*c.time()));
+        give(c, vec![part]);
+    }
+    advance(parts_cap, applied_below, frontier);
+    Ok(())
 }
 
 /// An epoch's changes not yet applied, with the capability to emit them.
@@ -557,23 +574,16 @@ where
                 }
                 last = Some(epoch);
             }
-            // Everything below `reached` is applied: this worker's state
-            // changes go into the snapshot of the newest complete epoch.
-            let epoch = frontier.map_or(last.unwrap_or(applied_below), |f| f - 1);
-            match state.checkpoint(epoch) {
-                Ok(Some(part)) => {
-                    if let Some(c) = parts_cap.as_mut() {
-                        c.downgrade(&epoch.max(*c.time()));
-                        parts_out.activate().give(&*c, &mut vec![part]);
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    shared.fail(e);
-                    return;
-                }
+            let round = end_round(
+                (frontier, last),
+                &mut applied_below,
+                &mut parts_cap,
+                |epoch| state.checkpoint(epoch),
+                |c, mut parts| parts_out.activate().give(c, &mut parts),
+            );
+            if let Err(e) = round {
+                shared.fail(e);
             }
-            advance(&mut parts_cap, &mut applied_below, frontier);
         }
     });
     Changes {
