@@ -523,6 +523,17 @@ fn hand_decode<V: FromConnect>(record: &SourceRecord, out: &mut Updates<V>) {
     }
 }
 
+/// An epoch's orders and customers records, decoded by hand.
+fn hand_decode_all(
+    orders: &[SourceRecord],
+    customers: &[SourceRecord],
+) -> (Updates<Order>, Updates<Customer>) {
+    let (mut o, mut c) = (Vec::new(), Vec::new());
+    orders.iter().for_each(|r| hand_decode(r, &mut o));
+    customers.iter().for_each(|r| hand_decode(r, &mut c));
+    (o, c)
+}
+
 // ------------------------------------------------------------ the adapter
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -809,11 +820,7 @@ fn run_adapter(
                     let mut decoded = Vec::with_capacity(work2.epochs.len());
                     for e in 0..work2.epochs.len() {
                         if let Prepared::Records(ro, rc) = batches.take(e) {
-                            let (mut o, mut c): (Updates<Order>, Updates<Customer>) =
-                                (Vec::new(), Vec::new());
-                            ro.iter().for_each(|r| hand_decode(r, &mut o));
-                            rc.iter().for_each(|r| hand_decode(r, &mut c));
-                            decoded.push((o, c));
+                            decoded.push(hand_decode_all(&ro, &rc));
                         }
                     }
                     let elapsed = start.elapsed().saturating_sub(batches.paused);
@@ -826,12 +833,7 @@ fn run_adapter(
                     let e = e as u64;
                     let (o, c) = match batch {
                         Prepared::Decoded(o, c) => (o, c),
-                        Prepared::Records(ro, rc) => {
-                            let (mut o, mut c) = (Vec::new(), Vec::new());
-                            ro.iter().for_each(|r| hand_decode(r, &mut o));
-                            rc.iter().for_each(|r| hand_decode(r, &mut c));
-                            (o, c)
-                        }
+                        Prepared::Records(ro, rc) => hand_decode_all(&ro, &rc),
                     };
                     for (d, diff) in o {
                         oin.update(d, diff);

@@ -196,15 +196,7 @@ fn decode<K: FromConnect, V: FromConnect>(
     record: &SourceRecord,
     format: ChangeFormat,
 ) -> Result<Option<Change<K, V>>, String> {
-    let key = || -> Result<K, String> {
-        if record.key.is_null() {
-            return Err(
-                "the record has no key (a table without a primary key?); the adapter needs one"
-                    .into(),
-            );
-        }
-        K::from_connect(&record.key, record.key_schema.as_deref()).map_err(|e| format!("key: {e}"))
-    };
+    let key = || record_key::<K>(record);
     let row =
         |value: &Value, schema| V::from_connect(value, schema).map_err(|e| format!("row: {e}"));
     match format {
@@ -233,6 +225,16 @@ fn decode<K: FromConnect, V: FromConnect>(
             }
         }
     }
+}
+
+/// The record's key as `K`; an error for a null key.
+fn record_key<K: FromConnect>(record: &SourceRecord) -> Result<K, String> {
+    if record.key.is_null() {
+        return Err(
+            "the record has no key (a table without a primary key?); the adapter needs one".into(),
+        );
+    }
+    K::from_connect(&record.key, record.key_schema.as_deref()).map_err(|e| format!("key: {e}"))
 }
 
 /// A Debezium record's envelope and its `op`; `None` for records that
@@ -294,13 +296,7 @@ fn decode_full<K: FromConnect, V: FromConnect>(
     let Some((envelope, op)) = envelope(record)? else {
         return Ok(None);
     };
-    if record.key.is_null() {
-        return Err(
-            "the record has no key (a table without a primary key?); the adapter needs one".into(),
-        );
-    }
-    let key = K::from_connect(&record.key, record.key_schema.as_deref())
-        .map_err(|e| format!("key: {e}"))?;
+    let key = record_key::<K>(record)?;
     let row = |field: &str| -> Result<V, String> {
         let (value, schema) = row_field(envelope, op, field).map_err(|e| {
             if field == "before" {
@@ -338,18 +334,9 @@ where
     let shared = job.spec.shared.clone();
     let label = format!("changes `{name}`");
     let start = job.plan.start_epoch;
-    let (index, peers) = (job.index, job.peers);
     // The rows held at the snapshot restored from, spread over the workers
     // by key; the map that read them is dropped once they are out.
-    let restored = OperatorState::<K, V>::restore(job, name, |k: &K| {
-        (Into::<u64>::into(k.hashed()) % peers as u64) as usize == index
-    })
-    .map(|state| {
-        state
-            .iter()
-            .map(|(k, v)| ((k.clone(), v.clone()), start, 1))
-            .collect::<Vec<_>>()
-    });
+    let restored = restore_by_key::<K, V>(job, name).map(|state| restored_rows(&state, start));
     let (mut restored, log) = match (restored, StateLog::new(job, name)) {
         (Ok(rows), Ok(log)) => (rows, Some(log)),
         (Err(e), _) | (_, Err(e)) => {
@@ -382,6 +369,7 @@ where
                 }
                 let epoch = *time.time();
                 let mut out = Vec::with_capacity(data.len() * 2);
+                let mut logged = tracks.then(|| pending.entry(epoch).or_default());
                 for record in data.iter() {
                     let change = match decode_full::<K, V>(record) {
                         Ok(Some(change)) => change,
@@ -391,9 +379,9 @@ where
                             return;
                         }
                     };
-                    if tracks {
+                    if let Some(logged) = logged.as_mut() {
                         match log.entry(&change.key, change.after.as_ref()) {
-                            Ok(entry) => pending.entry(epoch).or_default().push(entry),
+                            Ok(entry) => logged.push(entry),
                             Err(e) => {
                                 shared.fail(e);
                                 return;
@@ -448,6 +436,32 @@ where
     }
 }
 
+/// The adapter's state `name` as of the snapshot restored from, with the
+/// keys this worker owns: routed as differential's exchange routes them
+/// (`hashed() % peers`), on the current worker count.
+fn restore_by_key<K, V>(job: &Job, name: &str) -> Result<OperatorState<K, V>, String>
+where
+    K: differential_dataflow::ExchangeData + Hash + Hashable,
+    V: differential_dataflow::ExchangeData,
+{
+    let (index, peers) = (job.index, job.peers as u64);
+    OperatorState::restore(job, name, |k: &K| {
+        (Into::<u64>::into(k.hashed()) % peers) as usize == index
+    })
+}
+
+/// The rows `state` holds, as insertions at epoch `start`.
+fn restored_rows<K, V>(state: &OperatorState<K, V>, start: u64) -> Vec<((K, V), u64, isize)>
+where
+    K: differential_dataflow::ExchangeData + Hash,
+    V: differential_dataflow::ExchangeData,
+{
+    state
+        .iter()
+        .map(|(k, v)| ((k.clone(), v.clone()), start, 1))
+        .collect()
+}
+
 /// Ends an adapter's round once its input `frontier` has moved (`last`:
 /// the newest epoch it applied): everything below the frontier is
 /// applied, so `checkpoint` writes this worker's changes as the part of
@@ -494,11 +508,7 @@ where
     let (mut parts_out, parts) = builder.new_output::<Vec<CheckpointPart>>();
     let shared = job.spec.shared.clone();
     let start = job.plan.start_epoch;
-    let (index, peers) = (job.index, job.peers);
-    let state = OperatorState::<K, V>::restore(job, name, |k: &K| {
-        (Into::<u64>::into(k.hashed()) % peers as u64) as usize == index
-    });
-    let mut state = match state {
+    let mut state = match restore_by_key::<K, V>(job, name) {
         Ok(s) => Some(s),
         Err(e) => {
             shared.fail(e);
@@ -520,10 +530,7 @@ where
             };
             // The rows held at the snapshot restored from, once, at the first epoch.
             if let Some(cap) = updates_cap.take() {
-                let mut rows: Vec<((K, V), u64, isize)> = state
-                    .iter()
-                    .map(|(k, v)| ((k.clone(), v.clone()), start, 1))
-                    .collect();
+                let mut rows = restored_rows(state, start);
                 if !rows.is_empty() {
                     updates_out.activate().give(&cap, &mut rows);
                 }

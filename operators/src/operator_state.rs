@@ -312,16 +312,8 @@ where
         };
         let mut entries: Vec<StateEntry> = Vec::with_capacity(self.dirty.len());
         for key in &self.dirty {
-            let k = bincode::serialize(key)
-                .map_err(|e| format!("state `{}`: a key does not encode: {e}", self.name))?;
-            let v =
-                match self.map.get(key).and_then(|s| s.value.as_ref()) {
-                    Some(v) => Some(bincode::serialize(v).map_err(|e| {
-                        format!("state `{}`: a value does not encode: {e}", self.name)
-                    })?),
-                    None => None,
-                };
-            entries.push((k, v));
+            let value = self.map.get(key).and_then(|s| s.value.as_ref());
+            entries.push(encode_entry(&self.name, key, value)?);
         }
         let part = write_part(
             dir,
@@ -348,6 +340,25 @@ where
             }
         }
     }
+}
+
+/// `key`'s new value (`None`: removed) in state `name`, encoded as a
+/// segment entry.
+fn encode_entry<K: Serialize, V: Serialize>(
+    name: &str,
+    key: &K,
+    value: Option<&V>,
+) -> Result<StateEntry, String> {
+    let k = bincode::serialize(key)
+        .map_err(|e| format!("state `{name}`: a key does not encode: {e}"))?;
+    let v = match value {
+        Some(v) => Some(
+            bincode::serialize(v)
+                .map_err(|e| format!("state `{name}`: a value does not encode: {e}"))?,
+        ),
+        None => None,
+    };
+    Ok((k, v))
 }
 
 /// Writes `entries` as a segment of `name` and returns the checkpoint part
@@ -406,16 +417,7 @@ impl StateLog {
         key: &K,
         value: Option<&V>,
     ) -> Result<StateEntry, String> {
-        let k = bincode::serialize(key)
-            .map_err(|e| format!("state `{}`: a key does not encode: {e}", self.name))?;
-        let v = match value {
-            Some(v) => Some(
-                bincode::serialize(v)
-                    .map_err(|e| format!("state `{}`: a value does not encode: {e}", self.name))?,
-            ),
-            None => None,
-        };
-        Ok((k, v))
+        encode_entry(&self.name, key, value)
     }
 
     /// Writes `entries` (in order: a key's later entry overrides its
